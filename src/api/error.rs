@@ -1,0 +1,49 @@
+//! The one `IntoResponse` for errors: `{"error": {"code", "message"}}` with a stable
+//! snake_case code; 5xx causes are logged and answered with an opaque message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::MissingToken => Self::new(StatusCode::UNAUTHORIZED, "missing_token", e.to_string()),
+            AuthError::InvalidToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()),
+            AuthError::NoGrant(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            AuthError::BadGrant(_) | AuthError::Secret(_) => Self::internal(e),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code, "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}

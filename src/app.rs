@@ -1,0 +1,86 @@
+//! Builds the application from its config and runs it on a bound listener until the
+//! shutdown future resolves. Tests call [`run`] on `127.0.0.1:0`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::auth::Keys;
+use crate::config::ServeConfig;
+use crate::room::{RoomConfig, Rooms};
+use crate::store::{self, Store};
+use crate::{api, ws};
+
+/// How long shutdown waits for rooms to flush before giving up.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What every request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<ServeConfig>,
+    pub keys: Keys,
+    pub store: Arc<dyn Store>,
+    pub rooms: Rooms,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws/{*room}", get(ws::upgrade))
+        .merge(api::health::router())
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, flushes every room, closes
+/// every socket with 1012 and returns.
+pub async fn run(config: ServeConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let keys = Keys::load(config.common.jwt_secret.as_deref(), &config.common.data_dir)?;
+    let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
+    let root = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let rooms = Rooms::new(
+        store.clone(),
+        RoomConfig {
+            grace: config.room_grace,
+            awareness_timeout: config.awareness_timeout,
+            compact_after: config.compact_after,
+        },
+        tracker.clone(),
+        root.child_token(),
+    );
+    let state = AppState {
+        config: Arc::new(config),
+        keys,
+        store,
+        rooms,
+    };
+    let app = router(state.clone());
+    info!(addr = %listener.local_addr()?, "listening");
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            warn!(error = %e, "TCP_NODELAY failed");
+        }
+    });
+    let stop = root.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        info!("shutting down: flushing rooms");
+        stop.cancel();
+    });
+    server.await?;
+    // WebSocket tasks outlive axum's graceful shutdown; rooms close them with 1012.
+    drop(state);
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_TIMEOUT, tracker.wait()).await.is_err() {
+        warn!("shutdown timed out with rooms still flushing");
+    }
+    info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,117 @@
+//! Command-line and environment configuration: the one place that reads the environment.
+//! `tandem` with no subcommand serves; `tandem token` mints a room token.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Tandem: real-time collaboration rooms for Markdown documents (Yjs over WebSockets).
+#[derive(Debug, Parser)]
+#[command(name = "tandem", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeConfig),
+    /// Print a signed room token (JWT, HS256) that this server accepts.
+    Token(TokenArgs),
+}
+
+/// Where state lives and how tokens are signed; shared by `serve` and `token`.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// Folder for the embedded SQLite database and the generated token secret.
+    #[arg(long, env = "TANDEM_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Secret for HS256 tokens; when unset, one is generated once into the data dir.
+    #[arg(long, env = "TANDEM_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    #[command(flatten)]
+    pub common: Common,
+    /// Address to listen on.
+    #[arg(long, env = "TANDEM_LISTEN", default_value = "127.0.0.1:4000")]
+    pub listen: SocketAddr,
+    /// Database URL: `sqlite://path` (default: `<data-dir>/tandem.db`) or `postgres://…`.
+    #[arg(long, env = "TANDEM_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest WebSocket message accepted, in bytes; larger ones close with 1009.
+    #[arg(long, env = "TANDEM_MAX_MESSAGE_SIZE", default_value_t = 16 * 1024 * 1024)]
+    pub max_message_size: usize,
+    /// Frames queued for one connection before it counts as too slow (closed with 1013).
+    #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
+    pub send_queue: usize,
+    /// How long an empty room stays in memory before it is flushed and evicted.
+    #[arg(long, env = "TANDEM_ROOM_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub room_grace: Duration,
+    /// Awareness states not renewed for this long are removed (clients renew every 15 s).
+    #[arg(long, env = "TANDEM_AWARENESS_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub awareness_timeout: Duration,
+    /// Interval between WebSocket pings; a connection that misses a pong is closed.
+    #[arg(long, env = "TANDEM_PING_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub ping_interval: Duration,
+    /// Update-log rows after which a live document is compacted into its snapshot.
+    #[arg(long, env = "TANDEM_COMPACT_AFTER", default_value_t = 500)]
+    pub compact_after: u64,
+    /// SQLite durability: `normal` survives a process crash, `full` also power loss.
+    #[arg(long, env = "TANDEM_SQLITE_SYNCHRONOUS", default_value = "normal")]
+    pub sqlite_synchronous: SqliteSync,
+    /// Log format.
+    #[arg(long, env = "TANDEM_LOG_FORMAT", default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqliteSync {
+    Normal,
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Subject (user id) of the token.
+    #[arg(long)]
+    pub sub: String,
+    /// Grant `PATTERN=r|rw`; PATTERN is a room name, a prefix ending in `*`, or `*`.
+    #[arg(long = "room", required = true)]
+    pub rooms: Vec<String>,
+    /// Lifetime of the token.
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+}
+
+impl ServeConfig {
+    /// The database URL in force: the explicit one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.common.data_dir.join("tandem.db").display()),
+        }
+    }
+
+    /// Defaults as for `tandem serve` with no flags, for a given data dir (tests).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut cfg = Cli::parse_from(["tandem"]).serve;
+        cfg.common.data_dir = data_dir.into();
+        cfg
+    }
+}

@@ -1,0 +1,12 @@
+//! Tandem: a real-time collaboration server for Markdown documents. Editors join rooms
+//! over WebSockets and edit one shared Yjs document; see `DESIGN.md` for the map.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod ids;
+pub mod room;
+pub mod store;
+pub mod ws;

@@ -1,0 +1,54 @@
+//! The `tandem` binary: parse config, init tracing, then serve or mint a token.
+
+use anyhow::Context;
+use clap::Parser;
+use tandem::auth::{Grant, Keys};
+use tandem::config::{Cli, Command, LogFormat, ServeConfig, TokenArgs};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token(args)) => token(args),
+        Some(Command::Serve(cfg)) => serve(cfg).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match cfg.log_format {
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    tandem::app::run(cfg, listener, shutdown_signal()).await
+}
+
+fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let grants = args.rooms.iter().map(|g| Grant::parse(g)).collect::<Result<Vec<_>, _>>()?;
+    let keys = Keys::load(args.common.jwt_secret.as_deref(), &args.common.data_dir)?;
+    println!("{}", keys.mint(&args.sub, &grants, args.ttl));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,401 @@
+//! The room actor: the one owner of a live document's `yrs` Doc and Awareness.
+//!
+//! An update is applied, handed to the group-commit writer, and only once committed is it
+//! broadcast (to every connection, the sender too). Replies that carry document state are
+//! queued behind commits still in flight, so nobody ever receives an update that is not
+//! durable. Frames are encoded once and pushed to each connection's bounded queue; a full
+//! queue means the client is too slow and it is closed, never awaited.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, ready};
+use futures_util::stream::{FuturesOrdered, StreamExt};
+use tandem_protocol::{self as proto, ClientMessage};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tracing::{debug, error, info, warn};
+use yrs::sync::Awareness;
+use yrs::sync::awareness::AwarenessUpdate;
+use yrs::updates::decoder::Decode;
+use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
+
+use super::handle::{Command, ConnSink, RoomError, close_code};
+use super::registry::Shared;
+use crate::auth::Access;
+use crate::ids::{ConnId, DocId};
+use crate::store::StoreError;
+use crate::store::writer::Committed;
+
+struct Conn {
+    sink: ConnSink,
+    access: Access,
+    /// Awareness client ids this connection has announced; removed when it leaves.
+    clients: HashSet<ClientID>,
+}
+
+/// Work that must wait for the commits queued before it.
+enum Deferred {
+    Broadcast { frame: Bytes, committed: Committed },
+    Send { conn: ConnId, frame: Bytes },
+}
+
+/// Why the actor stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Idle,
+    Shutdown,
+    StoreFailed,
+}
+
+pub(crate) struct RoomActor {
+    doc_id: DocId,
+    actor_id: u64,
+    shared: Arc<Shared>,
+    awareness: Awareness,
+    conns: HashMap<ConnId, Conn>,
+    in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
+    /// Log rows written since the last compaction (counting those found at load).
+    log_rows: u64,
+    compacting: Arc<AtomicBool>,
+    store_failed: bool,
+}
+
+impl RoomActor {
+    pub fn new(doc_id: DocId, actor_id: u64, shared: Arc<Shared>) -> Self {
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            ..Options::default()
+        });
+        RoomActor {
+            doc_id,
+            actor_id,
+            shared,
+            awareness: Awareness::new(doc),
+            conns: HashMap::new(),
+            in_flight: FuturesOrdered::new(),
+            log_rows: 0,
+            compacting: Arc::new(AtomicBool::new(false)),
+            store_failed: false,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        if let Err(e) = self.load().await {
+            error!(doc = %self.doc_id, error = %e, "room failed to load; refusing joins");
+            self.unregister();
+            rx.close();
+            while let Some(cmd) = rx.recv().await {
+                if let Command::Join { reply, .. } = cmd {
+                    let _ = reply.send(Err(RoomError::LoadFailed(self.doc_id.clone())));
+                }
+            }
+            return;
+        }
+        info!(doc = %self.doc_id, log_rows = self.log_rows, "room opened");
+        self.maybe_compact();
+        let stop = self.serve(&mut rx).await;
+        self.close(rx, stop).await;
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<Command>) -> Stop {
+        let cfg = self.shared.config.clone();
+        let shutdown = self.shared.shutdown.clone();
+        let sweep_every = (cfg.awareness_timeout / 6).max(Duration::from_millis(100));
+        let mut sweep = interval(sweep_every);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut idle_since: Option<Instant> = Some(Instant::now());
+        loop {
+            let idle_deadline = idle_since.map(|t| t + cfg.grace);
+            tokio::select! {
+                biased;
+                Some(done) = self.in_flight.next(), if !self.in_flight.is_empty() => self.on_deferred(done),
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd).await,
+                    None => return Stop::Idle,
+                },
+                _ = sweep.tick() => self.sweep_awareness(),
+                _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
+                    return Stop::Idle;
+                }
+                _ = shutdown.cancelled() => return Stop::Shutdown,
+            }
+            if self.store_failed {
+                return Stop::StoreFailed;
+            }
+            match (self.conns.is_empty(), idle_since) {
+                (true, None) => idle_since = Some(Instant::now()),
+                (false, Some(_)) => idle_since = None,
+                _ => {}
+            }
+        }
+    }
+
+    async fn load(&mut self) -> Result<(), StoreError> {
+        let stored = self.shared.store.load_doc(&self.doc_id).await?;
+        let corrupt = || StoreError::Corrupt(self.doc_id.clone());
+        let doc = self.awareness.doc();
+        let mut txn = doc.transact_mut();
+        for part in stored.parts() {
+            let update = Update::decode_v1(part).map_err(|_| corrupt())?;
+            txn.apply_update(update).map_err(|_| corrupt())?;
+        }
+        self.log_rows = stored.updates.len() as u64;
+        Ok(())
+    }
+
+    /// Leaves the registry, finishes what is queued and in flight, closes every connection
+    /// and (unless the store failed) folds the log into a snapshot.
+    async fn close(mut self, mut rx: mpsc::Receiver<Command>, stop: Stop) {
+        self.unregister();
+        rx.close();
+        while let Some(cmd) = rx.recv().await {
+            match cmd {
+                Command::Join { reply, .. } => {
+                    let _ = reply.send(Err(RoomError::Closing(self.doc_id.clone())));
+                }
+                other if !self.store_failed => self.on_command(other).await,
+                _ => {}
+            }
+        }
+        while !self.store_failed
+            && let Some(done) = self.in_flight.next().await
+        {
+            self.on_deferred(done);
+        }
+        let (code, reason) = match (stop, self.store_failed) {
+            (_, true) | (Stop::StoreFailed, _) => (close_code::INTERNAL_ERROR, "storage failure"),
+            (Stop::Shutdown, _) => (close_code::SERVICE_RESTART, "server restarting"),
+            (Stop::Idle, _) => (close_code::SERVICE_RESTART, "room closed"),
+        };
+        for conn in self.conns.values() {
+            conn.sink.control.close(code, reason);
+        }
+        if !self.store_failed && self.log_rows > 0 {
+            match self.shared.store.compact(&self.doc_id).await {
+                Ok(c) => debug!(doc = %self.doc_id, rows = c.rows, bytes = c.snapshot_bytes, "compacted on close"),
+                Err(e) => warn!(doc = %self.doc_id, error = %e, "compaction on close failed; log kept"),
+            }
+        }
+        info!(doc = %self.doc_id, ?stop, "room closed");
+    }
+
+    fn unregister(&self) {
+        self.shared.rooms.remove_if(&self.doc_id, |_, h| h.actor_id == self.actor_id);
+    }
+
+    async fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join { conn, sink, access, reply } => {
+                self.conns.insert(conn, Conn { sink, access, clients: HashSet::new() });
+                let sv = self.awareness.doc().transact().state_vector();
+                self.send(conn, proto::encode_sync_step1(&sv).into());
+                if let Ok(update) = self.awareness.update()
+                    && !update.clients.is_empty()
+                {
+                    self.send(conn, proto::encode_awareness(&update).into());
+                }
+                let _ = reply.send(Ok(()));
+                debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "joined");
+            }
+            Command::Message { conn, msg } => self.on_message(conn, msg).await,
+            Command::Leave { conn } => self.remove_conn(conn),
+        }
+    }
+
+    async fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
+        let Some(access) = self.conns.get(&conn).map(|c| c.access) else {
+            return;
+        };
+        match msg {
+            ClientMessage::SyncStep1(sv) => self.answer_sync_step1(conn, &sv),
+            ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
+                if access == Access::Read {
+                    if !update.is_empty() {
+                        self.send(conn, proto::encode_permission_denied("read-only access").into());
+                    }
+                    return;
+                }
+                self.apply_update(conn, update).await;
+            }
+            ClientMessage::Awareness(update) => self.on_awareness(conn, update),
+            ClientMessage::QueryAwareness => {
+                if let Ok(update) = self.awareness.update() {
+                    self.send(conn, proto::encode_awareness(&update).into());
+                }
+            }
+            ClientMessage::Auth | ClientMessage::Unknown(_) => {}
+        }
+    }
+
+    fn answer_sync_step1(&mut self, conn: ConnId, sv: &StateVector) {
+        let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
+        let frame = Bytes::from(proto::encode_sync_step2(&diff));
+        if self.in_flight.is_empty() {
+            self.send(conn, frame);
+        } else {
+            // The diff may hold updates not yet committed: send it after they are.
+            self.in_flight.push_back(ready(Deferred::Send { conn, frame }).boxed());
+        }
+    }
+
+    async fn apply_update(&mut self, conn: ConnId, update: Update) {
+        let (delta, result) = {
+            let mut txn = self.awareness.doc().transact_mut();
+            let result = txn.apply_update(update);
+            txn.commit();
+            (txn.encode_update_v1(), result)
+        };
+        if let Err(e) = result {
+            warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
+            if let Some(c) = self.conns.get(&conn) {
+                c.sink.control.close(close_code::INVALID_PAYLOAD, "update failed to apply");
+            }
+        }
+        // Whatever did integrate is persisted, even from a failed update: memory and
+        // store never disagree.
+        if delta.as_slice() == Update::EMPTY_V1 {
+            return;
+        }
+        let frame = Bytes::from(proto::encode_update(&delta));
+        let committed = self.shared.writer.append(self.doc_id.clone(), delta.into()).await;
+        self.in_flight.push_back(
+            async move {
+                let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
+                Deferred::Broadcast { frame, committed }
+            }
+            .boxed(),
+        );
+    }
+
+    fn on_deferred(&mut self, done: Deferred) {
+        match done {
+            Deferred::Broadcast { frame, committed: Ok(()) } => {
+                self.broadcast(frame);
+                self.log_rows += 1;
+                self.maybe_compact();
+            }
+            Deferred::Broadcast { committed: Err(e), .. } => {
+                // The Doc now holds an update the store does not: drop the room, let the
+                // clients reconnect and resend what they have.
+                error!(doc = %self.doc_id, error = %e, "update not durable; resetting room");
+                self.store_failed = true;
+            }
+            Deferred::Send { conn, frame } => self.send(conn, frame),
+        }
+    }
+
+    fn on_awareness(&mut self, conn: ConnId, update: AwarenessUpdate) {
+        let summary = match self.awareness.apply_update_summary(update) {
+            Ok(Some(summary)) => summary,
+            Ok(None) => return,
+            Err(e) => {
+                debug!(doc = %self.doc_id, %conn, error = %e, "awareness update refused");
+                return;
+            }
+        };
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.clients.extend(summary.added.iter().chain(&summary.updated).copied());
+            for id in &summary.removed {
+                c.clients.remove(id);
+            }
+        }
+        self.broadcast_awareness(summary.all_changes());
+    }
+
+    /// Removes awareness states not renewed within the timeout (yrs has no sweep).
+    fn sweep_awareness(&mut self) {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let timeout = self.shared.config.awareness_timeout.as_millis() as u64;
+        let local = self.awareness.client_id();
+        let stale: Vec<ClientID> = self
+            .awareness
+            .iter()
+            .filter(|(id, s)| *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout)
+            .map(|(id, _)| id)
+            .collect();
+        if stale.is_empty() {
+            return;
+        }
+        for id in &stale {
+            self.awareness.remove_state(*id);
+            for c in self.conns.values_mut() {
+                c.clients.remove(id);
+            }
+        }
+        debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");
+        self.broadcast_awareness(stale);
+    }
+
+    fn broadcast_awareness(&mut self, clients: Vec<ClientID>) {
+        if clients.is_empty() {
+            return;
+        }
+        if let Ok(update) = self.awareness.update_with_clients(clients) {
+            self.broadcast(proto::encode_awareness(&update).into());
+        }
+    }
+
+    fn remove_conn(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "left");
+        let gone: Vec<ClientID> = c.clients.into_iter().collect();
+        for id in &gone {
+            self.awareness.remove_state(*id);
+        }
+        self.broadcast_awareness(gone);
+    }
+
+    /// Pushes one encoded frame to every connection; the slow ones are closed.
+    fn broadcast(&mut self, frame: Bytes) {
+        let mut dropped = Vec::new();
+        for (id, c) in &self.conns {
+            if !push(&c.sink, frame.clone()) {
+                dropped.push(*id);
+            }
+        }
+        for id in dropped {
+            self.remove_conn(id);
+        }
+    }
+
+    fn send(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(c) = self.conns.get(&conn)
+            && !push(&c.sink, frame)
+        {
+            self.remove_conn(conn);
+        }
+    }
+
+    fn maybe_compact(&mut self) {
+        if self.log_rows < self.shared.config.compact_after || self.compacting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.log_rows = 0;
+        let (store, doc, flag) = (self.shared.store.clone(), self.doc_id.clone(), self.compacting.clone());
+        self.shared.tracker.spawn(async move {
+            match store.compact(&doc).await {
+                Ok(c) => debug!(%doc, rows = c.rows, bytes = c.snapshot_bytes, "compacted"),
+                Err(e) => warn!(%doc, error = %e, "compaction failed; log kept"),
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+}
+
+/// `false` if the connection is gone or too slow (then it is told to close with 1013).
+fn push(sink: &ConnSink, frame: Bytes) -> bool {
+    match sink.frames.try_send(frame) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}

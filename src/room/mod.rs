@@ -1,0 +1,10 @@
+//! Live rooms: one actor per open document owns its `yrs` Doc and Awareness
+//! ([`actor`]); everything else talks to it through a [`RoomHandle`]; [`Rooms`] finds or
+//! starts the actor for a document.
+
+mod actor;
+mod handle;
+mod registry;
+
+pub use handle::{close_code, ConnControl, ConnSink, RoomError, RoomHandle};
+pub use registry::{RoomConfig, Rooms};

@@ -1,0 +1,108 @@
+//! The registry of live rooms: a map from document id to the handle of its actor. It
+//! starts an actor on first use, so concurrent first joins all land in one document.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::actor::RoomActor;
+use super::handle::{COMMAND_CAPACITY, ConnSink, RoomError, RoomHandle};
+use crate::auth::Access;
+use crate::ids::{ConnId, DocId};
+use crate::store::Store;
+use crate::store::writer::Writer;
+
+/// Tunables every room shares.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    /// How long an empty room stays loaded.
+    pub grace: Duration,
+    /// Awareness states older than this are removed.
+    pub awareness_timeout: Duration,
+    /// Log rows after which a live document is compacted.
+    pub compact_after: u64,
+}
+
+/// What every room actor shares.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub writer: Writer,
+    pub config: RoomConfig,
+    pub rooms: DashMap<DocId, RoomHandle>,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// Finds or starts the actor of a document. Cheap to clone.
+#[derive(Clone)]
+pub struct Rooms {
+    shared: Arc<Shared>,
+}
+
+impl Rooms {
+    pub fn new(store: Arc<dyn Store>, config: RoomConfig, tracker: TaskTracker, shutdown: CancellationToken) -> Self {
+        let writer = Writer::spawn(store.clone(), &tracker);
+        Rooms {
+            shared: Arc::new(Shared {
+                store,
+                writer,
+                config,
+                rooms: DashMap::new(),
+                tracker,
+                shutdown,
+            }),
+        }
+    }
+
+    /// Adds a connection to the document's room, starting the room if needed. Retries
+    /// when it meets a room that is shutting down after its grace period.
+    pub async fn join(&self, doc: &DocId, conn: ConnId, sink: ConnSink, access: Access) -> Result<RoomHandle, RoomError> {
+        for _ in 0..3 {
+            let handle = self.handle(doc);
+            match handle.join(conn, sink.clone(), access).await {
+                Ok(()) => return Ok(handle),
+                Err(RoomError::Closing(_)) => {
+                    self.shared.rooms.remove_if(doc, |_, h| h.actor_id == handle.actor_id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(RoomError::Closing(doc.clone()))
+    }
+
+    /// Number of rooms loaded in memory.
+    pub fn len(&self) -> usize {
+        self.shared.rooms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shared.rooms.is_empty()
+    }
+
+    fn handle(&self, doc: &DocId) -> RoomHandle {
+        if let Some(h) = self.shared.rooms.get(doc) {
+            return h.clone();
+        }
+        self.shared
+            .rooms
+            .entry(doc.clone())
+            .or_insert_with(|| {
+                static NEXT_ACTOR: AtomicU64 = AtomicU64::new(1);
+                let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
+                let handle = RoomHandle {
+                    doc: doc.clone(),
+                    actor_id: NEXT_ACTOR.fetch_add(1, Ordering::Relaxed),
+                    tx,
+                };
+                let actor = RoomActor::new(doc.clone(), handle.actor_id, self.shared.clone());
+                self.shared.tracker.spawn(actor.run(rx));
+                handle
+            })
+            .clone()
+    }
+}

@@ -1,0 +1,110 @@
+//! Durable document state behind one [`Store`] trait: SQLite (embedded default) and
+//! Postgres. The room actor loads through it; the group-commit [`writer`] appends to it.
+//! All SQL lives in this module's backends.
+
+mod postgres;
+mod sqlite;
+pub mod writer;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
+
+use crate::config::SqliteSync;
+use crate::ids::DocId;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored state of document `{0}` does not decode")]
+    Corrupt(DocId),
+    #[error("the group-commit writer has stopped")]
+    WriterGone,
+    #[error("unsupported database URL `{0}`: expected sqlite:// or postgres://")]
+    UnsupportedUrl(String),
+}
+
+/// What the store holds for one document: the snapshot, then the log rows after it.
+#[derive(Debug, Default)]
+pub struct StoredDoc {
+    pub snapshot: Option<Vec<u8>>,
+    pub updates: Vec<Vec<u8>>,
+}
+
+impl StoredDoc {
+    /// Every stored update, snapshot first, in log order.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.snapshot.iter().chain(self.updates.iter()).map(Vec::as_slice)
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// Log rows folded into the snapshot and deleted.
+    pub rows: u64,
+    /// Size of the snapshot written, in bytes.
+    pub snapshot_bytes: usize,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// The snapshot and the log rows after it, read consistently.
+    async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError>;
+
+    /// Appends updates (of any documents) in ONE transaction: all or none are durable.
+    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError>;
+
+    /// Folds the document's log into its snapshot and deletes the rows folded, in one
+    /// transaction that reads every row it deletes (rows appended meanwhile by anyone
+    /// are either folded in or left in the log).
+    async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError>;
+
+    /// Number of log rows a document has after its snapshot.
+    async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError>;
+
+    /// Cheap round trip, for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store a URL names, applying its migrations.
+pub async fn open(url: &str, sync: SqliteSync) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open(url, sync).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::open(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.into()))
+    }
+}
+
+/// Merges a snapshot and log rows into one update. Applying to a fresh doc drops deleted
+/// content (a smaller snapshot); if anything is left waiting on missing dependencies the
+/// plain merge is used instead, so no row's content is ever dropped.
+pub(crate) fn merge_state(doc: &DocId, parts: &[&[u8]]) -> Result<Vec<u8>, StoreError> {
+    let corrupt = || StoreError::Corrupt(doc.clone());
+    let fresh = Doc::new();
+    {
+        let mut txn = fresh.transact_mut();
+        for part in parts {
+            let update = Update::decode_v1(part).map_err(|_| corrupt())?;
+            txn.apply_update(update).map_err(|_| corrupt())?;
+        }
+    }
+    let txn = fresh.transact();
+    if txn.has_missing_updates() {
+        return yrs::merge_updates_v1(parts.iter().copied()).map_err(|_| corrupt());
+    }
+    Ok(txn.encode_state_as_update_v1(&StateVector::default()))
+}
+
+#[cfg(test)]
+mod tests;

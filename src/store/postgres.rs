@@ -1,0 +1,124 @@
+//! The production store: Postgres. Each group commit is one transaction; whether commits
+//! wait for fsync is the server's `synchronous_commit` setting (on by default).
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Row};
+
+use super::{Compaction, Store, StoreError, StoredDoc, merge_state};
+use crate::ids::DocId;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
+        // One REPEATABLE READ snapshot, so a compaction committing in between can't make
+        // us see the new snapshot without the rows or the old one without them.
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let snapshot: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
+                .bind(doc.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let updates: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
+                .bind(doc.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(StoredDoc {
+            snapshot: snapshot.map(|(d,)| d),
+            updates: updates.into_iter().map(|(d,)| d).collect(),
+        })
+    }
+
+    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
+        let docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
+        let datas: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_ref()).collect();
+        sqlx::query(
+            "INSERT INTO doc_updates (doc_id, data)
+             SELECT * FROM UNNEST($1::text[], $2::bytea[])",
+        )
+        .bind(&docs)
+        .bind(&datas)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Serialise compactions of one document across nodes; appends are not blocked.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(doc.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let snapshot: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
+                .bind(doc.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let rows = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
+            .bind(doc.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(Compaction::default());
+        };
+        let upto: i64 = last.get("seq");
+        let seqs: Vec<i64> = rows.iter().map(|r| r.get("seq")).collect();
+        let datas: Vec<Vec<u8>> = rows.iter().map(|r| r.get("data")).collect();
+        let mut parts: Vec<&[u8]> = snapshot.iter().map(|(d,)| d.as_slice()).collect();
+        parts.extend(datas.iter().map(Vec::as_slice));
+        let merged = merge_state(doc, &parts)?;
+        sqlx::query(
+            "INSERT INTO doc_snapshots (doc_id, data, upto_seq) VALUES ($1, $2, $3)
+             ON CONFLICT (doc_id) DO UPDATE SET data = excluded.data,
+                 upto_seq = excluded.upto_seq, updated_at = now()",
+        )
+        .bind(doc.as_str())
+        .bind(&merged)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+        // Delete exactly the rows read: a row committed by another node after our read
+        // may carry a lower seq than `upto` (sequences are handed out before commit).
+        let deleted = sqlx::query("DELETE FROM doc_updates WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Compaction {
+            rows: deleted,
+            snapshot_bytes: merged.len(),
+        })
+    }
+
+    async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_updates WHERE doc_id = $1")
+            .bind(doc.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,131 @@
+//! The embedded store: SQLite in WAL mode. `synchronous=NORMAL` survives a crash of the
+//! process (the contract every mode keeps); `FULL` also survives power loss.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{Compaction, Store, StoreError, StoredDoc, merge_state};
+use crate::config::SqliteSync;
+use crate::ids::DocId;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match sync {
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+                SqliteSync::Full => SqliteSynchronous::Full,
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        if let Some(dir) = opts.get_filename().parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let snapshot: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
+                .bind(doc.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let updates: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
+                .bind(doc.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(StoredDoc {
+            snapshot: snapshot.map(|(d,)| d),
+            updates: updates.into_iter().map(|(d,)| d).collect(),
+        })
+    }
+
+    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (doc, data) in batch {
+            sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES (?, ?)")
+                .bind(doc.as_str())
+                .bind(data.as_ref())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError> {
+        // IMMEDIATE takes the write lock first: nothing can append between the read and
+        // the delete, and the deferred read-then-write upgrade can't fail with BUSY.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let snapshot: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
+                .bind(doc.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let rows = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
+            .bind(doc.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(Compaction::default());
+        };
+        let upto: i64 = last.get("seq");
+        let datas: Vec<Vec<u8>> = rows.iter().map(|r| r.get("data")).collect();
+        let mut parts: Vec<&[u8]> = snapshot.iter().map(|(d,)| d.as_slice()).collect();
+        parts.extend(datas.iter().map(Vec::as_slice));
+        let merged = merge_state(doc, &parts)?;
+        sqlx::query(
+            "INSERT INTO doc_snapshots (doc_id, data, upto_seq) VALUES (?, ?, ?)
+             ON CONFLICT (doc_id) DO UPDATE SET data = excluded.data,
+                 upto_seq = excluded.upto_seq, updated_at = unixepoch()",
+        )
+        .bind(doc.as_str())
+        .bind(&merged)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+        let deleted = sqlx::query("DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?")
+            .bind(doc.as_str())
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(Compaction {
+            rows: deleted,
+            snapshot_bytes: merged.len(),
+        })
+    }
+
+    async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_updates WHERE doc_id = ?")
+            .bind(doc.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,189 @@
+//! `/ws/{doc id}`: the y-websocket endpoint. Authorises before the upgrade (401/403 as
+//! JSON), then runs two tasks per connection: the reader decodes frames (validation happens
+//! here, off the room actor) and hands them to the room; the writer drains the connection's
+//! bounded frame queue, batching queued frames into one flush, and pings.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::StatusCode;
+use axum::response::Response;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tandem_protocol as proto;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{Access, AuthError};
+use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
+use crate::room::{ConnControl, ConnSink, RoomHandle, close_code};
+
+/// Read buffer per connection: small, so idle connections stay cheap.
+const READ_BUFFER: usize = 4 * 1024;
+/// Most queued frames written before one flush.
+const MAX_FRAMES_PER_FLUSH: usize = 64;
+/// How long a close frame may take to go out before the socket is just dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Path(room): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let doc = DocId::parse(&room).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_room",
+            format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"),
+        )
+    })?;
+    let token = params.get("token").ok_or(AuthError::MissingToken)?;
+    let claims = app.keys.verify(token)?;
+    let access = claims.access(doc.as_str())?;
+    let max = app.config.max_message_size;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER)
+        .on_upgrade(move |socket| serve(app, socket, doc, access)))
+}
+
+async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
+    let conn = ConnId::next();
+    let (frames, queue) = mpsc::channel(app.config.send_queue);
+    let control = Arc::new(ConnControl::default());
+    let sink = ConnSink { frames, control: control.clone() };
+    let (tx, rx) = socket.split();
+    let room = match app.rooms.join(&doc, conn, sink, access).await {
+        Ok(room) => room,
+        Err(e) => {
+            warn!(%doc, %conn, error = %e, "join refused");
+            control.close(close_code::INTERNAL_ERROR, "document unavailable");
+            write_loop(tx, queue, control, app.config.ping_interval, Arc::default()).await;
+            return;
+        }
+    };
+    let alive = Arc::new(AtomicBool::new(true));
+    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
+    read_loop(rx, &room, conn, &control, &alive).await;
+    room.leave(conn).await;
+    control.close(close_code::NORMAL, "");
+    let _ = writer.await;
+}
+
+async fn read_loop(mut rx: SplitStream<WebSocket>, room: &RoomHandle, conn: ConnId, control: &ConnControl, alive: &AtomicBool) {
+    loop {
+        let next = tokio::select! {
+            next = rx.next() => next,
+            _ = control.closed() => return,
+        };
+        let msg = match next {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => {
+                if is_too_big(&e) {
+                    control.close(close_code::TOO_BIG, "message too big");
+                }
+                debug!(doc = %room.doc(), %conn, error = %e, "read failed");
+                return;
+            }
+            None => return,
+        };
+        alive.store(true, Ordering::Relaxed);
+        match msg {
+            Message::Binary(frame) => match proto::decode(&frame) {
+                Ok(msg) => {
+                    if !room.message(conn, msg).await {
+                        control.close(close_code::SERVICE_RESTART, "room closed");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    warn!(doc = %room.doc(), %conn, error = %e, "malformed frame");
+                    control.close(close_code::INVALID_PAYLOAD, "malformed message");
+                    return;
+                }
+            },
+            Message::Text(_) => {
+                control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
+                return;
+            }
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+}
+
+fn is_too_big(e: &axum::Error) -> bool {
+    use std::error::Error as _;
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+            return matches!(t, tokio_tungstenite::tungstenite::Error::Capacity(_));
+        }
+        source = s.source();
+    }
+    e.to_string().contains("Space limit exceeded") || e.to_string().contains("too long")
+}
+
+async fn write_loop(
+    mut tx: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<bytes::Bytes>,
+    control: Arc<ConnControl>,
+    ping_interval: Duration,
+    alive: Arc<AtomicBool>,
+) {
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    loop {
+        tokio::select! {
+            biased;
+            _ = control.closed() => break,
+            frame = queue.recv() => {
+                let Some(frame) = frame else { break };
+                let sent = tokio::select! {
+                    r = write_batch(&mut tx, &mut queue, frame) => r.is_ok(),
+                    _ = control.closed() => return, // stuck writing to a slow peer: just drop it
+                };
+                if !sent {
+                    control.close(close_code::NORMAL, "");
+                    return;
+                }
+            }
+            _ = ping.tick() => {
+                // Anything heard since the last ping counts as a pong.
+                if !alive.swap(false, Ordering::Relaxed) {
+                    control.close(close_code::TIMEOUT, "ping timeout");
+                    break;
+                }
+                if tx.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+    let (code, reason) = control.close_frame();
+    let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close)).await;
+}
+
+/// Writes `first` and whatever else is queued (up to a bound), then flushes once.
+async fn write_batch(
+    tx: &mut SplitSink<WebSocket, Message>,
+    queue: &mut mpsc::Receiver<bytes::Bytes>,
+    first: bytes::Bytes,
+) -> Result<(), axum::Error> {
+    tx.feed(Message::Binary(first)).await?;
+    for _ in 1..MAX_FRAMES_PER_FLUSH {
+        match queue.try_recv() {
+            Ok(frame) => tx.feed(Message::Binary(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    tx.flush().await
+}
