@@ -40,7 +40,11 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `shutdown` resolves, then stops accepting, flushes every room, closes
 /// every socket with 1012 and returns.
-pub async fn run(config: ServeConfig, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let keys = Keys::load(config.common.jwt_secret.as_deref(), &config.common.data_dir)?;
     let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
     let root = CancellationToken::new();
@@ -78,7 +82,10 @@ pub async fn run(config: ServeConfig, listener: TcpListener, shutdown: impl Futu
     // WebSocket tasks outlive axum's graceful shutdown; rooms close them with 1012.
     drop(state);
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(SHUTDOWN_TIMEOUT, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!("shutdown timed out with rooms still flushing");
     }
     info!("stopped");

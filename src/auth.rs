@@ -41,7 +41,9 @@ pub struct Grant {
 
 impl Grant {
     pub fn parse(s: &str) -> Result<Self, AuthError> {
-        let (pattern, access) = s.rsplit_once('=').ok_or_else(|| AuthError::BadGrant(s.into()))?;
+        let (pattern, access) = s
+            .rsplit_once('=')
+            .ok_or_else(|| AuthError::BadGrant(s.into()))?;
         let access = match access {
             "r" => Access::Read,
             "rw" => Access::ReadWrite,
@@ -85,14 +87,17 @@ impl Claims {
     pub fn access(&self, room: &str) -> Result<Access, AuthError> {
         let mut best: Option<(usize, Access)> = None;
         for raw in &self.rooms {
-            let Ok(grant) = Grant::parse(raw) else { continue };
+            let Ok(grant) = Grant::parse(raw) else {
+                continue;
+            };
             if let Some(spec) = grant.specificity(room)
                 && best.is_none_or(|(s, a)| spec > s || (spec == s && grant.access > a))
             {
                 best = Some((spec, grant.access));
             }
         }
-        best.map(|(_, a)| a).ok_or_else(|| AuthError::NoGrant(room.into()))
+        best.map(|(_, a)| a)
+            .ok_or_else(|| AuthError::NoGrant(room.into()))
     }
 }
 
@@ -152,7 +157,10 @@ impl Keys {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, AuthError> {
@@ -213,14 +221,21 @@ mod tests {
         assert!(Grant::parse("a=rw").is_ok());
         assert!(Grant::parse("a=b=r").is_ok());
         for bad in ["a", "a=x", "=r", ""] {
-            assert!(matches!(Grant::parse(bad), Err(AuthError::BadGrant(_))), "{bad}");
+            assert!(
+                matches!(Grant::parse(bad), Err(AuthError::BadGrant(_))),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn minted_tokens_verify_and_other_secrets_do_not() {
         let keys = Keys::from_secret(b"one");
-        let token = keys.mint("alice", &[Grant::parse("notes/*=rw").unwrap()], Duration::from_secs(60));
+        let token = keys.mint(
+            "alice",
+            &[Grant::parse("notes/*=rw").unwrap()],
+            Duration::from_secs(60),
+        );
         let c = keys.verify(&token).unwrap();
         assert_eq!(c.sub, "alice");
         assert_eq!(c.access("notes/x").unwrap(), Access::ReadWrite);
@@ -237,7 +252,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

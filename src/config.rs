@@ -104,7 +104,10 @@ impl ServeConfig {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.common.data_dir.join("tandem.db").display()),
+            None => format!(
+                "sqlite://{}",
+                self.common.data_dir.join("tandem.db").display()
+            ),
         }
     }
 

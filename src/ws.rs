@@ -59,7 +59,10 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
-    let sink = ConnSink { frames, control: control.clone() };
+    let sink = ConnSink {
+        frames,
+        control: control.clone(),
+    };
     let (tx, rx) = socket.split();
     let room = match app.rooms.join(&doc, conn, sink, access).await {
         Ok(room) => room,
@@ -71,14 +74,26 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
         }
     };
     let alive = Arc::new(AtomicBool::new(true));
-    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
+    let writer = tokio::spawn(write_loop(
+        tx,
+        queue,
+        control.clone(),
+        app.config.ping_interval,
+        alive.clone(),
+    ));
     read_loop(rx, &room, conn, &control, &alive).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
     let _ = writer.await;
 }
 
-async fn read_loop(mut rx: SplitStream<WebSocket>, room: &RoomHandle, conn: ConnId, control: &ConnControl, alive: &AtomicBool) {
+async fn read_loop(
+    mut rx: SplitStream<WebSocket>,
+    room: &RoomHandle,
+    conn: ConnId,
+    control: &ConnControl,
+    alive: &AtomicBool,
+) {
     loop {
         let next = tokio::select! {
             next = rx.next() => next,
@@ -139,7 +154,8 @@ async fn write_loop(
     ping_interval: Duration,
     alive: Arc<AtomicBool>,
 ) {
-    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
         tokio::select! {
             biased;
@@ -168,7 +184,10 @@ async fn write_loop(
         }
     }
     let (code, reason) = control.close_frame();
-    let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+    let close = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close)).await;
 }
 

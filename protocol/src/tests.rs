@@ -30,7 +30,9 @@ struct Vector {
 
 fn vectors() -> Vec<Vector> {
     let raw = include_str!("../vectors.json");
-    serde_json::from_str::<Vectors>(raw).expect("vectors.json").vectors
+    serde_json::from_str::<Vectors>(raw)
+        .expect("vectors.json")
+        .vectors
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -96,11 +98,18 @@ fn every_shared_vector_decodes_as_described() {
                 assert!(matches!(decode(&bytes), Ok(ClientMessage::QueryAwareness)));
             }
             "permission_denied" => {
-                assert_eq!(encode_permission_denied(v.reason.as_deref().unwrap()), bytes);
+                assert_eq!(
+                    encode_permission_denied(v.reason.as_deref().unwrap()),
+                    bytes
+                );
             }
             "error" => {
                 let err = decode(&bytes).expect_err(name);
-                assert_eq!(error_code(&err), v.error.as_deref().unwrap(), "{name}: {err}");
+                assert_eq!(
+                    error_code(&err),
+                    v.error.as_deref().unwrap(),
+                    "{name}: {err}"
+                );
             }
             other => panic!("{name}: unknown vector kind {other}"),
         }

@@ -176,21 +176,39 @@ impl RoomActor {
         }
         if !self.store_failed && self.log_rows > 0 {
             match self.shared.store.compact(&self.doc_id).await {
-                Ok(c) => debug!(doc = %self.doc_id, rows = c.rows, bytes = c.snapshot_bytes, "compacted on close"),
-                Err(e) => warn!(doc = %self.doc_id, error = %e, "compaction on close failed; log kept"),
+                Ok(c) => {
+                    debug!(doc = %self.doc_id, rows = c.rows, bytes = c.snapshot_bytes, "compacted on close")
+                }
+                Err(e) => {
+                    warn!(doc = %self.doc_id, error = %e, "compaction on close failed; log kept")
+                }
             }
         }
         info!(doc = %self.doc_id, ?stop, "room closed");
     }
 
     fn unregister(&self) {
-        self.shared.rooms.remove_if(&self.doc_id, |_, h| h.actor_id == self.actor_id);
+        self.shared
+            .rooms
+            .remove_if(&self.doc_id, |_, h| h.actor_id == self.actor_id);
     }
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Join { conn, sink, access, reply } => {
-                self.conns.insert(conn, Conn { sink, access, clients: HashSet::new() });
+            Command::Join {
+                conn,
+                sink,
+                access,
+                reply,
+            } => {
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        sink,
+                        access,
+                        clients: HashSet::new(),
+                    },
+                );
                 let sv = self.awareness.doc().transact().state_vector();
                 self.send(conn, proto::encode_sync_step1(&sv).into());
                 if let Ok(update) = self.awareness.update()
@@ -215,7 +233,10 @@ impl RoomActor {
             ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
                 if access == Access::Read {
                     if !update.is_empty() {
-                        self.send(conn, proto::encode_permission_denied("read-only access").into());
+                        self.send(
+                            conn,
+                            proto::encode_permission_denied("read-only access").into(),
+                        );
                     }
                     return;
                 }
@@ -232,13 +253,18 @@ impl RoomActor {
     }
 
     fn answer_sync_step1(&mut self, conn: ConnId, sv: &StateVector) {
-        let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
+        let diff = self
+            .awareness
+            .doc()
+            .transact()
+            .encode_state_as_update_v1(sv);
         let frame = Bytes::from(proto::encode_sync_step2(&diff));
         if self.in_flight.is_empty() {
             self.send(conn, frame);
         } else {
             // The diff may hold updates not yet committed: send it after they are.
-            self.in_flight.push_back(ready(Deferred::Send { conn, frame }).boxed());
+            self.in_flight
+                .push_back(ready(Deferred::Send { conn, frame }).boxed());
         }
     }
 
@@ -252,7 +278,9 @@ impl RoomActor {
         if let Err(e) = result {
             warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
             if let Some(c) = self.conns.get(&conn) {
-                c.sink.control.close(close_code::INVALID_PAYLOAD, "update failed to apply");
+                c.sink
+                    .control
+                    .close(close_code::INVALID_PAYLOAD, "update failed to apply");
             }
         }
         // Whatever did integrate is persisted, even from a failed update: memory and
@@ -261,10 +289,16 @@ impl RoomActor {
             return;
         }
         let frame = Bytes::from(proto::encode_update(&delta));
-        let committed = self.shared.writer.append(self.doc_id.clone(), delta.into()).await;
+        let committed = self
+            .shared
+            .writer
+            .append(self.doc_id.clone(), delta.into())
+            .await;
         self.in_flight.push_back(
             async move {
-                let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
+                let committed = committed
+                    .await
+                    .unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
                 Deferred::Broadcast { frame, committed }
             }
             .boxed(),
@@ -273,12 +307,17 @@ impl RoomActor {
 
     fn on_deferred(&mut self, done: Deferred) {
         match done {
-            Deferred::Broadcast { frame, committed: Ok(()) } => {
+            Deferred::Broadcast {
+                frame,
+                committed: Ok(()),
+            } => {
                 self.broadcast(frame);
                 self.log_rows += 1;
                 self.maybe_compact();
             }
-            Deferred::Broadcast { committed: Err(e), .. } => {
+            Deferred::Broadcast {
+                committed: Err(e), ..
+            } => {
                 // The Doc now holds an update the store does not: drop the room, let the
                 // clients reconnect and resend what they have.
                 error!(doc = %self.doc_id, error = %e, "update not durable; resetting room");
@@ -298,7 +337,8 @@ impl RoomActor {
             }
         };
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.clients.extend(summary.added.iter().chain(&summary.updated).copied());
+            c.clients
+                .extend(summary.added.iter().chain(&summary.updated).copied());
             for id in &summary.removed {
                 c.clients.remove(id);
             }
@@ -308,13 +348,18 @@ impl RoomActor {
 
     /// Removes awareness states not renewed within the timeout (yrs has no sweep).
     fn sweep_awareness(&mut self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         let timeout = self.shared.config.awareness_timeout.as_millis() as u64;
         let local = self.awareness.client_id();
         let stale: Vec<ClientID> = self
             .awareness
             .iter()
-            .filter(|(id, s)| *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout)
+            .filter(|(id, s)| {
+                *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout
+            })
             .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {
@@ -373,11 +418,17 @@ impl RoomActor {
     }
 
     fn maybe_compact(&mut self) {
-        if self.log_rows < self.shared.config.compact_after || self.compacting.swap(true, Ordering::AcqRel) {
+        if self.log_rows < self.shared.config.compact_after
+            || self.compacting.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         self.log_rows = 0;
-        let (store, doc, flag) = (self.shared.store.clone(), self.doc_id.clone(), self.compacting.clone());
+        let (store, doc, flag) = (
+            self.shared.store.clone(),
+            self.doc_id.clone(),
+            self.compacting.clone(),
+        );
         self.shared.tracker.spawn(async move {
             match store.compact(&doc).await {
                 Ok(c) => debug!(%doc, rows = c.rows, bytes = c.snapshot_bytes, "compacted"),
@@ -393,7 +444,8 @@ fn push(sink: &ConnSink, frame: Bytes) -> bool {
     match sink.frames.try_send(frame) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => {
-            sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+            sink.control
+                .close(close_code::TRY_AGAIN_LATER, "client too slow");
             false
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,

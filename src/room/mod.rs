@@ -6,5 +6,5 @@ mod actor;
 mod handle;
 mod registry;
 
-pub use handle::{close_code, ConnControl, ConnSink, RoomError, RoomHandle};
+pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
 pub use registry::{RoomConfig, Rooms};

@@ -45,7 +45,12 @@ pub struct Rooms {
 }
 
 impl Rooms {
-    pub fn new(store: Arc<dyn Store>, config: RoomConfig, tracker: TaskTracker, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: RoomConfig,
+        tracker: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> Self {
         let writer = Writer::spawn(store.clone(), &tracker);
         Rooms {
             shared: Arc::new(Shared {
@@ -61,13 +66,21 @@ impl Rooms {
 
     /// Adds a connection to the document's room, starting the room if needed. Retries
     /// when it meets a room that is shutting down after its grace period.
-    pub async fn join(&self, doc: &DocId, conn: ConnId, sink: ConnSink, access: Access) -> Result<RoomHandle, RoomError> {
+    pub async fn join(
+        &self,
+        doc: &DocId,
+        conn: ConnId,
+        sink: ConnSink,
+        access: Access,
+    ) -> Result<RoomHandle, RoomError> {
         for _ in 0..3 {
             let handle = self.handle(doc);
             match handle.join(conn, sink.clone(), access).await {
                 Ok(()) => return Ok(handle),
                 Err(RoomError::Closing(_)) => {
-                    self.shared.rooms.remove_if(doc, |_, h| h.actor_id == handle.actor_id);
+                    self.shared
+                        .rooms
+                        .remove_if(doc, |_, h| h.actor_id == handle.actor_id);
                 }
                 Err(e) => return Err(e),
             }

@@ -42,7 +42,10 @@ pub struct StoredDoc {
 impl StoredDoc {
     /// Every stored update, snapshot first, in log order.
     pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
-        self.snapshot.iter().chain(self.updates.iter()).map(Vec::as_slice)
+        self.snapshot
+            .iter()
+            .chain(self.updates.iter())
+            .map(Vec::as_slice)
     }
 }
 

@@ -57,7 +57,11 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
         let started = std::time::Instant::now();
         let result = store.append_updates(&rows).await.map_err(Arc::new);
         match &result {
-            Ok(()) => debug!(updates = rows.len(), elapsed_us = started.elapsed().as_micros() as u64, "group commit"),
+            Ok(()) => debug!(
+                updates = rows.len(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "group commit"
+            ),
             Err(e) => error!(updates = rows.len(), error = %e, "group commit failed"),
         }
         rows.clear();

@@ -37,7 +37,11 @@ pub struct Client {
 impl Client {
     pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-        Ok(Client { ws, doc: Doc::new(), synced: false })
+        Ok(Client {
+            ws,
+            doc: Doc::new(),
+            synced: false,
+        })
     }
 
     /// Connects with a tiny socket receive buffer (no autotuning): a client that stops
@@ -48,7 +52,11 @@ impl Client {
         socket.set_recv_buffer_size(4096)?;
         let stream = socket.connect(addr.parse().unwrap()).await?;
         let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
-        Ok(Client { ws, doc: Doc::new(), synced: false })
+        Ok(Client {
+            ws,
+            doc: Doc::new(),
+            synced: false,
+        })
     }
 
     /// Sends our sync step 1 and reads until the server's step 2 arrived.
@@ -57,17 +65,30 @@ impl Client {
         self.send_raw(proto::encode_sync_step1(&sv)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !self.synced {
-            assert!(tokio::time::Instant::now() < deadline, "not synced within 10 s");
-            self.next_event(Duration::from_secs(10)).await.expect("connection open while syncing");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not synced within 10 s"
+            );
+            self.next_event(Duration::from_secs(10))
+                .await
+                .expect("connection open while syncing");
         }
     }
 
     pub async fn send_raw(&mut self, frame: Vec<u8>) {
-        self.ws.send(Message::Binary(frame.into())).await.expect("send");
+        self.ws
+            .send(Message::Binary(frame.into()))
+            .await
+            .expect("send");
     }
 
     /// Inserts text at the end of `content` locally and sends the update.
     pub async fn append(&mut self, s: &str) {
+        self.try_append(s).await.expect("send");
+    }
+
+    /// As [`Client::append`], but a closed connection is an error, not a panic.
+    pub async fn try_append(&mut self, s: &str) -> Result<(), tungstenite::Error> {
         let update = {
             let text = self.doc.get_or_insert_text("content");
             let mut txn = self.doc.transact_mut();
@@ -75,7 +96,9 @@ impl Client {
             text.insert(&mut txn, len, s);
             txn.encode_update_v1()
         };
-        self.send_raw(proto::encode_update(&update)).await;
+        self.ws
+            .send(Message::Binary(proto::encode_update(&update).into()))
+            .await
     }
 
     /// Appends and waits for the server's echo: the update is then committed.
@@ -98,8 +121,16 @@ impl Client {
     }
 
     pub async fn set_awareness(&mut self, client: u64, clock: u32, json: &str) {
-        let mut update = AwarenessUpdate { clients: Default::default() };
-        update.clients.insert(ClientID::new(client), AwarenessUpdateEntry { clock, json: json.into() });
+        let mut update = AwarenessUpdate {
+            clients: Default::default(),
+        };
+        update.clients.insert(
+            ClientID::new(client),
+            AwarenessUpdateEntry {
+                clock,
+                json: json.into(),
+            },
+        );
         self.send_raw(proto::encode_awareness(&update)).await;
     }
 
@@ -169,7 +200,9 @@ impl Client {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_event(left).await {
                 None => panic!("text never matched; have {}", self.summary()),
-                Some(Event::Closed(code)) => panic!("closed ({code:?}) with text {}", self.summary()),
+                Some(Event::Closed(code)) => {
+                    panic!("closed ({code:?}) with text {}", self.summary())
+                }
                 Some(_) => {}
             }
         }
@@ -189,7 +222,11 @@ impl Client {
     }
 
     /// Reads frames until an awareness frame satisfying `cond` arrives.
-    pub async fn wait_awareness(&mut self, within: Duration, cond: impl Fn(&AwarenessUpdate) -> bool) -> AwarenessUpdate {
+    pub async fn wait_awareness(
+        &mut self,
+        within: Duration,
+        cond: impl Fn(&AwarenessUpdate) -> bool,
+    ) -> AwarenessUpdate {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -226,7 +263,8 @@ pub fn text_of(update: &[u8]) -> String {
     let doc = Doc::new();
     let text = doc.get_or_insert_text("content");
     let mut txn = doc.transact_mut();
-    txn.apply_update(Update::decode_v1(update).unwrap()).unwrap();
+    txn.apply_update(Update::decode_v1(update).unwrap())
+        .unwrap();
     text.get_string(&txn)
 }
 

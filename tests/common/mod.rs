@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod pg;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,7 +46,11 @@ impl TestServer {
     }
 
     /// Starts a server on `dir` (reusing what an earlier server left there).
-    pub async fn start_in(dir: TempDir, database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
+    pub async fn start_in(
+        dir: TempDir,
+        database_url: Option<String>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> Self {
         let mut cfg = base_config(dir.path());
         cfg.database_url = database_url.clone();
         tweak(&mut cfg);
@@ -75,7 +80,9 @@ impl TestServer {
 
     /// A client with read-write access to every room, synced with `room`.
     pub async fn client(&self, room: &str) -> Client {
-        let mut c = Client::connect(&self.ws_url(room, &self.token(&["*=rw"]))).await.unwrap();
+        let mut c = Client::connect(&self.ws_url(room, &self.token(&["*=rw"])))
+            .await
+            .unwrap();
         c.sync().await;
         c
     }
