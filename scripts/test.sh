@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every test: Rust (unit, store contract on SQLite and Postgres, rooms over real
+# WebSockets, kill -9 / SIGTERM against the real binary) and the JS tests that drive
+# the server with unmodified Yjs providers.
+#
+# Needs nothing running: when no Postgres answers at TANDEM_TEST_POSTGRES_URL (default
+# postgres://postgres@127.0.0.1:5432/postgres) it starts a throwaway cluster on a spare
+# loopback port, installing PostgreSQL from Debian's packages if need be; Node packages
+# are installed from client-js/package-lock.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+cleanups=()
+cleanup() { local c; for c in "${cleanups[@]}"; do eval "$c" || true; done; }
+trap cleanup EXIT
+
+apt_install() {
+    log "installing $*"
+    if [ "$(id -u)" -eq 0 ]; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    else
+        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    fi
+}
+
+# --- Postgres ---------------------------------------------------------------------
+PG_URL=${TANDEM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+command -v psql >/dev/null || apt_install postgresql-client
+pg_ok() { psql "$1" -Atqc 'select 1' >/dev/null 2>&1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if ! pg_ok "$PG_URL"; then
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    pgdir=$(mktemp -d /tmp/tandem-pg.XXXXXX)
+    port=$(free_port)
+    as_pg=()
+    if [ "$(id -u)" -eq 0 ]; then
+        id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        chown postgres "$pgdir"
+        as_pg=(runuser -u postgres --)
+    fi
+    log "starting a throwaway Postgres on 127.0.0.1:$port"
+    "${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust >/dev/null
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/log" -w \
+        -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    cleanups+=("${as_pg[*]} $pgbin/pg_ctl -D $pgdir/data -m immediate stop >/dev/null; rm -rf $pgdir")
+    PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+fi
+export TANDEM_TEST_POSTGRES_URL=$PG_URL
+drop_test_databases() {
+    psql "$PG_URL" -Atqc "select datname from pg_database where datname like 'tandem_test_%'" |
+        while read -r db; do psql "$PG_URL" -qc "drop database if exists \"$db\"" >/dev/null; done
+}
+drop_test_databases
+cleanups+=(drop_test_databases)
+
+# --- Node ---------------------------------------------------------------------------
+command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
+if [ ! -d client-js/node_modules ] || [ client-js/package-lock.json -nt client-js/node_modules ]; then
+    log "installing client-js packages"
+    (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# --- Tests --------------------------------------------------------------------------
+log "building"
+cargo build --workspace --all-targets
+log "Rust tests"
+cargo test --workspace
+log "JS tests (unmodified y-websocket providers against the real server)"
+TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix client-js test
