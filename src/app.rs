@@ -14,6 +14,9 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::auth::Keys;
+use crate::bus::local::Local;
+use crate::bus::redis::RedisTransport;
+use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
@@ -28,6 +31,7 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub keys: Keys,
     pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
     pub rooms: Rooms,
 }
 
@@ -49,12 +53,23 @@ pub async fn run(
     let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();
+    let node = NodeId::random();
+    let bus = match &config.redis_url {
+        Some(url) => {
+            let (transport, incoming) = RedisTransport::connect(url).await?;
+            Bus::start(node, Arc::new(transport), incoming)
+        }
+        None => Bus::start(node, Arc::new(Local), tokio::sync::mpsc::channel(1).1),
+    };
+    info!(%node, distributed = bus.distributed(), "bus ready");
     let rooms = Rooms::new(
         store.clone(),
+        bus.clone(),
         RoomConfig {
             grace: config.room_grace,
             awareness_timeout: config.awareness_timeout,
             compact_after: config.compact_after,
+            anti_entropy: config.anti_entropy,
         },
         tracker.clone(),
         root.child_token(),
@@ -63,6 +78,7 @@ pub async fn run(
         config: Arc::new(config),
         keys,
         store,
+        bus,
         rooms,
     };
     let app = router(state.clone());

@@ -46,6 +46,12 @@ pub struct ServeConfig {
     /// Database URL: `sqlite://path` (default: `<data-dir>/tandem.db`) or `postgres://…`.
     #[arg(long, env = "TANDEM_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Redis URL (`redis://host:port`): rooms span every node sharing it. Unset: one node.
+    #[arg(long, env = "TANDEM_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// How often a room exchanges state vectors with the other nodes holding it.
+    #[arg(long, env = "TANDEM_ANTI_ENTROPY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub anti_entropy: Duration,
     /// Largest WebSocket message accepted, in bytes; larger ones close with 1009.
     #[arg(long, env = "TANDEM_MAX_MESSAGE_SIZE", default_value_t = 16 * 1024 * 1024)]
     pub max_message_size: usize,

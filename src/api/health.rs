@@ -1,4 +1,4 @@
-//! `/healthz` (the process answers) and `/readyz` (the store answers too).
+//! `/healthz` (the process answers) and `/readyz` (the store and the bus answer too).
 
 use axum::Router;
 use axum::extract::State;

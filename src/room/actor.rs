@@ -21,26 +21,41 @@ use tracing::{debug, error, info, warn};
 use yrs::sync::Awareness;
 use yrs::sync::awareness::AwarenessUpdate;
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
 use super::handle::{Command, ConnSink, RoomError, close_code};
 use super::registry::Shared;
 use crate::auth::Access;
+use crate::bus::{NodeId, Payload, Subscription};
 use crate::ids::{ConnId, DocId};
 use crate::store::StoreError;
 use crate::store::writer::Committed;
 
-struct Conn {
+pub(super) struct Conn {
     sink: ConnSink,
     access: Access,
     /// Awareness client ids this connection has announced; removed when it leaves.
-    clients: HashSet<ClientID>,
+    pub(super) clients: HashSet<ClientID>,
 }
 
 /// Work that must wait for the commits queued before it.
-enum Deferred {
-    Broadcast { frame: Bytes, committed: Committed },
-    Send { conn: ConnId, frame: Bytes },
+pub(super) enum Deferred {
+    /// A local update: once committed, fan out and publish to peers.
+    Broadcast {
+        update: Bytes,
+        frame: Bytes,
+        committed: Committed,
+    },
+    Send {
+        conn: ConnId,
+        frame: Bytes,
+    },
+    /// A sync reply to a peer, which must not carry uncommitted updates either.
+    Publish {
+        payload: Payload,
+        target: NodeId,
+    },
 }
 
 /// Why the actor stops.
@@ -52,12 +67,12 @@ enum Stop {
 }
 
 pub(crate) struct RoomActor {
-    doc_id: DocId,
-    actor_id: u64,
-    shared: Arc<Shared>,
-    awareness: Awareness,
-    conns: HashMap<ConnId, Conn>,
-    in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
+    pub(super) doc_id: DocId,
+    pub(super) actor_id: u64,
+    pub(super) shared: Arc<Shared>,
+    pub(super) awareness: Awareness,
+    pub(super) conns: HashMap<ConnId, Conn>,
+    pub(super) in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
     /// Log rows written since the last compaction (counting those found at load).
     log_rows: u64,
     compacting: Arc<AtomicBool>,
@@ -84,29 +99,55 @@ impl RoomActor {
     }
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        if let Err(e) = self.load().await {
-            error!(doc = %self.doc_id, error = %e, "room failed to load; refusing joins");
-            self.unregister();
-            rx.close();
-            while let Some(cmd) = rx.recv().await {
-                if let Command::Join { reply, .. } = cmd {
-                    let _ = reply.send(Err(RoomError::LoadFailed(self.doc_id.clone())));
-                }
+        // Subscribe first, then load: nothing published in between is missed.
+        let opened: Result<_, String> =
+            match self.shared.bus.subscribe(&self.doc_id, self.actor_id).await {
+                Ok(sub) => self.load().await.map(|()| sub).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+        let mut sub = match opened {
+            Ok(sub) => sub,
+            Err(e) => {
+                self.shared
+                    .bus
+                    .unsubscribe(&self.doc_id, self.actor_id)
+                    .await;
+                self.refuse(rx, &e).await;
+                return;
             }
-            return;
-        }
+        };
         info!(doc = %self.doc_id, log_rows = self.log_rows, "room opened");
+        self.ask_peers(None);
         self.maybe_compact();
-        let stop = self.serve(&mut rx).await;
+        let stop = self.serve(&mut rx, &mut sub).await;
+        self.shared
+            .bus
+            .unsubscribe(&self.doc_id, self.actor_id)
+            .await;
         self.close(rx, stop).await;
     }
 
-    async fn serve(&mut self, rx: &mut mpsc::Receiver<Command>) -> Stop {
+    /// The document could not be opened: answer every queued join with an error.
+    async fn refuse(self, mut rx: mpsc::Receiver<Command>, error: &str) {
+        error!(doc = %self.doc_id, %error, "room failed to load; refusing joins");
+        self.unregister();
+        rx.close();
+        while let Some(cmd) = rx.recv().await {
+            if let Command::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(RoomError::LoadFailed(self.doc_id.clone())));
+            }
+        }
+    }
+
+    async fn serve(&mut self, rx: &mut mpsc::Receiver<Command>, sub: &mut Subscription) -> Stop {
         let cfg = self.shared.config.clone();
         let shutdown = self.shared.shutdown.clone();
         let sweep_every = (cfg.awareness_timeout / 6).max(Duration::from_millis(100));
         let mut sweep = interval(sweep_every);
         sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut anti_entropy = interval(cfg.anti_entropy);
+        anti_entropy.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        anti_entropy.reset();
         let mut idle_since: Option<Instant> = Some(Instant::now());
         loop {
             let idle_deadline = idle_since.map(|t| t + cfg.grace);
@@ -117,7 +158,9 @@ impl RoomActor {
                     Some(cmd) => self.on_command(cmd).await,
                     None => return Stop::Idle,
                 },
+                Some(event) = sub.rx.recv() => self.on_bus(event),
                 _ = sweep.tick() => self.sweep_awareness(),
+                _ = anti_entropy.tick() => self.ask_peers(None),
                 _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
                     return Stop::Idle;
                 }
@@ -125,6 +168,9 @@ impl RoomActor {
             }
             if self.store_failed {
                 return Stop::StoreFailed;
+            }
+            if sub.resync.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                self.resync().await;
             }
             match (self.conns.is_empty(), idle_since) {
                 (true, None) => idle_since = Some(Instant::now()),
@@ -134,7 +180,7 @@ impl RoomActor {
         }
     }
 
-    async fn load(&mut self) -> Result<(), StoreError> {
+    pub(super) async fn load(&mut self) -> Result<(), StoreError> {
         let stored = self.shared.store.load_doc(&self.doc_id).await?;
         let corrupt = || StoreError::Corrupt(self.doc_id.clone());
         let doc = self.awareness.doc();
@@ -268,13 +314,19 @@ impl RoomActor {
         }
     }
 
+    /// Applies an update; returns what actually integrated (V1), possibly nothing.
+    pub(super) fn integrate(
+        &mut self,
+        update: Update,
+    ) -> (Vec<u8>, Result<(), yrs::error::UpdateError>) {
+        let mut txn = self.awareness.doc().transact_mut();
+        let result = txn.apply_update(update);
+        txn.commit();
+        (txn.encode_update_v1(), result)
+    }
+
     async fn apply_update(&mut self, conn: ConnId, update: Update) {
-        let (delta, result) = {
-            let mut txn = self.awareness.doc().transact_mut();
-            let result = txn.apply_update(update);
-            txn.commit();
-            (txn.encode_update_v1(), result)
-        };
+        let (delta, result) = self.integrate(update);
         if let Err(e) = result {
             warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
             if let Some(c) = self.conns.get(&conn) {
@@ -289,17 +341,22 @@ impl RoomActor {
             return;
         }
         let frame = Bytes::from(proto::encode_update(&delta));
+        let update = Bytes::from(delta);
         let committed = self
             .shared
             .writer
-            .append(self.doc_id.clone(), delta.into())
+            .append(self.doc_id.clone(), update.clone())
             .await;
         self.in_flight.push_back(
             async move {
                 let committed = committed
                     .await
                     .unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
-                Deferred::Broadcast { frame, committed }
+                Deferred::Broadcast {
+                    update,
+                    frame,
+                    committed,
+                }
             }
             .boxed(),
         );
@@ -308,10 +365,14 @@ impl RoomActor {
     fn on_deferred(&mut self, done: Deferred) {
         match done {
             Deferred::Broadcast {
+                update,
                 frame,
                 committed: Ok(()),
             } => {
                 self.broadcast(frame);
+                self.shared
+                    .bus
+                    .publish(&self.doc_id, Payload::Update(update), None);
                 self.log_rows += 1;
                 self.maybe_compact();
             }
@@ -324,6 +385,9 @@ impl RoomActor {
                 self.store_failed = true;
             }
             Deferred::Send { conn, frame } => self.send(conn, frame),
+            Deferred::Publish { payload, target } => {
+                self.shared.bus.publish(&self.doc_id, payload, Some(target))
+            }
         }
     }
 
@@ -343,7 +407,7 @@ impl RoomActor {
                 c.clients.remove(id);
             }
         }
-        self.broadcast_awareness(summary.all_changes());
+        self.broadcast_awareness(summary.all_changes(), true);
     }
 
     /// Removes awareness states not renewed within the timeout (yrs has no sweep).
@@ -372,14 +436,20 @@ impl RoomActor {
             }
         }
         debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");
-        self.broadcast_awareness(stale);
+        // Every node sweeps for itself: removals by timeout stay local.
+        self.broadcast_awareness(stale, false);
     }
 
-    fn broadcast_awareness(&mut self, clients: Vec<ClientID>) {
+    /// Fans awareness states out locally, and to peers when `publish`.
+    pub(super) fn broadcast_awareness(&mut self, clients: Vec<ClientID>, publish: bool) {
         if clients.is_empty() {
             return;
         }
         if let Ok(update) = self.awareness.update_with_clients(clients) {
+            if publish {
+                let payload = Payload::Awareness(update.encode_v1().into());
+                self.shared.bus.publish(&self.doc_id, payload, None);
+            }
             self.broadcast(proto::encode_awareness(&update).into());
         }
     }
@@ -393,11 +463,11 @@ impl RoomActor {
         for id in &gone {
             self.awareness.remove_state(*id);
         }
-        self.broadcast_awareness(gone);
+        self.broadcast_awareness(gone, true);
     }
 
     /// Pushes one encoded frame to every connection; the slow ones are closed.
-    fn broadcast(&mut self, frame: Bytes) {
+    pub(super) fn broadcast(&mut self, frame: Bytes) {
         let mut dropped = Vec::new();
         for (id, c) in &self.conns {
             if !push(&c.sink, frame.clone()) {

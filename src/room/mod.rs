@@ -4,6 +4,7 @@
 
 mod actor;
 mod handle;
+mod peers;
 mod registry;
 
 pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::actor::RoomActor;
 use super::handle::{COMMAND_CAPACITY, ConnSink, RoomError, RoomHandle};
 use crate::auth::Access;
+use crate::bus::Bus;
 use crate::ids::{ConnId, DocId};
 use crate::store::Store;
 use crate::store::writer::Writer;
@@ -26,11 +27,14 @@ pub struct RoomConfig {
     pub awareness_timeout: Duration,
     /// Log rows after which a live document is compacted.
     pub compact_after: u64,
+    /// How often a room exchanges state vectors with its peers on other nodes.
+    pub anti_entropy: Duration,
 }
 
 /// What every room actor shares.
 pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
     pub writer: Writer,
     pub config: RoomConfig,
     pub rooms: DashMap<DocId, RoomHandle>,
@@ -47,6 +51,7 @@ pub struct Rooms {
 impl Rooms {
     pub fn new(
         store: Arc<dyn Store>,
+        bus: Arc<Bus>,
         config: RoomConfig,
         tracker: TaskTracker,
         shutdown: CancellationToken,
@@ -55,6 +60,7 @@ impl Rooms {
         Rooms {
             shared: Arc::new(Shared {
                 store,
+                bus,
                 writer,
                 config,
                 rooms: DashMap::new(),

@@ -1,0 +1,377 @@
+//! The bus that lets one room span several nodes. Each node holding a room subscribes to
+//! the room's channel; frames carry the origin node id so a node ignores its own.
+//!
+//! [`Bus`] holds what is the same for every transport: the per-room subscriptions, the
+//! encoding, a publisher task fed by a bounded queue (the room actor never awaits the
+//! network), and the resync flags raised when anything may have been missed (a full queue,
+//! a failed publish, a reconnect). A [`Transport`] moves bytes: Redis pub/sub
+//! ([`redis`]) or nothing at all for a single node ([`local`]).
+
+pub mod local;
+pub mod redis;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use crate::ids::DocId;
+
+/// Bus events queued for one room before it counts as lagged (and resyncs).
+const ROOM_QUEUE: usize = 1024;
+/// Outgoing frames queued before publishing counts as failed (and rooms resync).
+const PUBLISH_QUEUE: usize = 8192;
+/// Most frames published in one pipeline.
+const PUBLISH_BATCH: usize = 256;
+/// Frame format version.
+const VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("redis: {0}")]
+    Redis(#[from] fred::error::Error),
+}
+
+/// Identifies a node on the bus: random per process start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId([u8; 16]);
+
+impl NodeId {
+    pub fn random() -> Self {
+        NodeId(rand::random())
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(&self.0[..4]))
+    }
+}
+
+/// What travels between nodes for one room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// An update its origin has already made durable: apply and fan out, don't store.
+    Update(Bytes),
+    /// Awareness states (a y-protocols awareness update).
+    Awareness(Bytes),
+    /// "This is my state vector": peers answer with what it lacks.
+    SyncRequest(Bytes),
+    /// The answer to a sync request: an update, for `target` only.
+    SyncReply(Bytes),
+}
+
+/// One frame on a room's channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusMessage {
+    pub origin: NodeId,
+    /// Only this node should act on it (sync replies and targeted requests).
+    pub target: Option<NodeId>,
+    pub payload: Payload,
+}
+
+impl BusMessage {
+    /// `[version][origin ×16][kind][has target][target ×16]?[payload…]`
+    pub fn encode(&self) -> Bytes {
+        let (kind, body) = match &self.payload {
+            Payload::Update(b) => (1u8, b),
+            Payload::Awareness(b) => (2, b),
+            Payload::SyncRequest(b) => (3, b),
+            Payload::SyncReply(b) => (4, b),
+        };
+        let mut out = BytesMut::with_capacity(36 + body.len());
+        out.extend_from_slice(&[VERSION]);
+        out.extend_from_slice(&self.origin.0);
+        out.extend_from_slice(&[kind]);
+        match self.target {
+            Some(t) => {
+                out.extend_from_slice(&[1]);
+                out.extend_from_slice(&t.0);
+            }
+            None => out.extend_from_slice(&[0]),
+        }
+        out.extend_from_slice(body);
+        out.freeze()
+    }
+
+    pub fn decode(mut b: Bytes) -> Option<Self> {
+        let id = |b: &[u8]| -> Option<NodeId> { Some(NodeId(b.get(..16)?.try_into().ok()?)) };
+        if b.len() < 19 || b[0] != VERSION {
+            return None;
+        }
+        let origin = id(&b[1..])?;
+        let kind = b[17];
+        let (target, skip) = match b[18] {
+            0 => (None, 19),
+            1 => (Some(id(b.get(19..)?)?), 35),
+            _ => return None,
+        };
+        if b.len() < skip {
+            return None;
+        }
+        let body = b.split_off(skip);
+        let payload = match kind {
+            1 => Payload::Update(body),
+            2 => Payload::Awareness(body),
+            3 => Payload::SyncRequest(body),
+            4 => Payload::SyncReply(body),
+            _ => return None,
+        };
+        Some(BusMessage {
+            origin,
+            target,
+            payload,
+        })
+    }
+}
+
+/// What a room receives from the bus.
+#[derive(Debug)]
+pub enum BusEvent {
+    Message(BusMessage),
+    /// Something may have been missed: reload from the store and ask peers.
+    Resync,
+}
+
+/// What a transport hands the bus.
+#[derive(Debug)]
+pub enum Incoming {
+    Frame {
+        channel: String,
+        frame: Bytes,
+    },
+    /// The connection came back, or frames were dropped: anything may have been missed.
+    Gap,
+}
+
+/// Moves frames between nodes; what it receives comes as [`Incoming`] on a channel.
+#[async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Whether other nodes can be there at all (false: a single in-process node).
+    fn distributed(&self) -> bool;
+    async fn subscribe(&self, channel: &str) -> Result<(), BusError>;
+    async fn unsubscribe(&self, channel: &str) -> Result<(), BusError>;
+    async fn publish(&self, frames: Vec<(String, Bytes)>) -> Result<(), BusError>;
+    async fn ping(&self) -> Result<(), BusError>;
+}
+
+struct Sub {
+    actor_id: u64,
+    tx: mpsc::Sender<BusEvent>,
+    resync: Arc<AtomicBool>,
+}
+
+/// A room's end of the bus.
+pub struct Subscription {
+    pub rx: mpsc::Receiver<BusEvent>,
+    /// Raised when events for this room were dropped; the room resyncs and lowers it.
+    pub resync: Arc<AtomicBool>,
+}
+
+pub struct Bus {
+    node: NodeId,
+    subs: DashMap<DocId, Sub>,
+    transport: Arc<dyn Transport>,
+    outgoing: mpsc::Sender<(DocId, Bytes)>,
+}
+
+impl Bus {
+    /// Starts the bus over a connected transport and the frames it receives.
+    pub fn start(
+        node: NodeId,
+        transport: Arc<dyn Transport>,
+        incoming: mpsc::Receiver<Incoming>,
+    ) -> Arc<Bus> {
+        let (outgoing, rx) = mpsc::channel(PUBLISH_QUEUE);
+        let bus = Arc::new(Bus {
+            node,
+            subs: DashMap::new(),
+            transport,
+            outgoing,
+        });
+        tokio::spawn(publisher(Arc::downgrade(&bus), rx));
+        tokio::spawn(dispatcher(Arc::downgrade(&bus), incoming));
+        bus
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    pub fn distributed(&self) -> bool {
+        self.transport.distributed()
+    }
+
+    fn channel(doc: &DocId) -> String {
+        format!("tandem:doc:{doc}")
+    }
+
+    /// Subscribes a room; returns once the transport confirmed, so nothing published
+    /// after this returns is missed.
+    pub async fn subscribe(&self, doc: &DocId, actor_id: u64) -> Result<Subscription, BusError> {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
+        let resync = Arc::new(AtomicBool::new(false));
+        self.subs.insert(
+            doc.clone(),
+            Sub {
+                actor_id,
+                tx,
+                resync: resync.clone(),
+            },
+        );
+        if let Err(e) = self.transport.subscribe(&Self::channel(doc)).await {
+            self.subs.remove_if(doc, |_, s| s.actor_id == actor_id);
+            return Err(e);
+        }
+        Ok(Subscription { rx, resync })
+    }
+
+    pub async fn unsubscribe(&self, doc: &DocId, actor_id: u64) {
+        if self
+            .subs
+            .remove_if(doc, |_, s| s.actor_id == actor_id)
+            .is_some()
+            && let Err(e) = self.transport.unsubscribe(&Self::channel(doc)).await
+        {
+            debug!(%doc, error = %e, "unsubscribe failed");
+        }
+    }
+
+    /// Queues a frame for the room's channel; never waits. A full queue marks the room
+    /// for resync instead.
+    pub fn publish(&self, doc: &DocId, payload: Payload, target: Option<NodeId>) {
+        if !self.transport.distributed() {
+            return;
+        }
+        let frame = BusMessage {
+            origin: self.node,
+            target,
+            payload,
+        }
+        .encode();
+        if self.outgoing.try_send((doc.clone(), frame)).is_err() {
+            self.flag_resync(doc);
+        }
+    }
+
+    /// Hands an incoming frame to its room: drops our own frames and those for others.
+    fn dispatch(&self, channel: &str, frame: Bytes) {
+        let Some(doc) = channel.strip_prefix("tandem:doc:").and_then(DocId::parse) else {
+            return;
+        };
+        let Some(msg) = BusMessage::decode(frame) else {
+            warn!(%doc, "undecodable bus frame");
+            return;
+        };
+        if msg.origin == self.node || msg.target.is_some_and(|t| t != self.node) {
+            return;
+        }
+        if let Some(sub) = self.subs.get(&doc)
+            && sub.tx.try_send(BusEvent::Message(msg)).is_err()
+        {
+            sub.resync.store(true, Ordering::Release);
+        }
+    }
+
+    fn flag_resync(&self, doc: &DocId) {
+        if let Some(sub) = self.subs.get(doc) {
+            sub.resync.store(true, Ordering::Release);
+            let _ = sub.tx.try_send(BusEvent::Resync);
+        }
+    }
+
+    /// After a reconnect or a lagged receiver: every open room resyncs.
+    pub fn resync_all(&self) {
+        for sub in self.subs.iter() {
+            sub.resync.store(true, Ordering::Release);
+            let _ = sub.tx.try_send(BusEvent::Resync);
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), BusError> {
+        self.transport.ping().await
+    }
+}
+
+async fn dispatcher(bus: Weak<Bus>, mut incoming: mpsc::Receiver<Incoming>) {
+    while let Some(event) = incoming.recv().await {
+        let Some(bus) = bus.upgrade() else { return };
+        match event {
+            Incoming::Frame { channel, frame } => bus.dispatch(&channel, frame),
+            Incoming::Gap => {
+                warn!("bus gap (reconnect or lag): resyncing every room");
+                bus.resync_all();
+            }
+        }
+    }
+}
+
+async fn publisher(bus: Weak<Bus>, mut rx: mpsc::Receiver<(DocId, Bytes)>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let Some(bus) = bus.upgrade() else { return };
+        let docs: Vec<DocId> = batch.iter().map(|(d, _)| d.clone()).collect();
+        let frames = batch
+            .drain(..)
+            .map(|(d, f)| (Bus::channel(&d), f))
+            .collect();
+        if let Err(e) = bus.transport.publish(frames).await {
+            warn!(error = %e, frames = docs.len(), "publish failed; rooms will resync");
+            for doc in &docs {
+                bus.flag_resync(doc);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_and_garbage_is_refused() {
+        let a = NodeId::random();
+        let b = NodeId::random();
+        for msg in [
+            BusMessage {
+                origin: a,
+                target: None,
+                payload: Payload::Update(Bytes::from_static(b"\x00\x00")),
+            },
+            BusMessage {
+                origin: a,
+                target: Some(b),
+                payload: Payload::SyncReply(Bytes::new()),
+            },
+            BusMessage {
+                origin: b,
+                target: None,
+                payload: Payload::Awareness(Bytes::from_static(b"xyz")),
+            },
+            BusMessage {
+                origin: b,
+                target: Some(a),
+                payload: Payload::SyncRequest(Bytes::from_static(b"\x00")),
+            },
+        ] {
+            assert_eq!(BusMessage::decode(msg.encode()), Some(msg));
+        }
+        for bad in [
+            &b""[..],
+            b"\x01",
+            b"\x02aaaaaaaaaaaaaaaa\x01\x00",
+            b"\x01aaaaaaaaaaaaaaaa\x09\x00",
+            b"\x01aaaaaaaaaaaaaaaa\x01\x01abc",
+        ] {
+            assert_eq!(
+                BusMessage::decode(Bytes::copy_from_slice(bad)),
+                None,
+                "{bad:?}"
+            );
+        }
+    }
+}
