@@ -6,6 +6,7 @@
 pub mod client;
 pub mod pg;
 pub mod process;
+pub mod proxy;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -104,16 +105,24 @@ pub fn token(keys: &Keys, grants: &[&str]) -> String {
     keys.mint("tester", &grants, Duration::from_secs(3600))
 }
 
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-pub async fn eventually<F: FnMut() -> bool>(within: Duration, mut cond: F) -> bool {
+/// Polls `probe` until `ok` holds on its output or `within` passes.
+pub async fn eventually_async<F, Fut, V>(
+    within: Duration,
+    mut probe: F,
+    ok: impl Fn(V) -> bool,
+) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = V>,
+{
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if cond() {
+        if ok(probe().await) {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
