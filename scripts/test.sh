@@ -5,7 +5,8 @@
 #
 # Needs nothing running: when no Postgres answers at TANDEM_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres) it starts a throwaway cluster on a spare
-# loopback port, installing PostgreSQL from Debian's packages if need be; Node packages
+# loopback port, installing PostgreSQL from Debian's packages if need be; the cluster
+# tests run redis-server processes of their own (installed if missing); Node packages
 # are installed from client-js/package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,9 @@ drop_test_databases() {
 }
 drop_test_databases
 cleanups+=(drop_test_databases)
+
+# --- Redis (the cluster tests start their own redis-server on spare ports) -----------
+command -v redis-server >/dev/null || apt_install redis-server
 
 # --- Node ---------------------------------------------------------------------------
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm

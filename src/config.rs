@@ -23,6 +23,8 @@ pub enum Command {
     Serve(ServeConfig),
     /// Print a signed room token (JWT, HS256) that this server accepts.
     Token(TokenArgs),
+    /// Apply the database migrations and exit (the server also applies them at start).
+    Migrate(ServeConfig),
 }
 
 /// Where state lives and how tokens are signed; shared by `serve` and `token`.

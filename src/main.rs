@@ -12,6 +12,11 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Token(args)) => token(args),
         Some(Command::Serve(cfg)) => serve(cfg).await,
+        Some(Command::Migrate(cfg)) => {
+            tandem::store::open(&cfg.database_url(), cfg.sqlite_synchronous).await?;
+            println!("migrations applied to {}", redact(&cfg.database_url()));
+            Ok(())
+        }
         None => serve(cli.serve).await,
     }
 }
@@ -40,6 +45,17 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
     let keys = Keys::load(args.common.jwt_secret.as_deref(), &args.common.data_dir)?;
     println!("{}", keys.mint(&args.sub, &grants, args.ttl));
     Ok(())
+}
+
+/// The URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match url[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
 }
 
 async fn shutdown_signal() {
