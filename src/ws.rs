@@ -144,7 +144,7 @@ fn is_too_big(e: &axum::Error) -> bool {
         }
         source = s.source();
     }
-    e.to_string().contains("Space limit exceeded") || e.to_string().contains("too long")
+    false
 }
 
 async fn write_loop(
