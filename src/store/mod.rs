@@ -89,6 +89,24 @@ pub async fn open(url: &str, sync: SqliteSync) -> Result<Arc<dyn Store>, StoreEr
     }
 }
 
+/// What compaction writes: the snapshot folding `rows` (seq, update) into `snapshot`, and
+/// the last seq folded; `None` when there are no rows.
+pub(crate) fn fold(
+    doc: &DocId,
+    snapshot: Option<Vec<u8>>,
+    rows: &[(i64, Vec<u8>)],
+) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
+    let Some((upto, _)) = rows.last() else {
+        return Ok(None);
+    };
+    let parts: Vec<&[u8]> = snapshot
+        .iter()
+        .map(Vec::as_slice)
+        .chain(rows.iter().map(|(_, d)| d.as_slice()))
+        .collect();
+    Ok(Some((merge_state(doc, &parts)?, *upto)))
+}
+
 /// Merges a snapshot and log rows into one update. Applying to a fresh doc drops deleted
 /// content (a smaller snapshot); if anything is left waiting on missing dependencies the
 /// plain merge is used instead, so no row's content is ever dropped.

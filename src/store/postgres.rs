@@ -2,10 +2,10 @@
 //! wait for fsync is the server's `synchronous_commit` setting (on by default).
 
 use async_trait::async_trait;
+use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgPool, Row};
 
-use super::{Compaction, Store, StoreError, StoredDoc, merge_state};
+use super::{Compaction, Store, StoreError, StoredDoc, fold};
 use crate::ids::DocId;
 
 pub struct PgStore {
@@ -77,19 +77,14 @@ impl Store for PgStore {
                 .bind(doc.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let rows = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
-            .bind(doc.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(last) = rows.last() else {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
+                .bind(doc.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some((merged, upto)) = fold(doc, snapshot.map(|(d,)| d), &rows)? else {
             return Ok(Compaction::default());
         };
-        let upto: i64 = last.get("seq");
-        let seqs: Vec<i64> = rows.iter().map(|r| r.get("seq")).collect();
-        let datas: Vec<Vec<u8>> = rows.iter().map(|r| r.get("data")).collect();
-        let mut parts: Vec<&[u8]> = snapshot.iter().map(|(d,)| d.as_slice()).collect();
-        parts.extend(datas.iter().map(Vec::as_slice));
-        let merged = merge_state(doc, &parts)?;
         sqlx::query(
             "INSERT INTO doc_snapshots (doc_id, data, upto_seq) VALUES ($1, $2, $3)
              ON CONFLICT (doc_id) DO UPDATE SET data = excluded.data,
@@ -100,6 +95,7 @@ impl Store for PgStore {
         .bind(upto)
         .execute(&mut *tx)
         .await?;
+        let seqs: Vec<i64> = rows.iter().map(|(seq, _)| *seq).collect();
         // Delete exactly the rows read: a row committed by another node after our read
         // may carry a lower seq than `upto` (sequences are handed out before commit).
         let deleted = sqlx::query("DELETE FROM doc_updates WHERE seq = ANY($1)")

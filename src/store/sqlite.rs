@@ -5,10 +5,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
 
-use super::{Compaction, Store, StoreError, StoredDoc, merge_state};
+use super::{Compaction, Store, StoreError, StoredDoc, fold};
 use crate::config::SqliteSync;
 use crate::ids::DocId;
 
@@ -84,18 +84,14 @@ impl Store for SqliteStore {
                 .bind(doc.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-        let rows = sqlx::query("SELECT seq, data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
-            .bind(doc.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        let Some(last) = rows.last() else {
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
+                .bind(doc.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let Some((merged, upto)) = fold(doc, snapshot.map(|(d,)| d), &rows)? else {
             return Ok(Compaction::default());
         };
-        let upto: i64 = last.get("seq");
-        let datas: Vec<Vec<u8>> = rows.iter().map(|r| r.get("data")).collect();
-        let mut parts: Vec<&[u8]> = snapshot.iter().map(|(d,)| d.as_slice()).collect();
-        parts.extend(datas.iter().map(Vec::as_slice));
-        let merged = merge_state(doc, &parts)?;
         sqlx::query(
             "INSERT INTO doc_snapshots (doc_id, data, upto_seq) VALUES (?, ?, ?)
              ON CONFLICT (doc_id) DO UPDATE SET data = excluded.data,
