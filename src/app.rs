@@ -20,7 +20,7 @@ use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
-use crate::{api, ws};
+use crate::{api, metrics, ws};
 
 /// How long shutdown waits for rooms to flush before giving up.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -38,7 +38,9 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws/{*room}", get(ws::upgrade))
+        .route("/metrics", get(metrics::render))
         .merge(api::health::router())
+        .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }
 
@@ -49,6 +51,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::handle();
     let keys = Keys::load(config.common.jwt_secret.as_deref(), &config.common.data_dir)?;
     let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
     let root = CancellationToken::new();
@@ -74,13 +77,7 @@ pub async fn run(
         tracker.clone(),
         root.child_token(),
     );
-    let state = AppState {
-        config: Arc::new(config),
-        keys,
-        store,
-        bus,
-        rooms,
-    };
+    let state = AppState { config: Arc::new(config), keys, store, bus, rooms };
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {
@@ -98,10 +95,7 @@ pub async fn run(
     // WebSocket tasks outlive axum's graceful shutdown; rooms close them with 1012.
     drop(state);
     tracker.close();
-    if tokio::time::timeout(SHUTDOWN_TIMEOUT, tracker.wait())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_TIMEOUT, tracker.wait()).await.is_err() {
         warn!("shutdown timed out with rooms still flushing");
     }
     info!("stopped");

@@ -41,9 +41,7 @@ pub struct Grant {
 
 impl Grant {
     pub fn parse(s: &str) -> Result<Self, AuthError> {
-        let (pattern, access) = s
-            .rsplit_once('=')
-            .ok_or_else(|| AuthError::BadGrant(s.into()))?;
+        let (pattern, access) = s.rsplit_once('=').ok_or_else(|| AuthError::BadGrant(s.into()))?;
         let access = match access {
             "r" => Access::Read,
             "rw" => Access::ReadWrite,
@@ -52,10 +50,7 @@ impl Grant {
         if pattern.is_empty() {
             return Err(AuthError::BadGrant(s.into()));
         }
-        Ok(Grant {
-            pattern: pattern.into(),
-            access,
-        })
+        Ok(Grant { pattern: pattern.into(), access })
     }
 
     /// How specifically this grant matches `room`: `None` if not at all; an exact name
@@ -96,8 +91,7 @@ impl Claims {
                 best = Some((spec, grant.access));
             }
         }
-        best.map(|(_, a)| a)
-            .ok_or_else(|| AuthError::NoGrant(room.into()))
+        best.map(|(_, a)| a).ok_or_else(|| AuthError::NoGrant(room.into()))
     }
 }
 
@@ -115,11 +109,7 @@ impl Keys {
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 5;
-        Keys {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        Keys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 
     /// The explicit secret, or the one kept in `data_dir` (generated on first use, 0600).
@@ -157,10 +147,7 @@ impl Keys {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, AuthError> {
@@ -221,21 +208,14 @@ mod tests {
         assert!(Grant::parse("a=rw").is_ok());
         assert!(Grant::parse("a=b=r").is_ok());
         for bad in ["a", "a=x", "=r", ""] {
-            assert!(
-                matches!(Grant::parse(bad), Err(AuthError::BadGrant(_))),
-                "{bad}"
-            );
+            assert!(matches!(Grant::parse(bad), Err(AuthError::BadGrant(_))), "{bad}");
         }
     }
 
     #[test]
     fn minted_tokens_verify_and_other_secrets_do_not() {
         let keys = Keys::from_secret(b"one");
-        let token = keys.mint(
-            "alice",
-            &[Grant::parse("notes/*=rw").unwrap()],
-            Duration::from_secs(60),
-        );
+        let token = keys.mint("alice", &[Grant::parse("notes/*=rw").unwrap()], Duration::from_secs(60));
         let c = keys.verify(&token).unwrap();
         assert_eq!(c.sub, "alice");
         assert_eq!(c.access("notes/x").unwrap(), Access::ReadWrite);
@@ -252,10 +232,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

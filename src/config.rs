@@ -112,10 +112,7 @@ impl ServeConfig {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!(
-                "sqlite://{}",
-                self.common.data_dir.join("tandem.db").display()
-            ),
+            None => format!("sqlite://{}", self.common.data_dir.join("tandem.db").display()),
         }
     }
 

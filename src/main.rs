@@ -24,24 +24,16 @@ async fn main() -> anyhow::Result<()> {
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match cfg.log_format {
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
-    let listener = tokio::net::TcpListener::bind(cfg.listen)
-        .await
-        .with_context(|| format!("binding {}", cfg.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
     tandem::app::run(cfg, listener, shutdown_signal()).await
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let grants = args
-        .rooms
-        .iter()
-        .map(|g| Grant::parse(g))
-        .collect::<Result<Vec<_>, _>>()?;
+    let grants = args.rooms.iter().map(|g| Grant::parse(g)).collect::<Result<Vec<_>, _>>()?;
     let keys = Keys::load(args.common.jwt_secret.as_deref(), &args.common.data_dir)?;
     println!("{}", keys.mint(&args.sub, &grants, args.ttl));
     Ok(())

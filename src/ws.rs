@@ -38,15 +38,16 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
     let doc = DocId::parse(&room).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_room",
-            format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"),
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;
-    let token = params.get("token").ok_or(AuthError::MissingToken)?;
-    let claims = app.keys.verify(token)?;
-    let access = claims.access(doc.as_str())?;
+    let access = authorize(&app, &doc, params.get("token").map(String::as_str)).inspect_err(|e| {
+        let reason = match e {
+            AuthError::MissingToken => "missing_token",
+            AuthError::NoGrant(_) => "forbidden",
+            _ => "invalid_token",
+        };
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
+    })?;
     let max = app.config.max_message_size;
     Ok(ws
         .max_message_size(max)
@@ -55,14 +56,23 @@ pub async fn upgrade(
         .on_upgrade(move |socket| serve(app, socket, doc, access)))
 }
 
+fn authorize(app: &AppState, doc: &DocId, token: Option<&str>) -> Result<Access, AuthError> {
+    let claims = app.keys.verify(token.ok_or(AuthError::MissingToken)?)?;
+    claims.access(doc.as_str())
+}
+
 async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
+    let gauge = metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE);
+    gauge.increment(1.0);
+    serve_connection(app, socket, doc, access).await;
+    gauge.decrement(1.0);
+}
+
+async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
-    let sink = ConnSink {
-        frames,
-        control: control.clone(),
-    };
+    let sink = ConnSink { frames, control: control.clone() };
     let (tx, rx) = socket.split();
     let room = match app.rooms.join(&doc, conn, sink, access).await {
         Ok(room) => room,
@@ -74,13 +84,7 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
         }
     };
     let alive = Arc::new(AtomicBool::new(true));
-    let writer = tokio::spawn(write_loop(
-        tx,
-        queue,
-        control.clone(),
-        app.config.ping_interval,
-        alive.clone(),
-    ));
+    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
     read_loop(rx, &room, conn, &control, &alive).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
@@ -103,6 +107,7 @@ async fn read_loop(
             Some(Ok(msg)) => msg,
             Some(Err(e)) => {
                 if is_too_big(&e) {
+                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
                     control.close(close_code::TOO_BIG, "message too big");
                 }
                 debug!(doc = %room.doc(), %conn, error = %e, "read failed");
@@ -112,7 +117,10 @@ async fn read_loop(
         };
         alive.store(true, Ordering::Relaxed);
         match msg {
-            Message::Binary(frame) => match proto::decode(&frame) {
+            Message::Binary(frame) => match {
+                crate::metrics::received(&frame);
+                proto::decode(&frame)
+            } {
                 Ok(msg) => {
                     if !room.message(conn, msg).await {
                         control.close(close_code::SERVICE_RESTART, "room closed");
@@ -120,12 +128,14 @@ async fn read_loop(
                     }
                 }
                 Err(e) => {
+                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
                     warn!(doc = %room.doc(), %conn, error = %e, "malformed frame");
                     control.close(close_code::INVALID_PAYLOAD, "malformed message");
                     return;
                 }
             },
             Message::Text(_) => {
+                metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "text").increment(1);
                 control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
                 return;
             }
@@ -154,8 +164,7 @@ async fn write_loop(
     ping_interval: Duration,
     alive: Arc<AtomicBool>,
 ) {
-    let mut ping =
-        tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
         tokio::select! {
             biased;
@@ -184,10 +193,7 @@ async fn write_loop(
         }
     }
     let (code, reason) = control.close_frame();
-    let close = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
+    let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close)).await;
 }
 

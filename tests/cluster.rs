@@ -40,30 +40,21 @@ impl Cluster {
         let node = ServerProcess::start_with(
             dir.path(),
             Some(&self.db),
-            &[
-                ("TANDEM_REDIS_URL", &redis),
-                ("TANDEM_ANTI_ENTROPY", "2s"),
-                ("TANDEM_AWARENESS_TIMEOUT", "3s"),
-            ],
+            &[("TANDEM_REDIS_URL", &redis), ("TANDEM_ANTI_ENTROPY", "2s"), ("TANDEM_AWARENESS_TIMEOUT", "3s")],
         );
         self.dirs.push(dir);
         node
     }
 
     async fn client(&self, node: &ServerProcess, room: &str) -> Client {
-        let mut c = Client::connect(&node.ws_url(room, &self.token))
-            .await
-            .unwrap();
+        let mut c = Client::connect(&node.ws_url(room, &self.token)).await.unwrap();
         c.sync().await;
         c
     }
 }
 
 fn markers(text: &str) -> BTreeSet<String> {
-    text.split(';')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,19 +71,9 @@ async fn providers_on_two_nodes_share_edits_and_presence() {
     assert_eq!(on_a.text(), on_b.text());
 
     on_a.set_awareness(9001, 1, r#"{"user":"on-a"}"#).await;
-    on_b.wait_awareness(T, |u| {
-        u.clients
-            .iter()
-            .any(|(c, e)| c.get() == 9001 && e.json.contains("on-a"))
-    })
-    .await;
+    on_b.wait_awareness(T, |u| u.clients.iter().any(|(c, e)| c.get() == 9001 && e.json.contains("on-a"))).await;
     drop(on_a);
-    on_b.wait_awareness(T, |u| {
-        u.clients
-            .iter()
-            .any(|(c, e)| c.get() == 9001 && &*e.json == "null")
-    })
-    .await;
+    on_b.wait_awareness(T, |u| u.clients.iter().any(|(c, e)| c.get() == 9001 && &*e.json == "null")).await;
 
     let late = cluster.client(&b, "shared").await;
     assert_eq!(markers(&late.text()), markers("from-a;from-b;"));
@@ -100,12 +81,7 @@ async fn providers_on_two_nodes_share_edits_and_presence() {
 
 /// A writer that appends `tag.i;` until told to stop, draining echoes; on a closed
 /// connection it moves to `fallback` (as a provider would reconnect elsewhere).
-fn writer(
-    mut c: Client,
-    tag: &'static str,
-    stop: Arc<AtomicBool>,
-    fallback: Option<String>,
-) -> JoinHandle<Client> {
+fn writer(mut c: Client, tag: &'static str, stop: Arc<AtomicBool>, fallback: Option<String>) -> JoinHandle<Client> {
     tokio::spawn(async move {
         let mut i = 0;
         while !stop.load(Ordering::Relaxed) && i < 5_000 {
@@ -153,18 +129,8 @@ async fn killing_a_node_loses_nothing_any_client_received() {
     let watch_a = observer(cluster.client(&a, "busy").await, stop.clone());
     let watch_b = observer(cluster.client(&b, "busy").await, stop.clone());
     let writers = vec![
-        writer(
-            cluster.client(&a, "busy").await,
-            "a1",
-            stop.clone(),
-            Some(url_b.clone()),
-        ),
-        writer(
-            cluster.client(&a, "busy").await,
-            "a2",
-            stop.clone(),
-            Some(url_b.clone()),
-        ),
+        writer(cluster.client(&a, "busy").await, "a1", stop.clone(), Some(url_b.clone())),
+        writer(cluster.client(&a, "busy").await, "a2", stop.clone(), Some(url_b.clone())),
         writer(cluster.client(&b, "busy").await, "b1", stop.clone(), None),
     ];
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -180,9 +146,7 @@ async fn killing_a_node_loses_nothing_any_client_received() {
 
     // Everything any client saw, and everything the writers (now all on B) hold.
     let mut fresh = cluster.client(&b, "busy").await;
-    fresh
-        .wait_text(T, |t| markers(t).is_superset(&written))
-        .await;
+    fresh.wait_text(T, |t| markers(t).is_superset(&written)).await;
     let on_b_now = markers(&fresh.text());
     let received: BTreeSet<_> = seen_on_a.union(&seen_on_b).cloned().collect();
     let lost: Vec<_> = received.difference(&on_b_now).collect();
@@ -195,10 +159,7 @@ async fn killing_a_node_loses_nothing_any_client_received() {
         on_b_now.len(),
         lost.len()
     );
-    assert!(
-        seen_on_a.len() >= 50 && seen_on_b.len() >= 50,
-        "too few edits to mean anything"
-    );
+    assert!(seen_on_a.len() >= 50 && seen_on_b.len() >= 50, "too few edits to mean anything");
     assert!(lost.is_empty(), "lost {lost:?}");
 
     // And it is durable: a node started afresh reads it all from Postgres.
@@ -231,10 +192,8 @@ async fn nodes_converge_by_themselves_after_redis_restarts() {
         written.extend(markers(&w.await.unwrap().text()));
     }
     // No client reconnects or resends: the nodes must catch up between themselves.
-    on_a.wait_text(Duration::from_secs(20), |t| markers(t) == written)
-        .await;
-    on_b.wait_text(Duration::from_secs(20), |t| markers(t) == written)
-        .await;
+    on_a.wait_text(Duration::from_secs(20), |t| markers(t) == written).await;
+    on_b.wait_text(Duration::from_secs(20), |t| markers(t) == written).await;
     eprintln!(
         "redis restart: {} edits written, both nodes converged {:?} after redis came back",
         written.len(),

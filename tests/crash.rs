@@ -17,10 +17,7 @@ const WRITERS: usize = 4;
 const MAX_EDITS_PER_WRITER: usize = 5_000;
 
 fn markers(text: &str) -> BTreeSet<String> {
-    text.split(';')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    text.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 struct Outcome {
@@ -31,11 +28,7 @@ struct Outcome {
 
 /// Writers edit continuously while an observer records what it receives; after `run_for`
 /// the server is stopped by `stop`; then a new server reads the document back.
-async fn edit_then_stop(
-    database_url: Option<String>,
-    run_for: Duration,
-    stop: fn(ServerProcess),
-) -> Outcome {
+async fn edit_then_stop(database_url: Option<String>, run_for: Duration, stop: fn(ServerProcess)) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), database_url.as_deref());
     let token = common::token(&Keys::from_secret(SECRET.as_bytes()), &["*=rw"]);
@@ -87,16 +80,10 @@ async fn edit_then_stop(
     }
 
     let server = ServerProcess::start(dir.path(), database_url.as_deref());
-    let mut reader = Client::connect(&server.ws_url("crash", &token))
-        .await
-        .unwrap();
+    let mut reader = Client::connect(&server.ws_url("crash", &token)).await.unwrap();
     reader.sync().await;
     let read_back = markers(&reader.text());
-    Outcome {
-        written: written.load(Ordering::Relaxed),
-        received,
-        read_back,
-    }
+    Outcome { written: written.load(Ordering::Relaxed), received, read_back }
 }
 
 fn check(name: &str, o: &Outcome) {
@@ -108,16 +95,8 @@ fn check(name: &str, o: &Outcome) {
         o.read_back.len(),
         lost.len()
     );
-    assert!(
-        o.received.len() >= 50,
-        "too few edits reached the observer to mean anything"
-    );
-    assert!(
-        lost.is_empty(),
-        "{} received edits lost, e.g. {:?}",
-        lost.len(),
-        &lost[..lost.len().min(5)]
-    );
+    assert!(o.received.len() >= 50, "too few edits reached the observer to mean anything");
+    assert!(lost.is_empty(), "{} received edits lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
     assert!(o.read_back.len() <= o.written);
 }
 

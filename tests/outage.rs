@@ -21,13 +21,8 @@ fn upstream_of(url: &str) -> SocketAddr {
 async fn a_database_outage_holds_updates_back_and_recovers() {
     let direct = common::pg::fresh_database().await;
     let mut proxy = Proxy::start(upstream_of(&direct)).await;
-    let through_proxy = direct.replacen(
-        &upstream_of(&direct).to_string(),
-        &proxy.addr.to_string(),
-        1,
-    );
-    let server =
-        TestServer::start_in(tempfile::tempdir().unwrap(), Some(through_proxy), |_| {}).await;
+    let through_proxy = direct.replacen(&upstream_of(&direct).to_string(), &proxy.addr.to_string(), 1);
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), Some(through_proxy), |_| {}).await;
     let url = server.ws_url("outage", &server.token(&["*=rw"]));
     let mut a = server.client("outage").await;
     let mut b = server.client("outage").await;
@@ -41,18 +36,12 @@ async fn a_database_outage_holds_updates_back_and_recovers() {
     let started = std::time::Instant::now();
     let mut b_closed = None;
     while started.elapsed() < Duration::from_secs(2) {
-        if let Some(common::client::Event::Closed(code)) =
-            b.next_event(Duration::from_millis(100)).await
-        {
+        if let Some(common::client::Event::Closed(code)) = b.next_event(Duration::from_millis(100)).await {
             b_closed = Some(code);
             break;
         }
     }
-    assert_eq!(
-        b.text(),
-        "before;",
-        "an update that is not durable reached another client"
-    );
+    assert_eq!(b.text(), "before;", "an update that is not durable reached another client");
     assert_eq!(http_status(server.addr, "/readyz").await, 503);
     // The room gives up on the update and closes its clients, who keep their edits.
     assert_eq!(a.wait_close(Duration::from_secs(30)).await, Some(1011));
@@ -61,27 +50,16 @@ async fn a_database_outage_holds_updates_back_and_recovers() {
     }
     // While the database is away the room can't load: joins are refused, not served empty.
     let mut refused = Client::connect(&url).await.unwrap();
-    assert_eq!(
-        refused.wait_close(Duration::from_secs(30)).await,
-        Some(1011)
-    );
+    assert_eq!(refused.wait_close(Duration::from_secs(30)).await, Some(1011));
 
     proxy.restore().await;
-    assert!(
-        eventually_async(
-            Duration::from_secs(30),
-            || http_status(server.addr, "/readyz"),
-            |s| s == 200
-        )
-        .await
-    );
+    assert!(eventually_async(Duration::from_secs(30), || http_status(server.addr, "/readyz"), |s| s == 200).await);
     // Providers reconnect with what they hold; the server pulls it in with sync step 1.
     let mut a2 = Client::connect(&url).await.unwrap();
     a2.doc = std::mem::take(&mut a.doc);
     a2.sync().await;
     let mut b2 = server.client("outage").await;
-    b2.wait_text(T, |t| t.contains("before;") && t.contains("during;"))
-        .await;
+    b2.wait_text(T, |t| t.contains("before;") && t.contains("during;")).await;
     drop((a2, b2));
 
     let (dir, _) = server.stop().await;

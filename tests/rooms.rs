@@ -19,10 +19,8 @@ async fn two_clients_converge_after_concurrent_edits() {
     let mut b = server.client("notes/converge").await;
     a.append("from a;").await;
     b.append("from b;").await;
-    a.wait_text(T, |t| t.contains("from a;") && t.contains("from b;"))
-        .await;
-    b.wait_text(T, |t| t.contains("from a;") && t.contains("from b;"))
-        .await;
+    a.wait_text(T, |t| t.contains("from a;") && t.contains("from b;")).await;
+    b.wait_text(T, |t| t.contains("from a;") && t.contains("from b;")).await;
     assert_eq!(a.text(), b.text());
     assert_eq!(a.text().len(), "from a;from b;".len());
 }
@@ -31,8 +29,7 @@ async fn two_clients_converge_after_concurrent_edits() {
 async fn updates_are_echoed_to_their_sender() {
     let server = TestServer::start().await;
     let mut a = server.client("echo").await;
-    a.send_raw(proto::encode_update(&insert_update(77, "mine")))
-        .await;
+    a.send_raw(proto::encode_update(&insert_update(77, "mine"))).await;
     // Our own doc does not hold it: only the echo can make it appear.
     a.wait_text(T, |t| t == "mine").await;
 }
@@ -50,21 +47,13 @@ async fn late_joiner_gets_full_state_after_room_was_evicted() {
     // Everyone left: the room is flushed, compacted into a snapshot and evicted.
     wait_for_snapshot(&server, "late").await;
     let late = server.client("late").await;
-    assert_eq!(
-        late.text(),
-        (0..20).map(|i| format!("{i},")).collect::<String>()
-    );
+    assert_eq!(late.text(), (0..20).map(|i| format!("{i},")).collect::<String>());
 }
 
 async fn stored(server: &TestServer, room: &str) -> tandem::store::StoredDoc {
     let url = format!("sqlite://{}", server.dir.path().join("tandem.db").display());
-    let store = tandem::store::open(&url, tandem::config::SqliteSync::Normal)
-        .await
-        .unwrap();
-    store
-        .load_doc(&tandem::ids::DocId::parse(room).unwrap())
-        .await
-        .unwrap()
+    let store = tandem::store::open(&url, tandem::config::SqliteSync::Normal).await.unwrap();
+    store.load_doc(&tandem::ids::DocId::parse(room).unwrap()).await.unwrap()
 }
 
 /// Waits until the room has closed: closing compacts the log into a snapshot.
@@ -103,9 +92,7 @@ async fn read_only_client_receives_everything_but_cannot_write() {
     reader.sync().await;
     assert_eq!(reader.text(), "hello");
 
-    reader
-        .send_raw(proto::encode_update(&insert_update(5, "evil")))
-        .await;
+    reader.send_raw(proto::encode_update(&insert_update(5, "evil"))).await;
     loop {
         match reader.next_event(T).await.expect("an answer") {
             Event::PermissionDenied(reason) => {
@@ -135,30 +122,18 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
     let base = format!("ws://{}/ws/notes/a", server.addr);
     let no_token = Client::connect(&base).await.err().unwrap();
     assert_eq!(http_status(no_token), 401);
-    let garbage = Client::connect(&format!("{base}?token=garbage"))
-        .await
-        .err()
-        .unwrap();
+    let garbage = Client::connect(&format!("{base}?token=garbage")).await.err().unwrap();
     assert_eq!(http_status(garbage), 401);
     let other_secret = tandem::auth::Keys::from_secret(b"someone else");
     let forged = common::token(&other_secret, &["*=rw"]);
-    let forged = Client::connect(&format!("{base}?token={forged}"))
-        .await
-        .err()
-        .unwrap();
+    let forged = Client::connect(&format!("{base}?token={forged}")).await.err().unwrap();
     assert_eq!(http_status(forged), 401);
     let wrong_room = server.token(&["other/*=rw"]);
-    let wrong_room = Client::connect(&format!("{base}?token={wrong_room}"))
-        .await
-        .err()
-        .unwrap();
+    let wrong_room = Client::connect(&format!("{base}?token={wrong_room}")).await.err().unwrap();
     assert_eq!(http_status(wrong_room), 403);
     let too_long = "x".repeat(300);
     let ok = server.token(&["*=rw"]);
-    let long = Client::connect(&server.ws_url(&too_long, &ok))
-        .await
-        .err()
-        .unwrap();
+    let long = Client::connect(&server.ws_url(&too_long, &ok)).await.err().unwrap();
     assert_eq!(http_status(long), 400);
 }
 
@@ -167,42 +142,16 @@ async fn garbage_frames_close_only_their_sender() {
     let server = TestServer::start().await;
     let mut good = server.client("garbage").await;
     let cases: Vec<(&str, tungstenite::Message, u16)> = vec![
-        (
-            "truncated varint",
-            tungstenite::Message::Binary(vec![0, 2, 0xff].into()),
-            1007,
-        ),
-        (
-            "random bytes",
-            tungstenite::Message::Binary(vec![0, 2, 4, 0xde, 0xad, 0xbe, 0xef].into()),
-            1007,
-        ),
-        (
-            "empty frame",
-            tungstenite::Message::Binary(Vec::new().into()),
-            1007,
-        ),
-        (
-            "unknown sync type",
-            tungstenite::Message::Binary(vec![0, 9, 1, 0].into()),
-            1007,
-        ),
-        (
-            "text frame",
-            tungstenite::Message::Text("hello".into()),
-            1003,
-        ),
-        (
-            "v2 update",
-            tungstenite::Message::Binary(v2_update_frame().into()),
-            1007,
-        ),
+        ("truncated varint", tungstenite::Message::Binary(vec![0, 2, 0xff].into()), 1007),
+        ("random bytes", tungstenite::Message::Binary(vec![0, 2, 4, 0xde, 0xad, 0xbe, 0xef].into()), 1007),
+        ("empty frame", tungstenite::Message::Binary(Vec::new().into()), 1007),
+        ("unknown sync type", tungstenite::Message::Binary(vec![0, 9, 1, 0].into()), 1007),
+        ("text frame", tungstenite::Message::Text("hello".into()), 1003),
+        ("v2 update", tungstenite::Message::Binary(v2_update_frame().into()), 1007),
     ];
     for (name, frame, code) in cases {
         let mut bad = server.client("garbage").await;
-        futures_util::SinkExt::send(&mut bad.ws, frame)
-            .await
-            .unwrap();
+        futures_util::SinkExt::send(&mut bad.ws, frame).await.unwrap();
         assert_eq!(bad.wait_close(T).await, Some(code), "{name}");
         good.append("x").await;
     }
@@ -279,8 +228,7 @@ async fn concurrent_first_joins_share_one_document() {
         joins.push(tokio::spawn(async move {
             let mut c = Client::connect(&url).await.unwrap();
             c.sync().await;
-            c.send_raw(proto::encode_update(&insert_update(1000 + i, "z")))
-                .await;
+            c.send_raw(proto::encode_update(&insert_update(1000 + i, "z"))).await;
             c
         }));
     }
@@ -301,29 +249,15 @@ async fn awareness_reaches_peers_and_is_removed_when_a_client_leaves() {
     let mut a = server.client("presence").await;
     let mut b = server.client("presence").await;
     a.set_awareness(501, 1, r#"{"user":"ada"}"#).await;
-    let seen = b
-        .wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501))
-        .await;
-    assert_eq!(
-        &*seen.clients.values().next().unwrap().json,
-        r#"{"user":"ada"}"#
-    );
+    let seen = b.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501)).await;
+    assert_eq!(&*seen.clients.values().next().unwrap().json, r#"{"user":"ada"}"#);
     // The sender hears its own state back (renewals keep its provider's timer happy).
-    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501))
-        .await;
+    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501)).await;
     // A late joiner gets every present state on connect.
-    let mut c = Client::connect(&server.ws_url("presence", &server.token(&["*=rw"])))
-        .await
-        .unwrap();
-    c.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501))
-        .await;
+    let mut c = Client::connect(&server.ws_url("presence", &server.token(&["*=rw"]))).await.unwrap();
+    c.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 501)).await;
     drop(a);
-    b.wait_awareness(T, |u| {
-        u.clients
-            .iter()
-            .any(|(c, e)| c.get() == 501 && &*e.json == "null")
-    })
-    .await;
+    b.wait_awareness(T, |u| u.clients.iter().any(|(c, e)| c.get() == 501 && &*e.json == "null")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,20 +266,11 @@ async fn silent_awareness_states_are_swept() {
     let mut a = server.client("sweep").await;
     let mut b = server.client("sweep").await;
     a.set_awareness(601, 1, r#"{"user":"quiet"}"#).await;
-    b.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 601))
-        .await;
+    b.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 601)).await;
     // `a` stays connected but never renews.
     let started = std::time::Instant::now();
-    b.wait_awareness(T, |u| {
-        u.clients
-            .iter()
-            .any(|(c, e)| c.get() == 601 && &*e.json == "null")
-    })
-    .await;
-    assert!(
-        started.elapsed() >= Duration::from_millis(400),
-        "removed too early"
-    );
+    b.wait_awareness(T, |u| u.clients.iter().any(|(c, e)| c.get() == 601 && &*e.json == "null")).await;
+    assert!(started.elapsed() >= Duration::from_millis(400), "removed too early");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,11 +278,9 @@ async fn query_awareness_answers_every_state() {
     let server = TestServer::start().await;
     let mut a = server.client("query").await;
     a.set_awareness(701, 1, r#"{"n":1}"#).await;
-    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 701))
-        .await;
+    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 701)).await;
     a.send_raw(vec![3]).await;
-    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 701))
-        .await;
+    a.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 701)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,13 +324,7 @@ async fn slow_clients_are_disconnected_with_1013() {
     });
     for i in 0..N {
         let root = format!("t{i}");
-        writer
-            .send_raw(proto::encode_update(&insert_update_in(
-                10_000 + i as u64,
-                &root,
-                &chunk,
-            )))
-            .await;
+        writer.send_raw(proto::encode_update(&insert_update_in(10_000 + i as u64, &root, &chunk))).await;
         while writer.next_event(Duration::ZERO).await.is_some() {}
     }
     fast.await.unwrap();
@@ -420,10 +337,7 @@ async fn slow_clients_are_disconnected_with_1013() {
             None => panic!("slow client neither closed nor fed after {received} updates"),
         }
     };
-    assert!(
-        received < N,
-        "the slow client got everything; nothing was dropped"
-    );
+    assert!(received < N, "the slow client got everything; nothing was dropped");
     // The close frame may not get through a full socket; the close itself must.
     assert!(matches!(closed, Some(1013) | None), "{closed:?}");
 }
@@ -448,11 +362,7 @@ async fn large_documents_are_compacted_and_reload_whole() {
     let b = server.client("compact").await;
     assert_eq!(b.text(), expected);
     let stored = stored(&server, "compact").await;
-    assert!(
-        stored.updates.is_empty(),
-        "log folded on close: {} rows",
-        stored.updates.len()
-    );
+    assert!(stored.updates.is_empty(), "log folded on close: {} rows", stored.updates.len());
     assert_eq!(text_of(closed.snapshot.as_deref().unwrap()), expected);
 }
 
@@ -465,17 +375,10 @@ async fn a_document_that_fails_to_load_is_refused_not_served_empty() {
     }
     // A row that does not decode lands in the log (disk corruption, a bad migration…).
     let url = format!("sqlite://{}", server.dir.path().join("tandem.db").display());
-    let store = tandem::store::open(&url, tandem::config::SqliteSync::Normal)
-        .await
-        .unwrap();
+    let store = tandem::store::open(&url, tandem::config::SqliteSync::Normal).await.unwrap();
     let id = tandem::ids::DocId::parse("broken2").unwrap();
-    store
-        .append_updates(&[(id, bytes::Bytes::from_static(b"\xff\xfe"))])
-        .await
-        .unwrap();
-    let mut c = Client::connect(&server.ws_url("broken2", &server.token(&["*=rw"])))
-        .await
-        .unwrap();
+    store.append_updates(&[(id, bytes::Bytes::from_static(b"\xff\xfe"))]).await.unwrap();
+    let mut c = Client::connect(&server.ws_url("broken2", &server.token(&["*=rw"]))).await.unwrap();
     assert_eq!(c.wait_close(T).await, Some(1011));
     // Other rooms are unaffected.
     let b = server.client("broken").await;

@@ -19,18 +19,12 @@ struct Backend {
 async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    Backend {
-        store: store::open(&url, SqliteSync::Normal).await.unwrap(),
-        _dir: Some(dir),
-    }
+    Backend { store: store::open(&url, SqliteSync::Normal).await.unwrap(), _dir: Some(dir) }
 }
 
 async fn postgres() -> Backend {
     let url = common::pg::fresh_database().await;
-    Backend {
-        store: store::open(&url, SqliteSync::Normal).await.unwrap(),
-        _dir: None,
-    }
+    Backend { store: store::open(&url, SqliteSync::Normal).await.unwrap(), _dir: None }
 }
 
 /// Generates `<name>_sqlite` and `<name>_postgres` from one async test body.
@@ -60,8 +54,7 @@ fn text_of_parts(parts: &store::StoredDoc) -> String {
     let mut txn = d.transact_mut();
     for p in parts.parts() {
         use yrs::updates::decoder::Decode;
-        txn.apply_update(yrs::Update::decode_v1(p).unwrap())
-            .unwrap();
+        txn.apply_update(yrs::Update::decode_v1(p).unwrap()).unwrap();
     }
     text.get_string(&txn)
 }
@@ -109,10 +102,7 @@ async fn compaction_folds_the_log_into_an_equal_snapshot(store: Arc<dyn Store>) 
     let id = doc("compact");
     let updates = chain(30);
     for u in &updates[..20] {
-        store
-            .append_updates(&[(id.clone(), Bytes::from(u.clone()))])
-            .await
-            .unwrap();
+        store.append_updates(&[(id.clone(), Bytes::from(u.clone()))]).await.unwrap();
     }
     let before = text_of_parts(&store.load_doc(&id).await.unwrap());
     let c = store.compact(&id).await.unwrap();
@@ -123,10 +113,7 @@ async fn compaction_folds_the_log_into_an_equal_snapshot(store: Arc<dyn Store>) 
     assert_eq!(text_of_parts(&after), before);
     // More rows after a snapshot, then a second compaction.
     for u in &updates[20..] {
-        store
-            .append_updates(&[(id.clone(), Bytes::from(u.clone()))])
-            .await
-            .unwrap();
+        store.append_updates(&[(id.clone(), Bytes::from(u.clone()))]).await.unwrap();
     }
     assert_eq!(store.compact(&id).await.unwrap().rows, 10);
     let all = store.load_doc(&id).await.unwrap();
@@ -134,9 +121,7 @@ async fn compaction_folds_the_log_into_an_equal_snapshot(store: Arc<dyn Store>) 
     let text = d.get_or_insert_text("content");
     for u in &updates {
         use yrs::updates::decoder::Decode;
-        d.transact_mut()
-            .apply_update(yrs::Update::decode_v1(u).unwrap())
-            .unwrap();
+        d.transact_mut().apply_update(yrs::Update::decode_v1(u).unwrap()).unwrap();
     }
     assert_eq!(text_of_parts(&all), text.get_string(&d.transact()));
     // Compacting an empty log is a no-op.
@@ -146,15 +131,9 @@ async fn compaction_folds_the_log_into_an_equal_snapshot(store: Arc<dyn Store>) 
 async fn compaction_keeps_updates_waiting_on_missing_dependencies(store: Arc<dyn Store>) {
     let id = doc("pending");
     let updates = chain(2);
-    store
-        .append_updates(&[(id.clone(), Bytes::from(updates[1].clone()))])
-        .await
-        .unwrap();
+    store.append_updates(&[(id.clone(), Bytes::from(updates[1].clone()))]).await.unwrap();
     store.compact(&id).await.unwrap();
-    store
-        .append_updates(&[(id.clone(), Bytes::from(updates[0].clone()))])
-        .await
-        .unwrap();
+    store.append_updates(&[(id.clone(), Bytes::from(updates[0].clone()))]).await.unwrap();
     store.compact(&id).await.unwrap();
     assert_eq!(text_of_parts(&store.load_doc(&id).await.unwrap()), "[0][1]");
 }
@@ -167,10 +146,7 @@ async fn compaction_racing_appends_loses_nothing(store: Arc<dyn Store>) {
         tokio::spawn(async move {
             for i in 0..N {
                 let u = insert_update(1_000 + i, "x");
-                store
-                    .append_updates(&[(id.clone(), Bytes::from(u))])
-                    .await
-                    .unwrap();
+                store.append_updates(&[(id.clone(), Bytes::from(u))]).await.unwrap();
             }
         })
     };
@@ -185,25 +161,13 @@ async fn compaction_racing_appends_loses_nothing(store: Arc<dyn Store>) {
     };
     appender.await.unwrap();
     compactor.await.unwrap();
-    assert_eq!(
-        text_of_parts(&store.load_doc(&id).await.unwrap()).len(),
-        N as usize
-    );
+    assert_eq!(text_of_parts(&store.load_doc(&id).await.unwrap()).len(), N as usize);
 }
 
 async fn corrupt_rows_fail_compaction_and_stay_in_the_log(store: Arc<dyn Store>) {
     let id = doc("corrupt");
-    store
-        .append_updates(&[(id.clone(), Bytes::from(insert_update(1, "ok")))])
-        .await
-        .unwrap();
-    store
-        .append_updates(&[(id.clone(), Bytes::from_static(b"\xff\xff\xff"))])
-        .await
-        .unwrap();
-    assert!(matches!(
-        store.compact(&id).await,
-        Err(StoreError::Corrupt(_))
-    ));
+    store.append_updates(&[(id.clone(), Bytes::from(insert_update(1, "ok")))]).await.unwrap();
+    store.append_updates(&[(id.clone(), Bytes::from_static(b"\xff\xff\xff"))]).await.unwrap();
+    assert!(matches!(store.compact(&id).await, Err(StoreError::Corrupt(_))));
     assert_eq!(store.log_len(&id).await.unwrap(), 2);
 }

@@ -83,15 +83,11 @@ pub fn decode(frame: &[u8]) -> Result<ClientMessage, ProtocolError> {
         return Err(ProtocolError::Empty);
     }
     let mut cur = Cursor::new(frame);
-    let kind: u64 = cur
-        .read_var()
-        .map_err(|_| ProtocolError::Malformed("message type"))?;
+    let kind: u64 = cur.read_var().map_err(|_| ProtocolError::Malformed("message type"))?;
     match kind {
         MSG_SYNC => decode_sync(&mut cur),
         MSG_AWARENESS => {
-            let buf = cur
-                .read_buf()
-                .map_err(|_| ProtocolError::Malformed("awareness"))?;
+            let buf = cur.read_buf().map_err(|_| ProtocolError::Malformed("awareness"))?;
             decode_awareness(buf).map(ClientMessage::Awareness)
         }
         MSG_AUTH => Ok(ClientMessage::Auth),
@@ -101,12 +97,8 @@ pub fn decode(frame: &[u8]) -> Result<ClientMessage, ProtocolError> {
 }
 
 fn decode_sync(cur: &mut Cursor<'_>) -> Result<ClientMessage, ProtocolError> {
-    let sub: u64 = cur
-        .read_var()
-        .map_err(|_| ProtocolError::Malformed("sync type"))?;
-    let buf = cur
-        .read_buf()
-        .map_err(|_| ProtocolError::Malformed("sync payload"))?;
+    let sub: u64 = cur.read_var().map_err(|_| ProtocolError::Malformed("sync type"))?;
+    let buf = cur.read_buf().map_err(|_| ProtocolError::Malformed("sync payload"))?;
     match sub {
         SYNC_STEP_1 => decode_state_vector(buf).map(ClientMessage::SyncStep1),
         SYNC_STEP_2 => decode_update(buf).map(ClientMessage::SyncStep2),
@@ -118,15 +110,11 @@ fn decode_sync(cur: &mut Cursor<'_>) -> Result<ClientMessage, ProtocolError> {
 /// Decodes a state vector, refusing client ids over 53 bits before yrs sees them.
 pub fn decode_state_vector(buf: &[u8]) -> Result<StateVector, ProtocolError> {
     let mut cur = Cursor::new(buf);
-    let len: u64 = cur
-        .read_var()
-        .map_err(|_| ProtocolError::Malformed("state vector"))?;
+    let len: u64 = cur.read_var().map_err(|_| ProtocolError::Malformed("state vector"))?;
     let mut sv = StateVector::default();
     for _ in 0..len {
         let client = read_client_id(&mut cur, "state vector")?;
-        let clock: u32 = cur
-            .read_var()
-            .map_err(|_| ProtocolError::Malformed("state vector"))?;
+        let clock: u32 = cur.read_var().map_err(|_| ProtocolError::Malformed("state vector"))?;
         sv.set_max(client, clock);
     }
     Ok(sv)
@@ -156,20 +144,12 @@ pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {
     if len > buf.len() as u64 / 3 {
         return Err(ProtocolError::Malformed("awareness"));
     }
-    let mut update = AwarenessUpdate {
-        clients: Default::default(),
-    };
+    let mut update = AwarenessUpdate { clients: Default::default() };
     for _ in 0..len {
         let client = read_client_id(&mut cur, "awareness")?;
         let clock: u32 = cur.read_var().map_err(malformed)?;
         let json = cur.read_string().map_err(malformed)?;
-        update.clients.insert(
-            client,
-            AwarenessUpdateEntry {
-                clock,
-                json: json.into(),
-            },
-        );
+        update.clients.insert(client, AwarenessUpdateEntry { clock, json: json.into() });
     }
     Ok(update)
 }

@@ -30,16 +30,11 @@ struct Vector {
 
 fn vectors() -> Vec<Vector> {
     let raw = include_str!("../vectors.json");
-    serde_json::from_str::<Vectors>(raw)
-        .expect("vectors.json")
-        .vectors
+    serde_json::from_str::<Vectors>(raw).expect("vectors.json").vectors
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 fn text_after(update: Update) -> String {
@@ -69,9 +64,7 @@ fn every_shared_vector_decodes_as_described() {
         let name = &v.name;
         match v.kind.as_str() {
             "sync_step1" => {
-                let ClientMessage::SyncStep1(sv) = decode(&bytes).unwrap() else {
-                    panic!("{name}: not a sync step 1")
-                };
+                let ClientMessage::SyncStep1(sv) = decode(&bytes).unwrap() else { panic!("{name}: not a sync step 1") };
                 let want = v.state_vector.unwrap();
                 assert_eq!(sv.len(), want.len(), "{name}");
                 for (client, clock) in want {
@@ -87,9 +80,7 @@ fn every_shared_vector_decodes_as_described() {
                 assert_eq!(&text_after(update), v.text.as_ref().unwrap(), "{name}");
             }
             "awareness" => {
-                let ClientMessage::Awareness(a) = decode(&bytes).unwrap() else {
-                    panic!("{name}: not awareness")
-                };
+                let ClientMessage::Awareness(a) = decode(&bytes).unwrap() else { panic!("{name}: not awareness") };
                 let entry = &a.clients[&ClientID::new(v.client.unwrap())];
                 assert_eq!(&*entry.json, v.json.as_deref().unwrap(), "{name}");
                 assert_eq!(encode_awareness(&a), bytes, "{name}: re-encoding");
@@ -98,18 +89,11 @@ fn every_shared_vector_decodes_as_described() {
                 assert!(matches!(decode(&bytes), Ok(ClientMessage::QueryAwareness)));
             }
             "permission_denied" => {
-                assert_eq!(
-                    encode_permission_denied(v.reason.as_deref().unwrap()),
-                    bytes
-                );
+                assert_eq!(encode_permission_denied(v.reason.as_deref().unwrap()), bytes);
             }
             "error" => {
                 let err = decode(&bytes).expect_err(name);
-                assert_eq!(
-                    error_code(&err),
-                    v.error.as_deref().unwrap(),
-                    "{name}: {err}"
-                );
+                assert_eq!(error_code(&err), v.error.as_deref().unwrap(), "{name}: {err}");
             }
             other => panic!("{name}: unknown vector kind {other}"),
         }

@@ -17,32 +17,20 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal server error",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal server error")
     }
 }
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::MissingToken => {
-                Self::new(StatusCode::UNAUTHORIZED, "missing_token", e.to_string())
-            }
-            AuthError::InvalidToken(_) => {
-                Self::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string())
-            }
+            AuthError::MissingToken => Self::new(StatusCode::UNAUTHORIZED, "missing_token", e.to_string()),
+            AuthError::InvalidToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()),
             AuthError::NoGrant(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             AuthError::BadGrant(_) | AuthError::Secret(_) => Self::internal(e),
         }

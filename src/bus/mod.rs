@@ -121,11 +121,7 @@ impl BusMessage {
             4 => Payload::SyncReply(body),
             _ => return None,
         };
-        Some(BusMessage {
-            origin,
-            target,
-            payload,
-        })
+        Some(BusMessage { origin, target, payload })
     }
 }
 
@@ -181,18 +177,9 @@ pub struct Bus {
 
 impl Bus {
     /// Starts the bus over a connected transport and the frames it receives.
-    pub fn start(
-        node: NodeId,
-        transport: Arc<dyn Transport>,
-        incoming: mpsc::Receiver<Incoming>,
-    ) -> Arc<Bus> {
+    pub fn start(node: NodeId, transport: Arc<dyn Transport>, incoming: mpsc::Receiver<Incoming>) -> Arc<Bus> {
         let (outgoing, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let bus = Arc::new(Bus {
-            node,
-            subs: DashMap::new(),
-            transport,
-            outgoing,
-        });
+        let bus = Arc::new(Bus { node, subs: DashMap::new(), transport, outgoing });
         tokio::spawn(publisher(Arc::downgrade(&bus), rx));
         tokio::spawn(dispatcher(Arc::downgrade(&bus), incoming));
         bus
@@ -215,14 +202,7 @@ impl Bus {
     pub async fn subscribe(&self, doc: &DocId, actor_id: u64) -> Result<Subscription, BusError> {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let resync = Arc::new(AtomicBool::new(false));
-        self.subs.insert(
-            doc.clone(),
-            Sub {
-                actor_id,
-                tx,
-                resync: resync.clone(),
-            },
-        );
+        self.subs.insert(doc.clone(), Sub { actor_id, tx, resync: resync.clone() });
         if let Err(e) = self.transport.subscribe(&Self::channel(doc)).await {
             self.subs.remove_if(doc, |_, s| s.actor_id == actor_id);
             return Err(e);
@@ -231,10 +211,7 @@ impl Bus {
     }
 
     pub async fn unsubscribe(&self, doc: &DocId, actor_id: u64) {
-        if self
-            .subs
-            .remove_if(doc, |_, s| s.actor_id == actor_id)
-            .is_some()
+        if self.subs.remove_if(doc, |_, s| s.actor_id == actor_id).is_some()
             && let Err(e) = self.transport.unsubscribe(&Self::channel(doc)).await
         {
             debug!(%doc, error = %e, "unsubscribe failed");
@@ -247,12 +224,7 @@ impl Bus {
         if !self.transport.distributed() {
             return;
         }
-        let frame = BusMessage {
-            origin: self.node,
-            target,
-            payload,
-        }
-        .encode();
+        let frame = BusMessage { origin: self.node, target, payload }.encode();
         if self.outgoing.try_send((doc.clone(), frame)).is_err() {
             self.flag_resync(doc);
         }
@@ -270,6 +242,7 @@ impl Bus {
         if msg.origin == self.node || msg.target.is_some_and(|t| t != self.node) {
             return;
         }
+        metrics::counter!(crate::metrics::BUS_RECEIVED).increment(1);
         if let Some(sub) = self.subs.get(&doc)
             && sub.tx.try_send(BusEvent::Message(msg)).is_err()
         {
@@ -279,6 +252,7 @@ impl Bus {
 
     fn flag_resync(&self, doc: &DocId) {
         if let Some(sub) = self.subs.get(doc) {
+            metrics::counter!(crate::metrics::BUS_RESYNCS).increment(1);
             sub.resync.store(true, Ordering::Release);
             let _ = sub.tx.try_send(BusEvent::Resync);
         }
@@ -286,6 +260,7 @@ impl Bus {
 
     /// After a reconnect or a lagged receiver: every open room resyncs.
     pub fn resync_all(&self) {
+        metrics::counter!(crate::metrics::BUS_RESYNCS).increment(self.subs.len() as u64);
         for sub in self.subs.iter() {
             sub.resync.store(true, Ordering::Release);
             let _ = sub.tx.try_send(BusEvent::Resync);
@@ -315,15 +290,16 @@ async fn publisher(bus: Weak<Bus>, mut rx: mpsc::Receiver<(DocId, Bytes)>) {
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         let Some(bus) = bus.upgrade() else { return };
         let docs: Vec<DocId> = batch.iter().map(|(d, _)| d.clone()).collect();
-        let frames = batch
-            .drain(..)
-            .map(|(d, f)| (Bus::channel(&d), f))
-            .collect();
+        let frames = batch.drain(..).map(|(d, f)| (Bus::channel(&d), f)).collect();
+        let count = docs.len() as u64;
         if let Err(e) = bus.transport.publish(frames).await {
+            metrics::counter!(crate::metrics::BUS_PUBLISH_FAILURES).increment(count);
             warn!(error = %e, frames = docs.len(), "publish failed; rooms will resync");
             for doc in &docs {
                 bus.flag_resync(doc);
             }
+        } else {
+            metrics::counter!(crate::metrics::BUS_PUBLISHED).increment(count);
         }
     }
 }
@@ -337,26 +313,10 @@ mod tests {
         let a = NodeId::random();
         let b = NodeId::random();
         for msg in [
-            BusMessage {
-                origin: a,
-                target: None,
-                payload: Payload::Update(Bytes::from_static(b"\x00\x00")),
-            },
-            BusMessage {
-                origin: a,
-                target: Some(b),
-                payload: Payload::SyncReply(Bytes::new()),
-            },
-            BusMessage {
-                origin: b,
-                target: None,
-                payload: Payload::Awareness(Bytes::from_static(b"xyz")),
-            },
-            BusMessage {
-                origin: b,
-                target: Some(a),
-                payload: Payload::SyncRequest(Bytes::from_static(b"\x00")),
-            },
+            BusMessage { origin: a, target: None, payload: Payload::Update(Bytes::from_static(b"\x00\x00")) },
+            BusMessage { origin: a, target: Some(b), payload: Payload::SyncReply(Bytes::new()) },
+            BusMessage { origin: b, target: None, payload: Payload::Awareness(Bytes::from_static(b"xyz")) },
+            BusMessage { origin: b, target: Some(a), payload: Payload::SyncRequest(Bytes::from_static(b"\x00")) },
         ] {
             assert_eq!(BusMessage::decode(msg.encode()), Some(msg));
         }
@@ -367,11 +327,7 @@ mod tests {
             b"\x01aaaaaaaaaaaaaaaa\x09\x00",
             b"\x01aaaaaaaaaaaaaaaa\x01\x01abc",
         ] {
-            assert_eq!(
-                BusMessage::decode(Bytes::copy_from_slice(bad)),
-                None,
-                "{bad:?}"
-            );
+            assert_eq!(BusMessage::decode(Bytes::copy_from_slice(bad)), None, "{bad:?}");
         }
     }
 }

@@ -71,13 +71,7 @@ impl RedisTransport {
                 }
             }
         });
-        Ok((
-            RedisTransport {
-                publisher,
-                subscriber,
-            },
-            rx,
-        ))
+        Ok((RedisTransport { publisher, subscriber }, rx))
     }
 }
 

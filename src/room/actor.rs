@@ -29,6 +29,7 @@ use super::registry::Shared;
 use crate::auth::Access;
 use crate::bus::{NodeId, Payload, Subscription};
 use crate::ids::{ConnId, DocId};
+use crate::metrics as m;
 use crate::store::StoreError;
 use crate::store::writer::Committed;
 
@@ -81,10 +82,7 @@ pub(crate) struct RoomActor {
 
 impl RoomActor {
     pub fn new(doc_id: DocId, actor_id: u64, shared: Arc<Shared>) -> Self {
-        let doc = Doc::with_options(Options {
-            offset_kind: OffsetKind::Utf16,
-            ..Options::default()
-        });
+        let doc = Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() });
         RoomActor {
             doc_id,
             actor_id,
@@ -100,31 +98,27 @@ impl RoomActor {
 
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         // Subscribe first, then load: nothing published in between is missed.
-        let opened: Result<_, String> =
-            match self.shared.bus.subscribe(&self.doc_id, self.actor_id).await {
-                Ok(sub) => self.load().await.map(|()| sub).map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
+        let opened: Result<_, String> = match self.shared.bus.subscribe(&self.doc_id, self.actor_id).await {
+            Ok(sub) => self.load().await.map(|()| sub).map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
         let mut sub = match opened {
             Ok(sub) => sub,
             Err(e) => {
-                self.shared
-                    .bus
-                    .unsubscribe(&self.doc_id, self.actor_id)
-                    .await;
+                self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
                 self.refuse(rx, &e).await;
                 return;
             }
         };
         info!(doc = %self.doc_id, log_rows = self.log_rows, "room opened");
+        let active = metrics::gauge!(m::ROOMS_ACTIVE);
+        active.increment(1.0);
         self.ask_peers(None);
         self.maybe_compact();
         let stop = self.serve(&mut rx, &mut sub).await;
-        self.shared
-            .bus
-            .unsubscribe(&self.doc_id, self.actor_id)
-            .await;
+        self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
         self.close(rx, stop).await;
+        active.decrement(1.0);
     }
 
     /// The document could not be opened: answer every queued join with an error.
@@ -221,7 +215,7 @@ impl RoomActor {
             conn.sink.control.close(code, reason);
         }
         if !self.store_failed && self.log_rows > 0 {
-            match self.shared.store.compact(&self.doc_id).await {
+            match crate::store::compact_counted(self.shared.store.as_ref(), &self.doc_id).await {
                 Ok(c) => {
                     debug!(doc = %self.doc_id, rows = c.rows, bytes = c.snapshot_bytes, "compacted on close")
                 }
@@ -234,27 +228,13 @@ impl RoomActor {
     }
 
     fn unregister(&self) {
-        self.shared
-            .rooms
-            .remove_if(&self.doc_id, |_, h| h.actor_id == self.actor_id);
+        self.shared.rooms.remove_if(&self.doc_id, |_, h| h.actor_id == self.actor_id);
     }
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Join {
-                conn,
-                sink,
-                access,
-                reply,
-            } => {
-                self.conns.insert(
-                    conn,
-                    Conn {
-                        sink,
-                        access,
-                        clients: HashSet::new(),
-                    },
-                );
+            Command::Join { conn, sink, access, reply } => {
+                self.conns.insert(conn, Conn { sink, access, clients: HashSet::new() });
                 let sv = self.awareness.doc().transact().state_vector();
                 self.send(conn, proto::encode_sync_step1(&sv).into());
                 if let Ok(update) = self.awareness.update()
@@ -279,10 +259,7 @@ impl RoomActor {
             ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
                 if access == Access::Read {
                     if !update.is_empty() {
-                        self.send(
-                            conn,
-                            proto::encode_permission_denied("read-only access").into(),
-                        );
+                        self.send(conn, proto::encode_permission_denied("read-only access").into());
                     }
                     return;
                 }
@@ -299,26 +276,18 @@ impl RoomActor {
     }
 
     fn answer_sync_step1(&mut self, conn: ConnId, sv: &StateVector) {
-        let diff = self
-            .awareness
-            .doc()
-            .transact()
-            .encode_state_as_update_v1(sv);
+        let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
         let frame = Bytes::from(proto::encode_sync_step2(&diff));
         if self.in_flight.is_empty() {
             self.send(conn, frame);
         } else {
             // The diff may hold updates not yet committed: send it after they are.
-            self.in_flight
-                .push_back(ready(Deferred::Send { conn, frame }).boxed());
+            self.in_flight.push_back(ready(Deferred::Send { conn, frame }).boxed());
         }
     }
 
     /// Applies an update; returns what actually integrated (V1), possibly nothing.
-    pub(super) fn integrate(
-        &mut self,
-        update: Update,
-    ) -> (Vec<u8>, Result<(), yrs::error::UpdateError>) {
+    pub(super) fn integrate(&mut self, update: Update) -> (Vec<u8>, Result<(), yrs::error::UpdateError>) {
         let mut txn = self.awareness.doc().transact_mut();
         let result = txn.apply_update(update);
         txn.commit();
@@ -330,9 +299,7 @@ impl RoomActor {
         if let Err(e) = result {
             warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
             if let Some(c) = self.conns.get(&conn) {
-                c.sink
-                    .control
-                    .close(close_code::INVALID_PAYLOAD, "update failed to apply");
+                c.sink.control.close(close_code::INVALID_PAYLOAD, "update failed to apply");
             }
         }
         // Whatever did integrate is persisted, even from a failed update: memory and
@@ -340,23 +307,14 @@ impl RoomActor {
         if delta.as_slice() == Update::EMPTY_V1 {
             return;
         }
+        metrics::counter!(m::UPDATES_APPLIED).increment(1);
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
-        let committed = self
-            .shared
-            .writer
-            .append(self.doc_id.clone(), update.clone())
-            .await;
+        let committed = self.shared.writer.append(self.doc_id.clone(), update.clone()).await;
         self.in_flight.push_back(
             async move {
-                let committed = committed
-                    .await
-                    .unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
-                Deferred::Broadcast {
-                    update,
-                    frame,
-                    committed,
-                }
+                let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
+                Deferred::Broadcast { update, frame, committed }
             }
             .boxed(),
         );
@@ -364,30 +322,20 @@ impl RoomActor {
 
     fn on_deferred(&mut self, done: Deferred) {
         match done {
-            Deferred::Broadcast {
-                update,
-                frame,
-                committed: Ok(()),
-            } => {
+            Deferred::Broadcast { update, frame, committed: Ok(()) } => {
                 self.broadcast(frame);
-                self.shared
-                    .bus
-                    .publish(&self.doc_id, Payload::Update(update), None);
+                self.shared.bus.publish(&self.doc_id, Payload::Update(update), None);
                 self.log_rows += 1;
                 self.maybe_compact();
             }
-            Deferred::Broadcast {
-                committed: Err(e), ..
-            } => {
+            Deferred::Broadcast { committed: Err(e), .. } => {
                 // The Doc now holds an update the store does not: drop the room, let the
                 // clients reconnect and resend what they have.
                 error!(doc = %self.doc_id, error = %e, "update not durable; resetting room");
                 self.store_failed = true;
             }
             Deferred::Send { conn, frame } => self.send(conn, frame),
-            Deferred::Publish { payload, target } => {
-                self.shared.bus.publish(&self.doc_id, payload, Some(target))
-            }
+            Deferred::Publish { payload, target } => self.shared.bus.publish(&self.doc_id, payload, Some(target)),
         }
     }
 
@@ -401,8 +349,7 @@ impl RoomActor {
             }
         };
         if let Some(c) = self.conns.get_mut(&conn) {
-            c.clients
-                .extend(summary.added.iter().chain(&summary.updated).copied());
+            c.clients.extend(summary.added.iter().chain(&summary.updated).copied());
             for id in &summary.removed {
                 c.clients.remove(id);
             }
@@ -412,18 +359,13 @@ impl RoomActor {
 
     /// Removes awareness states not renewed within the timeout (yrs has no sweep).
     fn sweep_awareness(&mut self) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
         let timeout = self.shared.config.awareness_timeout.as_millis() as u64;
         let local = self.awareness.client_id();
         let stale: Vec<ClientID> = self
             .awareness
             .iter()
-            .filter(|(id, s)| {
-                *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout
-            })
+            .filter(|(id, s)| *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout)
             .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {
@@ -474,33 +416,30 @@ impl RoomActor {
                 dropped.push(*id);
             }
         }
+        let delivered = (self.conns.len() - dropped.len()) as u64;
+        m::sent(&frame, delivered);
+        metrics::counter!(m::FANOUT_DELIVERIES).increment(delivered);
         for id in dropped {
             self.remove_conn(id);
         }
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
-        if let Some(c) = self.conns.get(&conn)
-            && !push(&c.sink, frame)
-        {
+        let Some(c) = self.conns.get(&conn) else { return };
+        m::sent(&frame, 1);
+        if !push(&c.sink, frame) {
             self.remove_conn(conn);
         }
     }
 
     fn maybe_compact(&mut self) {
-        if self.log_rows < self.shared.config.compact_after
-            || self.compacting.swap(true, Ordering::AcqRel)
-        {
+        if self.log_rows < self.shared.config.compact_after || self.compacting.swap(true, Ordering::AcqRel) {
             return;
         }
         self.log_rows = 0;
-        let (store, doc, flag) = (
-            self.shared.store.clone(),
-            self.doc_id.clone(),
-            self.compacting.clone(),
-        );
+        let (store, doc, flag) = (self.shared.store.clone(), self.doc_id.clone(), self.compacting.clone());
         self.shared.tracker.spawn(async move {
-            match store.compact(&doc).await {
+            match crate::store::compact_counted(store.as_ref(), &doc).await {
                 Ok(c) => debug!(%doc, rows = c.rows, bytes = c.snapshot_bytes, "compacted"),
                 Err(e) => warn!(%doc, error = %e, "compaction failed; log kept"),
             }
@@ -514,8 +453,8 @@ fn push(sink: &ConnSink, frame: Bytes) -> bool {
     match sink.frames.try_send(frame) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => {
-            sink.control
-                .close(close_code::TRY_AGAIN_LATER, "client too slow");
+            metrics::counter!(m::SLOW_DISCONNECTS).increment(1);
+            sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
             false
         }
         Err(mpsc::error::TrySendError::Closed(_)) => false,

@@ -45,11 +45,7 @@ pub struct ConnControl {
 
 impl ConnControl {
     pub fn close(&self, code: u16, reason: &'static str) {
-        if self
-            .code
-            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
+        if self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             let _ = self.reason.set(reason);
         }
         self.token.cancel();
@@ -80,19 +76,9 @@ pub struct ConnSink {
 }
 
 pub(crate) enum Command {
-    Join {
-        conn: ConnId,
-        sink: ConnSink,
-        access: Access,
-        reply: oneshot::Sender<Result<(), RoomError>>,
-    },
-    Message {
-        conn: ConnId,
-        msg: ClientMessage,
-    },
-    Leave {
-        conn: ConnId,
-    },
+    Join { conn: ConnId, sink: ConnSink, access: Access, reply: oneshot::Sender<Result<(), RoomError>> },
+    Message { conn: ConnId, msg: ClientMessage },
+    Leave { conn: ConnId },
 }
 
 /// Talks to one room actor. Cloning is cheap.
@@ -104,23 +90,10 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
-    pub(crate) async fn join(
-        &self,
-        conn: ConnId,
-        sink: ConnSink,
-        access: Access,
-    ) -> Result<(), RoomError> {
+    pub(crate) async fn join(&self, conn: ConnId, sink: ConnSink, access: Access) -> Result<(), RoomError> {
         let (reply, rx) = oneshot::channel();
         let closing = || RoomError::Closing(self.doc.clone());
-        self.tx
-            .send(Command::Join {
-                conn,
-                sink,
-                access,
-                reply,
-            })
-            .await
-            .map_err(|_| closing())?;
+        self.tx.send(Command::Join { conn, sink, access, reply }).await.map_err(|_| closing())?;
         rx.await.map_err(|_| closing())?
     }
 

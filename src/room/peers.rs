@@ -72,27 +72,18 @@ impl RoomActor {
         let (diff, we_lack) = {
             let txn = self.awareness.doc().transact();
             let ours = txn.state_vector();
-            let we_lack = theirs
-                .iter()
-                .any(|(client, clock)| ours.get(client) < *clock);
+            let we_lack = theirs.iter().any(|(client, clock)| ours.get(client) < *clock);
             (txn.encode_state_as_update_v1(&theirs), we_lack)
         };
         if diff.as_slice() != Update::EMPTY_V1 {
-            let reply = Deferred::Publish {
-                payload: Payload::SyncReply(Bytes::from(diff)),
-                target: peer,
-            };
+            let reply = Deferred::Publish { payload: Payload::SyncReply(Bytes::from(diff)), target: peer };
             self.in_flight.push_back(ready(reply).boxed());
         }
         if we_lack && broadcast_request {
             self.ask_peers(Some(peer));
         }
         if broadcast_request {
-            let ours: Vec<_> = self
-                .conns
-                .values()
-                .flat_map(|c| c.clients.iter().copied())
-                .collect();
+            let ours: Vec<_> = self.conns.values().flat_map(|c| c.clients.iter().copied()).collect();
             if !ours.is_empty()
                 && let Ok(update) = self.awareness.update_with_clients(ours)
             {
@@ -108,9 +99,7 @@ impl RoomActor {
             return;
         }
         let sv = self.awareness.doc().transact().state_vector().encode_v1();
-        self.shared
-            .bus
-            .publish(&self.doc_id, Payload::SyncRequest(sv.into()), target);
+        self.shared.bus.publish(&self.doc_id, Payload::SyncRequest(sv.into()), target);
     }
 
     /// After a gap on the bus: catch up from the store (every node's commits are there),

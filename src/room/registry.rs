@@ -57,17 +57,7 @@ impl Rooms {
         shutdown: CancellationToken,
     ) -> Self {
         let writer = Writer::spawn(store.clone(), &tracker);
-        Rooms {
-            shared: Arc::new(Shared {
-                store,
-                bus,
-                writer,
-                config,
-                rooms: DashMap::new(),
-                tracker,
-                shutdown,
-            }),
-        }
+        Rooms { shared: Arc::new(Shared { store, bus, writer, config, rooms: DashMap::new(), tracker, shutdown }) }
     }
 
     /// Adds a connection to the document's room, starting the room if needed. Retries
@@ -84,9 +74,7 @@ impl Rooms {
             match handle.join(conn, sink.clone(), access).await {
                 Ok(()) => return Ok(handle),
                 Err(RoomError::Closing(_)) => {
-                    self.shared
-                        .rooms
-                        .remove_if(doc, |_, h| h.actor_id == handle.actor_id);
+                    self.shared.rooms.remove_if(doc, |_, h| h.actor_id == handle.actor_id);
                 }
                 Err(e) => return Err(e),
             }
@@ -113,11 +101,7 @@ impl Rooms {
             .or_insert_with(|| {
                 static NEXT_ACTOR: AtomicU64 = AtomicU64::new(1);
                 let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
-                let handle = RoomHandle {
-                    doc: doc.clone(),
-                    actor_id: NEXT_ACTOR.fetch_add(1, Ordering::Relaxed),
-                    tx,
-                };
+                let handle = RoomHandle { doc: doc.clone(), actor_id: NEXT_ACTOR.fetch_add(1, Ordering::Relaxed), tx };
                 let actor = RoomActor::new(doc.clone(), handle.actor_id, self.shared.clone());
                 self.shared.tracker.spawn(actor.run(rx));
                 handle

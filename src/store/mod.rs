@@ -42,10 +42,7 @@ pub struct StoredDoc {
 impl StoredDoc {
     /// Every stored update, snapshot first, in log order.
     pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
-        self.snapshot
-            .iter()
-            .chain(self.updates.iter())
-            .map(Vec::as_slice)
+        self.snapshot.iter().chain(self.updates.iter()).map(Vec::as_slice)
     }
 }
 
@@ -89,6 +86,20 @@ pub async fn open(url: &str, sync: SqliteSync) -> Result<Arc<dyn Store>, StoreEr
     }
 }
 
+/// Compacts and counts the outcome.
+pub async fn compact_counted(store: &dyn Store, doc: &DocId) -> Result<Compaction, StoreError> {
+    let result = store.compact(doc).await;
+    let outcome = match &result {
+        Ok(c) => {
+            metrics::histogram!(crate::metrics::COMPACTED_ROWS).record(c.rows as f64);
+            "ok"
+        }
+        Err(_) => "failed",
+    };
+    metrics::counter!(crate::metrics::COMPACTIONS, "result" => outcome).increment(1);
+    result
+}
+
 /// What compaction writes: the snapshot folding `rows` (seq, update) into `snapshot`, and
 /// the last seq folded; `None` when there are no rows.
 pub(crate) fn fold(
@@ -99,11 +110,7 @@ pub(crate) fn fold(
     let Some((upto, _)) = rows.last() else {
         return Ok(None);
     };
-    let parts: Vec<&[u8]> = snapshot
-        .iter()
-        .map(Vec::as_slice)
-        .chain(rows.iter().map(|(_, d)| d.as_slice()))
-        .collect();
+    let parts: Vec<&[u8]> = snapshot.iter().map(Vec::as_slice).chain(rows.iter().map(|(_, d)| d.as_slice())).collect();
     Ok(Some((merge_state(doc, &parts)?, *upto)))
 }
 

@@ -31,24 +31,17 @@ impl Store for PgStore {
         // One REPEATABLE READ snapshot, so a compaction committing in between can't make
         // us see the new snapshot without the rows or the old one without them.
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
+            .bind(doc.as_str())
+            .fetch_optional(&mut *tx)
             .await?;
-        let snapshot: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
-                .bind(doc.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let updates: Vec<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
-                .bind(doc.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
+        let updates: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
+            .bind(doc.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(StoredDoc {
-            snapshot: snapshot.map(|(d,)| d),
-            updates: updates.into_iter().map(|(d,)| d).collect(),
-        })
+        Ok(StoredDoc { snapshot: snapshot.map(|(d,)| d), updates: updates.into_iter().map(|(d,)| d).collect() })
     }
 
     async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
@@ -72,11 +65,10 @@ impl Store for PgStore {
             .bind(doc.as_str())
             .execute(&mut *tx)
             .await?;
-        let snapshot: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
-                .bind(doc.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = $1")
+            .bind(doc.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         let rows: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, data FROM doc_updates WHERE doc_id = $1 ORDER BY seq")
                 .bind(doc.as_str())
@@ -104,10 +96,7 @@ impl Store for PgStore {
             .await?
             .rows_affected();
         tx.commit().await?;
-        Ok(Compaction {
-            rows: deleted,
-            snapshot_bytes: merged.len(),
-        })
+        Ok(Compaction { rows: deleted, snapshot_bytes: merged.len() })
     }
 
     async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError> {

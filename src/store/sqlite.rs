@@ -32,10 +32,7 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(SqliteStore { pool })
     }
@@ -45,21 +42,16 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let snapshot: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
-                .bind(doc.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        let updates: Vec<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
-                .bind(doc.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
+        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
+            .bind(doc.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let updates: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
+            .bind(doc.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(StoredDoc {
-            snapshot: snapshot.map(|(d,)| d),
-            updates: updates.into_iter().map(|(d,)| d).collect(),
-        })
+        Ok(StoredDoc { snapshot: snapshot.map(|(d,)| d), updates: updates.into_iter().map(|(d,)| d).collect() })
     }
 
     async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
@@ -79,11 +71,10 @@ impl Store for SqliteStore {
         // IMMEDIATE takes the write lock first: nothing can append between the read and
         // the delete, and the deferred read-then-write upgrade can't fail with BUSY.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let snapshot: Option<(Vec<u8>,)> =
-            sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
-                .bind(doc.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
+            .bind(doc.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
         let rows: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
                 .bind(doc.as_str())
@@ -109,10 +100,7 @@ impl Store for SqliteStore {
             .await?
             .rows_affected();
         tx.commit().await?;
-        Ok(Compaction {
-            rows: deleted,
-            snapshot_bytes: merged.len(),
-        })
+        Ok(Compaction { rows: deleted, snapshot_bytes: merged.len() })
     }
 
     async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError> {

@@ -20,8 +20,7 @@ fn text(update: &[u8]) -> String {
     let d = Doc::new();
     let t = d.get_or_insert_text("content");
     let mut txn = d.transact_mut();
-    txn.apply_update(Update::decode_v1(update).unwrap())
-        .unwrap();
+    txn.apply_update(Update::decode_v1(update).unwrap()).unwrap();
     t.get_string(&txn)
 }
 
@@ -44,8 +43,5 @@ fn merge_keeps_what_waits_on_missing_dependencies() {
 #[test]
 fn merge_refuses_garbage() {
     let id = DocId::parse("d").unwrap();
-    assert!(matches!(
-        merge_state(&id, &[b"\xff\xff"]),
-        Err(StoreError::Corrupt(_))
-    ));
+    assert!(matches!(merge_state(&id, &[b"\xff\xff"]), Err(StoreError::Corrupt(_))));
 }

@@ -56,12 +56,13 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
         rows.extend(batch.iter().map(|r| (r.doc.clone(), r.update.clone())));
         let started = std::time::Instant::now();
         let result = store.append_updates(&rows).await.map_err(Arc::new);
+        metrics::histogram!(crate::metrics::PERSIST_BATCH).record(rows.len() as f64);
+        metrics::histogram!(crate::metrics::PERSIST_SECONDS).record(started.elapsed().as_secs_f64());
+        if result.is_err() {
+            metrics::counter!(crate::metrics::PERSIST_FAILURES).increment(1);
+        }
         match &result {
-            Ok(()) => debug!(
-                updates = rows.len(),
-                elapsed_us = started.elapsed().as_micros() as u64,
-                "group commit"
-            ),
+            Ok(()) => debug!(updates = rows.len(), elapsed_us = started.elapsed().as_micros() as u64, "group commit"),
             Err(e) => error!(updates = rows.len(), error = %e, "group commit failed"),
         }
         rows.clear();

@@ -37,11 +37,7 @@ pub struct Client {
 impl Client {
     pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (ws, _) = tokio_tungstenite::connect_async(url).await?;
-        Ok(Client {
-            ws,
-            doc: Doc::new(),
-            synced: false,
-        })
+        Ok(Client { ws, doc: Doc::new(), synced: false })
     }
 
     /// Connects with a tiny socket receive buffer (no autotuning): a client that stops
@@ -52,11 +48,7 @@ impl Client {
         socket.set_recv_buffer_size(4096)?;
         let stream = socket.connect(addr.parse().unwrap()).await?;
         let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
-        Ok(Client {
-            ws,
-            doc: Doc::new(),
-            synced: false,
-        })
+        Ok(Client { ws, doc: Doc::new(), synced: false })
     }
 
     /// Sends our sync step 1 and reads until the server's step 2 arrived.
@@ -65,21 +57,13 @@ impl Client {
         self.send_raw(proto::encode_sync_step1(&sv)).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !self.synced {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "not synced within 10 s"
-            );
-            self.next_event(Duration::from_secs(10))
-                .await
-                .expect("connection open while syncing");
+            assert!(tokio::time::Instant::now() < deadline, "not synced within 10 s");
+            self.next_event(Duration::from_secs(10)).await.expect("connection open while syncing");
         }
     }
 
     pub async fn send_raw(&mut self, frame: Vec<u8>) {
-        self.ws
-            .send(Message::Binary(frame.into()))
-            .await
-            .expect("send");
+        self.ws.send(Message::Binary(frame.into())).await.expect("send");
     }
 
     /// Inserts text at the end of `content` locally and sends the update.
@@ -96,9 +80,7 @@ impl Client {
             text.insert(&mut txn, len, s);
             txn.encode_update_v1()
         };
-        self.ws
-            .send(Message::Binary(proto::encode_update(&update).into()))
-            .await
+        self.ws.send(Message::Binary(proto::encode_update(&update).into())).await
     }
 
     /// Appends and waits for the server's echo: the update is then committed.
@@ -121,16 +103,8 @@ impl Client {
     }
 
     pub async fn set_awareness(&mut self, client: u64, clock: u32, json: &str) {
-        let mut update = AwarenessUpdate {
-            clients: Default::default(),
-        };
-        update.clients.insert(
-            ClientID::new(client),
-            AwarenessUpdateEntry {
-                clock,
-                json: json.into(),
-            },
-        );
+        let mut update = AwarenessUpdate { clients: Default::default() };
+        update.clients.insert(ClientID::new(client), AwarenessUpdateEntry { clock, json: json.into() });
         self.send_raw(proto::encode_awareness(&update)).await;
     }
 
@@ -263,8 +237,7 @@ pub fn text_of(update: &[u8]) -> String {
     let doc = Doc::new();
     let text = doc.get_or_insert_text("content");
     let mut txn = doc.transact_mut();
-    txn.apply_update(Update::decode_v1(update).unwrap())
-        .unwrap();
+    txn.apply_update(Update::decode_v1(update).unwrap()).unwrap();
     text.get_string(&txn)
 }
 

@@ -47,11 +47,7 @@ impl TestServer {
     }
 
     /// Starts a server on `dir` (reusing what an earlier server left there).
-    pub async fn start_in(
-        dir: TempDir,
-        database_url: Option<String>,
-        tweak: impl FnOnce(&mut ServeConfig),
-    ) -> Self {
+    pub async fn start_in(dir: TempDir, database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut cfg = base_config(dir.path());
         cfg.database_url = database_url.clone();
         tweak(&mut cfg);
@@ -81,9 +77,7 @@ impl TestServer {
 
     /// A client with read-write access to every room, synced with `room`.
     pub async fn client(&self, room: &str) -> Client {
-        let mut c = Client::connect(&self.ws_url(room, &self.token(&["*=rw"])))
-            .await
-            .unwrap();
+        let mut c = Client::connect(&self.ws_url(room, &self.token(&["*=rw"]))).await.unwrap();
         c.sync().await;
         c
     }
@@ -106,11 +100,7 @@ pub fn token(keys: &Keys, grants: &[&str]) -> String {
 }
 
 /// Polls `probe` until `ok` holds on its output or `within` passes.
-pub async fn eventually_async<F, Fut, V>(
-    within: Duration,
-    mut probe: F,
-    ok: impl Fn(V) -> bool,
-) -> bool
+pub async fn eventually_async<F, Fut, V>(within: Duration, mut probe: F, ok: impl Fn(V) -> bool) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = V>,

@@ -16,11 +16,7 @@ impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut p = Proxy {
-            addr,
-            upstream,
-            tasks: None,
-        };
+        let mut p = Proxy { addr, upstream, tasks: None };
         p.serve(listener);
         p
     }
