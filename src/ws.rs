@@ -117,10 +117,7 @@ async fn read_loop(
         };
         alive.store(true, Ordering::Relaxed);
         match msg {
-            Message::Binary(frame) => match {
-                crate::metrics::received(&frame);
-                proto::decode(&frame)
-            } {
+            Message::Binary(frame) => match decode_counted(&frame) {
                 Ok(msg) => {
                     if !room.message(conn, msg).await {
                         control.close(close_code::SERVICE_RESTART, "room closed");
@@ -143,6 +140,11 @@ async fn read_loop(
             Message::Ping(_) | Message::Pong(_) => {}
         }
     }
+}
+
+fn decode_counted(frame: &[u8]) -> Result<proto::ClientMessage, proto::ProtocolError> {
+    crate::metrics::received(frame);
+    proto::decode(frame)
 }
 
 fn is_too_big(e: &axum::Error) -> bool {
