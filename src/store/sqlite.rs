@@ -14,6 +14,27 @@ use crate::ids::DocId;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    checkpointer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpointer.abort();
+    }
+}
+
+/// How often the WAL is copied back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Passive checkpoints on a connection of their own: they never block the writer.
+async fn checkpoint(pool: SqlitePool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -26,7 +47,11 @@ impl SqliteStore {
                 SqliteSync::Full => SqliteSynchronous::Full,
             })
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Checkpoints run in the background (below), not inside whichever commit
+            // happens to cross the WAL threshold: that commit would stall every room
+            // waiting on it for the length of the checkpoint.
+            .pragma("wal_autocheckpoint", "0");
         if let Some(dir) = opts.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -34,7 +59,8 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let checkpointer = tokio::spawn(checkpoint(pool.clone()));
+        Ok(SqliteStore { pool, checkpointer })
     }
 }
 

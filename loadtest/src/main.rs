@@ -1,0 +1,106 @@
+//! `tandem-loadtest`: drives real WebSocket clients speaking the y-websocket protocol
+//! against a server and reports what it measured. Every scenario is bounded in time and
+//! count and stops by itself; the default target is loopback.
+
+mod clients;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tandem-loadtest", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// Rooms of clients; each room edits at --rate edits/s; measures edit-to-peer latency.
+    Fanout(scenarios::fanout::FanoutArgs),
+    /// Holds --connections connections across --rooms rooms for the duration.
+    Idle(scenarios::idle::IdleArgs),
+    /// Every client updates its awareness state at --rate Hz.
+    Presence(scenarios::presence::PresenceArgs),
+}
+
+/// Flags every scenario shares.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// WebSocket base URL; the room name is appended after a `/`.
+    #[arg(long, default_value = "ws://127.0.0.1:4000/ws")]
+    pub url: String,
+    /// A token for every client (needs access to every room used).
+    #[arg(long, conflicts_with = "secret")]
+    pub token: Option<String>,
+    /// The server's HS256 secret: mint a token per client instead.
+    #[arg(long)]
+    pub secret: Option<String>,
+    /// How long the measured phase lasts, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Prefix of the room names used (a run id keeps runs apart).
+    #[arg(long, default_value = "load")]
+    pub room_prefix: String,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The server's pid (same machine): report its CPU time and RSS.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Most connections opened at once while setting up.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+}
+
+impl Common {
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.clamp(0.1, 3600.0))
+    }
+
+    /// The URL (with token) for one client of one room.
+    pub fn room_url(&self, room: &str, client: usize) -> anyhow::Result<String> {
+        let token = match (&self.token, &self.secret) {
+            (Some(t), _) => t.clone(),
+            (None, Some(secret)) => {
+                let keys = tandem::auth::Keys::from_secret(secret.as_bytes());
+                let grant = tandem::auth::Grant::parse(&format!("{}*=rw", self.room_prefix))?;
+                keys.mint(&format!("load-{client}"), &[grant], Duration::from_secs(3600))
+            }
+            (None, None) => anyhow::bail!("give --token or --secret"),
+        };
+        let base = self.url.trim_end_matches('/');
+        ensure_loopback(base)?;
+        Ok(format!("{base}/{room}?token={token}"))
+    }
+}
+
+/// Load goes to this machine only, unless the operator says otherwise explicitly.
+fn ensure_loopback(url: &str) -> anyhow::Result<()> {
+    let host = url.split("://").nth(1).and_then(|r| r.split(['/', '?']).next()).unwrap_or("");
+    let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
+    let ok = host == "localhost" || host == "[::1]" || host.starts_with("127.");
+    if !ok && std::env::var_os("TANDEM_LOADTEST_ALLOW_REMOTE").is_none() {
+        anyhow::bail!("{url} is not a loopback address; set TANDEM_LOADTEST_ALLOW_REMOTE=1 to load it anyway");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let report = match cli.scenario {
+        Scenario::Fanout(args) => scenarios::fanout::run(args).await?,
+        Scenario::Idle(args) => scenarios::idle::run(args).await?,
+        Scenario::Presence(args) => scenarios::presence::run(args).await?,
+    };
+    report.print();
+    if let Some(path) = &report.json_path {
+        std::fs::write(path, serde_json::to_string_pretty(&report.json())?)?;
+    }
+    Ok(())
+}

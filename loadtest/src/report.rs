@@ -1,0 +1,89 @@
+//! The report: a readable summary table and the same numbers as JSON, plus the server's
+//! CPU time and RSS read from /proc when its pid is given.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+#[derive(Default)]
+pub struct Report {
+    pub scenario: String,
+    pub rows: Vec<(String, Value)>,
+    pub json_path: Option<PathBuf>,
+}
+
+impl Report {
+    pub fn new(scenario: &str, json_path: Option<PathBuf>) -> Self {
+        Report { scenario: scenario.into(), rows: Vec::new(), json_path }
+    }
+
+    pub fn add(&mut self, key: &str, value: impl Into<Value>) {
+        self.rows.push((key.into(), value.into()));
+    }
+
+    /// p50/p90/p99/max of microsecond samples, in milliseconds.
+    pub fn add_latency(&mut self, key: &str, mut samples_us: Vec<u32>) {
+        samples_us.sort_unstable();
+        let pct = |p: f64| -> Value {
+            if samples_us.is_empty() {
+                return Value::Null;
+            }
+            let i = ((samples_us.len() as f64 * p).ceil() as usize).clamp(1, samples_us.len()) - 1;
+            json!((samples_us[i] as f64 / 1000.0 * 1000.0).round() / 1000.0)
+        };
+        self.add(&format!("{key} p50 ms"), pct(0.50));
+        self.add(&format!("{key} p90 ms"), pct(0.90));
+        self.add(&format!("{key} p99 ms"), pct(0.99));
+        self.add(&format!("{key} max ms"), pct(1.0));
+    }
+
+    pub fn print(&self) {
+        println!("\n{} — results", self.scenario);
+        let width = self.rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in &self.rows {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            println!("  {k:<width$}  {v}");
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("scenario".into(), json!(self.scenario));
+        for (k, v) in &self.rows {
+            m.insert(k.clone(), v.clone());
+        }
+        Value::Object(m)
+    }
+}
+
+/// CPU time (user + system) and RSS of a process, from /proc.
+#[derive(Clone, Copy, Debug)]
+pub struct ProcSample {
+    pub cpu: Duration,
+    pub rss_kib: u64,
+}
+
+pub fn sample(pid: u32) -> Option<ProcSample> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss_kib = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    // The kernel's USER_HZ is 100 on Linux.
+    Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib })
+}
+
+/// Adds the server's CPU use over the measured phase and its RSS at the end.
+pub fn add_server(report: &mut Report, before: Option<ProcSample>, after: Option<ProcSample>, wall: Duration) {
+    if let (Some(b), Some(a)) = (before, after) {
+        let cpu = a.cpu.saturating_sub(b.cpu);
+        report.add("server cpu %", json!(((cpu.as_secs_f64() / wall.as_secs_f64()) * 1000.0).round() / 10.0));
+        report.add("server rss MiB", json!((a.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
+    }
+}

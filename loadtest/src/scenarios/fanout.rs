@@ -1,0 +1,135 @@
+//! `fanout`: rooms × clients, each room editing at `--rate` edits/s (round robin over its
+//! clients). Latency is the time from an edit being sent to its arrival at each other
+//! client of the room (one process, one clock). Most clients are light receivers; the
+//! first `--full` of each room apply every update and must converge.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+
+use crate::clients::{self, Cmd};
+use crate::report::{self, Report};
+use crate::{Common, scenarios};
+
+#[derive(Args, Debug)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Number of rooms.
+    #[arg(long, default_value_t = 1)]
+    pub rooms: usize,
+    /// Clients per room.
+    #[arg(long, default_value_t = 5)]
+    pub clients: usize,
+    /// Edits per second per room.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    /// Bytes inserted per edit.
+    #[arg(long, default_value_t = 16)]
+    pub size: usize,
+    /// Clients per room that apply every update (the rest only count and timestamp).
+    #[arg(long, default_value_t = 3)]
+    pub full: usize,
+    /// Seconds to keep receiving after the last edit.
+    #[arg(long, default_value_t = 2.0)]
+    pub drain: f64,
+}
+
+pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
+    let common = &args.common;
+    anyhow::ensure!(args.clients >= 2, "--clients must be at least 2");
+    anyhow::ensure!(args.rate > 0.0 && args.rate <= 10_000.0, "--rate must be in (0, 10000]");
+    anyhow::ensure!(args.rooms * args.clients <= 100_000, "at most 100000 clients");
+    let (rooms, handshakes) = scenarios::open_rooms(common, args.rooms, args.clients, |i| i < args.full).await?;
+    let duration = common.duration();
+    let drain = Duration::from_secs_f64(args.drain.clamp(0.0, 60.0));
+    let started = Instant::now();
+    let stop_at = started + duration + drain;
+    let server_before = common.server_pid.and_then(report::sample);
+    let sent: clients::SentAt = Arc::new(DashMap::new());
+    let edits = Arc::new(AtomicU64::new(0));
+    let edits_per_room = (duration.as_secs_f64() * args.rate).floor() as u64;
+
+    let mut receivers = Vec::new();
+    let mut editors = Vec::new();
+    let room_count = rooms.len();
+    for (r, room) in rooms.into_iter().enumerate() {
+        let mut cmds = Vec::new();
+        let mut handles = Vec::new();
+        for (c, full) in room {
+            let (tx, rx) = mpsc::channel(64);
+            cmds.push(tx);
+            handles.push((full, tokio::spawn(clients::run(c, full, sent.clone(), rx, stop_at))));
+        }
+        receivers.push(handles);
+        let (edits, size, period) = (edits.clone(), args.size, Duration::from_secs_f64(1.0 / args.rate));
+        // Rooms start at evenly spread phases, so N rooms at 1 edit/s are not N edits
+        // in the same instant every second.
+        let phase = period.mul_f64(r as f64 / room_count as f64);
+        editors.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
+            for k in 0..edits_per_room {
+                tick.tick().await;
+                if cmds[k as usize % cmds.len()].send(Cmd::Edit(size)).await.is_ok() {
+                    edits.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    let progress = tokio::spawn({
+        let edits = edits.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                eprint!("\r  {:>5.1}s  edits {:>8}", started.elapsed().as_secs_f64(), edits.load(Ordering::Relaxed));
+            }
+        }
+    });
+    for e in editors {
+        e.await?;
+    }
+
+    let mut latencies = Vec::new();
+    let (mut disconnects, mut converged, mut frames) = (0u64, 0usize, 0u64);
+    let total_edits = edits.load(Ordering::Relaxed);
+    for handles in receivers {
+        let mut texts = Vec::new();
+        for (full, h) in handles {
+            let seen = h.await?;
+            frames += seen.frames;
+            disconnects += u64::from(seen.closed_early);
+            latencies.extend(seen.latencies_us);
+            if full {
+                texts.push(seen.text.unwrap_or_default());
+            }
+        }
+        let want = edits_per_room as usize * args.size.max(1);
+        if texts.iter().all(|t| t.len() == want) {
+            converged += 1;
+        }
+    }
+    progress.abort();
+    eprintln!();
+    let server_after = common.server_pid.and_then(report::sample);
+    let expected = total_edits * (args.clients as u64 - 1);
+
+    let mut r = Report::new("fanout", common.json.clone());
+    r.add("rooms × clients", format!("{} × {}", args.rooms, args.clients));
+    r.add("rate (edits/s per room)", args.rate);
+    r.add("connections", (args.rooms * args.clients) as u64);
+    r.add_latency("handshake", handshakes);
+    r.add("edits", total_edits);
+    r.add("deliveries", latencies.len() as u64);
+    r.add("expected deliveries", expected);
+    r.add("delivery %", ((latencies.len() as f64 / expected.max(1) as f64) * 10_000.0).round() / 100.0);
+    r.add_latency("fan-out", latencies);
+    r.add("frames received", frames);
+    r.add("errors / disconnects", disconnects);
+    r.add("converged rooms", format!("{converged}/{}", args.rooms));
+    report::add_server(&mut r, server_before, server_after, started.elapsed());
+    Ok(r)
+}

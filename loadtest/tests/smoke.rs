@@ -1,0 +1,121 @@
+//! The harness against a real server on 127.0.0.1:0: short runs whose reports must show
+//! every delivery made and every room converged.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+async fn start_server() -> (std::net::SocketAddr, tempfile::TempDir, tokio::sync::oneshot::Sender<()>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = tandem::config::ServeConfig::with_data_dir(dir.path());
+    cfg.common.jwt_secret = Some("load-secret".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(tandem::app::run(cfg, listener, async move {
+        let _ = stopped.await;
+    }));
+    (addr, dir, stop)
+}
+
+fn run(args: &[&str]) -> Value {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_tandem-loadtest"))
+        .args(args)
+        .args(["--json", out.path().to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_reports_every_delivery_and_convergence() {
+    let (addr, _dir, _stop) = start_server().await;
+    let url = format!("ws://{addr}/ws");
+    let pid = std::process::id().to_string();
+    let report = tokio::task::spawn_blocking(move || {
+        run(&[
+            "fanout",
+            "--url",
+            &url,
+            "--secret",
+            "load-secret",
+            "--rooms",
+            "2",
+            "--clients",
+            "4",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--drain",
+            "1",
+            "--server-pid",
+            &pid,
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(report["edits"], 40, "{report}");
+    assert_eq!(report["deliveries"], 120, "{report}");
+    assert_eq!(report["delivery %"], 100.0);
+    assert_eq!(report["converged rooms"], "2/2");
+    assert!(report["fan-out p99 ms"].as_f64().unwrap() > 0.0);
+    assert!(report["server rss MiB"].as_f64().unwrap() > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_presence_run_to_completion() {
+    let (addr, _dir, _stop) = start_server().await;
+    let url = format!("ws://{addr}/ws");
+    let report = tokio::task::spawn_blocking(move || {
+        let idle = run(&[
+            "idle",
+            "--url",
+            &url,
+            "--secret",
+            "load-secret",
+            "--connections",
+            "40",
+            "--rooms",
+            "10",
+            "--duration",
+            "0.5",
+        ]);
+        let presence = run(&[
+            "presence",
+            "--url",
+            &url,
+            "--secret",
+            "load-secret",
+            "--clients",
+            "10",
+            "--rooms",
+            "2",
+            "--rate",
+            "4",
+            "--duration",
+            "1",
+        ]);
+        (idle, presence)
+    })
+    .await
+    .unwrap();
+    assert_eq!(report.0["connections held"], 40);
+    assert_eq!(report.1["awareness updates sent"], 40);
+    // Each update reaches the 5 clients of its room (the sender too).
+    assert!(report.1["frames received"].as_u64().unwrap() >= 40 * 5, "{}", report.1);
+    assert_eq!(report.1["errors / disconnects"], 0);
+}
+
+#[test]
+fn refuses_remote_targets() {
+    let status = Command::new(env!("CARGO_BIN_EXE_tandem-loadtest"))
+        .args(["idle", "--url", "ws://192.0.2.1:4000/ws", "--secret", "x", "--duration", "0.1"])
+        .env_remove("TANDEM_LOADTEST_ALLOW_REMOTE")
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(String::from_utf8_lossy(&status.stderr).contains("not a loopback address"));
+}
