@@ -25,7 +25,7 @@ use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
 use crate::room::{ConnControl, ConnSink, RoomHandle, close_code};
 
 /// Read buffer per connection: small, so idle connections stay cheap.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
 /// How long a close frame may take to go out before the socket is just dropped.
