@@ -26,6 +26,12 @@ enum Scenario {
     Idle(scenarios::idle::IdleArgs),
     /// Every client updates its awareness state at --rate Hz.
     Presence(scenarios::presence::PresenceArgs),
+    /// Connections per second, rising, until a target or errors.
+    Ramp(scenarios::ramp::RampArgs),
+    /// Many clients join one room holding a large document at once.
+    JoinStorm(scenarios::join_storm::JoinStormArgs),
+    /// Clients drop and rejoin in waves.
+    ReconnectStorm(scenarios::reconnect_storm::ReconnectStormArgs),
 }
 
 /// Flags every scenario shares.
@@ -97,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Fanout(args) => scenarios::fanout::run(args).await?,
         Scenario::Idle(args) => scenarios::idle::run(args).await?,
         Scenario::Presence(args) => scenarios::presence::run(args).await?,
+        Scenario::Ramp(args) => scenarios::ramp::run(args).await?,
+        Scenario::JoinStorm(args) => scenarios::join_storm::run(args).await?,
+        Scenario::ReconnectStorm(args) => scenarios::reconnect_storm::run(args).await?,
     };
     report.print();
     if let Some(path) = &report.json_path {

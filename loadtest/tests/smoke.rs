@@ -109,6 +109,37 @@ async fn idle_and_presence_run_to_completion() {
     assert_eq!(report.1["errors / disconnects"], 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ramp_join_storm_and_reconnect_storm_run_to_completion() {
+    let (addr, _dir, _stop) = start_server().await;
+    let url = format!("ws://{addr}/ws");
+    let (ramp, storm, waves) = tokio::task::spawn_blocking(move || {
+        let common = ["--url", &url, "--secret", "load-secret"];
+        let ramp = run(&[
+            &["ramp"][..],
+            &common,
+            &["--target", "60", "--start", "20", "--step", "20", "--rooms", "3", "--duration", "10"],
+        ]
+        .concat());
+        let storm = run(&[&["join-storm"][..], &common, &["--clients", "10", "--doc-mb", "1"]].concat());
+        let waves = run(&[
+            &["reconnect-storm"][..],
+            &common,
+            &["--clients", "20", "--rooms", "4", "--wave", "50", "--every", "0.2", "--duration", "1"],
+        ]
+        .concat());
+        (ramp, storm, waves)
+    })
+    .await
+    .unwrap();
+    assert_eq!(ramp["connections open"], 60, "{ramp}");
+    assert_eq!(ramp["errors"], 0);
+    assert_eq!(storm["clients joined"], 10, "{storm}");
+    assert!(storm["join to synced p50 ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(waves["errors"], 0, "{waves}");
+    assert!(waves["reconnects"].as_u64().unwrap() >= 10, "{waves}");
+}
+
 #[test]
 fn refuses_remote_targets() {
     let status = Command::new(env!("CARGO_BIN_EXE_tandem-loadtest"))

@@ -2,7 +2,10 @@
 
 pub mod fanout;
 pub mod idle;
+pub mod join_storm;
 pub mod presence;
+pub mod ramp;
+pub mod reconnect_storm;
 
 use std::sync::Arc;
 
