@@ -11,6 +11,7 @@ use tandem_protocol::{self as proto, ClientMessage};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::{Doc, ReadTxn, Text, Transact};
 
@@ -30,7 +31,9 @@ pub struct Connected {
 pub async fn connect(url: &str, full: bool) -> anyhow::Result<Connected> {
     let started = Instant::now();
     // TCP_NODELAY: without it Nagle and delayed ACKs add 40 ms stalls to small frames.
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+    // Whole documents arrive as one sync step 2 frame: allow large ones.
+    let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let handshake = started.elapsed();
     let doc = Doc::new();
     let sv = doc.transact().state_vector();

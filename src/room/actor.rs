@@ -78,6 +78,8 @@ pub(crate) struct RoomActor {
     log_rows: u64,
     compacting: Arc<AtomicBool>,
     store_failed: bool,
+    /// The sync step 2 frame holding the whole document, while it is unchanged.
+    full_state: Option<Bytes>,
 }
 
 impl RoomActor {
@@ -93,6 +95,7 @@ impl RoomActor {
             log_rows: 0,
             compacting: Arc::new(AtomicBool::new(false)),
             store_failed: false,
+            full_state: None,
         }
     }
 
@@ -276,8 +279,20 @@ impl RoomActor {
     }
 
     fn answer_sync_step1(&mut self, conn: ConnId, sv: &StateVector) {
-        let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
-        let frame = Bytes::from(proto::encode_sync_step2(&diff));
+        let frame = if sv.is_empty() {
+            // A client with nothing gets the whole document: encode it once for every
+            // such joiner until the document changes (a join storm shares one buffer).
+            let doc = self.awareness.doc();
+            self.full_state
+                .get_or_insert_with(|| {
+                    let full = doc.transact().encode_state_as_update_v1(&StateVector::default());
+                    Bytes::from(proto::encode_sync_step2(&full))
+                })
+                .clone()
+        } else {
+            let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
+            Bytes::from(proto::encode_sync_step2(&diff))
+        };
         if self.in_flight.is_empty() {
             self.send(conn, frame);
         } else {
@@ -291,7 +306,11 @@ impl RoomActor {
         let mut txn = self.awareness.doc().transact_mut();
         let result = txn.apply_update(update);
         txn.commit();
-        (txn.encode_update_v1(), result)
+        let delta = txn.encode_update_v1();
+        if delta.as_slice() != Update::EMPTY_V1 {
+            self.full_state = None;
+        }
+        (delta, result)
     }
 
     async fn apply_update(&mut self, conn: ConnId, update: Update) {
