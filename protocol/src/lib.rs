@@ -66,16 +66,6 @@ pub enum ClientMessage {
     Unknown(u64),
 }
 
-impl ClientMessage {
-    /// The update carried by a sync step 2 or update message, if any.
-    pub fn update(&self) -> Option<&Update> {
-        match self {
-            ClientMessage::SyncStep2(u) | ClientMessage::Update(u) => Some(u),
-            _ => None,
-        }
-    }
-}
-
 /// Decodes one frame (one message per frame; trailing bytes are ignored, as the
 /// reference client does).
 pub fn decode(frame: &[u8]) -> Result<ClientMessage, ProtocolError> {

@@ -82,15 +82,6 @@ impl Rooms {
         Err(RoomError::Closing(doc.clone()))
     }
 
-    /// Number of rooms loaded in memory.
-    pub fn len(&self) -> usize {
-        self.shared.rooms.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.shared.rooms.is_empty()
-    }
-
     fn handle(&self, doc: &DocId) -> RoomHandle {
         if let Some(h) = self.shared.rooms.get(doc) {
             return h.clone();
