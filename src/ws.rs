@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::StatusCode;
@@ -35,7 +36,7 @@ pub async fn upgrade(
     State(app): State<AppState>,
     Path(room): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let doc = DocId::parse(&room).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
@@ -48,6 +49,7 @@ pub async fn upgrade(
         };
         metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
     })?;
+    let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;
     Ok(ws
         .max_message_size(max)

@@ -46,3 +46,14 @@ async fn health_readiness_and_metrics_reflect_activity() {
     at_least(r#"tandem_http_requests_total{route="/healthz",status="200"}"#, 1.0);
     assert!(!m.contains("doc=") && !m.contains("ops\""), "no document ids in labels");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_get_on_the_websocket_path_gets_a_json_error() {
+    let server = TestServer::start().await;
+    let token = server.token(&["*=rw"]);
+    let (status, body) = http_get(server.addr, &format!("/ws/notes/a?token={token}")).await;
+    assert!((400..500).contains(&status), "{status}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["error"]["code"], "websocket_upgrade_required");
+    assert!(v["error"]["message"].as_str().unwrap().to_lowercase().contains("upgrade"));
+}
