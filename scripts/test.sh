@@ -67,6 +67,11 @@ if [ ! -d client-js/node_modules ] || [ client-js/package-lock.json -nt client-j
     (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# --- docker/compose.yaml stays valid (no Docker engine here: a config check only) -------
+command -v docker-compose >/dev/null || apt_install docker-compose
+log "checking docker/compose.yaml"
+docker-compose -f docker/compose.yaml config -q
+
 # --- Tests --------------------------------------------------------------------------
 log "building"
 cargo build --workspace --all-targets
