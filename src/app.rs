@@ -73,6 +73,7 @@ pub async fn run(
             awareness_timeout: config.awareness_timeout,
             compact_after: config.compact_after,
             anti_entropy: config.anti_entropy,
+            max_connections: config.max_connections_per_room,
         },
         tracker.clone(),
         root.child_token(),

@@ -57,6 +57,20 @@ pub struct ServeConfig {
     /// Largest WebSocket message accepted, in bytes; larger ones close with 1009.
     #[arg(long, env = "TANDEM_MAX_MESSAGE_SIZE", default_value_t = 16 * 1024 * 1024)]
     pub max_message_size: usize,
+    /// Connections one room accepts; later joins are closed with 1013.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_ROOM", default_value_t = 2000)]
+    pub max_connections_per_room: usize,
+    /// Messages per second one connection may send (bursts of one second allowed); more
+    /// closes it with 1008.
+    #[arg(long, env = "TANDEM_MAX_MESSAGES_PER_SECOND", default_value_t = 200)]
+    pub max_messages_per_second: u32,
+    /// Bytes per second one connection may send (a burst of one maximum-size message is
+    /// allowed); more closes it with 1008.
+    #[arg(long, env = "TANDEM_MAX_BYTES_PER_SECOND", default_value_t = 4 * 1024 * 1024)]
+    pub max_bytes_per_second: u64,
+    /// Largest awareness state (JSON bytes) one client may announce; larger closes with 1009.
+    #[arg(long, env = "TANDEM_MAX_AWARENESS_BYTES", default_value_t = 16 * 1024)]
+    pub max_awareness_bytes: usize,
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,

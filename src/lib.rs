@@ -8,6 +8,7 @@ pub mod auth;
 pub mod bus;
 pub mod config;
 pub mod ids;
+pub mod limits;
 pub mod metrics;
 pub mod room;
 pub mod store;

@@ -20,6 +20,7 @@ pub const UPDATES_APPLIED: &str = "tandem_room_updates_applied_total";
 pub const FANOUT_DELIVERIES: &str = "tandem_room_fanout_deliveries_total";
 pub const SLOW_DISCONNECTS: &str = "tandem_ws_slow_client_disconnects_total";
 pub const REFUSED_FRAMES: &str = "tandem_ws_refused_frames_total";
+pub const LIMITED: &str = "tandem_limit_exceeded_total";
 pub const PERSIST_BATCH: &str = "tandem_persist_batch_updates";
 pub const PERSIST_SECONDS: &str = "tandem_persist_commit_seconds";
 pub const PERSIST_FAILURES: &str = "tandem_persist_failures_total";

@@ -23,7 +23,8 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{Access, AuthError};
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
-use crate::room::{ConnControl, ConnSink, RoomHandle, close_code};
+use crate::limits::ConnLimits;
+use crate::room::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
 
 /// Read buffer per connection: small, so idle connections stay cheap.
 const READ_BUFFER: usize = 1024;
@@ -80,14 +81,17 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, access: 
         Ok(room) => room,
         Err(e) => {
             warn!(%doc, %conn, error = %e, "join refused");
-            control.close(close_code::INTERNAL_ERROR, "document unavailable");
+            match e {
+                RoomError::Full(_) => control.close(close_code::TRY_AGAIN_LATER, "room is full"),
+                _ => control.close(close_code::INTERNAL_ERROR, "document unavailable"),
+            }
             write_loop(tx, queue, control, app.config.ping_interval, Arc::default()).await;
             return;
         }
     };
     let alive = Arc::new(AtomicBool::new(true));
     let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
-    read_loop(rx, &room, conn, &control, &alive).await;
+    read_loop(rx, &room, conn, &control, &alive, ConnLimits::new(&app.config)).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
     let _ = writer.await;
@@ -99,6 +103,7 @@ async fn read_loop(
     conn: ConnId,
     control: &ConnControl,
     alive: &AtomicBool,
+    mut limits: ConnLimits,
 ) {
     loop {
         let next = tokio::select! {
@@ -121,6 +126,12 @@ async fn read_loop(
         match msg {
             Message::Binary(frame) => match decode_counted(&frame) {
                 Ok(msg) => {
+                    if let Err(v) = limits.check(frame.len(), &msg) {
+                        metrics::counter!(crate::metrics::LIMITED, "limit" => v.limit).increment(1);
+                        warn!(doc = %room.doc(), %conn, limit = v.limit, "limit exceeded; closing");
+                        control.close(v.code, v.reason);
+                        return;
+                    }
                     if !room.message(conn, msg).await {
                         control.close(close_code::SERVICE_RESTART, "room closed");
                         return;

@@ -236,6 +236,10 @@ impl RoomActor {
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
+            Command::Join { reply, .. } if self.conns.len() >= self.shared.config.max_connections => {
+                metrics::counter!(m::LIMITED, "limit" => "room_connections").increment(1);
+                let _ = reply.send(Err(RoomError::Full(self.doc_id.clone())));
+            }
             Command::Join { conn, sink, access, reply } => {
                 self.conns.insert(conn, Conn { sink, access, clients: HashSet::new() });
                 let sv = self.awareness.doc().transact().state_vector();

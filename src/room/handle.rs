@@ -24,6 +24,7 @@ pub mod close_code {
     pub const INTERNAL_ERROR: u16 = 1011;
     pub const SERVICE_RESTART: u16 = 1012;
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    pub const POLICY_VIOLATION: u16 = 1008;
     pub const TIMEOUT: u16 = 4408;
 }
 
@@ -33,6 +34,8 @@ pub enum RoomError {
     Closing(DocId),
     #[error("document `{0}` could not be loaded")]
     LoadFailed(DocId),
+    #[error("room `{0}` is full")]
+    Full(DocId),
 }
 
 /// Closes one connection from anywhere: the first close code set wins.

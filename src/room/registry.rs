@@ -29,6 +29,8 @@ pub struct RoomConfig {
     pub compact_after: u64,
     /// How often a room exchanges state vectors with its peers on other nodes.
     pub anti_entropy: Duration,
+    /// Connections one room accepts.
+    pub max_connections: usize,
 }
 
 /// What every room actor shares.

@@ -25,6 +25,8 @@ impl ServerProcess {
             .env("TANDEM_DATA_DIR", data_dir)
             .env("TANDEM_JWT_SECRET", super::SECRET)
             .env("TANDEM_LOG_FORMAT", "json")
+            // These tests load the server on purpose: no per-connection message limit.
+            .env("TANDEM_MAX_MESSAGES_PER_SECOND", "1000000")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
