@@ -18,6 +18,7 @@ use crate::bus::local::Local;
 use crate::bus::redis::RedisTransport;
 use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
+use crate::limits::IpRateLimiter;
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
 use crate::{api, metrics, ws};
@@ -33,6 +34,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub bus: Arc<Bus>,
     pub rooms: Rooms,
+    pub connects_per_ip: Arc<IpRateLimiter>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -78,7 +80,8 @@ pub async fn run(
         tracker.clone(),
         root.child_token(),
     );
-    let state = AppState { config: Arc::new(config), keys, store, bus, rooms };
+    let connects_per_ip = Arc::new(IpRateLimiter::new(config.max_connections_per_ip_per_minute));
+    let state = AppState { config: Arc::new(config), keys, store, bus, rooms, connects_per_ip };
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {
@@ -87,6 +90,7 @@ pub async fn run(
         }
     });
     let stop = root.clone();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         info!("shutting down: flushing rooms");

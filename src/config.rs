@@ -57,6 +57,10 @@ pub struct ServeConfig {
     /// Largest WebSocket message accepted, in bytes; larger ones close with 1009.
     #[arg(long, env = "TANDEM_MAX_MESSAGE_SIZE", default_value_t = 16 * 1024 * 1024)]
     pub max_message_size: usize,
+    /// New WebSocket connections one IP address may open per minute (0: no limit); more
+    /// are refused with HTTP 429 before the upgrade.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE", default_value_t = 1200)]
+    pub max_connections_per_ip_per_minute: u32,
     /// Connections one room accepts; later joins are closed with 1013.
     #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_ROOM", default_value_t = 2000)]
     pub max_connections_per_room: usize,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -35,10 +35,19 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 pub async fn upgrade(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     Path(room): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    if !app.connects_per_ip.allow(peer.ip()) {
+        metrics::counter!(crate::metrics::LIMITED, "limit" => "connections_per_ip").increment(1);
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many new connections from this address; retry in a minute",
+        ));
+    }
     let doc = DocId::parse(&room).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;

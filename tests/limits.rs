@@ -43,6 +43,25 @@ async fn too_many_bytes_per_second_closes_with_1008() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_new_connections_from_one_address_get_429() {
+    let server = TestServer::start_with(|c| c.max_connections_per_ip_per_minute = 3).await;
+    let url = server.ws_url("ip", &server.token(&["*=rw"]));
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(Client::connect(&url).await.unwrap());
+    }
+    match Client::connect(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429);
+            let body = String::from_utf8_lossy(resp.body().as_deref().unwrap_or_default()).into_owned();
+            assert!(body.contains("rate_limited"), "{body}");
+        }
+        Err(e) => panic!("expected 429, got {e}"),
+        Ok(_) => panic!("a fourth connection within the minute was accepted"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_room_refuses_the_next_join_with_1013() {
     let server = TestServer::start_with(|c| c.max_connections_per_room = 2).await;
     let _a = server.client("small").await;

@@ -9,6 +9,8 @@ async fn start_server() -> (std::net::SocketAddr, tempfile::TempDir, tokio::sync
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = tandem::config::ServeConfig::with_data_dir(dir.path());
     cfg.common.jwt_secret = Some("load-secret".into());
+    // All load comes from 127.0.0.1: lift the per-address connection rate limit.
+    cfg.max_connections_per_ip_per_minute = 0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

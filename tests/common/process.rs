@@ -27,6 +27,7 @@ impl ServerProcess {
             .env("TANDEM_LOG_FORMAT", "json")
             // These tests load the server on purpose: no per-connection message limit.
             .env("TANDEM_MAX_MESSAGES_PER_SECOND", "1000000")
+            .env("TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE", "0")
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
