@@ -25,6 +25,18 @@ pub enum AuthError {
     Secret(#[from] std::io::Error),
 }
 
+impl AuthError {
+    /// The stable error code clients see (and the metric label), for the client's faults.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingToken => "missing_token",
+            AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::NoGrant(_) => "forbidden",
+            AuthError::BadGrant(_) | AuthError::Secret(_) => "internal",
+        }
+    }
+}
+
 /// Access to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {

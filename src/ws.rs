@@ -52,12 +52,7 @@ pub async fn upgrade(
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;
     let access = authorize(&app, &doc, params.get("token").map(String::as_str)).inspect_err(|e| {
-        let reason = match e {
-            AuthError::MissingToken => "missing_token",
-            AuthError::NoGrant(_) => "forbidden",
-            _ => "invalid_token",
-        };
-        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => reason).increment(1);
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code()).increment(1);
     })?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;

@@ -28,12 +28,12 @@ impl ApiError {
 
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
-        match e {
-            AuthError::MissingToken => Self::new(StatusCode::UNAUTHORIZED, "missing_token", e.to_string()),
-            AuthError::InvalidToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()),
-            AuthError::NoGrant(_) => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
-            AuthError::BadGrant(_) | AuthError::Secret(_) => Self::internal(e),
-        }
+        let status = match e {
+            AuthError::MissingToken | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::NoGrant(_) => StatusCode::FORBIDDEN,
+            AuthError::BadGrant(_) | AuthError::Secret(_) => return Self::internal(e),
+        };
+        Self::new(status, e.code(), e.to_string())
     }
 }
 
