@@ -177,7 +177,7 @@ impl RoomActor {
         }
     }
 
-    pub(super) async fn load(&mut self) -> Result<(), StoreError> {
+    async fn load(&mut self) -> Result<(), StoreError> {
         let stored = self.shared.store.load_doc(&self.doc_id).await?;
         let corrupt = || StoreError::Corrupt(self.doc_id.clone());
         let doc = self.awareness.doc();
