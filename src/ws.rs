@@ -89,20 +89,38 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, access: 
                 RoomError::Full(_) => control.close(close_code::TRY_AGAIN_LATER, "room is full"),
                 _ => control.close(close_code::INTERNAL_ERROR, "document unavailable"),
             }
-            write_loop(tx, queue, control, app.config.ping_interval, Arc::default()).await;
+            let mut rx = rx;
+            tokio::join!(
+                write_loop(tx, queue, control, app.config.ping_interval, Arc::default()),
+                drain_until_close(&mut rx)
+            );
             return;
         }
     };
     let alive = Arc::new(AtomicBool::new(true));
     let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
-    read_loop(rx, &room, conn, &control, &alive, ConnLimits::new(&app.config)).await;
+    let mut rx = rx;
+    read_loop(&mut rx, &room, conn, &control, &alive, ConnLimits::new(&app.config)).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
-    let _ = writer.await;
+    // Keep reading (and discarding) until the client answers our close frame: closing a
+    // socket with unread data resets it, and the client would never see the close code.
+    let _ = tokio::join!(writer, drain_until_close(&mut rx));
+}
+
+async fn drain_until_close(rx: &mut SplitStream<WebSocket>) {
+    let drain = async {
+        while let Some(Ok(msg)) = rx.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
 }
 
 async fn read_loop(
-    mut rx: SplitStream<WebSocket>,
+    rx: &mut SplitStream<WebSocket>,
     room: &RoomHandle,
     conn: ConnId,
     control: &ConnControl,
