@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt;
+use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,7 +19,8 @@ use crate::bus::local::Local;
 use crate::bus::redis::RedisTransport;
 use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
-use crate::limits::IpRateLimiter;
+use crate::jwks::Jwks;
+use crate::limits::{IpRateLimiter, RateLimiter};
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
 use crate::{api, metrics, ws};
@@ -35,6 +37,15 @@ pub struct AppState {
     pub bus: Arc<Bus>,
     pub rooms: Rooms,
     pub connects_per_ip: Arc<IpRateLimiter>,
+    pub login_per_account: Arc<RateLimiter<String>>,
+    pub login_per_ip: Arc<IpRateLimiter>,
+    pub requests_per_user: Arc<RateLimiter<String>>,
+    /// Bumped whenever a role, share, link or document's existence changes, so open
+    /// connections recheck their access.
+    pub access_epoch: Arc<tokio::sync::watch::Sender<u64>>,
+    pub jwks: Option<Arc<Jwks>>,
+    /// Rendered HTML by document id, with the ETag it was rendered at.
+    pub render_cache: Arc<DashMap<String, (String, Arc<String>)>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -42,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/{*room}", get(ws::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
+        .merge(api::router(state.config.max_document_size))
+        .fallback(api::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }
@@ -81,7 +94,24 @@ pub async fn run(
         root.child_token(),
     );
     let connects_per_ip = Arc::new(IpRateLimiter::new(config.max_connections_per_ip_per_minute));
-    let state = AppState { config: Arc::new(config), keys, store, bus, rooms, connects_per_ip };
+    let jwks = match &config.oidc_jwks_url {
+        Some(url) => Some(Arc::new(Jwks::new(url.clone(), config.oidc_issuer.clone(), config.oidc_audience.clone())?)),
+        None => None,
+    };
+    let state = AppState {
+        keys,
+        store,
+        bus,
+        rooms,
+        connects_per_ip,
+        login_per_account: Arc::new(RateLimiter::new(config.login_attempts_per_minute)),
+        login_per_ip: Arc::new(RateLimiter::new(config.login_attempts_per_minute.saturating_mul(10))),
+        requests_per_user: Arc::new(RateLimiter::new(config.max_requests_per_user_per_minute)),
+        access_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
+        jwks,
+        render_cache: Arc::new(DashMap::new()),
+        config: Arc::new(config),
+    };
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {

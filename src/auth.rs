@@ -77,15 +77,28 @@ impl Grant {
     }
 }
 
-/// The claims of a room token.
+/// What a token stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// An app-issued room token: its `rooms` grants say what it may open.
+    #[default]
+    Room,
+    /// A user's access token: `sub` is the user id; roles, shares and links decide.
+    User,
+}
+
+/// The claims of a token this server signs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub iss: String,
     pub iat: u64,
     pub exp: u64,
-    /// Grants as `PATTERN=r|rw` strings.
     #[serde(default)]
+    pub kind: TokenKind,
+    /// Grants as `PATTERN=r|rw` strings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<String>,
 }
 
@@ -139,6 +152,7 @@ impl Keys {
             iss: ISSUER.into(),
             iat,
             exp: iat + ttl.as_secs().max(1),
+            kind: TokenKind::Room,
             rooms: grants
                 .iter()
                 .map(|g| {
@@ -146,6 +160,21 @@ impl Keys {
                     format!("{}={a}", g.pattern)
                 })
                 .collect(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing with an in-memory key cannot fail")
+    }
+
+    /// A user's access token.
+    pub fn mint_user(&self, user: &str, ttl: Duration) -> String {
+        let iat = now_secs();
+        let claims = Claims {
+            sub: user.into(),
+            iss: ISSUER.into(),
+            iat,
+            exp: iat + ttl.as_secs().max(1),
+            kind: TokenKind::User,
+            rooms: Vec::new(),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
@@ -200,6 +229,7 @@ mod tests {
             iss: ISSUER.into(),
             iat: 0,
             exp: u64::MAX,
+            kind: TokenKind::Room,
             rooms: grants.iter().map(|s| s.to_string()).collect(),
         }
     }

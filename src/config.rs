@@ -96,6 +96,40 @@ pub struct ServeConfig {
     /// Log format.
     #[arg(long, env = "TANDEM_LOG_FORMAT", default_value = "text")]
     pub log_format: LogFormat,
+    /// Lifetime of the access tokens signup, login and refresh hand out.
+    #[arg(long, env = "TANDEM_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = humantime::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Lifetime of a refresh token (each use rotates it).
+    #[arg(long, env = "TANDEM_REFRESH_TOKEN_TTL", default_value = "30d", value_parser = humantime::parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of a workspace invitation.
+    #[arg(long, env = "TANDEM_INVITATION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub invitation_ttl: Duration,
+    /// Login attempts per account per minute, and per IP address ten times that; more are
+    /// answered 429 (0: no limit).
+    #[arg(long, env = "TANDEM_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
+    pub login_attempts_per_minute: u32,
+    /// REST requests one user (or public link) may make per minute; more are answered 429
+    /// (0: no limit).
+    #[arg(long, env = "TANDEM_MAX_REQUESTS_PER_USER_PER_MINUTE", default_value_t = 1200)]
+    pub max_requests_per_user_per_minute: u32,
+    /// Largest document (Markdown bytes) the REST API accepts, and largest request body.
+    #[arg(long, env = "TANDEM_MAX_DOCUMENT_SIZE", default_value_t = 16 * 1024 * 1024)]
+    pub max_document_size: usize,
+    /// How often a connection opened with a user token or public link rechecks its access
+    /// (changes made on this node apply at once; this bounds changes made on other nodes).
+    #[arg(long, env = "TANDEM_ACCESS_RECHECK", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub access_recheck: Duration,
+    /// JWKS URL of an external identity provider (Auth0, Cognito, Keycloak): its RS256
+    /// tokens are accepted, and their users provisioned on first sight.
+    #[arg(long, env = "TANDEM_OIDC_JWKS_URL")]
+    pub oidc_jwks_url: Option<String>,
+    /// Issuer (`iss`) required of the identity provider's tokens.
+    #[arg(long, env = "TANDEM_OIDC_ISSUER", requires = "oidc_jwks_url")]
+    pub oidc_issuer: Option<String>,
+    /// Audience (`aud`) required of the identity provider's tokens.
+    #[arg(long, env = "TANDEM_OIDC_AUDIENCE", requires = "oidc_jwks_url")]
+    pub oidc_audience: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,13 +8,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub const MAX_DOC_ID_LEN: usize = 256;
 
 /// A document id: the room name a client joins (`/ws/{doc id}`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
+#[schema(value_type = String)]
 pub struct DocId(Arc<str>);
 
 impl DocId {
     /// Accepts any non-empty string of at most [`MAX_DOC_ID_LEN`] bytes.
     pub fn parse(s: &str) -> Option<Self> {
         (!s.is_empty() && s.len() <= MAX_DOC_ID_LEN).then(|| DocId(s.into()))
+    }
+
+    /// A new random id, for documents created through the API.
+    pub fn random() -> Self {
+        DocId(random_hex(10).into())
     }
 
     pub fn as_str(&self) -> &str {
@@ -44,3 +50,49 @@ impl fmt::Display for ConnId {
         write!(f, "c{}", self.0)
     }
 }
+
+/// `bytes` random bytes as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(transparent)]
+        #[schema(value_type = String)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn random() -> Self {
+                $name(random_hex(10))
+            }
+
+            pub fn new(s: impl Into<String>) -> Self {
+                $name(s.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A user account.
+    UserId
+);
+string_id!(
+    /// A workspace: documents and the members who share them.
+    WorkspaceId
+);

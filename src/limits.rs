@@ -94,24 +94,28 @@ impl ConnLimits {
     }
 }
 
-/// New connections per IP address in fixed one-minute windows.
+/// Events per key (an IP address, an account, a user) in fixed one-minute windows.
 #[derive(Debug)]
-pub struct IpRateLimiter {
+pub struct RateLimiter<K: std::hash::Hash + Eq> {
     per_minute: u32,
-    windows: dashmap::DashMap<std::net::IpAddr, (Instant, u32)>,
+    windows: dashmap::DashMap<K, (Instant, u32)>,
 }
 
+/// New connections per IP address.
+pub type IpRateLimiter = RateLimiter<std::net::IpAddr>;
+
 const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-/// Past this many tracked addresses, expired windows are swept on the next check.
+/// Past this many tracked keys, expired windows are swept on the next check.
 const SWEEP_ABOVE: usize = 10_000;
 
-impl IpRateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// `per_minute` 0 means no limit.
     pub fn new(per_minute: u32) -> Self {
-        IpRateLimiter { per_minute, windows: dashmap::DashMap::new() }
+        RateLimiter { per_minute, windows: dashmap::DashMap::new() }
     }
 
-    /// Counts a connection from `ip`; `false` once it is over the limit for this minute.
-    pub fn allow(&self, ip: std::net::IpAddr) -> bool {
+    /// Counts one event for `key`; `false` once it is over the limit for this minute.
+    pub fn allow(&self, key: K) -> bool {
         if self.per_minute == 0 {
             return true;
         }
@@ -119,7 +123,7 @@ impl IpRateLimiter {
         if self.windows.len() > SWEEP_ABOVE {
             self.windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
         }
-        let mut entry = self.windows.entry(ip).or_insert((now, 0));
+        let mut entry = self.windows.entry(key).or_insert((now, 0));
         let (start, count) = entry.value_mut();
         if now.duration_since(*start) >= WINDOW {
             *start = now;

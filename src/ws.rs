@@ -19,9 +19,9 @@ use tandem_protocol as proto;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::access::{SocketGrant, authorize_socket, watch_socket};
 use crate::api::error::ApiError;
 use crate::app::AppState;
-use crate::auth::{Access, AuthError};
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
 use crate::limits::ConnLimits;
 use crate::room::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
@@ -51,31 +51,30 @@ pub async fn upgrade(
     let doc = DocId::parse(&room).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;
-    let access = authorize(&app, &doc, params.get("token").map(String::as_str)).inspect_err(|e| {
-        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code()).increment(1);
-    })?;
+    let grant =
+        authorize_socket(&app, &doc, params.get("token").map(String::as_str), params.get("link").map(String::as_str))
+            .await
+            .inspect_err(|e| {
+                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code).increment(1);
+            })?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;
     Ok(ws
         .max_message_size(max)
         .max_frame_size(max)
         .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(app, socket, doc, access)))
+        .on_upgrade(move |socket| serve(app, socket, doc, grant)))
 }
 
-fn authorize(app: &AppState, doc: &DocId, token: Option<&str>) -> Result<Access, AuthError> {
-    let claims = app.keys.verify(token.ok_or(AuthError::MissingToken)?)?;
-    claims.access(doc.as_str())
-}
-
-async fn serve(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
+async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
     let gauge = metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE);
     gauge.increment(1.0);
-    serve_connection(app, socket, doc, access).await;
+    serve_connection(app, socket, doc, grant).await;
     gauge.decrement(1.0);
 }
 
-async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, access: Access) {
+async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
+    let access = grant.access;
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
@@ -97,6 +96,10 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, access: 
             return;
         }
     };
+    if let Some(recheck) = grant.recheck {
+        let watch = watch_socket(app.clone(), recheck, doc.clone(), room.clone(), conn, control.clone(), access);
+        tokio::spawn(watch);
+    }
     let alive = Arc::new(AtomicBool::new(true));
     let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
     let mut rx = rx;

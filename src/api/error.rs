@@ -37,6 +37,32 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<crate::room::RoomError> for ApiError {
+    fn from(e: crate::room::RoomError) -> Self {
+        tracing::warn!(error = %e, "room unavailable for a REST call");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "document_unavailable", "the document is unavailable; retry shortly")
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `document_not_found`.
+    pub code: String,
+    pub message: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "error": { "code": self.code, "message": self.message } });

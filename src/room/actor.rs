@@ -24,7 +24,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
-use super::handle::{Command, ConnSink, RoomError, close_code};
+use super::handle::{Command, ConnSink, RoomError, TextState, close_code};
 use super::registry::Shared;
 use crate::auth::Access;
 use crate::bus::{NodeId, Payload, Subscription};
@@ -42,11 +42,18 @@ pub(super) struct Conn {
 
 /// Work that must wait for the commits queued before it.
 pub(super) enum Deferred {
-    /// A local update: once committed, fan out and publish to peers.
+    /// A local update: once committed, fan out and publish to peers (and answer the
+    /// REST call that made it, if one did).
     Broadcast {
         update: Bytes,
         frame: Bytes,
         committed: Committed,
+        ack: Option<tokio::sync::oneshot::Sender<TextState>>,
+    },
+    /// A read of the text, answered once what it saw is durable.
+    Reply {
+        reply: tokio::sync::oneshot::Sender<TextState>,
+        state: TextState,
     },
     Send {
         conn: ConnId,
@@ -65,6 +72,7 @@ enum Stop {
     Idle,
     Shutdown,
     StoreFailed,
+    Evicted,
 }
 
 pub(crate) struct RoomActor {
@@ -79,7 +87,12 @@ pub(crate) struct RoomActor {
     compacting: Arc<AtomicBool>,
     store_failed: bool,
     /// The sync step 2 frame holding the whole document, while it is unchanged.
-    full_state: Option<Bytes>,
+    pub(super) full_state: Option<Bytes>,
+    /// Whether the catalogue has a row for this document (then its plain text is kept
+    /// up to date for search), and whether that text is behind the document.
+    pub(super) catalogued: bool,
+    pub(super) text_dirty: bool,
+    evicted: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RoomActor {
@@ -96,6 +109,9 @@ impl RoomActor {
             compacting: Arc::new(AtomicBool::new(false)),
             store_failed: false,
             full_state: None,
+            catalogued: false,
+            text_dirty: false,
+            evicted: None,
         }
     }
 
@@ -145,6 +161,8 @@ impl RoomActor {
         let mut anti_entropy = interval(cfg.anti_entropy);
         anti_entropy.set_missed_tick_behavior(MissedTickBehavior::Delay);
         anti_entropy.reset();
+        let mut index_text = interval(super::content::TEXT_INDEX_DELAY);
+        index_text.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut idle_since: Option<Instant> = Some(Instant::now());
         loop {
             let idle_deadline = idle_since.map(|t| t + cfg.grace);
@@ -158,6 +176,7 @@ impl RoomActor {
                 Some(event) = sub.rx.recv() => self.on_bus(event),
                 _ = sweep.tick() => self.sweep_awareness(),
                 _ = anti_entropy.tick() => self.ask_peers(None),
+                _ = index_text.tick(), if self.text_dirty => self.index_text(),
                 _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
                     return Stop::Idle;
                 }
@@ -165,6 +184,9 @@ impl RoomActor {
             }
             if self.store_failed {
                 return Stop::StoreFailed;
+            }
+            if self.evicted.is_some() {
+                return Stop::Evicted;
             }
             if sub.resync.swap(false, std::sync::atomic::Ordering::AcqRel) {
                 self.resync().await;
@@ -187,6 +209,8 @@ impl RoomActor {
             txn.apply_update(update).map_err(|_| corrupt())?;
         }
         self.log_rows = stored.updates.len() as u64;
+        drop(txn);
+        self.catalogued = self.shared.store.is_document(&self.doc_id).await?;
         Ok(())
     }
 
@@ -210,12 +234,21 @@ impl RoomActor {
             self.on_deferred(done);
         }
         let (code, reason) = match (stop, self.store_failed) {
+            (Stop::Evicted, _) => (close_code::FORBIDDEN, "document deleted"),
             (_, true) | (Stop::StoreFailed, _) => (close_code::INTERNAL_ERROR, "storage failure"),
             (Stop::Shutdown, _) => (close_code::SERVICE_RESTART, "server restarting"),
             (Stop::Idle, _) => (close_code::SERVICE_RESTART, "room closed"),
         };
         for conn in self.conns.values() {
             conn.sink.control.close(code, reason);
+        }
+        if let Some(evicted) = self.evicted.take() {
+            info!(doc = %self.doc_id, "room evicted");
+            let _ = evicted.send(());
+            return;
+        }
+        if self.text_dirty && !self.store_failed {
+            self.index_text();
         }
         if !self.store_failed && self.log_rows > 0 {
             match crate::store::compact_counted(self.shared.store.as_ref(), &self.doc_id).await {
@@ -254,6 +287,14 @@ impl RoomActor {
             }
             Command::Message { conn, msg } => self.on_message(conn, msg).await,
             Command::Leave { conn } => self.remove_conn(conn),
+            Command::SetAccess { conn, access } => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.access = access;
+                }
+            }
+            Command::Text { reply } => self.read_text(reply),
+            Command::Replace { text, reply } => self.replace_text(&text, reply).await,
+            Command::Evict { reply } => self.evicted = Some(reply),
         }
     }
 
@@ -313,6 +354,7 @@ impl RoomActor {
         let delta = txn.encode_update_v1();
         if delta.as_slice() != Update::EMPTY_V1 {
             self.full_state = None;
+            self.text_dirty = self.catalogued;
         }
         (delta, result)
     }
@@ -330,6 +372,12 @@ impl RoomActor {
         if delta.as_slice() == Update::EMPTY_V1 {
             return;
         }
+        self.persist(delta, None).await;
+    }
+
+    /// Hands an integrated delta to the group-commit writer; it is broadcast (and `ack`
+    /// answered) once committed.
+    pub(super) async fn persist(&mut self, delta: Vec<u8>, ack: Option<tokio::sync::oneshot::Sender<TextState>>) {
         metrics::counter!(m::UPDATES_APPLIED).increment(1);
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
@@ -337,7 +385,7 @@ impl RoomActor {
         self.in_flight.push_back(
             async move {
                 let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
-                Deferred::Broadcast { update, frame, committed }
+                Deferred::Broadcast { update, frame, committed, ack }
             }
             .boxed(),
         );
@@ -345,8 +393,11 @@ impl RoomActor {
 
     fn on_deferred(&mut self, done: Deferred) {
         match done {
-            Deferred::Broadcast { update, frame, committed: Ok(()) } => {
+            Deferred::Broadcast { update, frame, committed: Ok(()), ack } => {
                 self.broadcast(frame);
+                if let Some(ack) = ack {
+                    let _ = ack.send(self.text_state());
+                }
                 self.shared.bus.publish(&self.doc_id, Payload::Update(update), None);
                 self.log_rows += 1;
                 self.maybe_compact();
@@ -358,6 +409,9 @@ impl RoomActor {
                 self.store_failed = true;
             }
             Deferred::Send { conn, frame } => self.send(conn, frame),
+            Deferred::Reply { reply, state } => {
+                let _ = reply.send(state);
+            }
             Deferred::Publish { payload, target } => self.shared.bus.publish(&self.doc_id, payload, Some(target)),
         }
     }

@@ -26,6 +26,11 @@ pub mod close_code {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const POLICY_VIOLATION: u16 = 1008;
     pub const TIMEOUT: u16 = 4408;
+    /// The caller's token expired or no longer verifies.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// The caller lost access to the document (role removed, share or link revoked,
+    /// document deleted).
+    pub const FORBIDDEN: u16 = 4403;
 }
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -78,10 +83,47 @@ pub struct ConnSink {
     pub control: Arc<ConnControl>,
 }
 
+/// The document's Markdown and the state it was read at.
+#[derive(Debug, Clone)]
+pub struct TextState {
+    pub text: String,
+    /// The encoded state vector: equal vectors mean equal documents.
+    pub state_vector: Vec<u8>,
+}
+
 pub(crate) enum Command {
-    Join { conn: ConnId, sink: ConnSink, access: Access, reply: oneshot::Sender<Result<(), RoomError>> },
-    Message { conn: ConnId, msg: ClientMessage },
-    Leave { conn: ConnId },
+    Join {
+        conn: ConnId,
+        sink: ConnSink,
+        access: Access,
+        reply: oneshot::Sender<Result<(), RoomError>>,
+    },
+    Message {
+        conn: ConnId,
+        msg: ClientMessage,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    /// Changes what an open connection may do (a role changed while it was connected).
+    SetAccess {
+        conn: ConnId,
+        access: Access,
+    },
+    /// Reads the text, once every update applied before it is durable.
+    Text {
+        reply: oneshot::Sender<TextState>,
+    },
+    /// Replaces the text by a minimal diff; answers once the change is durable.
+    Replace {
+        text: String,
+        reply: oneshot::Sender<TextState>,
+    },
+    /// Closes every connection and stops without writing anything more (the document
+    /// is being deleted).
+    Evict {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// Talks to one room actor. Cloning is cheap.
@@ -103,6 +145,17 @@ impl RoomHandle {
     /// Hands a decoded client message to the room; `false` if the room is gone.
     pub async fn message(&self, conn: ConnId, msg: ClientMessage) -> bool {
         self.tx.send(Command::Message { conn, msg }).await.is_ok()
+    }
+
+    pub async fn set_access(&self, conn: ConnId, access: Access) {
+        let _ = self.tx.send(Command::SetAccess { conn, access }).await;
+    }
+
+    /// Sends a command that answers on a oneshot; `None` if the room stopped first.
+    pub(crate) async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).await.ok()?;
+        rx.await.ok()
     }
 
     pub async fn leave(&self, conn: ConnId) {

@@ -3,9 +3,11 @@
 //! starts the actor for a document.
 
 mod actor;
+mod content;
 mod handle;
 mod peers;
 mod registry;
 
-pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
+pub use content::CONTENT;
+pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, TextState, close_code};
 pub use registry::{RoomConfig, Rooms};

@@ -6,12 +6,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor::RoomActor;
-use super::handle::{COMMAND_CAPACITY, ConnSink, RoomError, RoomHandle};
+use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
 use crate::auth::Access;
 use crate::bus::Bus;
 use crate::ids::{ConnId, DocId};
@@ -82,6 +82,39 @@ impl Rooms {
             }
         }
         Err(RoomError::Closing(doc.clone()))
+    }
+
+    /// Asks the document's room (starting it if needed) something it answers on a
+    /// oneshot, retrying when the room it met was stopping.
+    async fn ask<T>(&self, doc: &DocId, make: impl Fn(oneshot::Sender<T>) -> Command) -> Result<T, RoomError> {
+        for _ in 0..3 {
+            let handle = self.handle(doc);
+            match handle.ask(&make).await {
+                Some(answer) => return Ok(answer),
+                None => {
+                    self.shared.rooms.remove_if(doc, |_, h| h.actor_id == handle.actor_id);
+                }
+            }
+        }
+        Err(RoomError::Closing(doc.clone()))
+    }
+
+    /// The document's Markdown, read through its room.
+    pub async fn text(&self, doc: &DocId) -> Result<TextState, RoomError> {
+        self.ask(doc, |reply| Command::Text { reply }).await
+    }
+
+    /// Replaces the document's Markdown through its room; answers once it is durable.
+    pub async fn replace_text(&self, doc: &DocId, text: &str) -> Result<TextState, RoomError> {
+        self.ask(doc, |reply| Command::Replace { text: text.to_owned(), reply }).await
+    }
+
+    /// Closes a live room without writing anything more (its document is being deleted).
+    pub async fn evict(&self, doc: &DocId) {
+        let handle = self.shared.rooms.get(doc).map(|h| h.clone());
+        if let Some(handle) = handle {
+            handle.ask(|reply| Command::Evict { reply }).await;
+        }
     }
 
     fn handle(&self, doc: &DocId) -> RoomHandle {

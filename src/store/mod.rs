@@ -2,6 +2,8 @@
 //! Postgres. The room actor loads through it; the group-commit [`writer`] appends to it.
 //! All SQL lives in this module's backends.
 
+pub mod catalog;
+mod catalog_sql;
 mod postgres;
 mod sqlite;
 pub mod writer;
@@ -30,6 +32,10 @@ pub enum StoreError {
     WriterGone,
     #[error("unsupported database URL `{0}`: expected sqlite:// or postgres://")]
     UnsupportedUrl(String),
+    #[error("a {0} with that key exists already")]
+    Conflict(&'static str),
+    #[error("stored value is invalid: {0}")]
+    Invalid(String),
 }
 
 /// What the store holds for one document: the snapshot, then the log rows after it.
@@ -56,7 +62,8 @@ pub struct Compaction {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+/// Document state (this trait) and the catalogue around it ([`catalog::Catalog`]).
+pub trait Store: catalog::Catalog {
     /// The snapshot and the log rows after it, read consistently.
     async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError>;
 

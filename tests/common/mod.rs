@@ -3,6 +3,7 @@
 //! Postgres databases.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod client;
 pub mod pg;
 pub mod process;

@@ -1,0 +1,263 @@
+//! Who is calling, and what they may do: the one place REST and the WebSocket resolve a
+//! token or public link to a caller, and a caller plus a document or workspace to a role.
+//! A caller with no access to something is told it does not exist (404); one with too
+//! weak a role is told so (403); no credentials at all is 401.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use crate::api::error::ApiError;
+use crate::app::AppState;
+use crate::auth::{Access, AuthError, TokenKind};
+use crate::ids::{ConnId, DocId, UserId, WorkspaceId};
+use crate::room::{ConnControl, RoomHandle, close_code};
+use crate::store::catalog::{Document, Link, Role};
+
+/// Header that carries a public link's token (the `link` query parameter also does).
+pub const LINK_HEADER: &str = "tandem-link";
+
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(UserId),
+    /// Someone holding a public link: access to that one document only.
+    Link(Link),
+    Anonymous,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let caller = if let Some(value) = parts.headers.get(AUTHORIZATION) {
+            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "expected `Authorization: Bearer <token>`")
+            })?;
+            Caller::User(user_of_token(app, token.trim()).await?)
+        } else if let Some(token) = link_token(parts) {
+            Caller::Link(link_of_token(app, &token).await?)
+        } else {
+            Caller::Anonymous
+        };
+        let key = match &caller {
+            Caller::User(u) => format!("u:{u}"),
+            Caller::Link(l) => format!("l:{}", l.id),
+            Caller::Anonymous => return Ok(caller),
+        };
+        if !app.requests_per_user.allow(key) {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "requests_per_user").increment(1);
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this user; retry in a minute",
+            ));
+        }
+        Ok(caller)
+    }
+}
+
+fn link_token(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get(LINK_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(v.to_owned());
+    }
+    let query = parts.uri.query()?;
+    form_pairs(query).find(|(k, _)| k == "link").map(|(_, v)| v)
+}
+
+fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    query.split('&').map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k.to_owned(), v.to_owned())
+    })
+}
+
+/// The user a bearer token stands for: one of this server's user tokens, or (when an
+/// identity provider is configured) one of its RS256 tokens, provisioning the user.
+pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, ApiError> {
+    if let Some(jwks) = &app.jwks
+        && crate::jwks::is_rs256(token)
+    {
+        let identity = jwks.verify(token).await?;
+        return crate::accounts::provision_external(app, identity).await;
+    }
+    let claims = app.keys.verify(token)?;
+    if claims.kind != TokenKind::User {
+        return Err(AuthError::InvalidToken("a room token opens rooms only; use a user access token".into()).into());
+    }
+    Ok(UserId::new(claims.sub))
+}
+
+pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, ApiError> {
+    app.store.link_by_token(token).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_link", "this link does not exist or was revoked")
+    })
+}
+
+pub fn not_found(what: &'static str) -> ApiError {
+    let code = match what {
+        "document" => "document_not_found",
+        "workspace" => "workspace_not_found",
+        "user" => "user_not_found",
+        _ => "not_found",
+    };
+    ApiError::new(StatusCode::NOT_FOUND, code, format!("no such {what}"))
+}
+
+pub fn forbidden(need: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs {need}"))
+}
+
+impl Caller {
+    /// The calling user; anonymous callers and public links are refused.
+    pub fn user(&self) -> Result<&UserId, ApiError> {
+        match self {
+            Caller::User(u) => Ok(u),
+            Caller::Link(_) => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "a public link gives access to its document only",
+            )),
+            Caller::Anonymous => Err(AuthError::MissingToken.into()),
+        }
+    }
+
+    /// The caller's role on a document; `trash` selects deleted documents instead of
+    /// live ones. Fails 401/404 as for any other missing document.
+    pub async fn role_on(&self, app: &AppState, id: &str, trash: bool) -> Result<(Document, Role), ApiError> {
+        let id = DocId::parse(id).ok_or_else(|| not_found("document"))?;
+        let (document, role) = match self {
+            Caller::Anonymous => return Err(AuthError::MissingToken.into()),
+            Caller::Link(link) if link.document_id == id => {
+                let document = app.store.document(&id).await?.ok_or_else(|| not_found("document"))?;
+                (document, Some(link.role))
+            }
+            Caller::Link(_) => return Err(not_found("document")),
+            Caller::User(user) => {
+                let access = app.store.document_access(&id, user).await?.ok_or_else(|| not_found("document"))?;
+                let role = access.role();
+                (access.document, role)
+            }
+        };
+        match role {
+            Some(role) if document.deleted_at.is_some() == trash => Ok((document, role)),
+            _ => Err(not_found("document")),
+        }
+    }
+
+    /// [`Self::role_on`], requiring at least `need`.
+    pub async fn document(&self, app: &AppState, id: &str, need: Role) -> Result<(Document, Role), ApiError> {
+        let (doc, role) = self.role_on(app, id, false).await?;
+        require(role, need)?;
+        Ok((doc, role))
+    }
+}
+
+pub fn require(role: Role, need: Role) -> Result<(), ApiError> {
+    if role >= need { Ok(()) } else { Err(forbidden(&format!("the {} role or higher", need.as_str()))) }
+}
+
+/// A user's role in a workspace, at least `need`; 404 when not a member.
+pub async fn workspace_role(app: &AppState, user: &UserId, ws: &WorkspaceId, need: Role) -> Result<Role, ApiError> {
+    let role = app.store.member_role(ws, user).await?.ok_or_else(|| not_found("workspace"))?;
+    require(role, need)?;
+    Ok(role)
+}
+
+/// Whether the caller may manage a document's shares, links and permanent deletion:
+/// workspace admins and owners, and the document's own author while an editor.
+pub fn can_manage(caller: &Caller, doc: &Document, role: Role) -> bool {
+    role >= Role::Admin || (role >= Role::Editor && matches!(caller, Caller::User(u) if *u == doc.owner_id))
+}
+
+/// Tells open connections that some access changed, so they recheck theirs now.
+pub fn changed(app: &AppState) {
+    app.access_epoch.send_modify(|n| *n += 1);
+}
+
+/// How a WebSocket connection was let in: by a room token's grants (fixed for its life),
+/// or as a user or public link, whose access is rechecked while it stays open.
+pub struct SocketGrant {
+    pub access: Access,
+    pub recheck: Option<Recheck>,
+}
+
+pub struct Recheck {
+    caller: Caller,
+    /// The bearer token, re-verified on each recheck (it may expire).
+    token: Option<String>,
+}
+
+fn access_of(role: Role) -> Access {
+    if role.can_edit() { Access::ReadWrite } else { Access::Read }
+}
+
+/// Authorises `/ws/{doc}`: `?token=` (a room token, a user token or an identity
+/// provider's token) or `?link=` (a public link).
+pub async fn authorize_socket(
+    app: &AppState,
+    doc: &DocId,
+    token: Option<&str>,
+    link: Option<&str>,
+) -> Result<SocketGrant, ApiError> {
+    let (caller, token) = match (token, link) {
+        (_, Some(link)) => (Caller::Link(link_of_token(app, link).await?), None),
+        (Some(token), None) => {
+            let external = app.jwks.is_some() && crate::jwks::is_rs256(token);
+            if !external {
+                let claims = app.keys.verify(token)?;
+                if claims.kind == TokenKind::Room {
+                    return Ok(SocketGrant { access: claims.access(doc.as_str())?, recheck: None });
+                }
+            }
+            (Caller::User(user_of_token(app, token).await?), Some(token.to_owned()))
+        }
+        (None, None) => return Err(AuthError::MissingToken.into()),
+    };
+    let (_, role) = caller.role_on(app, doc.as_str(), false).await?;
+    Ok(SocketGrant { access: access_of(role), recheck: Some(Recheck { caller, token }) })
+}
+
+/// Keeps an open connection's access in step with roles, shares, links and the
+/// document's existence: rechecked at once when anything changes on this node, and every
+/// `access_recheck` for changes made elsewhere. Lost access closes with 4403, an expired
+/// token with 4401; a weaker role makes the connection read-only.
+pub async fn watch_socket(
+    app: AppState,
+    recheck: Recheck,
+    doc: DocId,
+    room: RoomHandle,
+    conn: ConnId,
+    control: std::sync::Arc<ConnControl>,
+    mut access: Access,
+) {
+    let mut epoch = app.access_epoch.subscribe();
+    let mut tick = tokio::time::interval(app.config.access_recheck);
+    tick.reset();
+    loop {
+        tokio::select! {
+            _ = control.closed() => return,
+            changed = epoch.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+        }
+        if let Some(token) = &recheck.token
+            && user_of_token(&app, token).await.is_err()
+        {
+            control.close(close_code::UNAUTHORIZED, "token expired");
+            return;
+        }
+        match recheck.caller.role_on(&app, doc.as_str(), false).await {
+            Ok((_, role)) if access_of(role) != access => {
+                access = access_of(role);
+                room.set_access(conn, access).await;
+            }
+            Ok(_) => {}
+            Err(e) if e.status.is_client_error() => {
+                control.close(close_code::FORBIDDEN, "access revoked");
+                return;
+            }
+            // The store is unavailable: keep what was granted, look again later.
+            Err(_) => {}
+        }
+    }
+}

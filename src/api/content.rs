@@ -1,0 +1,259 @@
+//! A document's content through its room: `GET`/`PUT …/content` (Markdown; a PUT is
+//! applied as a minimal diff so connected editors see it live and lose nothing), `…/render`
+//! (sanitised HTML with an ETag from the document state), `…/export` (a standalone page
+//! or the Markdown file) and `POST /api/v1/render` (previews of any Markdown).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::ApiQuery;
+use crate::access::Caller;
+use crate::app::AppState;
+use crate::room::TextState;
+use crate::store::catalog::{Document, Role};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_content, put_content))
+        .routes(routes!(render_document))
+        .routes(routes!(export))
+        .routes(routes!(render_body))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Content {
+    /// The document's Markdown.
+    pub content: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentView {
+    pub content: String,
+    /// Changes whenever the document does.
+    pub etag: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContentWritten {
+    pub etag: String,
+    /// Size of the Markdown now stored, in bytes.
+    pub bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Html,
+    Md,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    pub format: ExportFormat,
+}
+
+pub fn too_large(app: &AppState) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "document_too_large",
+        format!("documents are limited to {} bytes", app.config.max_document_size),
+    )
+}
+
+fn etag(state: &TextState) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(&state.state_vector))[..32])
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"))
+}
+
+fn header(v: &str) -> HeaderValue {
+    HeaderValue::from_str(v).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// The Markdown: `text/markdown`, or JSON when asked with `Accept: application/json`.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/content", tag = "content", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, content((String = "text/markdown"), (ContentView = "application/json"))),
+        (status = 404, body = ErrorBody)))]
+async fn get_content(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
+    let state = app.rooms.text(&doc.id).await?;
+    let tag = etag(&state);
+    if wants_json(&headers) {
+        return Ok(([(ETAG, header(&tag))], axum::Json(ContentView { content: state.text, etag: tag })).into_response());
+    }
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("text/markdown; charset=utf-8")), (ETAG, header(&tag))], state.text)
+        .into_response())
+}
+
+/// Replaces the Markdown (`text/markdown` or `{"content": …}`). Applied through the room
+/// as a minimal diff: connected editors see it live and keep what they typed elsewhere.
+#[utoipa::path(put, path = "/api/v1/documents/{id}/content", tag = "content", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body(content((String = "text/markdown"), (Content = "application/json"))),
+    responses((status = 200, body = ContentWritten), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody)))]
+async fn put_content(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<axum::Json<ContentWritten>, ApiError> {
+    let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
+    let text = markdown_body(&app, &headers, &body)?;
+    let state = app.rooms.replace_text(&doc.id, &text).await?;
+    Ok(axum::Json(ContentWritten { etag: etag(&state), bytes: state.text.len() }))
+}
+
+/// Markdown from a `text/markdown` (or `text/plain`) body or a JSON `{"content": …}`.
+fn markdown_body(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let kind = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let text = if kind.starts_with("application/json") {
+        serde_json::from_slice::<Content>(body)
+            .map_err(|e| {
+                let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
+                let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+                ApiError::new(status, code, e.to_string())
+            })?
+            .content
+    } else if kind.starts_with("text/markdown") || kind.starts_with("text/plain") {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_utf8", "the body is not UTF-8"))?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send `text/markdown` or `application/json` with a `content` field",
+        ));
+    };
+    if text.len() > app.config.max_document_size {
+        return Err(too_large(app));
+    }
+    Ok(text)
+}
+
+/// Rendered HTML for the document's current state, cached by ETag.
+async fn rendered(app: &AppState, doc: &Document) -> Result<(String, std::sync::Arc<String>), ApiError> {
+    let state = app.rooms.text(&doc.id).await?;
+    let tag = etag(&state);
+    if let Some(hit) = app.render_cache.get(doc.id.as_str()).filter(|c| c.0 == tag) {
+        return Ok((tag, hit.1.clone()));
+    }
+    let html = std::sync::Arc::new(render_blocking(state.text).await?);
+    if app.render_cache.len() >= RENDER_CACHE_ENTRIES {
+        app.render_cache.clear();
+    }
+    app.render_cache.insert(doc.id.as_str().to_owned(), (tag.clone(), html.clone()));
+    Ok((tag, html))
+}
+
+/// Rendered documents kept in memory (by id, with the ETag they were rendered at).
+const RENDER_CACHE_ENTRIES: usize = 256;
+
+async fn render_blocking(markdown: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || crate::render::to_html(&markdown)).await.map_err(ApiError::internal)
+}
+
+/// Sanitised HTML (a fragment). Honours `If-None-Match`: an unchanged document costs a
+/// state-vector comparison and answers 304.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/render", tag = "content", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, content((String = "text/html"))), (status = 304, description = "unchanged"),
+        (status = 404, body = ErrorBody)))]
+async fn render_document(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
+    let state = app.rooms.text(&doc.id).await?;
+    let tag = etag(&state);
+    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == tag)) {
+        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, header(&tag))]).into_response());
+    }
+    let (tag, html) = rendered(&app, &doc).await?;
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (ETAG, header(&tag)),
+            (CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
+        ],
+        html.as_str().to_owned(),
+    )
+        .into_response())
+}
+
+fn file_name(title: &str, ext: &str) -> String {
+    let slug: String = title
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .collect::<String>()
+        .split('-')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    let slug = if slug.is_empty() { "document".to_owned() } else { slug.chars().take(80).collect() };
+    format!("attachment; filename=\"{slug}.{ext}\"")
+}
+
+/// Downloads the document as a standalone HTML page (with styles) or its Markdown.
+#[utoipa::path(get, path = "/api/v1/documents/{id}/export", tag = "content", security(("bearer" = [])),
+    params(("id" = String, Path), ExportQuery),
+    responses((status = 200, content((String = "text/html"), (String = "text/markdown"))),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn export(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
+    let (kind, ext, body) = match q.format {
+        ExportFormat::Md => ("text/markdown; charset=utf-8", "md", app.rooms.text(&doc.id).await?.text),
+        ExportFormat::Html => {
+            let (_, html) = rendered(&app, &doc).await?;
+            ("text/html; charset=utf-8", "html", crate::render::page(&doc.title, &html))
+        }
+    };
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static(kind)), (CONTENT_DISPOSITION, header(&file_name(&doc.title, ext)))],
+        body,
+    )
+        .into_response())
+}
+
+/// Renders Markdown from the body (`text/markdown` or `{"content": …}`), for previews.
+#[utoipa::path(post, path = "/api/v1/render", tag = "content", security(("bearer" = [])),
+    request_body(content((String = "text/markdown"), (Content = "application/json"))),
+    responses((status = 200, content((String = "text/html"))), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+async fn render_body(
+    State(app): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.user()?;
+    let markdown = markdown_body(&app, &headers, &body)?;
+    let html = render_blocking(markdown).await?;
+    Ok(([(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], html).into_response())
+}

@@ -1,0 +1,298 @@
+//! `/api/v1/workspaces`: workspaces, their members and roles, and invitations by email
+//! (a single-use token that expires). Admins manage members; only owners make or unmake
+//! owners, and a workspace always keeps one.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, text_field};
+use crate::access::{self, Caller, not_found, workspace_role};
+use crate::accounts::token_hash;
+use crate::app::AppState;
+use crate::ids::{UserId, WorkspaceId, random_hex};
+use crate::store::catalog::{Invitation, Member, Role, Workspace, now_ms};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, rename, delete))
+        .routes(routes!(members))
+        .routes(routes!(change_role, remove_member))
+        .routes(routes!(invite))
+        .routes(routes!(accept))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkspaceView {
+    #[serde(flatten)]
+    pub workspace: Workspace,
+    /// The caller's role.
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceRequest {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteRequest {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+    /// Single-use; `POST /api/v1/invitations/{token}/accept` with the invited account.
+    pub token: String,
+}
+
+fn ws_id(id: &str) -> WorkspaceId {
+    WorkspaceId::new(id)
+}
+
+/// The caller's workspaces and role in each.
+#[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
+    responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody)))]
+async fn list(State(app): State<AppState>, caller: Caller) -> Result<Json<Vec<WorkspaceView>>, ApiError> {
+    let all = app.store.workspaces_of(caller.user()?).await?;
+    Ok(Json(all.into_iter().map(|(workspace, role)| WorkspaceView { workspace, role }).collect()))
+}
+
+/// Creates a workspace owned by the caller.
+#[utoipa::path(post, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
+    request_body = WorkspaceRequest, responses((status = 201, body = WorkspaceView), (status = 422, body = ErrorBody)))]
+async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<WorkspaceRequest>,
+) -> Result<(StatusCode, Json<WorkspaceView>), ApiError> {
+    let name = text_field("name", &req.name, 100)?;
+    let workspace = app.store.create_workspace(&name, caller.user()?, false).await?;
+    Ok((StatusCode::CREATED, Json(WorkspaceView { workspace, role: Role::Owner })))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{id}", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = WorkspaceView), (status = 404, body = ErrorBody)))]
+async fn get_one(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let id = ws_id(&id);
+    let role = workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    Ok(Json(WorkspaceView { workspace, role }))
+}
+
+/// Renames a workspace (admins and owners).
+#[utoipa::path(patch, path = "/api/v1/workspaces/{id}", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = WorkspaceRequest,
+    responses((status = 200, body = WorkspaceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rename(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<WorkspaceRequest>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let id = ws_id(&id);
+    let role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
+    let name = text_field("name", &req.name, 100)?;
+    app.store.rename_workspace(&id, &name).await?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    Ok(Json(WorkspaceView { workspace, role }))
+}
+
+/// Deletes a workspace with all its documents (owners; never a personal workspace).
+#[utoipa::path(delete, path = "/api/v1/workspaces/{id}", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, description = "personal_workspace", body = ErrorBody)))]
+async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let id = ws_id(&id);
+    workspace_role(&app, caller.user()?, &id, Role::Owner).await?;
+    let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    if ws.personal {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "personal_workspace",
+            "a personal workspace cannot be deleted",
+        ));
+    }
+    app.store.delete_workspace(&id).await?;
+    access::changed(&app);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{id}/members", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = Vec<Member>), (status = 404, body = ErrorBody)))]
+async fn members(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Member>>, ApiError> {
+    let id = ws_id(&id);
+    workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
+    Ok(Json(app.store.members(&id).await?))
+}
+
+/// Checks that `actor` (with `actor_role`) may move a member from `from` to `to`
+/// (`None`: removal), keeping at least one owner.
+async fn check_member_change(
+    app: &AppState,
+    ws: &WorkspaceId,
+    actor_role: Role,
+    from: Role,
+    to: Option<Role>,
+) -> Result<(), ApiError> {
+    let touches_owner = from == Role::Owner || to == Some(Role::Owner);
+    if touches_owner && actor_role != Role::Owner {
+        return Err(access::forbidden("the owner role to make or unmake owners"));
+    }
+    if from == Role::Owner && to != Some(Role::Owner) && app.store.owner_count(ws).await? <= 1 {
+        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "a workspace must keep at least one owner"));
+    }
+    Ok(())
+}
+
+/// Changes a member's role. Takes effect on their open connections at once.
+#[utoipa::path(patch, path = "/api/v1/workspaces/{id}/members/{user_id}", tag = "workspaces",
+    security(("bearer" = [])), params(("id" = String, Path), ("user_id" = String, Path)), request_body = RoleRequest,
+    responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "last_owner", body = ErrorBody)))]
+async fn change_role(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+    ApiJson(req): ApiJson<RoleRequest>,
+) -> Result<Json<Member>, ApiError> {
+    let (id, target) = (ws_id(&id), UserId::new(user_id));
+    let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
+    let from = app.store.member_role(&id, &target).await?.ok_or_else(|| not_found("user"))?;
+    check_member_change(&app, &id, actor_role, from, Some(req.role)).await?;
+    app.store.set_member_role(&id, &target, req.role).await?;
+    access::changed(&app);
+    let user = app.store.user(&target).await?.ok_or_else(|| not_found("user"))?;
+    Ok(Json(Member { user, role: req.role }))
+}
+
+/// Removes a member (admins; anyone may leave). Their open connections close with 4403.
+#[utoipa::path(delete, path = "/api/v1/workspaces/{id}/members/{user_id}", tag = "workspaces",
+    security(("bearer" = [])), params(("id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "last_owner", body = ErrorBody)))]
+async fn remove_member(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (id, target) = (ws_id(&id), UserId::new(user_id));
+    let me = caller.user()?;
+    let leaving = *me == target;
+    let actor_role = workspace_role(&app, me, &id, if leaving { Role::Viewer } else { Role::Admin }).await?;
+    let from = app.store.member_role(&id, &target).await?.ok_or_else(|| not_found("user"))?;
+    // Leaving needs no rights over others, but the last owner may not leave.
+    check_member_change(&app, &id, if leaving { Role::Owner } else { actor_role }, from, None).await?;
+    app.store.remove_member(&id, &target).await?;
+    access::changed(&app);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Invites an email address with a role (admins; owners alone invite owners). The answer
+/// holds the single-use token to send to the invitee.
+#[utoipa::path(post, path = "/api/v1/workspaces/{id}/invitations", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = InviteRequest,
+    responses((status = 201, body = InvitationView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn invite(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<InviteRequest>,
+) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
+    let id = ws_id(&id);
+    let me = caller.user()?;
+    let actor_role = workspace_role(&app, me, &id, Role::Admin).await?;
+    if req.role == Role::Owner && actor_role != Role::Owner {
+        return Err(access::forbidden("the owner role to invite owners"));
+    }
+    let email = req.email.trim().to_lowercase();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "`email` is not an email address",
+        ));
+    }
+    let token = random_hex(24);
+    let inv = Invitation {
+        id: random_hex(10),
+        workspace_id: id.clone(),
+        email: email.clone(),
+        role: req.role,
+        expires_at: now_ms() + app.config.invitation_ttl.as_millis() as i64,
+        accepted_at: None,
+    };
+    app.store.create_invitation(&inv, &token_hash(&token), me).await?;
+    let view =
+        InvitationView { id: inv.id, workspace_id: id, email, role: inv.role, expires_at: inv.expires_at, token };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Accepts an invitation with the account of the invited email.
+#[utoipa::path(post, path = "/api/v1/invitations/{token}/accept", tag = "workspaces", security(("bearer" = [])),
+    params(("token" = String, Path)),
+    responses((status = 200, body = WorkspaceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "invitation_used", body = ErrorBody),
+        (status = 410, description = "invitation_expired", body = ErrorBody)))]
+async fn accept(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(token): Path<String>,
+) -> Result<Json<WorkspaceView>, ApiError> {
+    let me = caller.user()?;
+    let inv = app
+        .store
+        .invitation_by_hash(&token_hash(&token))
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation"))?;
+    let user = app.store.user(me).await?.ok_or_else(|| not_found("user"))?;
+    if user.email.as_deref() != Some(inv.email.as_str()) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "invitation_for_another_email",
+            "this invitation is for another email address",
+        ));
+    }
+    let now = now_ms();
+    if inv.accepted_at.is_some() {
+        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+    }
+    if inv.expires_at <= now {
+        return Err(ApiError::new(StatusCode::GONE, "invitation_expired", "this invitation has expired"));
+    }
+    if !app.store.accept_invitation(&inv, me, now).await? {
+        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+    }
+    access::changed(&app);
+    let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found("workspace"))?;
+    let role = app.store.member_role(&inv.workspace_id, me).await?.unwrap_or(inv.role);
+    Ok(Json(WorkspaceView { workspace, role }))
+}

@@ -1,0 +1,322 @@
+//! The catalogue around the rooms: users, sessions, settings, workspaces and their
+//! members, invitations, documents (metadata, tags, materialised text), shares and public
+//! links. One [`Catalog`] trait; both backends implement it from the same SQL
+//! (`catalog_sql.rs`), except full-text search, which each does in its own dialect.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::StoreError;
+use crate::ids::{DocId, UserId, WorkspaceId};
+
+/// A member's role in a workspace, or a share's role on one document. Ordered: each role
+/// can do everything the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Commenter,
+    Editor,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Commenter => "commenter",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Some(match s {
+            "viewer" => Role::Viewer,
+            "commenter" => Role::Commenter,
+            "editor" => Role::Editor,
+            "admin" => Role::Admin,
+            "owner" => Role::Owner,
+            _ => return None,
+        })
+    }
+
+    /// Whether this role may change the document's content in a room.
+    pub fn can_edit(self) -> bool {
+        self >= Role::Editor
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: Option<String>,
+    pub name: String,
+    pub created_at: i64,
+}
+
+/// A user with what login needs.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: Option<String>,
+    pub name: String,
+    pub password_hash: Option<String>,
+    /// External identity (issuer, subject) for users of an identity provider.
+    pub external: Option<(String, String)>,
+}
+
+/// One refresh token; `family` links every token rotated from the same login.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub family: String,
+    pub user_id: UserId,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: String,
+    /// The workspace every user gets at signup.
+    pub personal: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: String,
+    pub workspace_id: WorkspaceId,
+    pub email: String,
+    pub role: Role,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Document {
+    pub id: DocId,
+    pub workspace_id: WorkspaceId,
+    pub title: String,
+    pub owner_id: UserId,
+    pub tags: Vec<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub id: DocId,
+    pub workspace_id: WorkspaceId,
+    pub title: String,
+    pub owner_id: UserId,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    Created,
+    #[default]
+    Updated,
+    Title,
+}
+
+/// Which documents a listing shows, in what order, from where.
+#[derive(Debug, Clone)]
+pub struct DocQuery {
+    /// Only documents this user can see (workspace member or share).
+    pub viewer: UserId,
+    pub workspace: Option<WorkspaceId>,
+    pub tag: Option<String>,
+    pub owner: Option<UserId>,
+    /// The trash (soft-deleted documents) instead of the live ones.
+    pub deleted: bool,
+    pub sort: SortKey,
+    pub descending: bool,
+    /// Keyset position: the sort value and id of the last document already seen.
+    pub after: Option<(String, DocId)>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub document: Document,
+    pub rank: f64,
+    /// Matching text with the matched words between `<mark>` and `</mark>`.
+    pub snippet: String,
+}
+
+/// A public link: anyone holding its token gets `role` (viewer or editor) on the document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Link {
+    pub id: String,
+    pub token: String,
+    pub document_id: DocId,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+/// What a user's access to one document is made of.
+#[derive(Debug, Clone)]
+pub struct DocAccess {
+    pub document: Document,
+    pub workspace_role: Option<Role>,
+    pub share_role: Option<Role>,
+}
+
+impl DocAccess {
+    /// The stronger of the workspace role and the share.
+    pub fn role(&self) -> Option<Role> {
+        self.workspace_role.max(self.share_role)
+    }
+}
+
+#[async_trait]
+pub trait Catalog: Send + Sync + 'static {
+    /// Fails with [`StoreError::Conflict`] when the email or external identity is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
+    async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn user_by_external(&self, issuer: &str, subject: &str) -> Result<Option<User>, StoreError>;
+
+    async fn create_session(&self, session: &Session, token_hash: &str) -> Result<(), StoreError>;
+    async fn session_by_hash(&self, token_hash: &str) -> Result<Option<Session>, StoreError>;
+    /// Marks a session used; `false` if it was already rotated or revoked (a reuse).
+    async fn rotate_session(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    async fn revoke_family(&self, family: &str, now: i64) -> Result<(), StoreError>;
+
+    async fn settings(&self, user: &UserId) -> Result<Option<String>, StoreError>;
+    async fn put_settings(&self, user: &UserId, json: &str) -> Result<(), StoreError>;
+
+    /// Creates a workspace with `owner` as its owner.
+    async fn create_workspace(&self, name: &str, owner: &UserId, personal: bool) -> Result<Workspace, StoreError>;
+    async fn workspace(&self, id: &WorkspaceId) -> Result<Option<Workspace>, StoreError>;
+    async fn workspaces_of(&self, user: &UserId) -> Result<Vec<(Workspace, Role)>, StoreError>;
+    async fn personal_workspace(&self, user: &UserId) -> Result<Option<WorkspaceId>, StoreError>;
+    async fn rename_workspace(&self, id: &WorkspaceId, name: &str) -> Result<bool, StoreError>;
+    async fn delete_workspace(&self, id: &WorkspaceId) -> Result<bool, StoreError>;
+
+    async fn member_role(&self, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, StoreError>;
+    async fn members(&self, ws: &WorkspaceId) -> Result<Vec<Member>, StoreError>;
+    async fn set_member_role(&self, ws: &WorkspaceId, user: &UserId, role: Role) -> Result<bool, StoreError>;
+    async fn remove_member(&self, ws: &WorkspaceId, user: &UserId) -> Result<bool, StoreError>;
+    async fn owner_count(&self, ws: &WorkspaceId) -> Result<u64, StoreError>;
+
+    async fn create_invitation(&self, inv: &Invitation, token_hash: &str, by: &UserId) -> Result<(), StoreError>;
+    async fn invitation_by_hash(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError>;
+    /// Marks the invitation accepted and makes `user` a member with its role (keeping a
+    /// stronger role the user already has), in one transaction; `false` if it was
+    /// accepted already.
+    async fn accept_invitation(&self, inv: &Invitation, user: &UserId, now: i64) -> Result<bool, StoreError>;
+
+    async fn create_document(&self, doc: &NewDocument) -> Result<Document, StoreError>;
+    /// The document, deleted or not.
+    async fn document(&self, id: &DocId) -> Result<Option<Document>, StoreError>;
+    /// Whether a catalogue row exists for this room (rooms of app-issued tokens have none).
+    async fn is_document(&self, id: &DocId) -> Result<bool, StoreError>;
+    async fn list_documents(&self, q: &DocQuery) -> Result<Vec<Document>, StoreError>;
+    async fn search_documents(&self, q: &DocQuery, terms: &str, offset: u32) -> Result<Vec<SearchHit>, StoreError>;
+    async fn update_document(
+        &self,
+        id: &DocId,
+        title: Option<&str>,
+        tags: Option<&[String]>,
+        now: i64,
+    ) -> Result<Option<Document>, StoreError>;
+    async fn set_deleted(&self, id: &DocId, deleted_at: Option<i64>) -> Result<bool, StoreError>;
+    /// Removes the document with its stored state, tags, shares and links.
+    async fn purge_document(&self, id: &DocId) -> Result<bool, StoreError>;
+    /// Stores the plain text search reads (a no-op for rooms without a catalogue row).
+    async fn set_document_text(&self, id: &DocId, text: &str, now: i64) -> Result<(), StoreError>;
+    /// The document (deleted or not) with `user`'s roles on it; `None` if it doesn't exist.
+    async fn document_access(&self, id: &DocId, user: &UserId) -> Result<Option<DocAccess>, StoreError>;
+
+    async fn shares(&self, doc: &DocId) -> Result<Vec<Member>, StoreError>;
+    async fn set_share(&self, doc: &DocId, user: &UserId, role: Role, now: i64) -> Result<(), StoreError>;
+    async fn remove_share(&self, doc: &DocId, user: &UserId) -> Result<bool, StoreError>;
+
+    async fn create_link(&self, link: &Link) -> Result<(), StoreError>;
+    async fn links(&self, doc: &DocId) -> Result<Vec<Link>, StoreError>;
+    async fn revoke_link(&self, doc: &DocId, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// The live (unrevoked) link with this token.
+    async fn link_by_token(&self, token: &str) -> Result<Option<Link>, StoreError>;
+}
+
+/// Milliseconds since the Unix epoch: every catalogue time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The FTS5 query for free text: each word quoted (so no operator syntax reaches the
+/// parser), all required, the last one as a prefix.
+pub fn fts5_query(terms: &str) -> Option<String> {
+    let words: Vec<String> = terms
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(32)
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    let (last, rest) = words.split_last()?;
+    let mut q = rest.join(" ");
+    if !q.is_empty() {
+        q.push(' ');
+    }
+    q.push_str(last);
+    q.push('*');
+    Some(q)
+}
+
+/// The Postgres `to_tsquery` text for free text: words only (no operator syntax), all
+/// required, the last one as a prefix.
+pub fn pg_tsquery(terms: &str) -> Option<String> {
+    let words: Vec<String> = terms
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(32)
+        .map(|w| w.to_lowercase())
+        .collect();
+    let (last, rest) = words.split_last()?;
+    let mut q: Vec<String> = rest.to_vec();
+    q.push(format!("{last}:*"));
+    Some(q.join(" & "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts5_query_quotes_words_and_drops_syntax() {
+        assert_eq!(fts5_query("rust async").unwrap(), "\"rust\" \"async\"*");
+        assert_eq!(fts5_query("a\" OR b:c*").unwrap(), "\"a\" \"OR\" \"b\" \"c\"*");
+        assert_eq!(fts5_query("  ;; "), None);
+    }
+
+    #[test]
+    fn roles_are_ordered_and_round_trip() {
+        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Editor && Role::Commenter > Role::Viewer);
+        for r in [Role::Viewer, Role::Commenter, Role::Editor, Role::Admin, Role::Owner] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+        }
+        assert!(!Role::Commenter.can_edit() && Role::Editor.can_edit());
+    }
+}
