@@ -246,7 +246,16 @@ pub async fn watch_socket(
             control.close(close_code::UNAUTHORIZED, "token expired");
             return;
         }
-        match recheck.caller.role_on(&app, doc.as_str(), false).await {
+        // A link is looked up again: it may have been revoked.
+        let caller = match &recheck.caller {
+            Caller::Link(link) => link_of_token(&app, &link.token).await.map(Caller::Link),
+            other => Ok(other.clone()),
+        };
+        let role = match caller {
+            Ok(caller) => caller.role_on(&app, doc.as_str(), false).await,
+            Err(e) => Err(e),
+        };
+        match role {
             Ok((_, role)) if access_of(role) != access => {
                 access = access_of(role);
                 room.set_access(conn, access).await;

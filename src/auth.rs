@@ -145,37 +145,26 @@ impl Keys {
         }
     }
 
+    /// A room token granting `grants`.
     pub fn mint(&self, sub: &str, grants: &[Grant], ttl: Duration) -> String {
-        let iat = now_secs();
-        let claims = Claims {
-            sub: sub.into(),
-            iss: ISSUER.into(),
-            iat,
-            exp: iat + ttl.as_secs().max(1),
-            kind: TokenKind::Room,
-            rooms: grants
-                .iter()
-                .map(|g| {
-                    let a = if g.access == Access::Read { "r" } else { "rw" };
-                    format!("{}={a}", g.pattern)
-                })
-                .collect(),
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing with an in-memory key cannot fail")
+        let rooms = grants
+            .iter()
+            .map(|g| {
+                let a = if g.access == Access::Read { "r" } else { "rw" };
+                format!("{}={a}", g.pattern)
+            })
+            .collect();
+        self.sign(sub, TokenKind::Room, rooms, ttl)
     }
 
     /// A user's access token.
     pub fn mint_user(&self, user: &str, ttl: Duration) -> String {
+        self.sign(user, TokenKind::User, Vec::new(), ttl)
+    }
+
+    fn sign(&self, sub: &str, kind: TokenKind, rooms: Vec<String>, ttl: Duration) -> String {
         let iat = now_secs();
-        let claims = Claims {
-            sub: user.into(),
-            iss: ISSUER.into(),
-            iat,
-            exp: iat + ttl.as_secs().max(1),
-            kind: TokenKind::User,
-            rooms: Vec::new(),
-        };
+        let claims = Claims { sub: sub.into(), iss: ISSUER.into(), iat, exp: iat + ttl.as_secs().max(1), kind, rooms };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 signing with an in-memory key cannot fail")
     }
@@ -263,6 +252,16 @@ mod tests {
         assert_eq!(c.access("notes/x").unwrap(), Access::ReadWrite);
         assert!(Keys::from_secret(b"two").verify(&token).is_err());
         assert!(keys.verify("not.a.jwt").is_err());
+    }
+
+    #[test]
+    fn user_tokens_name_a_user_and_grant_no_rooms() {
+        let keys = Keys::from_secret(b"one");
+        let c = keys.verify(&keys.mint_user("u1", Duration::from_secs(60))).unwrap();
+        assert_eq!((c.kind, c.sub.as_str()), (TokenKind::User, "u1"));
+        assert!(matches!(c.access("anything"), Err(AuthError::NoGrant(_))));
+        let room = keys.verify(&keys.mint("app", &[Grant::parse("*=r").unwrap()], Duration::from_secs(60))).unwrap();
+        assert_eq!(room.kind, TokenKind::Room);
     }
 
     #[test]

@@ -1,0 +1,530 @@
+//! The authorization matrix: every role (owner, admin, editor, commenter, viewer), a user
+//! the document is shared with, a public view link, a stranger and an anonymous caller,
+//! against every REST endpoint and the WebSocket, on SQLite and Postgres. Each cell states
+//! its exact answer: the success status, 401 without credentials, 404 where the caller
+//! cannot see the resource, 403 where it can but its role is too weak. Then access
+//! changes reaching open connections.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::Client;
+use common::api::{Account, Api, Db, server};
+use common::client::Event;
+use reqwest::Method;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite;
+
+on_both_databases!(every_role_against_every_endpoint, access_changes_reach_open_connections);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Owner,
+    Admin,
+    Editor,
+    Commenter,
+    Viewer,
+    /// Not a member; the document is shared with them as editor.
+    Sharee,
+    /// Anonymous, holding a public view link to the document.
+    Link,
+    Stranger,
+    Anonymous,
+}
+
+const EVERYONE: [Who; 9] = [
+    Who::Owner,
+    Who::Admin,
+    Who::Editor,
+    Who::Commenter,
+    Who::Viewer,
+    Who::Sharee,
+    Who::Link,
+    Who::Stranger,
+    Who::Anonymous,
+];
+const MEMBERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer];
+const DOC_READERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Link];
+const DOC_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Sharee];
+const MANAGERS: &[Who] = &[Who::Owner, Who::Admin];
+const USERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Stranger];
+
+/// What a case acts on, which decides what a caller without access is told.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scope {
+    Workspace,
+    Document,
+    /// Any signed-in user.
+    User,
+}
+
+struct World {
+    api: Api,
+    accounts: BTreeMap<Who, Account>,
+    owner: Account,
+    ws: String,
+    /// Member whose role the member-management cases change.
+    target: Account,
+}
+
+/// A document made for one cell, with a view link to it.
+struct Fresh {
+    doc: String,
+    link: String,
+    link_id: String,
+}
+
+impl World {
+    async fn fresh_doc(&self) -> Fresh {
+        let doc = self
+            .api
+            .create_doc(&self.owner.token, json!({"title": "Doc", "content": "text\n", "workspace_id": self.ws}))
+            .await;
+        let sharee = &self.accounts[&Who::Sharee];
+        let (status, _) = self
+            .api
+            .post(
+                &format!("/api/v1/documents/{doc}/shares"),
+                &self.owner.token,
+                json!({"user_id": sharee.id, "role": "editor"}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, link) = self
+            .api
+            .post(&format!("/api/v1/documents/{doc}/links"), &self.owner.token, json!({"role": "viewer"}))
+            .await;
+        assert_eq!(status, 201);
+        Fresh {
+            doc,
+            link: link["token"].as_str().unwrap().to_owned(),
+            link_id: link["id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn request(&self, who: Who, fresh: &Fresh, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.api.request(method, path, None);
+        match who {
+            Who::Anonymous => {}
+            Who::Link => req = req.header("tandem-link", &fresh.link),
+            _ => req = req.bearer_auth(&self.accounts[&who].token),
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+async fn join(api: &Api, ws: &str, owner: &Account, who: &Account, role: &str) {
+    let (status, inv) = api
+        .post(&format!("/api/v1/workspaces/{ws}/invitations"), &owner.token, json!({"email": who.email, "role": role}))
+        .await;
+    assert_eq!(status, 201, "{inv}");
+    let (status, body) = api
+        .call(
+            Method::POST,
+            &format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap()),
+            Some(&who.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn world(server: &common::TestServer) -> World {
+    let api = Api::new(server);
+    let mut accounts = BTreeMap::new();
+    for (who, email) in [
+        (Who::Owner, "owner@example.com"),
+        (Who::Admin, "admin@example.com"),
+        (Who::Editor, "editor@example.com"),
+        (Who::Commenter, "commenter@example.com"),
+        (Who::Viewer, "viewer@example.com"),
+        (Who::Sharee, "sharee@example.com"),
+        (Who::Stranger, "stranger@example.com"),
+    ] {
+        accounts.insert(who, api.signup(email).await);
+    }
+    let owner = accounts[&Who::Owner].clone();
+    let (_, ws) = api.post("/api/v1/workspaces", &owner.token, json!({"name": "Team"})).await;
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    for (who, role) in
+        [(Who::Admin, "admin"), (Who::Editor, "editor"), (Who::Commenter, "commenter"), (Who::Viewer, "viewer")]
+    {
+        join(&api, &ws, &owner, &accounts[&who], role).await;
+    }
+    let target = api.signup("target@example.com").await;
+    join(&api, &ws, &owner, &target, "viewer").await;
+    World { api, accounts, owner, ws, target }
+}
+
+/// The answer a denied caller gets.
+fn denied(who: Who, scope: Scope) -> u16 {
+    match (who, scope) {
+        (Who::Anonymous, _) => 401,
+        // A link holder can see its document, and is not a user elsewhere.
+        (Who::Link, _) => 403,
+        (Who::Stranger, Scope::User) => 403,
+        (Who::Stranger, _) => 404,
+        (Who::Sharee, Scope::Workspace) => 404,
+        _ => 403,
+    }
+}
+
+struct Case {
+    name: &'static str,
+    scope: Scope,
+    allowed: &'static [Who],
+    ok: u16,
+    method: Method,
+    /// `{ws}`, `{doc}`, `{target}` and `{link_id}` are filled in per cell.
+    path: &'static str,
+    body: Option<Value>,
+    /// Puts shared state back after a cell that changed it.
+    reset: Option<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    let case = |name, scope, allowed, ok, method, path, body: Option<Value>| Case {
+        name,
+        scope,
+        allowed,
+        ok,
+        method,
+        path,
+        body,
+        reset: None,
+    };
+    vec![
+        case("get workspace", Scope::Workspace, MEMBERS, 200, Method::GET, "/api/v1/workspaces/{ws}", None),
+        case("list members", Scope::Workspace, MEMBERS, 200, Method::GET, "/api/v1/workspaces/{ws}/members", None),
+        case(
+            "rename workspace",
+            Scope::Workspace,
+            MANAGERS,
+            200,
+            Method::PATCH,
+            "/api/v1/workspaces/{ws}",
+            Some(json!({"name": "Team"})),
+        ),
+        case(
+            "invite",
+            Scope::Workspace,
+            MANAGERS,
+            201,
+            Method::POST,
+            "/api/v1/workspaces/{ws}/invitations",
+            Some(json!({"email": "new@example.com", "role": "viewer"})),
+        ),
+        Case {
+            reset: Some("role"),
+            ..case(
+                "change a role",
+                Scope::Workspace,
+                MANAGERS,
+                200,
+                Method::PATCH,
+                "/api/v1/workspaces/{ws}/members/{target}",
+                Some(json!({"role": "editor"})),
+            )
+        },
+        Case {
+            reset: Some("member"),
+            ..case(
+                "remove a member",
+                Scope::Workspace,
+                MANAGERS,
+                204,
+                Method::DELETE,
+                "/api/v1/workspaces/{ws}/members/{target}",
+                None,
+            )
+        },
+        case(
+            "create a document there",
+            Scope::Workspace,
+            &[Who::Owner, Who::Admin, Who::Editor],
+            201,
+            Method::POST,
+            "/api/v1/documents",
+            Some(json!({"title": "new", "workspace_id": "{ws}"})),
+        ),
+        case(
+            "list its documents",
+            Scope::Workspace,
+            MEMBERS,
+            200,
+            Method::GET,
+            "/api/v1/documents?workspace_id={ws}",
+            None,
+        ),
+        case("get document", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}", None),
+        case("get content", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/content", None),
+        case("render", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/render", None),
+        case(
+            "export",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/export?format=md",
+            None,
+        ),
+        case(
+            "patch document",
+            Scope::Document,
+            DOC_WRITERS,
+            200,
+            Method::PATCH,
+            "/api/v1/documents/{doc}",
+            Some(json!({"title": "renamed"})),
+        ),
+        case(
+            "put content",
+            Scope::Document,
+            DOC_WRITERS,
+            200,
+            Method::PUT,
+            "/api/v1/documents/{doc}/content",
+            Some(json!({"content": "new text\n"})),
+        ),
+        case(
+            "duplicate",
+            Scope::Document,
+            &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee],
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/duplicate",
+            None,
+        ),
+        case("move to trash", Scope::Document, DOC_WRITERS, 204, Method::DELETE, "/api/v1/documents/{doc}", None),
+        case(
+            "delete for good",
+            Scope::Document,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/documents/{doc}?permanent=true",
+            None,
+        ),
+        case("list shares", Scope::Document, MANAGERS, 200, Method::GET, "/api/v1/documents/{doc}/shares", None),
+        case(
+            "share",
+            Scope::Document,
+            MANAGERS,
+            200,
+            Method::POST,
+            "/api/v1/documents/{doc}/shares",
+            Some(json!({"email": "stranger@example.com", "role": "viewer"})),
+        ),
+        case(
+            "unshare",
+            Scope::Document,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/documents/{doc}/shares/{sharee}",
+            None,
+        ),
+        case(
+            "revoke link",
+            Scope::Document,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/documents/{doc}/links/{link_id}",
+            None,
+        ),
+        case("list links", Scope::Document, MANAGERS, 200, Method::GET, "/api/v1/documents/{doc}/links", None),
+        case(
+            "create link",
+            Scope::Document,
+            MANAGERS,
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/links",
+            Some(json!({"role": "viewer"})),
+        ),
+        case(
+            "preview render",
+            Scope::User,
+            USERS,
+            200,
+            Method::POST,
+            "/api/v1/render",
+            Some(json!({"content": "# x"})),
+        ),
+        case("settings", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/settings", None),
+    ]
+}
+
+fn fill(s: &str, w: &World, f: &Fresh) -> String {
+    s.replace("{ws}", &w.ws)
+        .replace("{doc}", &f.doc)
+        .replace("{target}", &w.target.id)
+        .replace("{sharee}", &w.accounts[&Who::Sharee].id)
+        .replace("{link_id}", &f.link_id)
+}
+
+async fn every_role_against_every_endpoint(db: Db) {
+    let server = server(db).await;
+    let w = world(&server).await;
+    let mut failures = Vec::new();
+    let mut cells = 0;
+    for case in cases() {
+        for who in EVERYONE {
+            let fresh = w.fresh_doc().await;
+            let path = fill(case.path, &w, &fresh);
+            let body = case.body.as_ref().map(|b| serde_json::from_str(&fill(&b.to_string(), &w, &fresh)).unwrap());
+            let (status, answer) = w.request(who, &fresh, case.method.clone(), &path, body).await;
+            let want = if case.allowed.contains(&who) { case.ok } else { denied(who, case.scope) };
+            cells += 1;
+            if status != want {
+                failures.push(format!("{:<24} {who:?}: got {status}, want {want} ({answer})", case.name));
+            }
+            match case.reset {
+                Some("role") => {
+                    let p = format!("/api/v1/workspaces/{}/members/{}", w.ws, w.target.id);
+                    let (s, _) =
+                        w.api.call(Method::PATCH, &p, Some(&w.owner.token), Some(json!({"role": "viewer"}))).await;
+                    assert_eq!(s, 200);
+                }
+                Some("member") if status == 204 => join(&w.api, &w.ws, &w.owner, &w.target, "viewer").await,
+                _ => {}
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} of {cells} cells wrong:\n{}", failures.len(), failures.join("\n"));
+
+    // The WebSocket: readers join, only writers' updates are applied.
+    let fresh = w.fresh_doc().await;
+    for who in EVERYONE {
+        let url = match who {
+            Who::Anonymous => format!("ws://{}/ws/{}", server.addr, fresh.doc),
+            Who::Link => format!("ws://{}/ws/{}?link={}", server.addr, fresh.doc, fresh.link),
+            _ => server.ws_url(&fresh.doc, &w.accounts[&who].token),
+        };
+        let refused = |r: Result<Client, tungstenite::Error>| match r {
+            Err(tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("{who:?}: {e}"),
+            Ok(_) => 101,
+        };
+        match who {
+            Who::Stranger => assert_eq!(refused(Client::connect(&url).await), 404, "{who:?}"),
+            Who::Anonymous => assert_eq!(refused(Client::connect(&url).await), 401, "{who:?}"),
+            _ => {
+                let mut c = Client::connect(&url).await.unwrap_or_else(|e| panic!("{who:?}: {e}"));
+                c.sync().await;
+                assert!(c.text().starts_with("text\n"), "{who:?} read {}", c.summary());
+                if DOC_WRITERS.contains(&who) {
+                    c.append_acked(&format!("{who:?}\n")).await;
+                } else {
+                    expect_denied(&mut c, who).await;
+                }
+            }
+        }
+    }
+    let text = w.api.content(&w.owner.token, &fresh.doc).await;
+    assert_eq!(text, "text\nOwner\nAdmin\nEditor\nSharee\n");
+    println!("authorization matrix ({db:?}): {cells} REST cells + {} WebSocket cells passed", EVERYONE.len());
+}
+
+async fn expect_denied(c: &mut Client, who: Who) {
+    c.append("not allowed\n").await;
+    loop {
+        match c.next_event(Duration::from_secs(5)).await {
+            Some(Event::PermissionDenied(_)) => return,
+            Some(Event::Update(_)) => panic!("{who:?}: a read-only update was applied"),
+            Some(Event::Closed(code)) => panic!("{who:?}: closed ({code:?})"),
+            None => panic!("{who:?}: no permission-denied answer"),
+            Some(_) => {}
+        }
+    }
+}
+
+enum Verdict {
+    Applied,
+    Denied,
+}
+
+async fn next_verdict(c: &mut Client) -> Verdict {
+    loop {
+        match c.next_event(Duration::from_secs(5)).await {
+            Some(Event::PermissionDenied(_)) => return Verdict::Denied,
+            Some(Event::Update(_)) => return Verdict::Applied,
+            Some(Event::Closed(code)) => panic!("closed ({code:?})"),
+            None => panic!("no answer to an update"),
+            Some(_) => {}
+        }
+    }
+}
+
+async fn access_changes_reach_open_connections(db: Db) {
+    let server = server(db).await;
+    let w = world(&server).await;
+    let fresh = w.fresh_doc().await;
+    let editor = &w.accounts[&Who::Editor];
+    let mut c = Client::connect(&server.ws_url(&fresh.doc, &editor.token)).await.unwrap();
+    c.sync().await;
+    c.append_acked("mine\n").await;
+
+    // Downgraded to viewer while connected: the connection turns read-only.
+    let member = format!("/api/v1/workspaces/{}/members/{}", w.ws, editor.id);
+    let (s, _) = w.api.call(Method::PATCH, &member, Some(&w.owner.token), Some(json!({"role": "viewer"}))).await;
+    assert_eq!(s, 200);
+    // The change is rechecked as soon as it is made; an update racing it may still land.
+    let mut denied_after = None;
+    for attempt in 0..50 {
+        c.append("typed while downgraded\n").await;
+        match next_verdict(&mut c).await {
+            Verdict::Denied => {
+                denied_after = Some(attempt);
+                break;
+            }
+            Verdict::Applied => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert!(denied_after.is_some(), "still writable 5 s after the downgrade");
+    // Removed from the workspace: closed with 4403.
+    let (s, _) = w.api.call(Method::DELETE, &member, Some(&w.owner.token), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(c.wait_close(Duration::from_secs(5)).await, Some(4403));
+
+    // A revoked link closes the connections opened with it.
+    let mut by_link =
+        Client::connect(&format!("ws://{}/ws/{}?link={}", server.addr, fresh.doc, fresh.link)).await.unwrap();
+    by_link.sync().await;
+    let (_, links) = w.api.get(&format!("/api/v1/documents/{}/links", fresh.doc), &w.owner.token).await;
+    let link_id = links[0]["id"].as_str().unwrap();
+    let (s, _) = w
+        .api
+        .call(Method::DELETE, &format!("/api/v1/documents/{}/links/{link_id}", fresh.doc), Some(&w.owner.token), None)
+        .await;
+    assert_eq!(s, 204);
+    assert_eq!(by_link.wait_close(Duration::from_secs(5)).await, Some(4403));
+
+    // Moving the document to the trash closes everyone's connection to it.
+    let mut sharee = Client::connect(&server.ws_url(&fresh.doc, &w.accounts[&Who::Sharee].token)).await.unwrap();
+    sharee.sync().await;
+    assert!(sharee.text().contains("mine"));
+    let (s, _) =
+        w.api.call(Method::DELETE, &format!("/api/v1/documents/{}", fresh.doc), Some(&w.owner.token), None).await;
+    assert_eq!(s, 204);
+    assert_eq!(sharee.wait_close(Duration::from_secs(5)).await, Some(4403));
+    let refused = Client::connect(&server.ws_url(&fresh.doc, &w.accounts[&Who::Sharee].token)).await;
+    assert!(matches!(refused, Err(tungstenite::Error::Http(r)) if r.status() == 404));
+
+    // A deleted document's content survives in the trash and comes back with it.
+    let (s, _) =
+        w.api.call(Method::POST, &format!("/api/v1/documents/{}/restore", fresh.doc), Some(&w.owner.token), None).await;
+    assert_eq!(s, 200);
+    let text = w.api.content(&w.owner.token, &fresh.doc).await;
+    assert!(text.starts_with("text\nmine\n"), "{text}");
+    // Exactly the updates that raced the downgrade were kept; the refused one was not.
+    assert_eq!(text.matches("typed while downgraded").count(), denied_after.unwrap(), "{text}");
+}
