@@ -75,6 +75,14 @@ pub struct ServeConfig {
     /// Largest awareness state (JSON bytes) one client may announce; larger closes with 1009.
     #[arg(long, env = "TANDEM_MAX_AWARENESS_BYTES", default_value_t = 16 * 1024)]
     pub max_awareness_bytes: usize,
+    /// Awareness updates per second one connection may send (bursts of two seconds
+    /// allowed); more closes it with 1008.
+    #[arg(long, env = "TANDEM_MAX_AWARENESS_PER_SECOND", default_value_t = 30)]
+    pub max_awareness_per_second: u32,
+    /// Largest a document's Yjs state may grow, in bytes: an update that would take it
+    /// past this is refused and its sender closed with 1009.
+    #[arg(long, env = "TANDEM_MAX_DOCUMENT_STATE_SIZE", default_value_t = 64 * 1024 * 1024)]
+    pub max_document_state_size: usize,
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,

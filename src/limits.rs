@@ -50,6 +50,7 @@ pub struct ConnLimits {
     messages: Bucket,
     bytes: Bucket,
     max_awareness_bytes: usize,
+    awareness: Bucket,
 }
 
 impl ConnLimits {
@@ -61,6 +62,10 @@ impl ConnLimits {
             // One maximum-size message (an initial sync of a large document) must fit.
             bytes: Bucket::new(bytes, bytes.max(cfg.max_message_size as f64)),
             max_awareness_bytes: cfg.max_awareness_bytes,
+            awareness: {
+                let rate = f64::from(cfg.max_awareness_per_second.max(1));
+                Bucket::new(rate, rate * 2.0)
+            },
         }
     }
 
@@ -81,14 +86,21 @@ impl ConnLimits {
                 limit: "bytes_per_second",
             });
         }
-        if let ClientMessage::Awareness(update) = msg
-            && update.clients.values().any(|e| e.json.len() > self.max_awareness_bytes)
-        {
-            return Err(Violation {
-                code: close_code::TOO_BIG,
-                reason: "awareness state too large",
-                limit: "awareness_bytes",
-            });
+        if let ClientMessage::Awareness(update) = msg {
+            if update.clients.values().any(|e| e.json.len() > self.max_awareness_bytes) {
+                return Err(Violation {
+                    code: close_code::TOO_BIG,
+                    reason: "awareness state too large",
+                    limit: "awareness_bytes",
+                });
+            }
+            if !self.awareness.take(1.0, now) {
+                return Err(Violation {
+                    code: close_code::POLICY_VIOLATION,
+                    reason: "awareness rate limit exceeded",
+                    limit: "awareness_per_second",
+                });
+            }
         }
         Ok(())
     }
@@ -176,5 +188,17 @@ mod tests {
         };
         assert_eq!(limits.check(10, &frame("{}")), Ok(()));
         assert_eq!(limits.check(10, &frame(r#"{"name":"long"}"#)).unwrap_err().limit, "awareness_bytes");
+    }
+
+    #[test]
+    fn awareness_faster_than_the_rate_is_refused_after_a_burst() {
+        let mut cfg = ServeConfig::with_data_dir("/nonexistent");
+        cfg.max_awareness_per_second = 5;
+        let mut limits = ConnLimits::new(&cfg);
+        let msg = ClientMessage::Awareness(yrs::sync::awareness::AwarenessUpdate { clients: Default::default() });
+        // Two seconds' worth pass at once, the next is refused; updates are unaffected.
+        assert!((0..10).all(|_| limits.check(10, &msg).is_ok()));
+        assert_eq!(limits.check(10, &msg).unwrap_err().limit, "awareness_per_second");
+        assert!(limits.check(10, &ClientMessage::QueryAwareness).is_ok());
     }
 }

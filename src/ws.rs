@@ -157,7 +157,7 @@ async fn read_loop(
                         control.close(v.code, v.reason);
                         return;
                     }
-                    if !room.message(conn, msg).await {
+                    if !room.message(conn, msg, frame.len()).await {
                         control.close(close_code::SERVICE_RESTART, "room closed");
                         return;
                     }

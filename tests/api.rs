@@ -24,7 +24,24 @@ on_both_databases!(
     render_uses_etags_and_exports_download,
     bad_input_gets_specific_errors_and_writes_nothing,
     openapi_describes_every_served_route,
+    rest_requests_per_user_are_limited,
 );
+
+async fn rest_requests_per_user_are_limited(db: Db) {
+    let server = server_with(db, |c| c.max_requests_per_user_per_minute = 5).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let bob = api.signup("bob@example.com").await;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(api.get("/api/v1/auth/me", &ann.token).await.0);
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429]);
+    let (status, body) = api.get("/api/v1/documents", &ann.token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("rate_limited")));
+    // Each user has an allowance of their own.
+    assert_eq!(api.get("/api/v1/auth/me", &bob.token).await.0, 200);
+}
 
 async fn accounts_sign_up_log_in_rotate_refresh_tokens_and_log_out(db: Db) {
     let server = server(db).await;

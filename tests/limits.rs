@@ -85,3 +85,43 @@ async fn oversized_awareness_states_close_with_1009() {
     peer.set_awareness(78, 1, r#"{"name":"fine"}"#).await;
     peer.wait_awareness(T, |u| u.clients.keys().any(|c| c.get() == 78)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_past_the_document_size_limit_closes_its_sender_with_1009() {
+    let server = TestServer::start_with(|c| c.max_document_state_size = 8 * 1024).await;
+    let mut reader = server.client("size").await;
+    let mut writer = server.client("size").await;
+    writer.append_acked(&"a".repeat(5000)).await;
+    reader.wait_text(T, |t| t.len() == 5000).await;
+    writer.append(&"b".repeat(5000)).await;
+    assert_eq!(writer.wait_close(T).await, Some(1009));
+    // Nothing of the refused update was kept; the room goes on serving small edits.
+    let mut late = server.client("size").await;
+    assert_eq!(late.text().len(), 5000);
+    late.append_acked("c").await;
+    reader.wait_text(T, |t| t.len() == 5001).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awareness_faster_than_its_rate_closes_with_1008() {
+    let server = TestServer::start_with(|c| c.max_awareness_per_second = 5).await;
+    let mut calm = server.client("presence-rate").await;
+    let mut chatty = server.client("presence-rate").await;
+    for clock in 1..=40u32 {
+        let frame = proto::encode_awareness(&awareness(chatty.doc.client_id().get(), clock));
+        if futures_util::SinkExt::send(&mut chatty.ws, Message::Binary(frame.into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(chatty.wait_close(T).await, Some(1008));
+    calm.append_acked("still served").await;
+}
+
+fn awareness(client: u64, clock: u32) -> yrs::sync::awareness::AwarenessUpdate {
+    let mut u = yrs::sync::awareness::AwarenessUpdate { clients: Default::default() };
+    u.clients.insert(
+        yrs::ClientID::new(client),
+        yrs::sync::awareness::AwarenessUpdateEntry { clock, json: r#"{"cursor":1}"#.into() },
+    );
+    u
+}

@@ -91,6 +91,9 @@ pub(crate) struct RoomActor {
     /// Whether the catalogue has a row for this document (then its plain text is kept
     /// up to date for search), and whether that text is behind the document.
     pub(super) catalogued: bool,
+    /// Bytes of stored state at load plus every delta since: an upper bound of the
+    /// document's encoded size (deletions are not subtracted until the next load).
+    pub(super) state_bytes: usize,
     pub(super) text_dirty: bool,
     evicted: Option<tokio::sync::oneshot::Sender<()>>,
 }
@@ -110,6 +113,7 @@ impl RoomActor {
             store_failed: false,
             full_state: None,
             catalogued: false,
+            state_bytes: 0,
             text_dirty: false,
             evicted: None,
         }
@@ -209,6 +213,7 @@ impl RoomActor {
             txn.apply_update(update).map_err(|_| corrupt())?;
         }
         self.log_rows = stored.updates.len() as u64;
+        self.state_bytes = stored.parts().map(<[u8]>::len).sum();
         drop(txn);
         self.catalogued = self.shared.store.is_document(&self.doc_id).await?;
         Ok(())
@@ -285,7 +290,7 @@ impl RoomActor {
                 let _ = reply.send(Ok(()));
                 debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "joined");
             }
-            Command::Message { conn, msg } => self.on_message(conn, msg).await,
+            Command::Message { conn, msg, len } => self.on_message(conn, msg, len).await,
             Command::Leave { conn } => self.remove_conn(conn),
             Command::SetAccess { conn, access } => {
                 if let Some(c) = self.conns.get_mut(&conn) {
@@ -298,7 +303,7 @@ impl RoomActor {
         }
     }
 
-    async fn on_message(&mut self, conn: ConnId, msg: ClientMessage) {
+    async fn on_message(&mut self, conn: ConnId, msg: ClientMessage, len: usize) {
         let Some(access) = self.conns.get(&conn).map(|c| c.access) else {
             return;
         };
@@ -308,6 +313,14 @@ impl RoomActor {
                 if access == Access::Read {
                     if !update.is_empty() {
                         self.send(conn, proto::encode_permission_denied("read-only access").into());
+                    }
+                    return;
+                }
+                if self.state_bytes + len > self.shared.config.max_state_bytes && !update.is_empty() {
+                    metrics::counter!(m::LIMITED, "limit" => "document_size").increment(1);
+                    warn!(doc = %self.doc_id, %conn, bytes = self.state_bytes, "document size limit reached");
+                    if let Some(c) = self.conns.get(&conn) {
+                        c.sink.control.close(close_code::TOO_BIG, "document size limit reached");
                     }
                     return;
                 }
@@ -355,6 +368,7 @@ impl RoomActor {
         if delta.as_slice() != Update::EMPTY_V1 {
             self.full_state = None;
             self.text_dirty = self.catalogued;
+            self.state_bytes += delta.len();
         }
         (delta, result)
     }

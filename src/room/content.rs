@@ -57,6 +57,7 @@ impl RoomActor {
         }
         self.full_state = None;
         self.text_dirty = self.catalogued;
+        self.state_bytes += delta.len();
         self.persist(delta, Some(reply)).await;
     }
 

@@ -101,6 +101,8 @@ pub(crate) enum Command {
     Message {
         conn: ConnId,
         msg: ClientMessage,
+        /// Size of the frame it came in, in bytes.
+        len: usize,
     },
     Leave {
         conn: ConnId,
@@ -143,8 +145,8 @@ impl RoomHandle {
     }
 
     /// Hands a decoded client message to the room; `false` if the room is gone.
-    pub async fn message(&self, conn: ConnId, msg: ClientMessage) -> bool {
-        self.tx.send(Command::Message { conn, msg }).await.is_ok()
+    pub async fn message(&self, conn: ConnId, msg: ClientMessage, len: usize) -> bool {
+        self.tx.send(Command::Message { conn, msg, len }).await.is_ok()
     }
 
     pub async fn set_access(&self, conn: ConnId, access: Access) {

@@ -31,6 +31,8 @@ pub struct RoomConfig {
     pub anti_entropy: Duration,
     /// Connections one room accepts.
     pub max_connections: usize,
+    /// Largest a document's encoded state may grow, in bytes.
+    pub max_state_bytes: usize,
 }
 
 /// What every room actor shares.

@@ -80,15 +80,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
             }
         }));
     }
-    let progress = tokio::spawn({
-        let edits = edits.clone();
-        async move {
-            loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                eprint!("\r  {:>5.1}s  edits {:>8}", started.elapsed().as_secs_f64(), edits.load(Ordering::Relaxed));
-            }
-        }
-    });
+    let progress = scenarios::Progress::start(vec![("edits", edits.clone())]);
     for e in editors {
         e.await?;
     }
@@ -112,8 +104,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
             converged += 1;
         }
     }
-    progress.abort();
-    eprintln!();
+    drop(progress);
     let server_after = common.server_pid.and_then(report::sample);
     let expected = total_edits * (args.clients as u64 - 1);
 

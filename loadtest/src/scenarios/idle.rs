@@ -30,7 +30,10 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<Report> {
     let (rooms, handshakes) = scenarios::open_rooms(common, args.rooms, per_room, |_| false).await?;
     let opened = started.elapsed();
     let held: usize = rooms.iter().map(Vec::len).sum();
+    let held_now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(held as u64));
+    let progress = scenarios::Progress::start(vec![("held", held_now)]);
     tokio::time::sleep(common.duration()).await;
+    drop(progress);
     let after = common.server_pid.and_then(report::sample);
 
     let mut r = Report::new("idle", common.json.clone());

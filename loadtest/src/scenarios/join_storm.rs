@@ -63,11 +63,16 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
     let before = common.server_pid.and_then(report::sample);
     let started = Instant::now();
     let mut tasks = Vec::new();
+    let joined = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = crate::scenarios::Progress::start(vec![("synced", joined.clone())]);
     for i in 0..args.clients {
         let url = common.room_url(&room, 2 + i)?;
+        let joined = joined.clone();
         tasks.push(tokio::spawn(async move {
             let t = Instant::now();
-            clients::connect(&url, false).await.map(|c| (t.elapsed(), c))
+            let c = clients::connect(&url, false).await.map(|c| (t.elapsed(), c));
+            joined.fetch_add(u64::from(c.is_ok()), std::sync::atomic::Ordering::Relaxed);
+            c
         }));
     }
     let (mut synced, mut errors, mut held) = (Vec::new(), 0u64, Vec::new());
@@ -81,6 +86,7 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
         }
     }
     let elapsed = started.elapsed();
+    drop(progress);
     let after = common.server_pid.and_then(report::sample);
     let mut r = Report::new("join-storm", common.json.clone());
     r.add("document MB", args.doc_mb as u64);

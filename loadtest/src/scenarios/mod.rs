@@ -8,11 +8,39 @@ pub mod ramp;
 pub mod reconnect_storm;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
 use crate::Common;
 use crate::clients::{self, Connected};
+
+/// A live progress line on stderr, redrawn every second until dropped.
+pub struct Progress(tokio::task::JoinHandle<()>);
+
+impl Progress {
+    pub fn start(counters: Vec<(&'static str, Arc<AtomicU64>)>) -> Self {
+        let started = Instant::now();
+        Progress(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let mut line = format!("\r  {:>6.1}s", started.elapsed().as_secs_f64());
+                for (name, n) in &counters {
+                    line.push_str(&format!("  {name} {:>8}", n.load(Ordering::Relaxed)));
+                }
+                eprint!("{line}");
+            }
+        }))
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.abort();
+        eprintln!();
+    }
+}
 
 /// Opens `per_room` clients in each of `rooms` rooms, at most `--connect-concurrency` at
 /// once. Returns them by room, and the handshake times in microseconds.
@@ -23,15 +51,19 @@ pub async fn open_rooms(
     full: impl Fn(usize) -> bool,
 ) -> anyhow::Result<(Vec<Vec<(Connected, bool)>>, Vec<u32>)> {
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
+    let opened = Arc::new(AtomicU64::new(0));
+    let _progress = Progress::start(vec![("connected", opened.clone())]);
     let mut tasks = Vec::new();
     for r in 0..rooms {
         for i in 0..per_room {
             let url = common.room_url(&format!("{}-{r}", common.room_prefix), r * per_room + i)?;
             let is_full = full(i);
-            let permits = permits.clone();
+            let (permits, opened) = (permits.clone(), opened.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                (r, clients::connect(&url, is_full).await, is_full)
+                let c = clients::connect(&url, is_full).await;
+                opened.fetch_add(1, Ordering::Relaxed);
+                (r, c, is_full)
             }));
         }
     }

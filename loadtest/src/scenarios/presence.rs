@@ -38,12 +38,15 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<Report> {
     let sent = std::sync::Arc::new(dashmap::DashMap::new());
     let mut handles = Vec::new();
     let mut updates = 0u64;
+    let sent_now = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let progress = scenarios::Progress::start(vec![("awareness sent", sent_now.clone())]);
     for (i, (c, _)) in rooms.into_iter().flatten().enumerate() {
         let (tx, rx) = mpsc::channel(8);
         handles.push(tokio::spawn(clients::run(c, false, sent.clone(), rx, stop_at)));
         let period = Duration::from_secs_f64(1.0 / args.rate);
         let count = (duration.as_secs_f64() * args.rate).floor() as u32;
         updates += u64::from(count);
+        let sent_now = sent_now.clone();
         tokio::spawn(async move {
             // Spread the clients' phases over one period.
             tokio::time::sleep(period.mul_f64((i % 100) as f64 / 100.0)).await;
@@ -53,6 +56,7 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<Report> {
                 if tx.send(Cmd::Awareness(clock)).await.is_err() {
                     break;
                 }
+                sent_now.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         });
     }
@@ -62,6 +66,7 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<Report> {
         frames += seen.frames;
         disconnects += u64::from(seen.closed_early);
     }
+    drop(progress);
     let after = common.server_pid.and_then(report::sample);
     let mut r = Report::new("presence", common.json.clone());
     r.add("clients", (per_room * args.rooms) as u64);
