@@ -46,6 +46,8 @@ pub struct AppState {
     pub jwks: Option<Arc<Jwks>>,
     /// Rendered HTML by document id, with the ETag it was rendered at.
     pub render_cache: Arc<DashMap<String, (String, Arc<String>)>>,
+    /// KiB of large frames that may be in the writers at once (see `ws::write_batch`).
+    pub large_frames: Arc<ws::FrameBudget>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -111,6 +113,7 @@ pub async fn run(
         access_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
         jwks,
         render_cache: Arc::new(DashMap::new()),
+        large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),
         config: Arc::new(config),
     };
     let app = router(state.clone());

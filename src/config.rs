@@ -86,6 +86,11 @@ pub struct ServeConfig {
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
+    /// Bytes of large frames (256 KiB and up, such as whole-document syncs) being written
+    /// to all connections at once; more wait their turn, first come first served. Bounds
+    /// memory in a join storm and lets the first joiners finish first.
+    #[arg(long, env = "TANDEM_LARGE_FRAME_BUDGET", default_value_t = 64 * 1024 * 1024)]
+    pub large_frame_budget: usize,
     /// How long an empty room stays in memory before it is flushed and evicted.
     #[arg(long, env = "TANDEM_ROOM_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     pub room_grace: Duration,

@@ -16,7 +16,7 @@ use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tandem_protocol as proto;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
 use tracing::{debug, warn};
 
 use crate::access::{SocketGrant, authorize_socket, watch_socket};
@@ -30,6 +30,8 @@ use crate::room::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
 const READ_BUFFER: usize = 1024;
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
+/// Frames at least this large are written under the large-frame budget.
+const LARGE_FRAME: usize = 256 * 1024;
 /// How long a close frame may take to go out before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -90,7 +92,7 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
             }
             let mut rx = rx;
             tokio::join!(
-                write_loop(tx, queue, control, app.config.ping_interval, Arc::default()),
+                write_loop(tx, queue, control, app.config.ping_interval, Arc::default(), app.large_frames.clone()),
                 drain_until_close(&mut rx)
             );
             return;
@@ -101,7 +103,8 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
         tokio::spawn(watch);
     }
     let alive = Arc::new(AtomicBool::new(true));
-    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone()));
+    let budget = app.large_frames.clone();
+    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), budget));
     let mut rx = rx;
     read_loop(&mut rx, &room, conn, &control, &alive, ConnLimits::new(&app.config)).await;
     room.leave(conn).await;
@@ -203,6 +206,7 @@ async fn write_loop(
     control: Arc<ConnControl>,
     ping_interval: Duration,
     alive: Arc<AtomicBool>,
+    large_frames: Arc<FrameBudget>,
 ) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
@@ -212,7 +216,7 @@ async fn write_loop(
             frame = queue.recv() => {
                 let Some(frame) = frame else { break };
                 let sent = tokio::select! {
-                    r = write_batch(&mut tx, &mut queue, frame) => r.is_ok(),
+                    r = write_batch(&mut tx, &mut queue, frame, &large_frames) => r.is_ok(),
                     _ = control.closed() => return, // stuck writing to a slow peer: just drop it
                 };
                 if !sent {
@@ -237,18 +241,56 @@ async fn write_loop(
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close)).await;
 }
 
-/// Writes `first` and whatever else is queued (up to a bound), then flushes once.
+/// The bytes of large frames all writers may hold at once, in KiB, handed out first come
+/// first served. A frame larger than the whole budget waits for all of it.
+pub struct FrameBudget {
+    permits: Semaphore,
+    total_kib: u32,
+}
+
+impl FrameBudget {
+    pub fn new(bytes: usize) -> Self {
+        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).clamp(1, Semaphore::MAX_PERMITS as u32);
+        FrameBudget { permits: Semaphore::new(total_kib as usize), total_kib }
+    }
+
+    async fn acquire(&self, len: usize) -> Option<SemaphorePermit<'_>> {
+        let kib = u32::try_from(len / 1024).unwrap_or(u32::MAX).clamp(1, self.total_kib);
+        self.permits.acquire_many(kib).await.ok()
+    }
+}
+
+/// Writes `first` and whatever else is queued (up to a bound), then flushes once. A large
+/// frame is written on its own, holding its size in `large_frames` until it is flushed:
+/// the socket library copies each frame whole into a per-connection buffer, so without a
+/// budget a join storm on a large document holds one copy per joiner at once.
 async fn write_batch(
     tx: &mut SplitSink<WebSocket, Message>,
     queue: &mut mpsc::Receiver<bytes::Bytes>,
     first: bytes::Bytes,
+    large_frames: &FrameBudget,
 ) -> Result<(), axum::Error> {
-    tx.feed(Message::Binary(first)).await?;
-    for _ in 1..MAX_FRAMES_PER_FLUSH {
-        match queue.try_recv() {
-            Ok(frame) => tx.feed(Message::Binary(frame)).await?,
-            Err(_) => break,
+    let mut next = Some(first);
+    let mut fed = 0;
+    while let Some(frame) = next.take() {
+        if frame.len() >= LARGE_FRAME {
+            if fed > 0 {
+                tx.flush().await?;
+            }
+            let _permit = large_frames.acquire(frame.len()).await;
+            tx.feed(Message::Binary(frame)).await?;
+            tx.flush().await?;
+            fed = 0;
+        } else {
+            tx.feed(Message::Binary(frame)).await?;
+            fed += 1;
+        }
+        if fed < MAX_FRAMES_PER_FLUSH {
+            next = queue.try_recv().ok();
         }
     }
-    tx.flush().await
+    if fed > 0 {
+        tx.flush().await?;
+    }
+    Ok(())
 }

@@ -391,3 +391,24 @@ async fn a_document_that_fails_to_load_is_refused_not_served_empty() {
     let b = server.client("broken").await;
     assert_eq!(b.text(), "precious");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joiners_of_a_large_document_all_sync_under_a_small_frame_budget() {
+    // The budget is smaller than one sync frame: each joiner waits its turn for all of it.
+    let server = TestServer::start_with(|c| c.large_frame_budget = 256 * 1024).await;
+    let mut writer = server.client("big").await;
+    writer.append_acked(&"w".repeat(1 << 20)).await;
+    let joins = (0..6).map(|_| {
+        let url = server.ws_url("big", &server.token(&["*=r"]));
+        tokio::spawn(async move {
+            let mut c = Client::connect(&url).await.unwrap();
+            c.sync().await;
+            c.text().len()
+        })
+    });
+    for j in joins.collect::<Vec<_>>() {
+        assert_eq!(j.await.unwrap(), 1 << 20);
+    }
+    // Small frames are not held up by the budget.
+    writer.append_acked("small").await;
+}
