@@ -93,9 +93,7 @@ async fn get_content(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
-    let state = app.rooms.text(&doc.id).await?;
-    let tag = etag(&state);
+    let (_, state, tag) = read(&app, &caller, &id).await?;
     if wants_json(&headers) {
         return Ok(([(ETAG, header(&tag))], axum::Json(ContentView { content: state.text, etag: tag })).into_response());
     }
@@ -150,19 +148,30 @@ fn markdown_body(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Str
     Ok(text)
 }
 
-/// Rendered HTML for the document's current state, cached by ETag.
-async fn rendered(app: &AppState, doc: &Document) -> Result<(String, std::sync::Arc<String>), ApiError> {
+/// A document the caller may read, its text and ETag.
+async fn read(app: &AppState, caller: &Caller, id: &str) -> Result<(Document, TextState, String), ApiError> {
+    let (doc, _) = caller.document(app, id, Role::Viewer).await?;
     let state = app.rooms.text(&doc.id).await?;
     let tag = etag(&state);
+    Ok((doc, state, tag))
+}
+
+/// Rendered HTML for a document at `state` (whose ETag is `tag`), cached by ETag.
+async fn rendered(
+    app: &AppState,
+    doc: &Document,
+    state: TextState,
+    tag: &str,
+) -> Result<std::sync::Arc<String>, ApiError> {
     if let Some(hit) = app.render_cache.get(doc.id.as_str()).filter(|c| c.0 == tag) {
-        return Ok((tag, hit.1.clone()));
+        return Ok(hit.1.clone());
     }
     let html = std::sync::Arc::new(render_blocking(state.text).await?);
     if app.render_cache.len() >= RENDER_CACHE_ENTRIES {
         app.render_cache.clear();
     }
-    app.render_cache.insert(doc.id.as_str().to_owned(), (tag.clone(), html.clone()));
-    Ok((tag, html))
+    app.render_cache.insert(doc.id.as_str().to_owned(), (tag.to_owned(), html.clone()));
+    Ok(html)
 }
 
 /// Rendered documents kept in memory (by id, with the ETag they were rendered at).
@@ -184,13 +193,11 @@ async fn render_document(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
-    let state = app.rooms.text(&doc.id).await?;
-    let tag = etag(&state);
+    let (doc, state, tag) = read(&app, &caller, &id).await?;
     if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == tag)) {
         return Ok((StatusCode::NOT_MODIFIED, [(ETAG, header(&tag))]).into_response());
     }
-    let (tag, html) = rendered(&app, &doc).await?;
+    let html = rendered(&app, &doc, state, &tag).await?;
     Ok((
         [
             (CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
@@ -226,11 +233,11 @@ async fn export(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
+    let (doc, state, tag) = read(&app, &caller, &id).await?;
     let (kind, ext, body) = match q.format {
-        ExportFormat::Md => ("text/markdown; charset=utf-8", "md", app.rooms.text(&doc.id).await?.text),
+        ExportFormat::Md => ("text/markdown; charset=utf-8", "md", state.text),
         ExportFormat::Html => {
-            let (_, html) = rendered(&app, &doc).await?;
+            let html = rendered(&app, &doc, state, &tag).await?;
             ("text/html; charset=utf-8", "html", crate::render::page(&doc.title, &html))
         }
     };

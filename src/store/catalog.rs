@@ -266,37 +266,27 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// The FTS5 query for free text: each word quoted (so no operator syntax reaches the
-/// parser), all required, the last one as a prefix.
-pub fn fts5_query(terms: &str) -> Option<String> {
-    let words: Vec<String> = terms
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(32)
-        .map(|w| format!("\"{w}\""))
-        .collect();
-    let (last, rest) = words.split_last()?;
-    let mut q = rest.join(" ");
-    if !q.is_empty() {
-        q.push(' ');
-    }
-    q.push_str(last);
-    q.push('*');
-    Some(q)
+/// The words of a free-text query: letters and digits only (no operator syntax reaches
+/// either database's parser), at most 32.
+fn search_words(terms: &str) -> Vec<&str> {
+    terms.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).take(32).collect()
 }
 
-/// The Postgres `to_tsquery` text for free text: words only (no operator syntax), all
-/// required, the last one as a prefix.
-pub fn pg_tsquery(terms: &str) -> Option<String> {
-    let words: Vec<String> = terms
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(32)
-        .map(|w| w.to_lowercase())
-        .collect();
+/// The FTS5 query for free text: each word quoted, all required, the last as a prefix.
+pub fn fts5_query(terms: &str) -> Option<String> {
+    let words = search_words(terms);
     let (last, rest) = words.split_last()?;
-    let mut q: Vec<String> = rest.to_vec();
-    q.push(format!("{last}:*"));
+    let mut q: Vec<String> = rest.iter().map(|w| format!("\"{w}\"")).collect();
+    q.push(format!("\"{last}\"*"));
+    Some(q.join(" "))
+}
+
+/// The Postgres `to_tsquery` text for free text: all words required, the last as a prefix.
+pub fn pg_tsquery(terms: &str) -> Option<String> {
+    let words = search_words(terms);
+    let (last, rest) = words.split_last()?;
+    let mut q: Vec<String> = rest.iter().map(|w| w.to_lowercase()).collect();
+    q.push(format!("{}:*", last.to_lowercase()));
     Some(q.join(" & "))
 }
 
@@ -309,6 +299,7 @@ mod tests {
         assert_eq!(fts5_query("rust async").unwrap(), "\"rust\" \"async\"*");
         assert_eq!(fts5_query("a\" OR b:c*").unwrap(), "\"a\" \"OR\" \"b\" \"c\"*");
         assert_eq!(fts5_query("  ;; "), None);
+        assert_eq!(pg_tsquery("Rust & async:*").unwrap(), "rust & async:*");
     }
 
     #[test]

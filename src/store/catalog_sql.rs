@@ -142,6 +142,15 @@ impl DocRow {
     }
 }
 
+/// A full-text hit: the document, its rank (higher is better) and a snippet.
+#[derive(FromRow)]
+pub(super) struct SearchRow {
+    #[sqlx(flatten)]
+    pub(super) doc: DocRow,
+    pub(super) rank: f64,
+    pub(super) snippet: String,
+}
+
 #[derive(FromRow)]
 pub(super) struct LinkRow {
     id: String,
@@ -192,7 +201,7 @@ pub(super) fn with_tags(docs: Vec<DocRow>, tags: Vec<(String, String)>) -> Resul
 
 /// Implements [`Catalog`](super::catalog::Catalog) for a store with a `pool` field and a
 /// `write_tx()` method (a transaction that writes), on database `$db`. The store also
-/// provides `search_impl` in its own dialect.
+/// provides `search_query` (the ranked match) in its own dialect.
 macro_rules! catalog_impl {
     ($store:ty, $db:ty) => {
         use $crate::store::catalog::{
@@ -200,8 +209,8 @@ macro_rules! catalog_impl {
             SearchHit, Session, SortKey, User, Workspace,
         };
         use $crate::store::catalog_sql::{
-            CredentialsRow, DOC_COLUMNS, DocRow, InvitationRow, LinkRow, MemberRow, SessionRow, UserRow, WorkspaceRow,
-            conflict, role, with_tags,
+            CredentialsRow, DOC_COLUMNS, DocRow, InvitationRow, LinkRow, MemberRow, SearchRow, SessionRow, UserRow,
+            WorkspaceRow, conflict, role, with_tags,
         };
         use $crate::ids::{UserId, WorkspaceId};
 
@@ -649,11 +658,19 @@ macro_rules! catalog_impl {
             }
 
             async fn search_documents(&self, q: &DocQuery, terms: &str, offset: u32) -> Result<Vec<SearchHit>, StoreError> {
-                let hits = self.search_impl(q, terms, offset).await?;
-                let ids: Vec<&str> = hits.iter().map(|(d, _, _)| d.id()).collect();
+                let Some(mut qb) = Self::search_query(terms) else {
+                    return Ok(Vec::new());
+                };
+                Self::push_filters(&mut qb, q);
+                qb.push(" ORDER BY rank DESC, d.id LIMIT ");
+                qb.push_bind(i64::from(q.limit));
+                qb.push(" OFFSET ");
+                qb.push_bind(i64::from(offset));
+                let hits: Vec<SearchRow> = qb.build_query_as().fetch_all(&self.pool).await?;
+                let ids: Vec<&str> = hits.iter().map(|h| h.doc.id()).collect();
                 let tags = self.tags_of(&ids).await?;
                 let (rows, extra): (Vec<DocRow>, Vec<(f64, String)>) =
-                    hits.into_iter().map(|(d, rank, snippet)| (d, (rank, snippet))).unzip();
+                    hits.into_iter().map(|h| (h.doc, (h.rank, h.snippet))).unzip();
                 Ok(with_tags(rows, tags)?
                     .into_iter()
                     .zip(extra)

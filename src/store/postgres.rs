@@ -28,23 +28,11 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    async fn search_impl(
-        &self,
-        q: &DocQuery,
-        terms: &str,
-        offset: u32,
-    ) -> Result<Vec<(DocRow, f64, String)>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            doc: DocRow,
-            rank: f64,
-            snippet: String,
-        }
-        let Some(tsquery) = super::catalog::pg_tsquery(terms) else {
-            return Ok(Vec::new());
-        };
-        let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(format!(
+    /// The ranked full-text match with tsvector (GIN): selects the document columns,
+    /// `rank` and `snippet`, and ends in a WHERE clause the listing filters extend.
+    fn search_query(terms: &str) -> Option<sqlx::QueryBuilder<sqlx::Postgres>> {
+        let tsquery = super::catalog::pg_tsquery(terms)?;
+        let mut qb = sqlx::QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, ts_rank(d.search, query)::float8 AS rank,
                  ts_headline('simple', CASE WHEN d.content_text = '' THEN d.title ELSE left(d.content_text, 100000) END,
                      query, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8') AS snippet
@@ -52,13 +40,7 @@ impl PgStore {
         ));
         qb.push_bind(tsquery);
         qb.push(") query WHERE d.search @@ query");
-        Self::push_filters(&mut qb, q);
-        qb.push(" ORDER BY rank DESC, d.id LIMIT ");
-        qb.push_bind(i64::from(q.limit));
-        qb.push(" OFFSET ");
-        qb.push_bind(i64::from(offset));
-        let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|r| (r.doc, r.rank, r.snippet)).collect())
+        Some(qb)
     }
 }
 

@@ -68,36 +68,18 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    async fn search_impl(
-        &self,
-        q: &DocQuery,
-        terms: &str,
-        offset: u32,
-    ) -> Result<Vec<(DocRow, f64, String)>, StoreError> {
-        #[derive(sqlx::FromRow)]
-        struct Row {
-            #[sqlx(flatten)]
-            doc: DocRow,
-            rank: f64,
-            snippet: String,
-        }
-        let Some(matcher) = super::catalog::fts5_query(terms) else {
-            return Ok(Vec::new());
-        };
-        let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+    /// The ranked full-text match in FTS5: selects the document columns, `rank` and
+    /// `snippet`, and ends in a WHERE clause the listing filters extend.
+    fn search_query(terms: &str) -> Option<sqlx::QueryBuilder<sqlx::Sqlite>> {
+        let matcher = super::catalog::fts5_query(terms)?;
+        let mut qb = sqlx::QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, -bm25(documents_fts, 0.0, 10.0, 1.0) AS rank,
                  snippet(documents_fts, -1, '<mark>', '</mark>', '…', 16) AS snippet
              FROM documents_fts JOIN documents d ON d.id = documents_fts.doc_id
              WHERE documents_fts MATCH "
         ));
         qb.push_bind(matcher);
-        Self::push_filters(&mut qb, q);
-        qb.push(" ORDER BY rank DESC, d.id LIMIT ");
-        qb.push_bind(i64::from(q.limit));
-        qb.push(" OFFSET ");
-        qb.push_bind(i64::from(offset));
-        let rows: Vec<Row> = qb.build_query_as().fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(|r| (r.doc, r.rank, r.snippet)).collect())
+        Some(qb)
     }
 }
 
