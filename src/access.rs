@@ -170,9 +170,10 @@ pub fn can_manage(caller: &Caller, doc: &Document, role: Role) -> bool {
     role >= Role::Admin || (role >= Role::Editor && matches!(caller, Caller::User(u) if *u == doc.owner_id))
 }
 
-/// Tells open connections that some access changed, so they recheck theirs now.
+/// Tells open connections, on every node, that some access changed, so they recheck
+/// theirs now.
 pub fn changed(app: &AppState) {
-    app.access_epoch.send_modify(|n| *n += 1);
+    app.bus.access_changed();
 }
 
 /// How a WebSocket connection was let in: by a room token's grants (fixed for its life),
@@ -219,8 +220,8 @@ pub async fn authorize_socket(
 }
 
 /// Keeps an open connection's access in step with roles, shares, links and the
-/// document's existence: rechecked at once when anything changes on this node, and every
-/// `access_recheck` for changes made elsewhere. Lost access closes with 4403, an expired
+/// document's existence: rechecked at once when anything changes on any node (announced
+/// over the bus), and every `access_recheck` in case an announcement was lost. Lost access closes with 4403, an expired
 /// token with 4401; a weaker role makes the connection read-only.
 pub async fn watch_socket(
     app: AppState,
@@ -231,7 +232,7 @@ pub async fn watch_socket(
     control: std::sync::Arc<ConnControl>,
     mut access: Access,
 ) {
-    let mut epoch = app.access_epoch.subscribe();
+    let mut epoch = app.bus.access_epoch();
     let mut tick = tokio::time::interval(app.config.access_recheck);
     tick.reset();
     loop {

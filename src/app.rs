@@ -40,9 +40,6 @@ pub struct AppState {
     pub login_per_account: Arc<RateLimiter<String>>,
     pub login_per_ip: Arc<IpRateLimiter>,
     pub requests_per_user: Arc<RateLimiter<String>>,
-    /// Bumped whenever a role, share, link or document's existence changes, so open
-    /// connections recheck their access.
-    pub access_epoch: Arc<tokio::sync::watch::Sender<u64>>,
     pub jwks: Option<Arc<Jwks>>,
     /// Rendered HTML by document id, with the ETag it was rendered at.
     pub render_cache: Arc<DashMap<String, (String, Arc<String>)>>,
@@ -81,6 +78,7 @@ pub async fn run(
         }
         None => Bus::start(node, Arc::new(Local), tokio::sync::mpsc::channel(1).1),
     };
+    bus.listen_for_access_changes().await?;
     info!(%node, distributed = bus.distributed(), "bus ready");
     let rooms = Rooms::new(
         store.clone(),
@@ -110,7 +108,6 @@ pub async fn run(
         login_per_account: Arc::new(RateLimiter::new(config.login_attempts_per_minute)),
         login_per_ip: Arc::new(RateLimiter::new(config.login_attempts_per_minute.saturating_mul(10))),
         requests_per_user: Arc::new(RateLimiter::new(config.max_requests_per_user_per_minute)),
-        access_epoch: Arc::new(tokio::sync::watch::Sender::new(0)),
         jwks,
         render_cache: Arc::new(DashMap::new()),
         large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),

@@ -130,7 +130,8 @@ pub struct ServeConfig {
     #[arg(long, env = "TANDEM_MAX_DOCUMENT_SIZE", default_value_t = 16 * 1024 * 1024)]
     pub max_document_size: usize,
     /// How often a connection opened with a user token or public link rechecks its access
-    /// (changes made on this node apply at once; this bounds changes made on other nodes).
+    /// anyway (changes are announced to every node over the bus and apply at once; this
+    /// bounds what a bus outage could hide).
     #[arg(long, env = "TANDEM_ACCESS_RECHECK", default_value = "10s", value_parser = humantime::parse_duration)]
     pub access_recheck: Duration,
     /// JWKS URL of an external identity provider (Auth0, Cognito, Keycloak): its RS256

@@ -35,13 +35,19 @@ impl Cluster {
     }
 
     fn node(&mut self) -> ServerProcess {
+        self.node_with(&[])
+    }
+
+    fn node_with(&mut self, extra: &[(&str, &str)]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let redis = self.redis.url();
-        let node = ServerProcess::start_with(
-            dir.path(),
-            Some(&self.db),
-            &[("TANDEM_REDIS_URL", &redis), ("TANDEM_ANTI_ENTROPY", "2s"), ("TANDEM_AWARENESS_TIMEOUT", "3s")],
-        );
+        let mut env = vec![
+            ("TANDEM_REDIS_URL", redis.as_str()),
+            ("TANDEM_ANTI_ENTROPY", "2s"),
+            ("TANDEM_AWARENESS_TIMEOUT", "3s"),
+        ];
+        env.extend_from_slice(extra);
+        let node = ServerProcess::start_with(dir.path(), Some(&self.db), &env);
         self.dirs.push(dir);
         node
     }
@@ -200,4 +206,44 @@ async fn nodes_converge_by_themselves_after_redis_restarts() {
         restarted.elapsed()
     );
     assert_eq!(on_a.text(), on_b.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_change_on_one_node_closes_connections_on_the_other() {
+    use serde_json::json;
+    let mut cluster = Cluster::new().await;
+    // Periodic rechecks are off the table: only the bus can carry the change in time.
+    let a = cluster.node_with(&[("TANDEM_ACCESS_RECHECK", "1h")]);
+    let b = cluster.node_with(&[("TANDEM_ACCESS_RECHECK", "1h")]);
+    let (api_a, api_b) = (common::api::Api::at(a.addr), common::api::Api::at(b.addr));
+    let owner = api_a.signup("owner@example.com").await;
+    let member = api_b.signup("member@example.com").await;
+    let (_, ws) = api_a.post("/api/v1/workspaces", &owner.token, json!({"name": "Team"})).await;
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    let (_, inv) = api_a
+        .post(
+            &format!("/api/v1/workspaces/{ws}/invitations"),
+            &owner.token,
+            json!({"email": member.email, "role": "editor"}),
+        )
+        .await;
+    let accept = format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap());
+    assert_eq!(api_b.call(reqwest::Method::POST, &accept, Some(&member.token), None).await.0, 200);
+    let doc = api_a.create_doc(&owner.token, json!({"title": "shared", "content": "hi\n", "workspace_id": ws})).await;
+
+    let mut c = Client::connect(&b.ws_url(&doc, &member.token)).await.unwrap();
+    c.sync().await;
+    assert_eq!(c.text(), "hi\n");
+    let started = std::time::Instant::now();
+    let (status, _) = api_a
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/workspaces/{ws}/members/{}", member.id),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(c.wait_close(Duration::from_secs(5)).await, Some(4403));
+    println!("removal on node A closed the connection on node B after {:?}", started.elapsed());
 }

@@ -29,6 +29,9 @@ const PUBLISH_QUEUE: usize = 8192;
 const PUBLISH_BATCH: usize = 256;
 /// Frame format version.
 const VERSION: u8 = 1;
+/// The channel on which nodes announce that some access changed (a role, a share, a
+/// link, a document's existence), so every node's open connections recheck theirs.
+const ACCESS_CHANNEL: &str = "tandem:access";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -63,6 +66,8 @@ pub enum Payload {
     SyncRequest(Bytes),
     /// The answer to a sync request: an update, for `target` only.
     SyncReply(Bytes),
+    /// Some access changed (on the access channel): recheck open connections.
+    AccessChanged,
 }
 
 /// One frame on a room's channel.
@@ -82,6 +87,7 @@ impl BusMessage {
             Payload::Awareness(b) => (2, b),
             Payload::SyncRequest(b) => (3, b),
             Payload::SyncReply(b) => (4, b),
+            Payload::AccessChanged => (5, &Bytes::new()),
         };
         let mut out = BytesMut::with_capacity(36 + body.len());
         out.extend_from_slice(&[VERSION]);
@@ -119,6 +125,7 @@ impl BusMessage {
             2 => Payload::Awareness(body),
             3 => Payload::SyncRequest(body),
             4 => Payload::SyncReply(body),
+            5 if body.is_empty() => Payload::AccessChanged,
             _ => return None,
         };
         Some(BusMessage { origin, target, payload })
@@ -172,14 +179,18 @@ pub struct Bus {
     node: NodeId,
     subs: DashMap<DocId, Sub>,
     transport: Arc<dyn Transport>,
-    outgoing: mpsc::Sender<(DocId, Bytes)>,
+    /// Frames to publish: the channel, and the room to resync if publishing fails.
+    outgoing: mpsc::Sender<(String, Option<DocId>, Bytes)>,
+    /// Bumped when access changed on any node (or may have, after a gap).
+    access: tokio::sync::watch::Sender<u64>,
 }
 
 impl Bus {
     /// Starts the bus over a connected transport and the frames it receives.
     pub fn start(node: NodeId, transport: Arc<dyn Transport>, incoming: mpsc::Receiver<Incoming>) -> Arc<Bus> {
         let (outgoing, rx) = mpsc::channel(PUBLISH_QUEUE);
-        let bus = Arc::new(Bus { node, subs: DashMap::new(), transport, outgoing });
+        let access = tokio::sync::watch::Sender::new(0);
+        let bus = Arc::new(Bus { node, subs: DashMap::new(), transport, outgoing, access });
         tokio::spawn(publisher(Arc::downgrade(&bus), rx));
         tokio::spawn(dispatcher(Arc::downgrade(&bus), incoming));
         bus
@@ -195,6 +206,31 @@ impl Bus {
 
     fn channel(doc: &DocId) -> String {
         format!("tandem:doc:{doc}")
+    }
+
+    /// Listens for other nodes' access changes (call once at start).
+    pub async fn listen_for_access_changes(&self) -> Result<(), BusError> {
+        if self.transport.distributed() {
+            self.transport.subscribe(ACCESS_CHANNEL).await?;
+        }
+        Ok(())
+    }
+
+    /// Announces that some access changed: this node's connections recheck at once, and
+    /// so do every other node's.
+    pub fn access_changed(&self) {
+        self.access.send_modify(|n| *n += 1);
+        if self.transport.distributed() {
+            let frame = BusMessage { origin: self.node, target: None, payload: Payload::AccessChanged };
+            if self.outgoing.try_send((ACCESS_CHANNEL.to_owned(), None, frame.encode())).is_err() {
+                warn!("publish queue full: other nodes see this access change at their next periodic recheck");
+            }
+        }
+    }
+
+    /// Changes whenever access may have changed anywhere.
+    pub fn access_epoch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.access.subscribe()
     }
 
     /// Subscribes a room; returns once the transport confirmed, so nothing published
@@ -225,13 +261,19 @@ impl Bus {
             return;
         }
         let frame = BusMessage { origin: self.node, target, payload }.encode();
-        if self.outgoing.try_send((doc.clone(), frame)).is_err() {
+        if self.outgoing.try_send((Self::channel(doc), Some(doc.clone()), frame)).is_err() {
             self.flag_resync(doc);
         }
     }
 
     /// Hands an incoming frame to its room: drops our own frames and those for others.
     fn dispatch(&self, channel: &str, frame: Bytes) {
+        if channel == ACCESS_CHANNEL {
+            if BusMessage::decode(frame).is_some_and(|m| m.origin != self.node && m.payload == Payload::AccessChanged) {
+                self.access.send_modify(|n| *n += 1);
+            }
+            return;
+        }
         let Some(doc) = channel.strip_prefix("tandem:doc:").and_then(DocId::parse) else {
             return;
         };
@@ -260,6 +302,8 @@ impl Bus {
 
     /// After a reconnect or a lagged receiver: every open room resyncs.
     pub fn resync_all(&self) {
+        // Access changes may have been missed too.
+        self.access.send_modify(|n| *n += 1);
         metrics::counter!(crate::metrics::BUS_RESYNCS).increment(self.subs.len() as u64);
         for sub in self.subs.iter() {
             sub.resync.store(true, Ordering::Release);
@@ -285,16 +329,16 @@ async fn dispatcher(bus: Weak<Bus>, mut incoming: mpsc::Receiver<Incoming>) {
     }
 }
 
-async fn publisher(bus: Weak<Bus>, mut rx: mpsc::Receiver<(DocId, Bytes)>) {
+async fn publisher(bus: Weak<Bus>, mut rx: mpsc::Receiver<(String, Option<DocId>, Bytes)>) {
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while rx.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
         let Some(bus) = bus.upgrade() else { return };
-        let docs: Vec<DocId> = batch.iter().map(|(d, _)| d.clone()).collect();
-        let frames = batch.drain(..).map(|(d, f)| (Bus::channel(&d), f)).collect();
-        let count = docs.len() as u64;
+        let count = batch.len() as u64;
+        let docs: Vec<DocId> = batch.iter().filter_map(|(_, d, _)| d.clone()).collect();
+        let frames = batch.drain(..).map(|(channel, _, f)| (channel, f)).collect();
         if let Err(e) = bus.transport.publish(frames).await {
             metrics::counter!(crate::metrics::BUS_PUBLISH_FAILURES).increment(count);
-            warn!(error = %e, frames = docs.len(), "publish failed; rooms will resync");
+            warn!(error = %e, frames = count, "publish failed; rooms will resync");
             for doc in &docs {
                 bus.flag_resync(doc);
             }
@@ -317,6 +361,7 @@ mod tests {
             BusMessage { origin: a, target: Some(b), payload: Payload::SyncReply(Bytes::new()) },
             BusMessage { origin: b, target: None, payload: Payload::Awareness(Bytes::from_static(b"xyz")) },
             BusMessage { origin: b, target: Some(a), payload: Payload::SyncRequest(Bytes::from_static(b"\x00")) },
+            BusMessage { origin: a, target: None, payload: Payload::AccessChanged },
         ] {
             assert_eq!(BusMessage::decode(msg.encode()), Some(msg));
         }

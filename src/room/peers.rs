@@ -37,6 +37,8 @@ impl RoomActor {
                 Err(e) => warn!(doc = %self.doc_id, error = %e, "bad awareness from peer"),
             },
             Payload::SyncRequest(sv) => self.answer_peer(msg.origin, msg.target.is_none(), &sv),
+            // Only meaningful on the access channel, which the bus handles itself.
+            Payload::AccessChanged => {}
         }
     }
 

@@ -22,9 +22,14 @@ pub struct Account {
 
 impl Api {
     pub fn new(server: &TestServer) -> Self {
+        Self::at(server.addr)
+    }
+
+    /// The API of a server at `addr` (an in-process server or a child process).
+    pub fn at(addr: std::net::SocketAddr) -> Self {
         // reqwest is built without a default TLS provider (the server picks ring).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        Api { base: format!("http://{}", server.addr), client: reqwest::Client::new() }
+        Api { base: format!("http://{addr}"), client: reqwest::Client::new() }
     }
 
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
