@@ -221,8 +221,9 @@ pub async fn authorize_socket(
 
 /// Keeps an open connection's access in step with roles, shares, links and the
 /// document's existence: rechecked at once when anything changes on any node (announced
-/// over the bus), and every `access_recheck` in case an announcement was lost. Lost access closes with 4403, an expired
-/// token with 4401; a weaker role makes the connection read-only.
+/// over the bus), and every `access_recheck` in case an announcement was lost. Lost
+/// access closes with 4403, an expired token with 4401; a weaker role makes the
+/// connection read-only.
 pub async fn watch_socket(
     app: AppState,
     recheck: Recheck,
