@@ -6,6 +6,7 @@ mod actor;
 mod content;
 mod handle;
 mod peers;
+mod presence;
 mod registry;
 
 pub use content::CONTENT;
