@@ -190,8 +190,14 @@ impl DocAccess {
     }
 }
 
+/// The whole catalogue.
+pub trait Catalog: Accounts + Documents {}
+
+impl<T: Accounts + Documents> Catalog for T {}
+
+/// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]
-pub trait Catalog: Send + Sync + 'static {
+pub trait Accounts: Send + Sync + 'static {
     /// Fails with [`StoreError::Conflict`] when the email or external identity is taken.
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
@@ -227,7 +233,11 @@ pub trait Catalog: Send + Sync + 'static {
     /// stronger role the user already has), in one transaction; `false` if it was
     /// accepted already.
     async fn accept_invitation(&self, inv: &Invitation, user: &UserId, now: i64) -> Result<bool, StoreError>;
+}
 
+/// Documents: metadata, tags, listing and search, the searchable text, shares and links.
+#[async_trait]
+pub trait Documents: Send + Sync + 'static {
     async fn create_document(&self, doc: &NewDocument) -> Result<Document, StoreError>;
     /// The document, deleted or not.
     async fn document(&self, id: &DocId) -> Result<Option<Document>, StoreError>;

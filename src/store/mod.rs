@@ -2,8 +2,10 @@
 //! Postgres. The room actor loads through it; the group-commit [`writer`] appends to it.
 //! All SQL lives in this module's backends.
 
+mod accounts_sql;
 pub mod catalog;
 mod catalog_sql;
+mod documents_sql;
 mod postgres;
 mod sqlite;
 pub mod writer;

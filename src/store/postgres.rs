@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
+use super::catalog_sql::DOC_COLUMNS;
 use super::{Compaction, Store, StoreError, StoredDoc, fold};
 use crate::ids::DocId;
 
@@ -44,7 +45,8 @@ impl PgStore {
     }
 }
 
-super::catalog_sql::catalog_impl!(PgStore, sqlx::Postgres);
+super::accounts_sql::accounts_impl!(PgStore, sqlx::Postgres);
+super::documents_sql::documents_impl!(PgStore, sqlx::Postgres);
 
 #[async_trait]
 impl Store for PgStore {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
+use super::catalog_sql::DOC_COLUMNS;
 use super::{Compaction, Store, StoreError, StoredDoc, fold};
 use crate::config::SqliteSync;
 use crate::ids::DocId;
@@ -83,7 +84,8 @@ impl SqliteStore {
     }
 }
 
-super::catalog_sql::catalog_impl!(SqliteStore, sqlx::Sqlite);
+super::accounts_sql::accounts_impl!(SqliteStore, sqlx::Sqlite);
+super::documents_sql::documents_impl!(SqliteStore, sqlx::Sqlite);
 
 #[async_trait]
 impl Store for SqliteStore {
