@@ -50,6 +50,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/ws/{*room}", get(ws::upgrade))
+        .route("/hocuspocus", get(crate::hocuspocus::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
         .merge(api::router(state.config.max_document_size))

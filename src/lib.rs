@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod config;
+pub mod hocuspocus;
 pub mod ids;
 pub mod jwks;
 pub mod limits;

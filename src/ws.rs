@@ -42,14 +42,7 @@ pub async fn upgrade(
     Query(params): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    if !app.connects_per_ip.allow(peer.ip()) {
-        metrics::counter!(crate::metrics::LIMITED, "limit" => "connections_per_ip").increment(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many new connections from this address; retry in a minute",
-        ));
-    }
+    allow_connection(&app, peer)?;
     let doc = DocId::parse(&room).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;
@@ -61,11 +54,25 @@ pub async fn upgrade(
             })?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;
-    Ok(ws
-        .max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(READ_BUFFER)
-        .on_upgrade(move |socket| serve(app, socket, doc, grant)))
+    Ok(configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
+}
+
+/// Counts a new connection from `peer` against its per-minute allowance.
+pub(crate) fn allow_connection(app: &AppState, peer: std::net::SocketAddr) -> Result<(), ApiError> {
+    if app.connects_per_ip.allow(peer.ip()) {
+        return Ok(());
+    }
+    metrics::counter!(crate::metrics::LIMITED, "limit" => "connections_per_ip").increment(1);
+    Err(ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many new connections from this address; retry in a minute",
+    ))
+}
+
+/// The socket settings both protocols use.
+pub(crate) fn configure(ws: WebSocketUpgrade, max_message_size: usize) -> WebSocketUpgrade {
+    ws.max_message_size(max_message_size).max_frame_size(max_message_size).read_buffer_size(READ_BUFFER)
 }
 
 async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
@@ -80,7 +87,7 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
-    let sink = ConnSink { frames, control: control.clone() };
+    let sink = ConnSink { frames, control: control.clone(), acks: false };
     let (tx, rx) = socket.split();
     let room = match app.rooms.join(&doc, conn, sink, access).await {
         Ok(room) => room,
@@ -114,7 +121,7 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
     let _ = tokio::join!(writer, drain_until_close(&mut rx));
 }
 
-async fn drain_until_close(rx: &mut SplitStream<WebSocket>) {
+pub(crate) async fn drain_until_close(rx: &mut SplitStream<WebSocket>) {
     let drain = async {
         while let Some(Ok(msg)) = rx.next().await {
             if matches!(msg, Message::Close(_)) {
@@ -183,12 +190,12 @@ async fn read_loop(
     }
 }
 
-fn decode_counted(frame: &[u8]) -> Result<proto::ClientMessage, proto::ProtocolError> {
+pub(crate) fn decode_counted(frame: &[u8]) -> Result<proto::ClientMessage, proto::ProtocolError> {
     crate::metrics::received(frame);
     proto::decode(frame)
 }
 
-fn is_too_big(e: &axum::Error) -> bool {
+pub(crate) fn is_too_big(e: &axum::Error) -> bool {
     use std::error::Error as _;
     let mut source = e.source();
     while let Some(s) = source {
@@ -200,7 +207,7 @@ fn is_too_big(e: &axum::Error) -> bool {
     false
 }
 
-async fn write_loop(
+pub(crate) async fn write_loop(
     mut tx: SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<bytes::Bytes>,
     control: Arc<ConnControl>,

@@ -5,6 +5,8 @@
 //! vectors in `vectors.json` are shared with the JS client tests.
 #![forbid(unsafe_code)]
 
+pub mod hocuspocus;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use yrs::encoding::read::{Cursor, Read};

@@ -47,6 +47,8 @@ pub(super) enum Deferred {
         frame: Bytes,
         committed: Committed,
         ack: Option<tokio::sync::oneshot::Sender<TextState>>,
+        /// The connection whose update this is, when it wants an acknowledgement.
+        origin: Option<ConnId>,
     },
     /// A read of the text, answered once what it saw is durable.
     Reply {
@@ -311,6 +313,9 @@ impl RoomActor {
                 if access == Access::Read {
                     if !update.is_empty() {
                         self.send(conn, proto::encode_permission_denied("read-only access").into());
+                    } else if self.conns.get(&conn).is_some_and(|c| c.sink.acks) {
+                        // A read-only client's empty answer to our sync step 1 completes its sync.
+                        self.send(conn, Bytes::from_static(super::handle::SYNC_ACK));
                     }
                     return;
                 }
@@ -349,12 +354,8 @@ impl RoomActor {
             let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
             Bytes::from(proto::encode_sync_step2(&diff))
         };
-        if self.in_flight.is_empty() {
-            self.send(conn, frame);
-        } else {
-            // The diff may hold updates not yet committed: send it after they are.
-            self.in_flight.push_back(ready(Deferred::Send { conn, frame }).boxed());
-        }
+        // The diff may hold updates not yet committed: send it after they are.
+        self.send_after_commits(conn, frame);
     }
 
     /// Applies an update; returns what actually integrated (V1), possibly nothing.
@@ -371,7 +372,10 @@ impl RoomActor {
         (delta, result)
     }
 
+    /// Applies a client's update (an edit, or its answer to our sync step 1; a connection
+    /// that asks for acknowledgements gets one for each, once durable).
     async fn apply_update(&mut self, conn: ConnId, update: Update) {
+        let origin = self.conns.get(&conn).is_some_and(|c| c.sink.acks).then_some(conn);
         let (delta, result) = self.integrate(update);
         if let Err(e) = result {
             warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
@@ -382,14 +386,32 @@ impl RoomActor {
         // Whatever did integrate is persisted, even from a failed update: memory and
         // store never disagree.
         if delta.as_slice() == Update::EMPTY_V1 {
+            // Nothing new (a duplicate): acknowledge it all the same, in order.
+            if let Some(conn) = origin {
+                self.send_after_commits(conn, Bytes::from_static(super::handle::SYNC_ACK));
+            }
             return;
         }
-        self.persist(delta, None).await;
+        self.persist(delta, None, origin).await;
+    }
+
+    /// Sends once the commits queued before it are done.
+    pub(super) fn send_after_commits(&mut self, conn: ConnId, frame: Bytes) {
+        if self.in_flight.is_empty() {
+            self.send(conn, frame);
+        } else {
+            self.in_flight.push_back(ready(Deferred::Send { conn, frame }).boxed());
+        }
     }
 
     /// Hands an integrated delta to the group-commit writer; it is broadcast (and `ack`
     /// answered) once committed.
-    pub(super) async fn persist(&mut self, delta: Vec<u8>, ack: Option<tokio::sync::oneshot::Sender<TextState>>) {
+    pub(super) async fn persist(
+        &mut self,
+        delta: Vec<u8>,
+        ack: Option<tokio::sync::oneshot::Sender<TextState>>,
+        origin: Option<ConnId>,
+    ) {
         metrics::counter!(m::UPDATES_APPLIED).increment(1);
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
@@ -397,7 +419,7 @@ impl RoomActor {
         self.in_flight.push_back(
             async move {
                 let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
-                Deferred::Broadcast { update, frame, committed, ack }
+                Deferred::Broadcast { update, frame, committed, ack, origin }
             }
             .boxed(),
         );
@@ -405,8 +427,11 @@ impl RoomActor {
 
     fn on_deferred(&mut self, done: Deferred) {
         match done {
-            Deferred::Broadcast { update, frame, committed: Ok(()), ack } => {
+            Deferred::Broadcast { update, frame, committed: Ok(()), ack, origin } => {
                 self.broadcast(frame);
+                if let Some(conn) = origin {
+                    self.send(conn, Bytes::from_static(super::handle::SYNC_ACK));
+                }
                 if let Some(ack) = ack {
                     let _ = ack.send(self.text_state());
                 }

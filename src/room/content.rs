@@ -58,7 +58,7 @@ impl RoomActor {
         self.full_state = None;
         self.text_dirty = self.catalogued;
         self.state_bytes += delta.len();
-        self.persist(delta, Some(reply)).await;
+        self.persist(delta, Some(reply), None).await;
     }
 
     /// Writes the plain text search reads, off the actor.

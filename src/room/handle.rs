@@ -81,7 +81,14 @@ impl ConnControl {
 pub struct ConnSink {
     pub frames: mpsc::Sender<Bytes>,
     pub control: Arc<ConnControl>,
+    /// Whether the connection wants each of its updates acknowledged once durable (with
+    /// [`SYNC_ACK`]; the Hocuspocus protocol) rather than only echoed.
+    pub acks: bool,
 }
+
+/// The frame that acknowledges a connection's update: Hocuspocus' SyncStatus(applied).
+/// Never a y-websocket message (those start with 0 to 3).
+pub const SYNC_ACK: &[u8] = &[8, 1];
 
 /// The document's Markdown and the state it was read at.
 #[derive(Debug, Clone)]

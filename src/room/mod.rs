@@ -10,5 +10,5 @@ mod presence;
 mod registry;
 
 pub use content::CONTENT;
-pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, TextState, close_code};
+pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, SYNC_ACK, TextState, close_code};
 pub use registry::{RoomConfig, Rooms};
