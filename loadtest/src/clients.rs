@@ -1,5 +1,7 @@
 //! Load clients: connect, sync, then either receive (light: count and timestamp frames
-//! without applying them; full: apply every update) or edit on command.
+//! without applying them; full: apply every update) or edit on command. They speak
+//! y-websocket (one room per socket) or Hocuspocus (the room's name in front of every
+//! message, the token in an Auth message, Pings answered).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -7,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
+use tandem_protocol::hocuspocus as hp;
 use tandem_protocol::{self as proto, ClientMessage};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -20,40 +23,109 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// When each edit (by client id and starting clock) was sent.
 pub type SentAt = Arc<DashMap<(u64, u32), Instant>>;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    YWebsocket,
+    Hocuspocus,
+}
+
+/// Where and how one client connects.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub url: String,
+    pub room: String,
+    pub token: String,
+    pub protocol: Protocol,
+}
+
 /// A connected, synced client and how long the handshake and sync took.
 pub struct Connected {
     pub ws: Ws,
     pub doc: Doc,
     pub handshake: Duration,
+    /// The document name in front of every message (Hocuspocus), if any.
+    name: Option<String>,
 }
 
-/// Connects and completes the y-websocket sync (both directions).
-pub async fn connect(url: &str, full: bool) -> anyhow::Result<Connected> {
+/// What one received frame holds for the client.
+pub enum Received<'a> {
+    /// A y-websocket message (with Hocuspocus, what follows the document name).
+    Message(&'a [u8]),
+    /// Hocuspocus' Ping: answer it.
+    Ping,
+    /// Protocol bookkeeping (acknowledgements, auth answers).
+    Other,
+}
+
+impl Connected {
+    /// Sends one y-websocket message, framed for the protocol in use.
+    pub async fn send(&mut self, message: &[u8]) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        let frame = match &self.name {
+            Some(name) => hp::for_document(name, message),
+            None => message.to_vec(),
+        };
+        self.ws.send(Message::Binary(frame.into())).await
+    }
+
+    pub fn unwrap<'a>(&self, frame: &'a [u8]) -> Received<'a> {
+        if self.name.is_none() {
+            return Received::Message(frame);
+        }
+        match hp::split(frame) {
+            Ok(hp::Frame::Ping) => Received::Ping,
+            Ok(hp::Frame::Doc {
+                kind: hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS, message, ..
+            }) => Received::Message(message),
+            _ => Received::Other,
+        }
+    }
+
+    /// Answers a Hocuspocus Ping.
+    pub async fn pong(&mut self) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(Message::Binary(vec![hp::PONG].into())).await
+    }
+}
+
+/// Connects and completes the sync (both directions).
+pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connected> {
     let started = Instant::now();
     // TCP_NODELAY: without it Nagle and delayed ACKs add 40 ms stalls to small frames.
     // Whole documents arrive as one sync step 2 frame: allow large ones.
     let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
-    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+    let (ws, _) = tokio_tungstenite::connect_async_with_config(&endpoint.url, Some(config), true).await?;
     let handshake = started.elapsed();
-    let doc = Doc::new();
-    let sv = doc.transact().state_vector();
-    ws.send(Message::Binary(proto::encode_sync_step1(&sv).into())).await?;
+    let name = (endpoint.protocol == Protocol::Hocuspocus).then(|| endpoint.room.clone());
+    let mut c = Connected { ws, doc: Doc::new(), handshake, name };
+    if let Some(name) = &c.name {
+        let auth = hp::encode_auth_token(name, &endpoint.token);
+        c.ws.send(Message::Binary(auth.into())).await?;
+    }
+    let sv = c.doc.transact().state_vector();
+    c.send(&proto::encode_sync_step1(&sv)).await?;
     loop {
-        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+        let msg = tokio::time::timeout(Duration::from_secs(30), c.ws.next())
             .await
             .map_err(|_| anyhow::anyhow!("no sync within 30 s"))?
             .ok_or_else(|| anyhow::anyhow!("closed during sync"))??;
         let Message::Binary(frame) = msg else { continue };
-        match proto::decode(&frame)? {
+        let message = match c.unwrap(&frame) {
+            Received::Message(m) => m,
+            Received::Ping => {
+                c.pong().await?;
+                continue;
+            }
+            Received::Other => continue,
+        };
+        match proto::decode(message)? {
             ClientMessage::SyncStep1(sv) => {
-                let diff = doc.transact().encode_state_as_update_v1(&sv);
-                ws.send(Message::Binary(proto::encode_sync_step2(&diff).into())).await?;
+                let diff = c.doc.transact().encode_state_as_update_v1(&sv);
+                c.send(&proto::encode_sync_step2(&diff)).await?;
             }
             ClientMessage::SyncStep2(update) => {
                 if full {
-                    doc.transact_mut().apply_update(update)?;
+                    c.doc.transact_mut().apply_update(update)?;
                 }
-                return Ok(Connected { ws, doc, handshake });
+                return Ok(c);
             }
             _ => {}
         }
@@ -128,7 +200,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                         (txn.encode_update_v1(), (me, clock))
                     };
                     sent.insert(key, Instant::now());
-                    if c.ws.send(Message::Binary(proto::encode_update(&update).into())).await.is_err() {
+                    if c.send(&proto::encode_update(&update)).await.is_err() {
                         seen.closed_early = true;
                         break;
                     }
@@ -136,7 +208,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                 Some(Cmd::Awareness(clock)) => {
                     let json = format!(r#"{{"user":{{"name":"load-{me}"}},"cursor":{clock}}}"#);
                     let frame = awareness_frame(me, clock, &json);
-                    if c.ws.send(Message::Binary(frame)).await.is_err() {
+                    if c.send(&frame).await.is_err() {
                         seen.closed_early = true;
                         break;
                     }
@@ -145,8 +217,16 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
             },
             msg = c.ws.next() => match msg {
                 Some(Ok(Message::Binary(frame))) => {
+                    let message = match c.unwrap(&frame) {
+                        Received::Message(m) => m,
+                        Received::Ping => {
+                            let _ = c.pong().await;
+                            continue;
+                        }
+                        Received::Other => continue,
+                    };
                     seen.frames += 1;
-                    on_frame(&mut c, full, &frame, me, &sent, &mut seen);
+                    on_frame(&mut c.doc, full, message, me, &sent, &mut seen);
                 }
                 Some(Ok(_)) => {}
                 _ => {
@@ -163,7 +243,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
     seen
 }
 
-fn on_frame(c: &mut Connected, full: bool, frame: &[u8], me: u64, sent: &SentAt, seen: &mut Seen) {
+fn on_frame(doc: &mut Doc, full: bool, frame: &[u8], me: u64, sent: &SentAt, seen: &mut Seen) {
     if let Some(key) = edit_key(frame)
         && key.0 != me
         && let Some(at) = sent.get(&key)
@@ -171,7 +251,7 @@ fn on_frame(c: &mut Connected, full: bool, frame: &[u8], me: u64, sent: &SentAt,
         seen.latencies_us.push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
     }
     if full && let Ok(ClientMessage::Update(u) | ClientMessage::SyncStep2(u)) = proto::decode(frame) {
-        let _ = c.doc.transact_mut().apply_update(u);
+        let _ = doc.transact_mut().apply_update(u);
     }
 }
 

@@ -1,5 +1,5 @@
-//! `tandem-loadtest`: drives real WebSocket clients speaking the y-websocket protocol
-//! against a server and reports what it measured. Every scenario is bounded in time and
+//! `tandem-loadtest`: drives real WebSocket clients speaking the y-websocket or the
+//! Hocuspocus protocol against a server and reports what it measured. Every scenario is bounded in time and
 //! count and stops by itself; the default target is loopback.
 
 mod clients;
@@ -37,9 +37,13 @@ enum Scenario {
 /// Flags every scenario shares.
 #[derive(Args, Clone, Debug)]
 pub struct Common {
-    /// WebSocket base URL; the room name is appended after a `/`.
+    /// WebSocket base URL; with y-websocket the room name is appended after a `/`, with
+    /// Hocuspocus (e.g. `ws://127.0.0.1:4000/hocuspocus`) it travels in the messages.
     #[arg(long, default_value = "ws://127.0.0.1:4000/ws")]
     pub url: String,
+    /// The protocol the clients speak.
+    #[arg(long, value_enum, default_value = "y-websocket")]
+    pub protocol: clients::Protocol,
     /// A token for every client (needs access to every room used).
     #[arg(long, conflicts_with = "secret")]
     pub token: Option<String>,
@@ -68,8 +72,8 @@ impl Common {
         Duration::from_secs_f64(self.duration.clamp(0.1, 3600.0))
     }
 
-    /// The URL (with token) for one client of one room.
-    pub fn room_url(&self, room: &str, client: usize) -> anyhow::Result<String> {
+    /// Where and how one client of one room connects.
+    pub fn room_url(&self, room: &str, client: usize) -> anyhow::Result<clients::Endpoint> {
         let token = match (&self.token, &self.secret) {
             (Some(t), _) => t.clone(),
             (None, Some(secret)) => {
@@ -81,7 +85,11 @@ impl Common {
         };
         let base = self.url.trim_end_matches('/');
         ensure_loopback(base)?;
-        Ok(format!("{base}/{room}?token={token}"))
+        let url = match self.protocol {
+            clients::Protocol::YWebsocket => format!("{base}/{room}?token={token}"),
+            clients::Protocol::Hocuspocus => base.to_owned(),
+        };
+        Ok(clients::Endpoint { url, room: room.to_owned(), token, protocol: self.protocol })
     }
 }
 

@@ -68,6 +68,38 @@ async fn fanout_reports_every_delivery_and_convergence() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fanout_over_the_hocuspocus_protocol_delivers_and_converges() {
+    let (addr, _dir, _stop) = start_server().await;
+    let url = format!("ws://{addr}/hocuspocus");
+    let report = tokio::task::spawn_blocking(move || {
+        run(&[
+            "fanout",
+            "--protocol",
+            "hocuspocus",
+            "--url",
+            &url,
+            "--secret",
+            "load-secret",
+            "--rooms",
+            "2",
+            "--clients",
+            "3",
+            "--rate",
+            "10",
+            "--duration",
+            "1",
+            "--drain",
+            "1",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(report["edits"], 20, "{report}");
+    assert_eq!(report["deliveries"], 40, "{report}");
+    assert_eq!(report["converged rooms"], "2/2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_presence_run_to_completion() {
     let (addr, _dir, _stop) = start_server().await;
     let url = format!("ws://{addr}/ws");

@@ -84,6 +84,11 @@ fn auth(name: &str, sub: u64, text: &str) -> Vec<u8> {
     enc.to_vec()
 }
 
+/// What a client sends to open a document: Auth, Token, `varString(token)`.
+pub fn encode_auth_token(name: &str, token: &str) -> Vec<u8> {
+    auth(name, AUTH_TOKEN, token)
+}
+
 /// Authenticated, with the scope: `"read-write"` or `"readonly"`.
 pub fn encode_authenticated(name: &str, read_only: bool) -> Vec<u8> {
     auth(name, AUTH_AUTHENTICATED, if read_only { "readonly" } else { "read-write" })
@@ -128,6 +133,7 @@ mod tests {
         enc.write_var(AUTH_TOKEN);
         enc.write_string("jwt.token.here");
         let frame = enc.to_vec();
+        assert_eq!(encode_auth_token("doc", "jwt.token.here"), frame);
         let Frame::Doc { kind, message, .. } = split(&frame).unwrap() else { panic!() };
         assert_eq!(kind, MSG_AUTH);
         assert_eq!(auth_token(message).unwrap().as_deref(), Some("jwt.token.here"));

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use clap::Args;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 use yrs::{Text, Transact};
 
@@ -40,7 +40,7 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
             text.insert(&mut txn, len, &chunk);
             txn.encode_update_v1()
         };
-        writer.ws.send(Message::Binary(tandem_protocol::encode_update(&update).into())).await?;
+        writer.send(&tandem_protocol::encode_update(&update)).await?;
     }
     // Every update is committed once its echo is back.
     let mut echoes = 0;
@@ -50,7 +50,8 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
             .map_err(|_| anyhow::anyhow!("document not written within 120 s"))?
             .ok_or_else(|| anyhow::anyhow!("writer closed"))??;
         if let Message::Binary(frame) = msg
-            && clients::edit_key(&frame).is_some()
+            && let clients::Received::Message(message) = writer.unwrap(&frame)
+            && clients::edit_key(message).is_some()
         {
             echoes += 1;
         }

@@ -36,7 +36,7 @@ pub async fn run(args: ReconnectStormArgs) -> anyhow::Result<Report> {
     );
     let per_room = args.clients / args.rooms;
     let (rooms, _) = scenarios::open_rooms(common, args.rooms, per_room, |_| false).await?;
-    let mut conns: Vec<(String, clients::Connected)> = Vec::new();
+    let mut conns: Vec<(clients::Endpoint, clients::Connected)> = Vec::new();
     for (r, room) in rooms.into_iter().enumerate() {
         for (i, (c, _)) in room.into_iter().enumerate() {
             conns.push((common.room_url(&format!("{}-{r}", common.room_prefix), r * per_room + i)?, c));
