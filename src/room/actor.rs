@@ -55,6 +55,10 @@ pub(super) enum Deferred {
         reply: tokio::sync::oneshot::Sender<TextState>,
         state: TextState,
     },
+    /// Text for the search index, written once what it holds is durable.
+    Index {
+        text: String,
+    },
     Send {
         conn: ConnId,
         frame: Bytes,
@@ -449,6 +453,7 @@ impl RoomActor {
             Deferred::Reply { reply, state } => {
                 let _ = reply.send(state);
             }
+            Deferred::Index { text } => self.write_index(text),
             Deferred::Publish { payload, target } => self.shared.bus.publish(&self.doc_id, payload, Some(target)),
         }
     }

@@ -61,10 +61,20 @@ impl RoomActor {
         self.persist(delta, Some(reply), None).await;
     }
 
-    /// Writes the plain text search reads, off the actor.
+    /// Writes the plain text search reads, once the commits it includes are done (search
+    /// never shows text that is not durable), off the actor.
     pub(super) fn index_text(&mut self) {
         self.text_dirty = false;
-        let text = self.text_state().text;
+        let doc = self.awareness.doc();
+        let text = doc.get_or_insert_text(CONTENT).get_string(&doc.transact());
+        if self.in_flight.is_empty() {
+            self.write_index(text);
+        } else {
+            self.in_flight.push_back(ready(Deferred::Index { text }).boxed());
+        }
+    }
+
+    pub(super) fn write_index(&self, text: String) {
         let (store, doc) = (self.shared.store.clone(), self.doc_id.clone());
         self.shared.tracker.spawn(async move {
             let now = crate::store::catalog::now_ms();
