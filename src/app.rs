@@ -42,7 +42,7 @@ pub struct AppState {
     pub requests_per_user: Arc<RateLimiter<String>>,
     pub jwks: Option<Arc<Jwks>>,
     /// Rendered HTML by document id, with the ETag it was rendered at.
-    pub render_cache: Arc<DashMap<String, (String, Arc<String>)>>,
+    pub render_cache: Arc<DashMap<String, (String, bytes::Bytes)>>,
     /// KiB of large frames that may be in the writers at once (see `ws::write_batch`).
     pub large_frames: Arc<ws::FrameBudget>,
 }

@@ -71,7 +71,11 @@ pub fn too_large(app: &AppState) -> ApiError {
 }
 
 fn etag(state: &TextState) -> String {
-    format!("\"{}\"", &hex::encode(Sha256::digest(&state.state_vector))[..32])
+    etag_of(&state.state_vector)
+}
+
+fn etag_of(state_vector: &[u8]) -> String {
+    format!("\"{}\"", &hex::encode(Sha256::digest(state_vector))[..32])
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
@@ -157,16 +161,11 @@ async fn read(app: &AppState, caller: &Caller, id: &str) -> Result<(Document, Te
 }
 
 /// Rendered HTML for a document at `state` (whose ETag is `tag`), cached by ETag.
-async fn rendered(
-    app: &AppState,
-    doc: &Document,
-    state: TextState,
-    tag: &str,
-) -> Result<std::sync::Arc<String>, ApiError> {
+async fn rendered(app: &AppState, doc: &Document, state: TextState, tag: &str) -> Result<Bytes, ApiError> {
     if let Some(hit) = app.render_cache.get(doc.id.as_str()).filter(|c| c.0 == tag) {
         return Ok(hit.1.clone());
     }
-    let html = std::sync::Arc::new(render_blocking(state.text).await?);
+    let html = Bytes::from(render_blocking(state.text).await?);
     if app.render_cache.len() >= RENDER_CACHE_ENTRIES {
         app.render_cache.clear();
     }
@@ -193,10 +192,16 @@ async fn render_document(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (doc, state, tag) = read(&app, &caller, &id).await?;
-    if headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.split(',').any(|t| t.trim() == tag)) {
-        return Ok((StatusCode::NOT_MODIFIED, [(ETAG, header(&tag))]).into_response());
+    let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
+    // An unchanged document costs a state-vector read, not a copy of its text.
+    if let Some(asked) = headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        let tag = etag_of(&app.rooms.state_vector(&doc.id).await?);
+        if asked.split(',').any(|t| t.trim() == tag) {
+            return Ok((StatusCode::NOT_MODIFIED, [(ETAG, header(&tag))]).into_response());
+        }
     }
+    let state = app.rooms.text(&doc.id).await?;
+    let tag = etag(&state);
     let html = rendered(&app, &doc, state, &tag).await?;
     Ok((
         [
@@ -204,7 +209,7 @@ async fn render_document(
             (ETAG, header(&tag)),
             (CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
         ],
-        html.as_str().to_owned(),
+        html,
     )
         .into_response())
 }
@@ -238,7 +243,7 @@ async fn export(
         ExportFormat::Md => ("text/markdown; charset=utf-8", "md", state.text),
         ExportFormat::Html => {
             let html = rendered(&app, &doc, state, &tag).await?;
-            ("text/html; charset=utf-8", "html", crate::render::page(&doc.title, &html))
+            ("text/html; charset=utf-8", "html", crate::render::page(&doc.title, &String::from_utf8_lossy(&html)))
         }
     };
     Ok((

@@ -302,6 +302,9 @@ impl RoomActor {
                 }
             }
             Command::Text { reply } => self.read_text(reply),
+            Command::StateVector { reply } => {
+                let _ = reply.send(self.encoded_state_vector());
+            }
             Command::Replace { text, reply } => self.replace_text(&text, reply).await,
             Command::Evict { reply } => self.evicted = Some(reply),
         }

@@ -24,6 +24,10 @@ pub(crate) const TEXT_INDEX_DELAY: Duration = Duration::from_secs(2);
 const DIFF_DEADLINE: Duration = Duration::from_millis(500);
 
 impl RoomActor {
+    pub(super) fn encoded_state_vector(&self) -> Vec<u8> {
+        self.awareness.doc().transact().state_vector().encode_v1()
+    }
+
     pub(super) fn text_state(&self) -> TextState {
         let doc = self.awareness.doc();
         let text = doc.get_or_insert_text(CONTENT);

@@ -123,6 +123,10 @@ pub(crate) enum Command {
     Text {
         reply: oneshot::Sender<TextState>,
     },
+    /// Reads the encoded state vector alone (for ETags: cheap for any document size).
+    StateVector {
+        reply: oneshot::Sender<Vec<u8>>,
+    },
     /// Replaces the text by a minimal diff; answers once the change is durable.
     Replace {
         text: String,

@@ -106,6 +106,11 @@ impl Rooms {
         self.ask(doc, |reply| Command::Text { reply }).await
     }
 
+    /// The document's encoded state vector: equal vectors mean equal documents.
+    pub async fn state_vector(&self, doc: &DocId) -> Result<Vec<u8>, RoomError> {
+        self.ask(doc, |reply| Command::StateVector { reply }).await
+    }
+
     /// Replaces the document's Markdown through its room; answers once it is durable.
     pub async fn replace_text(&self, doc: &DocId, text: &str) -> Result<TextState, RoomError> {
         self.ask(doc, |reply| Command::Replace { text: text.to_owned(), reply }).await
