@@ -61,15 +61,11 @@ fn link_token(parts: &Parts) -> Option<String> {
     if let Some(v) = parts.headers.get(LINK_HEADER).and_then(|v| v.to_str().ok()) {
         return Some(v.to_owned());
     }
-    let query = parts.uri.query()?;
-    form_pairs(query).find(|(k, _)| k == "link").map(|(_, v)| v)
-}
-
-fn form_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k.to_owned(), v.to_owned())
-    })
+    #[derive(serde::Deserialize)]
+    struct LinkParam {
+        link: Option<String>,
+    }
+    axum::extract::Query::<LinkParam>::try_from_uri(&parts.uri).ok()?.0.link
 }
 
 /// The user a bearer token stands for: one of this server's user tokens, or (when an
