@@ -11,10 +11,9 @@ use yrs::updates::encoder::{Encoder, EncoderV1};
 
 use crate::ProtocolError;
 
-pub const MSG_SYNC: u64 = 0;
-pub const MSG_AWARENESS: u64 = 1;
-pub const MSG_AUTH: u64 = 2;
-pub const MSG_QUERY_AWARENESS: u64 = 3;
+/// Types 0 to 3 are y-websocket's, with the same numbers.
+pub use crate::{MSG_AUTH, MSG_AWARENESS, MSG_QUERY_AWARENESS, MSG_SYNC};
+
 pub const MSG_STATELESS: u64 = 5;
 pub const MSG_CLOSE: u64 = 7;
 pub const MSG_SYNC_STATUS: u64 = 8;

@@ -229,6 +229,12 @@ async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&
     Ok(doc)
 }
 
+/// A new document as its creator sees it (an editor at least: creating needed that).
+async fn created(app: &AppState, document: Document, user: &UserId) -> Result<DocumentView, ApiError> {
+    let role = app.store.document_access(&document.id, user).await?.and_then(|a| a.role()).unwrap_or(Role::Editor);
+    Ok(DocumentView { document, role })
+}
+
 /// Creates a document, optionally with Markdown content and tags.
 #[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])),
     request_body = CreateRequest,
@@ -245,8 +251,7 @@ async fn create(
     let workspace_id = target_workspace(&app, user, req.workspace_id).await?;
     let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags };
     let document = create_with_content(&app, new, req.content.as_deref()).await?;
-    let role = app.store.document_access(&document.id, user).await?.and_then(|a| a.role()).unwrap_or(Role::Editor);
-    Ok((StatusCode::CREATED, Json(DocumentView { document, role })))
+    Ok((StatusCode::CREATED, Json(created(&app, document, user).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
@@ -355,6 +360,5 @@ async fn duplicate(
     let content = app.rooms.text(&source.id).await?.text;
     let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags: source.tags };
     let document = create_with_content(&app, new, Some(&content)).await?;
-    let role = app.store.document_access(&document.id, &user).await?.and_then(|a| a.role()).unwrap_or(Role::Editor);
-    Ok((StatusCode::CREATED, Json(DocumentView { document, role })))
+    Ok((StatusCode::CREATED, Json(created(&app, document, &user).await?)))
 }
