@@ -367,14 +367,14 @@ impl RoomActor {
 
     /// Applies an update; returns what actually integrated (V1), possibly nothing.
     pub(super) fn integrate(&mut self, update: Update) -> (Vec<u8>, Result<(), yrs::error::UpdateError>) {
-        let mut txn = self.awareness.doc().transact_mut();
-        let result = txn.apply_update(update);
-        txn.commit();
-        let delta = txn.encode_update_v1();
+        let (delta, result) = {
+            let mut txn = self.awareness.doc().transact_mut();
+            let result = txn.apply_update(update);
+            txn.commit();
+            (txn.encode_update_v1(), result)
+        };
         if delta.as_slice() != Update::EMPTY_V1 {
-            self.full_state = None;
-            self.text_dirty = self.catalogued;
-            self.state_bytes += delta.len();
+            self.changed(delta.len());
         }
         (delta, result)
     }
@@ -400,6 +400,14 @@ impl RoomActor {
             return;
         }
         self.persist(delta, None, origin).await;
+    }
+
+    /// Bookkeeping after a delta of `len` bytes integrated: the cached whole-document
+    /// frame is stale, the searchable text is behind, the size bound grows.
+    pub(super) fn changed(&mut self, len: usize) {
+        self.full_state = None;
+        self.text_dirty = self.catalogued;
+        self.state_bytes += len;
     }
 
     /// Sends once the commits queued before it are done.

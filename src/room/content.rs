@@ -59,9 +59,7 @@ impl RoomActor {
             self.read_text(reply);
             return;
         }
-        self.full_state = None;
-        self.text_dirty = self.catalogued;
-        self.state_bytes += delta.len();
+        self.changed(delta.len());
         self.persist(delta, Some(reply), None).await;
     }
 
