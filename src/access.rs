@@ -12,7 +12,7 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::{Access, AuthError, TokenKind};
 use crate::ids::{ConnId, DocId, UserId, WorkspaceId};
-use crate::room::{ConnControl, RoomHandle, close_code};
+use crate::room::{ConnControl, Identity, RoomHandle, close_code};
 use crate::store::catalog::{Document, Link, Role};
 
 /// Header that carries a public link's token (the `link` query parameter also does).
@@ -176,6 +176,8 @@ pub fn changed(app: &AppState) {
 /// or as a user or public link, whose access is rechecked while it stays open.
 pub struct SocketGrant {
     pub access: Access,
+    /// Who the connection is, stamped into the presence it sets.
+    pub identity: Identity,
     pub recheck: Option<Recheck>,
 }
 
@@ -204,7 +206,9 @@ pub async fn authorize_socket(
             if !external {
                 let claims = app.keys.verify(token)?;
                 if claims.kind == TokenKind::Room {
-                    return Ok(SocketGrant { access: claims.access(doc.as_str())?, recheck: None });
+                    let access = claims.access(doc.as_str())?;
+                    let identity = Identity::App { subject: claims.sub };
+                    return Ok(SocketGrant { access, identity, recheck: None });
                 }
             }
             (Caller::User(user_of_token(app, token).await?), Some(token.to_owned()))
@@ -212,7 +216,14 @@ pub async fn authorize_socket(
         (None, None) => return Err(AuthError::MissingToken.into()),
     };
     let (_, role) = caller.role_on(app, doc.as_str(), false).await?;
-    Ok(SocketGrant { access: access_of(role), recheck: Some(Recheck { caller, token }) })
+    let identity = match &caller {
+        Caller::User(id) => {
+            let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
+            Identity::User { id: id.to_string(), name }
+        }
+        _ => Identity::Guest,
+    };
+    Ok(SocketGrant { access: access_of(role), identity, recheck: Some(Recheck { caller, token }) })
 }
 
 /// Keeps an open connection's access in step with roles, shares, links and the

@@ -28,9 +28,11 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::ids::{ConnId, DocId};
-use crate::limits::ConnLimits;
-use crate::room::{ConnControl, ConnSink, RoomError, RoomHandle, SYNC_ACK, close_code};
+use crate::limits::{ConnLimits, PresenceLimits};
+use crate::room::{ConnControl, ConnSink, Identity, RoomError, RoomHandle, SYNC_ACK, close_code};
 use crate::ws;
+use tandem_protocol::ClientMessage;
+use yrs::sync::awareness::AwarenessUpdate;
 
 /// How often the server sends the protocol's own Ping (the provider reconnects after 30 s
 /// without a message; WebSocket control frames don't count for it).
@@ -51,6 +53,8 @@ pub async fn upgrade(
 struct Joined {
     room: RoomHandle,
     conn: ConnId,
+    identity: Identity,
+    presence: PresenceLimits,
     forwarder: JoinHandle<()>,
 }
 
@@ -106,17 +110,36 @@ async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
 }
 
 impl Socket {
+    /// Reads until the client closes or is refused; as on `/ws`, when only the outgoing
+    /// side closed, what the client already sent is still applied for a while.
     async fn read_loop(&mut self, rx: &mut SplitStream<WebSocket>, alive: &AtomicBool) {
+        let control = self.control.clone();
+        let grace = async {
+            control.closed().await;
+            tokio::time::sleep(ws::INPUT_GRACE).await;
+        };
+        tokio::pin!(grace);
         loop {
             let next = tokio::select! {
+                biased;
+                _ = control.refused() => return,
+                _ = &mut grace => return,
+                (name, update) = next_released(&mut self.docs) => {
+                    if let Some(joined) = self.docs.get(&name) {
+                        let msg = ws::stamped(update, &joined.identity);
+                        if !joined.room.message(joined.conn, msg, 0).await {
+                            control.close(close_code::SERVICE_RESTART, "room closed");
+                        }
+                    }
+                    continue;
+                }
                 next = rx.next() => next,
-                _ = self.control.closed() => return,
             };
             let frame = match next {
                 Some(Ok(Message::Binary(frame))) => frame,
                 Some(Ok(Message::Text(_))) => {
                     metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "text").increment(1);
-                    return self.control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
+                    return control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
                 }
                 Some(Ok(Message::Close(_))) | None => return,
                 Some(Ok(_)) => {
@@ -126,20 +149,37 @@ impl Socket {
                 Some(Err(e)) => {
                     if ws::is_too_big(&e) {
                         metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
-                        self.control.close(close_code::TOO_BIG, "message too big");
+                        control.close(close_code::TOO_BIG, "message too big");
                     }
                     return;
                 }
             };
             alive.store(true, Ordering::Relaxed);
+            // Every frame counts against the socket's rates, whatever it carries.
+            tokio::select! {
+                biased;
+                _ = control.refused() => return,
+                () = self.limits.admit(frame.len()) => {}
+            }
             if let Err(reason) = self.on_frame(&frame).await {
                 metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
                 warn!(error = reason, "malformed hocuspocus frame");
-                return self.control.close(close_code::INVALID_PAYLOAD, "malformed message");
+                return control.close(close_code::INVALID_PAYLOAD, "malformed message");
             }
-            if self.control.is_closed() {
+            if control.is_refused() {
                 return;
             }
+        }
+    }
+
+    /// Hands one document's message to its room, through that document's presence limits.
+    async fn pass_on(&mut self, name: &str, msg: ClientMessage, len: usize) {
+        let Some(joined) = self.docs.get_mut(name) else { return };
+        let Some(msg) = ws::through_presence(&mut joined.presence, &joined.identity, &self.control, msg) else {
+            return;
+        };
+        if !joined.room.message(joined.conn, msg, len).await {
+            self.control.close(close_code::SERVICE_RESTART, "room closed");
         }
     }
 
@@ -160,16 +200,11 @@ impl Socket {
             }
             hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
                 // Frames for a document not (yet, or ever) authenticated are dropped.
-                let Some(joined) = self.docs.get(&name) else { return Ok(()) };
-                let msg = ws::decode_counted(message).map_err(|_| "message")?;
-                if let Err(v) = self.limits.check(frame.len(), &msg) {
-                    metrics::counter!(crate::metrics::LIMITED, "limit" => v.limit).increment(1);
-                    self.control.close(v.code, v.reason);
+                if !self.docs.contains_key(&name) {
                     return Ok(());
                 }
-                if !joined.room.message(joined.conn, msg, frame.len()).await {
-                    self.control.close(close_code::SERVICE_RESTART, "room closed");
-                }
+                let msg = ws::decode_counted(message).map_err(|_| "message")?;
+                self.pass_on(&name, msg, frame.len()).await;
             }
             hp::MSG_CLOSE => {
                 if let Some(joined) = self.docs.remove(&name) {
@@ -206,7 +241,8 @@ impl Socket {
         let (frames, room_frames) = mpsc::channel(self.app.config.send_queue);
         let conn = ConnId::next();
         let sink = ConnSink { frames, control: self.control.clone(), acks: true };
-        let room = match self.app.rooms.join(&doc, conn, sink, grant.access).await {
+        let identity = grant.identity.clone();
+        let room = match self.app.rooms.join(&doc, conn, sink, grant.access, grant.identity).await {
             Ok(room) => room,
             Err(e) => {
                 warn!(%doc, error = %e, "join refused");
@@ -222,8 +258,22 @@ impl Socket {
                 watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
             tokio::spawn(watch);
         }
-        self.docs.insert(name, Joined { room, conn, forwarder });
+        let presence = PresenceLimits::new(&self.app.config);
+        self.docs.insert(name, Joined { room, conn, identity, presence, forwarder });
     }
+}
+
+/// The first document whose held-back awareness its rate now allows.
+async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, AwarenessUpdate) {
+    let waits: Vec<_> = docs
+        .iter_mut()
+        .filter(|(_, joined)| joined.presence.holds())
+        .map(|(name, joined)| Box::pin(async move { (name.clone(), joined.presence.released().await) }))
+        .collect();
+    if waits.is_empty() {
+        return std::future::pending().await;
+    }
+    futures_util::future::select_all(waits).await.0
 }
 
 /// Moves one document's frames from its room to the socket, in the Hocuspocus framing.

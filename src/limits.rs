@@ -1,40 +1,19 @@
-//! Per-connection limits the reader enforces on what a client sends: messages and bytes
-//! per second (token buckets) and the size of awareness states. A violation closes only
-//! that connection, with a close code and reason, and is counted.
+//! Per-connection limits on what a client sends: messages and bytes per second, and the
+//! rate and size of awareness states. Rates never discard what a client sent: over its
+//! budget, the reader stops reading until the budget refills (TCP backpressure slows the
+//! client down), and awareness over its rate is held back, newest state per client, until
+//! the rate allows. Only what throttling cannot contain (an oversized state) closes the
+//! connection, with a close code and reason, and is counted.
 
+use std::num::NonZeroU32;
 use std::time::Instant;
 
+use governor::{DefaultDirectRateLimiter, Quota};
 use tandem_protocol::ClientMessage;
+use yrs::sync::awareness::AwarenessUpdate;
 
 use crate::config::ServeConfig;
-use crate::room::close_code;
-
-/// A token bucket: `rate` tokens a second, holding at most `capacity`.
-#[derive(Debug)]
-struct Bucket {
-    capacity: f64,
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-}
-
-impl Bucket {
-    fn new(rate: f64, capacity: f64) -> Self {
-        Bucket { capacity, tokens: capacity, rate, last: Instant::now() }
-    }
-
-    fn take(&mut self, n: f64, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        if self.tokens >= n {
-            self.tokens -= n;
-            true
-        } else {
-            false
-        }
-    }
-}
+use crate::room::{MAX_CLIENTS_PER_CONN, close_code};
 
 /// Why a connection is being closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,64 +24,110 @@ pub struct Violation {
     pub limit: &'static str,
 }
 
-#[derive(Debug)]
+fn limiter(per_second: u64, burst: u64) -> DefaultDirectRateLimiter {
+    let clamp = |n: u64| NonZeroU32::new(n.clamp(1, u64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
+    DefaultDirectRateLimiter::direct(Quota::per_second(clamp(per_second)).allow_burst(clamp(burst)))
+}
+
+/// Message and byte rates of one socket.
 pub struct ConnLimits {
-    messages: Bucket,
-    bytes: Bucket,
-    max_awareness_bytes: usize,
-    awareness: Bucket,
+    messages: DefaultDirectRateLimiter,
+    bytes: DefaultDirectRateLimiter,
+    /// Cells of `bytes`: a frame never needs more than one full burst.
+    max_burst: u32,
 }
 
 impl ConnLimits {
     pub fn new(cfg: &ServeConfig) -> Self {
-        let msgs = f64::from(cfg.max_messages_per_second.max(1));
-        let bytes = cfg.max_bytes_per_second.max(1) as f64;
-        ConnLimits {
-            messages: Bucket::new(msgs, msgs),
-            // One maximum-size message (an initial sync of a large document) must fit.
-            bytes: Bucket::new(bytes, bytes.max(cfg.max_message_size as f64)),
-            max_awareness_bytes: cfg.max_awareness_bytes,
-            awareness: {
-                let rate = f64::from(cfg.max_awareness_per_second.max(1));
-                Bucket::new(rate, rate * 2.0)
-            },
+        let msgs = u64::from(cfg.max_messages_per_second.max(1));
+        let bytes = cfg.max_bytes_per_second.max(1);
+        // One maximum-size message (an initial sync of a large document) must fit.
+        let burst = bytes.max(cfg.max_message_size as u64).min(u64::from(u32::MAX));
+        ConnLimits { messages: limiter(msgs, msgs), bytes: limiter(bytes, burst), max_burst: burst as u32 }
+    }
+
+    /// Waits until one more frame of `len` bytes fits the message and byte rates. The
+    /// caller reads nothing meanwhile, so a sender over its budget is slowed down, never
+    /// cut off.
+    pub async fn admit(&self, len: usize) {
+        if self.messages.check().is_err() {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "messages_per_second").increment(1);
+            self.messages.until_ready().await;
+        }
+        let cells = u32::try_from(len).unwrap_or(u32::MAX).clamp(1, self.max_burst);
+        let cells = NonZeroU32::new(cells).unwrap_or(NonZeroU32::MIN);
+        if !matches!(self.bytes.check_n(cells), Ok(Ok(()))) {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "bytes_per_second").increment(1);
+            let _ = self.bytes.until_n_ready(cells).await;
+        }
+    }
+}
+
+/// The awareness one room connection sends: each state's size, and its rate, over which
+/// the newest state per client is held back until the rate allows.
+pub struct PresenceLimits {
+    rate: DefaultDirectRateLimiter,
+    max_state_bytes: usize,
+    held: Option<AwarenessUpdate>,
+}
+
+impl PresenceLimits {
+    pub fn new(cfg: &ServeConfig) -> Self {
+        let rate = u64::from(cfg.max_awareness_per_second.max(1));
+        PresenceLimits { rate: limiter(rate, rate * 2), max_state_bytes: cfg.max_awareness_bytes, held: None }
+    }
+
+    /// Checks a message before it goes to the room: an awareness update to apply now
+    /// comes back; one over the rate is held (and `None` comes back); a state larger than
+    /// allowed is a violation. Other messages pass unchanged.
+    pub fn offer(&mut self, msg: ClientMessage) -> Result<Option<ClientMessage>, Violation> {
+        let ClientMessage::Awareness(update) = msg else { return Ok(Some(msg)) };
+        if update.clients.values().any(|e| e.json.len() > self.max_state_bytes) {
+            return Err(Violation {
+                code: close_code::TOO_BIG,
+                reason: "awareness state too large",
+                limit: "awareness_bytes",
+            });
+        }
+        if self.held.is_none() && self.rate.check().is_ok() {
+            return Ok(Some(ClientMessage::Awareness(update)));
+        }
+        metrics::counter!(crate::metrics::LIMITED, "limit" => "awareness_per_second").increment(1);
+        self.hold(update);
+        Ok(None)
+    }
+
+    /// Keeps the newest state of each client; states of clients past what one connection
+    /// may own are dropped (the room would refuse them).
+    fn hold(&mut self, update: AwarenessUpdate) {
+        let held = self.held.get_or_insert_with(|| AwarenessUpdate { clients: Default::default() });
+        for (id, entry) in update.clients {
+            match held.clients.get(&id) {
+                Some(old) if old.clock > entry.clock => {}
+                Some(_) => {
+                    held.clients.insert(id, entry);
+                }
+                None if held.clients.len() < MAX_CLIENTS_PER_CONN => {
+                    held.clients.insert(id, entry);
+                }
+                None => {}
+            }
         }
     }
 
-    /// Accounts one incoming frame of `len` bytes carrying `msg`.
-    pub fn check(&mut self, len: usize, msg: &ClientMessage) -> Result<(), Violation> {
-        let now = Instant::now();
-        if !self.messages.take(1.0, now) {
-            return Err(Violation {
-                code: close_code::POLICY_VIOLATION,
-                reason: "message rate limit exceeded",
-                limit: "messages_per_second",
-            });
+    /// Whether awareness is held back, waiting for the rate.
+    pub fn holds(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Resolves with what was held back once the rate allows it (its budget taken: apply
+    /// it as it is); never, while nothing is held.
+    pub async fn released(&mut self) -> AwarenessUpdate {
+        if self.held.is_none() {
+            return std::future::pending().await;
         }
-        if !self.bytes.take(len as f64, now) {
-            return Err(Violation {
-                code: close_code::POLICY_VIOLATION,
-                reason: "byte rate limit exceeded",
-                limit: "bytes_per_second",
-            });
-        }
-        if let ClientMessage::Awareness(update) = msg {
-            if update.clients.values().any(|e| e.json.len() > self.max_awareness_bytes) {
-                return Err(Violation {
-                    code: close_code::TOO_BIG,
-                    reason: "awareness state too large",
-                    limit: "awareness_bytes",
-                });
-            }
-            if !self.awareness.take(1.0, now) {
-                return Err(Violation {
-                    code: close_code::POLICY_VIOLATION,
-                    reason: "awareness rate limit exceeded",
-                    limit: "awareness_per_second",
-                });
-            }
-        }
-        Ok(())
+        self.rate.until_ready().await;
+        self.held.take().unwrap_or_else(|| AwarenessUpdate { clients: Default::default() })
     }
 }
 
@@ -150,17 +175,21 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
 mod tests {
     use std::time::Duration;
 
+    use yrs::ClientID;
+    use yrs::sync::awareness::AwarenessUpdateEntry;
+
     use super::*;
 
-    #[test]
-    fn buckets_allow_a_burst_then_the_rate() {
-        let t0 = Instant::now();
-        let mut b = Bucket::new(10.0, 10.0);
-        assert!((0..10).all(|_| b.take(1.0, t0)));
-        assert!(!b.take(1.0, t0));
-        assert!(b.take(1.0, t0 + Duration::from_millis(100)));
-        assert!(!b.take(1.0, t0 + Duration::from_millis(100)));
-        assert!(b.take(5.0, t0 + Duration::from_secs(10)));
+    fn cfg() -> ServeConfig {
+        ServeConfig::with_data_dir("/nonexistent")
+    }
+
+    fn awareness(entries: &[(u64, u32, &str)]) -> ClientMessage {
+        let mut u = AwarenessUpdate { clients: Default::default() };
+        for (id, clock, json) in entries {
+            u.clients.insert(ClientID::new(*id), AwarenessUpdateEntry { clock: *clock, json: (*json).into() });
+        }
+        ClientMessage::Awareness(u)
     }
 
     #[test]
@@ -173,32 +202,71 @@ mod tests {
         assert!(IpRateLimiter::new(0).allow(a));
     }
 
-    #[test]
-    fn awareness_states_over_the_limit_are_refused() {
-        let mut cfg = ServeConfig::with_data_dir("/nonexistent");
-        cfg.max_awareness_bytes = 8;
-        let mut limits = ConnLimits::new(&cfg);
-        let frame = |json: &str| {
-            let mut u = yrs::sync::awareness::AwarenessUpdate { clients: Default::default() };
-            u.clients.insert(
-                yrs::ClientID::new(1),
-                yrs::sync::awareness::AwarenessUpdateEntry { clock: 1, json: json.into() },
-            );
-            ClientMessage::Awareness(u)
-        };
-        assert_eq!(limits.check(10, &frame("{}")), Ok(()));
-        assert_eq!(limits.check(10, &frame(r#"{"name":"long"}"#)).unwrap_err().limit, "awareness_bytes");
+    #[tokio::test]
+    async fn frames_over_the_message_rate_wait_for_the_budget_instead_of_failing() {
+        let mut cfg = cfg();
+        cfg.max_messages_per_second = 50;
+        let limits = ConnLimits::new(&cfg);
+        let start = Instant::now();
+        for _ in 0..75 {
+            limits.admit(10).await;
+        }
+        // A burst of 50 passes at once; the next 25 take about half a second.
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(400), "75 frames at 50/s took {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_frame_larger_than_the_byte_rate_still_passes() {
+        let mut cfg = cfg();
+        cfg.max_bytes_per_second = 1000;
+        cfg.max_message_size = 64 * 1024;
+        let limits = ConnLimits::new(&cfg);
+        tokio::time::timeout(Duration::from_secs(1), limits.admit(64 * 1024)).await.expect("one maximal frame fits");
     }
 
     #[test]
-    fn awareness_faster_than_the_rate_is_refused_after_a_burst() {
-        let mut cfg = ServeConfig::with_data_dir("/nonexistent");
+    fn awareness_states_over_the_size_limit_are_refused() {
+        let mut cfg = cfg();
+        cfg.max_awareness_bytes = 8;
+        let mut limits = PresenceLimits::new(&cfg);
+        assert!(limits.offer(awareness(&[(1, 1, "{}")])).unwrap().is_some());
+        let too_big = limits.offer(awareness(&[(1, 2, r#"{"name":"long"}"#)])).unwrap_err();
+        assert_eq!(too_big.limit, "awareness_bytes");
+    }
+
+    #[tokio::test]
+    async fn awareness_over_its_rate_is_held_newest_state_per_client_then_released() {
+        let mut cfg = cfg();
         cfg.max_awareness_per_second = 5;
-        let mut limits = ConnLimits::new(&cfg);
-        let msg = ClientMessage::Awareness(yrs::sync::awareness::AwarenessUpdate { clients: Default::default() });
-        // Two seconds' worth pass at once, the next is refused; updates are unaffected.
-        assert!((0..10).all(|_| limits.check(10, &msg).is_ok()));
-        assert_eq!(limits.check(10, &msg).unwrap_err().limit, "awareness_per_second");
-        assert!(limits.check(10, &ClientMessage::QueryAwareness).is_ok());
+        let mut limits = PresenceLimits::new(&cfg);
+        // Two seconds' worth pass at once.
+        for clock in 1..=10 {
+            assert!(limits.offer(awareness(&[(1, clock, "{}")])).unwrap().is_some());
+        }
+        // Then states supersede each other while held; other messages are unaffected.
+        for clock in 11..=30 {
+            assert!(limits.offer(awareness(&[(1, clock, r#"{"c":1}"#), (2, 1, "{}")])).unwrap().is_none());
+        }
+        assert!(limits.offer(awareness(&[(1, 12, "{}")])).unwrap().is_none());
+        assert!(limits.offer(ClientMessage::QueryAwareness).unwrap().is_some());
+        let u = tokio::time::timeout(Duration::from_secs(2), limits.released()).await.unwrap();
+        assert_eq!(u.clients.len(), 2);
+        assert_eq!(u.clients[&ClientID::new(1)].clock, 30);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), limits.released()).await.is_err(),
+            "nothing more held"
+        );
+    }
+
+    #[test]
+    fn a_connection_cannot_hold_more_clients_than_it_may_own() {
+        let mut cfg = cfg();
+        cfg.max_awareness_per_second = 1;
+        let mut limits = PresenceLimits::new(&cfg);
+        for id in 0..100 {
+            let _ = limits.offer(awareness(&[(id, 1, "{}")]));
+        }
+        assert!(limits.held.as_ref().unwrap().clients.len() <= MAX_CLIENTS_PER_CONN);
     }
 }

@@ -23,8 +23,10 @@ use crate::access::{SocketGrant, authorize_socket, watch_socket};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
-use crate::limits::ConnLimits;
-use crate::room::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
+use crate::limits::{ConnLimits, PresenceLimits, Violation};
+use crate::room::{ConnControl, ConnSink, Identity, RoomError, RoomHandle, close_code, stamp};
+use tandem_protocol::ClientMessage;
+use yrs::sync::awareness::AwarenessUpdate;
 
 /// Read buffer per connection: small, so idle connections stay cheap.
 const READ_BUFFER: usize = 1024;
@@ -34,6 +36,9 @@ const MAX_FRAMES_PER_FLUSH: usize = 64;
 const LARGE_FRAME: usize = 256 * 1024;
 /// How long a close frame may take to go out before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a connection whose outgoing side closed is still read, so that a burst its
+/// client sent just before closing is applied at the pace the limits allow.
+pub(crate) const INPUT_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn upgrade(
     State(app): State<AppState>,
@@ -83,13 +88,13 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant)
 }
 
 async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
-    let access = grant.access;
+    let SocketGrant { access, identity, recheck } = grant;
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
     let sink = ConnSink { frames, control: control.clone(), acks: false };
     let (tx, rx) = socket.split();
-    let room = match app.rooms.join(&doc, conn, sink, access).await {
+    let room = match app.rooms.join(&doc, conn, sink, access, identity.clone()).await {
         Ok(room) => room,
         Err(e) => {
             warn!(%doc, %conn, error = %e, "join refused");
@@ -105,7 +110,7 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
             return;
         }
     };
-    if let Some(recheck) = grant.recheck {
+    if let Some(recheck) = recheck {
         let watch = watch_socket(app.clone(), recheck, doc.clone(), room.clone(), conn, control.clone(), access);
         tokio::spawn(watch);
     }
@@ -113,7 +118,15 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
     let budget = app.large_frames.clone();
     let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), budget));
     let mut rx = rx;
-    read_loop(&mut rx, &room, conn, &control, &alive, ConnLimits::new(&app.config)).await;
+    let mut reader = Reader {
+        room: &room,
+        conn,
+        identity: &identity,
+        control: &control,
+        limits: ConnLimits::new(&app.config),
+        presence: PresenceLimits::new(&app.config),
+    };
+    reader.read(&mut rx, &alive).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
     // Keep reading (and discarding) until the client answers our close frame: closing a
@@ -132,62 +145,136 @@ pub(crate) async fn drain_until_close(rx: &mut SplitStream<WebSocket>) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
 }
 
-async fn read_loop(
-    rx: &mut SplitStream<WebSocket>,
-    room: &RoomHandle,
+/// What one y-websocket connection's reader needs: it hands everything the client sends
+/// to the room, at the pace the connection's limits allow.
+struct Reader<'a> {
+    room: &'a RoomHandle,
     conn: ConnId,
-    control: &ConnControl,
-    alive: &AtomicBool,
-    mut limits: ConnLimits,
-) {
-    loop {
-        let next = tokio::select! {
-            next = rx.next() => next,
-            _ = control.closed() => return,
+    identity: &'a Identity,
+    control: &'a ConnControl,
+    limits: ConnLimits,
+    presence: PresenceLimits,
+}
+
+impl Reader<'_> {
+    /// Reads until the client closes, or the connection is refused. When only the
+    /// outgoing side closes (the client left, or reads too slowly), what the client sent
+    /// before its own close is still read and applied, for at most [`INPUT_GRACE`].
+    async fn read(&mut self, rx: &mut SplitStream<WebSocket>, alive: &AtomicBool) {
+        let control = self.control;
+        let grace = async {
+            control.closed().await;
+            tokio::time::sleep(INPUT_GRACE).await;
         };
-        let msg = match next {
-            Some(Ok(msg)) => msg,
-            Some(Err(e)) => {
-                if is_too_big(&e) {
-                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
-                    control.close(close_code::TOO_BIG, "message too big");
-                }
-                debug!(doc = %room.doc(), %conn, error = %e, "read failed");
-                return;
-            }
-            None => return,
-        };
-        alive.store(true, Ordering::Relaxed);
-        match msg {
-            Message::Binary(frame) => match decode_counted(&frame) {
-                Ok(msg) => {
-                    if let Err(v) = limits.check(frame.len(), &msg) {
-                        metrics::counter!(crate::metrics::LIMITED, "limit" => v.limit).increment(1);
-                        warn!(doc = %room.doc(), %conn, limit = v.limit, "limit exceeded; closing");
-                        control.close(v.code, v.reason);
+        tokio::pin!(grace);
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = control.refused() => return,
+                _ = &mut grace => return,
+                update = self.presence.released() => {
+                    if !self.deliver(stamped(update, self.identity), 0).await {
                         return;
                     }
-                    if !room.message(conn, msg, frame.len()).await {
-                        control.close(close_code::SERVICE_RESTART, "room closed");
-                        return;
-                    }
+                    continue;
                 }
-                Err(e) => {
-                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
-                    warn!(doc = %room.doc(), %conn, error = %e, "malformed frame");
-                    control.close(close_code::INVALID_PAYLOAD, "malformed message");
+                next = rx.next() => next,
+            };
+            let msg = match next {
+                Some(Ok(msg)) => msg,
+                Some(Err(e)) => {
+                    if is_too_big(&e) {
+                        metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
+                        control.close(close_code::TOO_BIG, "message too big");
+                    }
+                    debug!(doc = %self.room.doc(), conn = %self.conn, error = %e, "read failed");
                     return;
                 }
-            },
-            Message::Text(_) => {
-                metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "text").increment(1);
-                control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
+                None => return,
+            };
+            alive.store(true, Ordering::Relaxed);
+            let frame = match msg {
+                Message::Binary(frame) => frame,
+                Message::Text(_) => {
+                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "text").increment(1);
+                    control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
+                    return;
+                }
+                Message::Close(_) => return,
+                Message::Ping(_) | Message::Pong(_) => continue,
+            };
+            tokio::select! {
+                biased;
+                _ = control.refused() => return,
+                () = self.limits.admit(frame.len()) => {}
+            }
+            let msg = match decode_counted(&frame) {
+                Ok(msg) => msg,
+                Err(e) => {
+                    refuse_malformed(control, &e);
+                    return;
+                }
+            };
+            if !self.pass_on(msg, frame.len()).await {
                 return;
             }
-            Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => {}
         }
     }
+
+    /// Passes one message through the presence limits (stamping awareness with who sent
+    /// it) to the room; `false` once the connection is closed.
+    async fn pass_on(&mut self, msg: ClientMessage, len: usize) -> bool {
+        match through_presence(&mut self.presence, self.identity, self.control, msg) {
+            Some(msg) => self.deliver(msg, len).await,
+            None => !self.control.is_closed(),
+        }
+    }
+
+    async fn deliver(&self, msg: ClientMessage, len: usize) -> bool {
+        if !self.room.message(self.conn, msg, len).await {
+            self.control.close(close_code::SERVICE_RESTART, "room closed");
+            return false;
+        }
+        true
+    }
+}
+
+/// Passes a message through a room connection's presence limits, stamping awareness with
+/// who sent it: `None` if it is held back (or refused, and the connection closed).
+pub(crate) fn through_presence(
+    presence: &mut PresenceLimits,
+    identity: &Identity,
+    control: &ConnControl,
+    msg: ClientMessage,
+) -> Option<ClientMessage> {
+    match presence.offer(msg) {
+        Ok(Some(ClientMessage::Awareness(update))) => Some(stamped(update, identity)),
+        Ok(msg) => msg,
+        Err(v) => {
+            refuse_over_limit(control, &v);
+            None
+        }
+    }
+}
+
+/// An awareness message carrying who set its states.
+pub(crate) fn stamped(mut update: AwarenessUpdate, identity: &Identity) -> ClientMessage {
+    stamp(&mut update, identity);
+    ClientMessage::Awareness(update)
+}
+
+/// Closes a connection whose frame did not decode (1007).
+pub(crate) fn refuse_malformed(control: &ConnControl, e: &proto::ProtocolError) {
+    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
+    warn!(error = %e, "malformed frame");
+    control.close(close_code::INVALID_PAYLOAD, "malformed message");
+}
+
+/// Closes a connection for what throttling cannot contain.
+pub(crate) fn refuse_over_limit(control: &ConnControl, v: &Violation) {
+    metrics::counter!(crate::metrics::LIMITED, "limit" => v.limit).increment(1);
+    warn!(limit = v.limit, "limit exceeded; closing");
+    control.close(v.code, v.reason);
 }
 
 pub(crate) fn decode_counted(frame: &[u8]) -> Result<proto::ClientMessage, proto::ProtocolError> {

@@ -1,48 +1,90 @@
-//! Abuse limits: each closes only the offending connection, with its own close code.
+//! Abuse limits. Rates slow a sender down and never discard what it sent; what throttling
+//! cannot contain (oversized frames and states, a full room or document) closes only the
+//! offending connection, with its own close code.
 
 mod common;
 
 use std::time::Duration;
 
-use common::client::insert_update_in;
 use common::{Client, TestServer};
 use tandem_protocol as proto;
-use tokio_tungstenite::tungstenite::Message;
 
 const T: Duration = Duration::from_secs(10);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_flood_of_messages_closes_the_flooder_with_1008() {
-    let server = TestServer::start_with(|c| c.max_messages_per_second = 20).await;
-    let mut calm = server.client("flood").await;
-    let mut flooder = server.client("flood").await;
-    for _ in 0..100 {
-        // Query awareness: cheap to send, still a message. Stop if the server has closed.
-        if futures_util::SinkExt::send(&mut flooder.ws, Message::Binary(vec![3].into())).await.is_err() {
-            break;
-        }
+/// Sends `n` one-character edits as fast as the socket takes them, one update each (as
+/// scripts and importers do), then its Close frame at once, and reads nothing the server
+/// sends back: the server's side of it backs up and closes, while the client's bytes are
+/// all on their way. The caller drops the client once it has checked the outcome (a
+/// socket dropped with unread data is reset, and its own unsent bytes with it).
+async fn burst_then_close(url: &str, n: usize) -> Client {
+    let mut writer = Client::connect(url).await.unwrap();
+    writer.sync().await;
+    for i in 0..n {
+        writer.append(&char::from(b'a' + (i % 26) as u8).to_string()).await;
     }
-    assert_eq!(flooder.wait_close(T).await, Some(1008));
-    calm.append_acked("still served").await;
+    let _ = futures_util::SinkExt::close(&mut writer.ws).await;
+    writer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn too_many_bytes_per_second_closes_with_1008() {
+async fn a_thousand_edits_sent_at_once_then_a_disconnect_all_survive() {
+    // The default limits: 1,000 messages are five seconds' worth.
+    let server = TestServer::start().await;
+    let mut reader = server.client("burst").await;
+    let writer = burst_then_close(&server.ws_url("burst", &server.token(&["*=rw"])), 1000).await;
+    reader.wait_text(Duration::from_secs(60), |t| t.len() == 1000).await;
+    drop(writer);
+    // Durable, not only relayed: a late joiner of the reopened room has it all.
+    drop(reader);
+    let late = server.client("burst").await;
+    assert_eq!(late.text().len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_closing_right_after_its_burst_loses_nothing_of_it() {
+    let server = TestServer::start_with(|c| c.max_messages_per_second = 5000).await;
+    let url = server.ws_url("closing", &server.token(&["*=rw"]));
+    let mut reader = server.client("closing").await;
+    for round in 1..=5 {
+        let writer = burst_then_close(&url, 500).await;
+        reader.wait_text(Duration::from_secs(30), |t| t.len() == 500 * round).await;
+        drop(writer);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_over_its_message_rate_is_slowed_not_closed() {
+    let server = TestServer::start_with(|c| c.max_messages_per_second = 50).await;
+    let mut reader = server.client("slowed").await;
+    let mut fast = server.client("slowed").await;
+    let started = std::time::Instant::now();
+    for i in 0..150 {
+        fast.append(&(i % 10).to_string()).await;
+    }
+    reader.wait_text(Duration::from_secs(30), |t| t.len() == 150).await;
+    // The last 100 arrived at the pace of the budget, and the sender is still connected.
+    assert!(started.elapsed() >= Duration::from_millis(1500), "150 messages at 50/s took {:?}", started.elapsed());
+    fast.append_acked("!").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_over_its_byte_rate_is_slowed_not_closed() {
     let server = TestServer::start_with(|c| {
         c.max_message_size = 64 * 1024;
         c.max_bytes_per_second = 16 * 1024;
     })
     .await;
+    let mut reader = server.client("bytes").await;
     let mut heavy = server.client("bytes").await;
-    let chunk = "b".repeat(60 * 1024);
-    // The first 60 KiB fits the burst (one maximum-size message); the second does not.
-    for i in 0..2u64 {
-        let frame = proto::encode_update(&insert_update_in(500 + i, &format!("t{i}"), &chunk));
-        if futures_util::SinkExt::send(&mut heavy.ws, Message::Binary(frame.into())).await.is_err() {
-            break; // already closed by the server
-        }
+    let started = std::time::Instant::now();
+    // The first two fit the burst (one maximum-size message); the third waits for ~26 KiB
+    // of budget.
+    for i in 0..3 {
+        heavy.append(&char::from(b'a' + i).to_string().repeat(30 * 1024)).await;
     }
-    assert_eq!(heavy.wait_close(T).await, Some(1008));
+    reader.wait_text(Duration::from_secs(30), |t| t.len() == 90 * 1024).await;
+    assert!(started.elapsed() >= Duration::from_millis(1200), "took {:?}", started.elapsed());
+    heavy.append_acked("still connected").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,18 +145,17 @@ async fn an_update_past_the_document_size_limit_closes_its_sender_with_1009() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn awareness_faster_than_its_rate_closes_with_1008() {
+async fn awareness_faster_than_its_rate_is_held_and_the_newest_state_delivered() {
     let server = TestServer::start_with(|c| c.max_awareness_per_second = 5).await;
     let mut calm = server.client("presence-rate").await;
     let mut chatty = server.client("presence-rate").await;
+    let me = chatty.doc.client_id().get();
     for clock in 1..=40u32 {
-        let frame = proto::encode_awareness(&awareness(chatty.doc.client_id().get(), clock));
-        if futures_util::SinkExt::send(&mut chatty.ws, Message::Binary(frame.into())).await.is_err() {
-            break;
-        }
+        chatty.send_raw(proto::encode_awareness(&awareness(me, clock))).await;
     }
-    assert_eq!(chatty.wait_close(T).await, Some(1008));
-    calm.append_acked("still served").await;
+    // Not closed: the newest state arrives once the rate allows it.
+    calm.wait_awareness(T, |u| u.clients.get(&yrs::ClientID::new(me)).is_some_and(|e| e.clock == 40)).await;
+    chatty.append_acked("still connected").await;
 }
 
 fn awareness(client: u64, clock: u32) -> yrs::sync::awareness::AwarenessUpdate {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
 import WebSocket from 'ws'
+import * as encoding from 'lib0/encoding'
 import { Server, until } from './server.mjs'
 
 // Each provider adds a process 'exit' listener.
@@ -113,4 +114,42 @@ test('a bad token is refused and the provider never syncs', async () => {
   await until(() => closes.length > 0, 10_000, 'refusal')
   assert.equal(bad.provider.synced, false)
   bad.provider.destroy()
+})
+
+test('a thousand single-character edits sent at once, then a disconnect: a late joiner has them all', async () => {
+  // Over the server's default message rate: it slows the sender down and keeps everything.
+  const a = join('notes/burst')
+  await synced(a.provider)
+  const text = a.doc.getText('content')
+  for (let i = 0; i < 1000; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)))
+  a.provider.destroy()
+  const b = join('notes/burst')
+  await synced(b.provider)
+  await until(() => b.doc.getText('content').length === 1000, 60_000, 'all 1000 edits')
+})
+
+test('presence that is not JSON reaches no provider, and the room keeps working', async () => {
+  const a = join('notes/bad-presence')
+  const b = join('notes/bad-presence')
+  await Promise.all([synced(a.provider), synced(b.provider)])
+  const raw = new WebSocket(`${server.url}/notes/bad-presence?token=${server.token('*=rw')}`)
+  await new Promise((resolve, reject) => { raw.on('open', resolve); raw.on('error', reject) })
+  const closed = new Promise((resolve) => raw.on('close', (code) => resolve(code)))
+  const states = encoding.createEncoder()
+  encoding.writeVarUint(states, 1)
+  encoding.writeVarUint(states, 4242)
+  encoding.writeVarUint(states, 1)
+  encoding.writeVarString(states, '{{{')
+  const frame = encoding.createEncoder()
+  encoding.writeVarUint(frame, 1)
+  encoding.writeVarUint8Array(frame, encoding.toUint8Array(states))
+  raw.send(encoding.toUint8Array(frame))
+  assert.equal(await closed, 1007)
+  a.provider.awareness.setLocalStateField('user', { name: 'ada' })
+  await until(() => b.provider.awareness.getStates().get(a.doc.clientID)?.user?.name === 'ada', 10_000, 'presence on b')
+  assert.ok(!b.provider.awareness.getStates().has(4242))
+  a.doc.getText('content').insert(0, 'still editing')
+  await until(() => b.doc.getText('content').toString() === 'still editing', 10_000, 'edits after the bad state')
+  // The state carries the server's stamp only for users and links: a room token's is the app's own.
+  assert.equal(b.provider.awareness.getStates().get(a.doc.clientID)?.tandem, undefined)
 })

@@ -46,6 +46,10 @@ pub enum ProtocolError {
     InvalidUpdate,
     #[error("client id {0} exceeds 53 bits")]
     ClientIdTooLarge(u64),
+    /// Clients parse every state they receive with `JSON.parse` and throw on anything
+    /// else, so one bad state relayed would break every provider in the room.
+    #[error("awareness state of client {0} is not a JSON object or null")]
+    InvalidAwarenessState(u64),
 }
 
 /// One decoded client message. Updates are decoded (and so validated) here, off the
@@ -127,7 +131,8 @@ pub fn decode_update(buf: &[u8]) -> Result<Update, ProtocolError> {
     Ok(update)
 }
 
-/// Decodes an awareness payload, refusing client ids over 53 bits.
+/// Decodes an awareness payload, refusing client ids over 53 bits and states that are
+/// not a JSON object or `null` (a removal).
 pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {
     let mut cur = Cursor::new(buf);
     let malformed = |_| ProtocolError::Malformed("awareness");
@@ -141,9 +146,20 @@ pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {
         let client = read_client_id(&mut cur, "awareness")?;
         let clock: u32 = cur.read_var().map_err(malformed)?;
         let json = cur.read_string().map_err(malformed)?;
+        if !is_awareness_state(json) {
+            return Err(ProtocolError::InvalidAwarenessState(client.get()));
+        }
         update.clients.insert(client, AwarenessUpdateEntry { clock, json: json.into() });
     }
     Ok(update)
+}
+
+/// Whether `json` is what y-protocols can apply: a JSON object, or `null`.
+pub fn is_awareness_state(json: &str) -> bool {
+    matches!(
+        serde_json::from_str::<serde_json::Value>(json),
+        Ok(serde_json::Value::Object(_) | serde_json::Value::Null)
+    )
 }
 
 fn read_client_id(cur: &mut Cursor<'_>, what: &'static str) -> Result<ClientID, ProtocolError> {

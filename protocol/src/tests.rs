@@ -52,6 +52,7 @@ fn error_code(e: &ProtocolError) -> &'static str {
         ProtocolError::UnknownSyncType(_) => "unknown_sync_type",
         ProtocolError::InvalidUpdate => "invalid_update",
         ProtocolError::ClientIdTooLarge(_) => "client_id_too_large",
+        ProtocolError::InvalidAwarenessState(_) => "invalid_awareness_state",
     }
 }
 
@@ -131,5 +132,20 @@ fn random_bytes_never_panic() {
             *first %= 4; // mostly known types, so the inner decoders are exercised
         }
         let _ = decode(&frame);
+    }
+}
+
+#[test]
+fn awareness_states_must_be_json_objects_or_null() {
+    let frame = |json: &str| {
+        let mut update = AwarenessUpdate { clients: Default::default() };
+        update.clients.insert(ClientID::new(9), AwarenessUpdateEntry { clock: 1, json: json.into() });
+        encode_awareness(&update)
+    };
+    for ok in ["{}", r#"{"user":{"name":"ann"}}"#, "null", " null "] {
+        assert!(matches!(decode(&frame(ok)), Ok(ClientMessage::Awareness(_))), "{ok:?}");
+    }
+    for bad in ["{{{", "", r#""name""#, "[1]", "42", "true", r#"{"a":1} trailing"#] {
+        assert_eq!(decode(&frame(bad)).unwrap_err(), ProtocolError::InvalidAwarenessState(9), "{bad:?}");
     }
 }

@@ -23,6 +23,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
 use super::handle::{Command, ConnSink, RoomError, TextState, close_code};
+use super::presence::Identity;
 use super::registry::Shared;
 use crate::auth::Access;
 use crate::bus::{NodeId, Payload, Subscription};
@@ -34,8 +35,13 @@ use crate::store::writer::Committed;
 pub(super) struct Conn {
     sink: ConnSink,
     access: Access,
-    /// Awareness client ids this connection has announced; removed when it leaves.
+    pub(super) identity: Identity,
+    /// Awareness client ids this connection owns; removed when it leaves.
     pub(super) clients: HashSet<ClientID>,
+    /// Whether frames can still reach it. A connection whose outgoing side is gone (it
+    /// closed, or read too slowly) stays in the room until its reader has handed over
+    /// everything the client sent: that is still applied and made durable.
+    writable: bool,
 }
 
 /// Work that must wait for the commits queued before it.
@@ -282,8 +288,8 @@ impl RoomActor {
                 metrics::counter!(m::LIMITED, "limit" => "room_connections").increment(1);
                 let _ = reply.send(Err(RoomError::Full(self.doc_id.clone())));
             }
-            Command::Join { conn, sink, access, reply } => {
-                self.conns.insert(conn, Conn { sink, access, clients: HashSet::new() });
+            Command::Join { conn, sink, access, identity, reply } => {
+                self.conns.insert(conn, Conn { sink, access, identity, clients: HashSet::new(), writable: true });
                 let sv = self.awareness.doc().transact().state_vector();
                 self.send(conn, proto::encode_sync_step1(&sv).into());
                 if let Ok(update) = self.awareness.update()
@@ -483,26 +489,19 @@ impl RoomActor {
 
     /// Pushes one encoded frame to every connection; the slow ones are closed.
     pub(super) fn broadcast(&mut self, frame: Bytes) {
-        let mut dropped = Vec::new();
-        for (id, c) in &self.conns {
-            if !push(&c.sink, frame.clone()) {
-                dropped.push(*id);
-            }
+        let mut delivered = 0;
+        for c in self.conns.values_mut().filter(|c| c.writable) {
+            c.writable = push(&c.sink, frame.clone());
+            delivered += u64::from(c.writable);
         }
-        let delivered = (self.conns.len() - dropped.len()) as u64;
         m::sent(&frame, delivered);
         metrics::counter!(m::FANOUT_DELIVERIES).increment(delivered);
-        for id in dropped {
-            self.remove_conn(id);
-        }
     }
 
     fn send(&mut self, conn: ConnId, frame: Bytes) {
-        let Some(c) = self.conns.get(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn).filter(|c| c.writable) else { return };
         m::sent(&frame, 1);
-        if !push(&c.sink, frame) {
-            self.remove_conn(conn);
-        }
+        c.writable = push(&c.sink, frame);
     }
 
     fn maybe_compact(&mut self) {
@@ -521,7 +520,8 @@ impl RoomActor {
     }
 }
 
-/// `false` if the connection is gone or too slow (then it is told to close with 1013).
+/// `false` if the connection's outgoing side is gone or too slow (then it is told to close
+/// with 1013); what it sends is still applied until it leaves.
 fn push(sink: &ConnSink, frame: Bytes) -> bool {
     match sink.frames.try_send(frame) {
         Ok(()) => true,

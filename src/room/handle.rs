@@ -9,6 +9,7 @@ use tandem_protocol::ClientMessage;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::presence::Identity;
 use crate::auth::Access;
 use crate::ids::{ConnId, DocId};
 
@@ -31,6 +32,13 @@ pub mod close_code {
     /// The caller lost access to the document (role removed, share or link revoked,
     /// document deleted).
     pub const FORBIDDEN: u16 = 4403;
+
+    /// Whether a connection closed with `code` still has what it already sent applied:
+    /// closes about its outgoing side (it went away, reads too slowly, stopped answering
+    /// pings) do; closes that refuse the client do not.
+    pub const fn keeps_input(code: u16) -> bool {
+        matches!(code, NORMAL | TRY_AGAIN_LATER | TIMEOUT)
+    }
 }
 
 #[derive(Debug, thiserror::Error, Clone)]
@@ -44,9 +52,16 @@ pub enum RoomError {
 }
 
 /// Closes one connection from anywhere: the first close code set wins.
+///
+/// Closing stops the connection's outgoing side. Whether the server goes on reading what
+/// the client already sent depends on why: a close about the outgoing side (the client
+/// went away or reads too slowly) keeps applying everything the client sent before its
+/// own close; a close that refuses the client (lost access, bad input, the room is gone)
+/// stops reading too.
 #[derive(Debug, Default)]
 pub struct ConnControl {
     token: CancellationToken,
+    refused: CancellationToken,
     code: AtomicU16,
     reason: std::sync::OnceLock<&'static str>,
 }
@@ -56,15 +71,29 @@ impl ConnControl {
         if self.code.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire).is_ok() {
             let _ = self.reason.set(reason);
         }
+        if !close_code::keeps_input(code) {
+            self.refused.cancel();
+        }
         self.token.cancel();
     }
 
+    /// Resolves once the connection is closing, for whatever reason.
     pub async fn closed(&self) {
         self.token.cancelled().await
     }
 
+    /// Resolves once the connection is closed for a reason that refuses its input.
+    pub async fn refused(&self) {
+        self.refused.cancelled().await
+    }
+
     pub fn is_closed(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Whether the connection was closed for a reason that refuses its input.
+    pub fn is_refused(&self) -> bool {
+        self.refused.is_cancelled()
     }
 
     /// The close code and reason, once closed.
@@ -103,6 +132,7 @@ pub(crate) enum Command {
         conn: ConnId,
         sink: ConnSink,
         access: Access,
+        identity: Identity,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
     Message {
@@ -148,10 +178,16 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
-    pub(crate) async fn join(&self, conn: ConnId, sink: ConnSink, access: Access) -> Result<(), RoomError> {
+    pub(crate) async fn join(
+        &self,
+        conn: ConnId,
+        sink: ConnSink,
+        access: Access,
+        identity: Identity,
+    ) -> Result<(), RoomError> {
         let (reply, rx) = oneshot::channel();
         let closing = || RoomError::Closing(self.doc.clone());
-        self.tx.send(Command::Join { conn, sink, access, reply }).await.map_err(|_| closing())?;
+        self.tx.send(Command::Join { conn, sink, access, identity, reply }).await.map_err(|_| closing())?;
         rx.await.map_err(|_| closing())?
     }
 

@@ -11,4 +11,5 @@ mod registry;
 
 pub use content::CONTENT;
 pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, SYNC_ACK, TextState, close_code};
+pub use presence::{Identity, MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
 pub use registry::{RoomConfig, Rooms};

@@ -12,6 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::actor::RoomActor;
 use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
+use super::presence::Identity;
 use crate::auth::Access;
 use crate::bus::Bus;
 use crate::ids::{ConnId, DocId};
@@ -72,10 +73,11 @@ impl Rooms {
         conn: ConnId,
         sink: ConnSink,
         access: Access,
+        identity: Identity,
     ) -> Result<RoomHandle, RoomError> {
         for _ in 0..3 {
             let handle = self.handle(doc);
-            match handle.join(conn, sink.clone(), access).await {
+            match handle.join(conn, sink.clone(), access, identity.clone()).await {
                 Ok(()) => return Ok(handle),
                 Err(RoomError::Closing(_)) => {
                     self.shared.rooms.remove_if(doc, |_, h| h.actor_id == handle.actor_id);
