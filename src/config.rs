@@ -61,22 +61,27 @@ pub struct ServeConfig {
     /// are refused with HTTP 429 before the upgrade.
     #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE", default_value_t = 1200)]
     pub max_connections_per_ip_per_minute: u32,
-    /// Connections one room accepts; later joins are closed with 1013.
+    /// Connections one room accepts; later joins are closed with 1013. The last tenth is
+    /// kept for connections that may write: read-only ones (a public view link) cannot
+    /// lock editors out.
     #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_ROOM", default_value_t = 2000)]
     pub max_connections_per_room: usize,
-    /// Messages per second one connection may send (bursts of one second allowed); more
-    /// closes it with 1008.
+    /// Connections one signed-in user may hold in one room; more are closed with 1013.
+    #[arg(long, env = "TANDEM_MAX_CONNECTIONS_PER_USER_PER_ROOM", default_value_t = 16)]
+    pub max_connections_per_user_per_room: usize,
+    /// Messages per second one connection may send (bursts of one second allowed); past
+    /// that the server reads it more slowly.
     #[arg(long, env = "TANDEM_MAX_MESSAGES_PER_SECOND", default_value_t = 200)]
     pub max_messages_per_second: u32,
     /// Bytes per second one connection may send (a burst of one maximum-size message is
-    /// allowed); more closes it with 1008.
+    /// allowed); past that the server reads it more slowly.
     #[arg(long, env = "TANDEM_MAX_BYTES_PER_SECOND", default_value_t = 4 * 1024 * 1024)]
     pub max_bytes_per_second: u64,
     /// Largest awareness state (JSON bytes) one client may announce; larger closes with 1009.
     #[arg(long, env = "TANDEM_MAX_AWARENESS_BYTES", default_value_t = 16 * 1024)]
     pub max_awareness_bytes: usize,
     /// Awareness updates per second one connection may send (bursts of two seconds
-    /// allowed); more closes it with 1008.
+    /// allowed); past that the newest state per client is held back until the rate allows.
     #[arg(long, env = "TANDEM_MAX_AWARENESS_PER_SECOND", default_value_t = 30)]
     pub max_awareness_per_second: u32,
     /// Largest a document's Yjs state may grow, in bytes: an update that would take it

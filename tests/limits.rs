@@ -166,3 +166,44 @@ fn awareness(client: u64, clock: u32) -> yrs::sync::awareness::AwarenessUpdate {
     );
     u
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_cannot_lock_writers_out_of_a_room_nor_one_user_fill_it() {
+    use common::api::{Api, Db, server_with};
+    use serde_json::json;
+
+    let server = server_with(Db::Sqlite, |c| {
+        c.max_connections_per_room = 20;
+        c.max_connections_per_user_per_room = 3;
+    })
+    .await;
+    let api = Api::new(&server);
+    let owner = api.signup("owner@example.com").await;
+    let doc = api.create_doc(&owner.token, json!({"title": "full"})).await;
+    let (status, link) =
+        api.post(&format!("/api/v1/documents/{doc}/links"), &owner.token, json!({"role": "viewer"})).await;
+    assert_eq!(status, 201);
+    let link_url = format!("ws://{}/ws/{doc}?link={}", server.addr, link["token"].as_str().unwrap());
+    let mut held = Vec::new();
+    // A view link holder takes every seat but the tenth kept for writers.
+    for _ in 0..18 {
+        let mut viewer = Client::connect(&link_url).await.unwrap();
+        viewer.sync().await;
+        held.push(viewer);
+    }
+    let mut one_more = Client::connect(&link_url).await.unwrap();
+    assert_eq!(one_more.wait_close(T).await, Some(1013));
+    let mut editor = Client::connect(&server.ws_url(&doc, &owner.token)).await.unwrap();
+    editor.sync().await;
+    editor.append_acked("still room for the editor").await;
+
+    // One user holds at most three connections in a room; others are not affected.
+    let other = api.create_doc(&owner.token, json!({"title": "tabs"})).await;
+    for _ in 0..3 {
+        let mut tab = Client::connect(&server.ws_url(&other, &owner.token)).await.unwrap();
+        tab.sync().await;
+        held.push(tab);
+    }
+    let mut fourth = Client::connect(&server.ws_url(&other, &owner.token)).await.unwrap();
+    assert_eq!(fourth.wait_close(T).await, Some(1013));
+}

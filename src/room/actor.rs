@@ -284,8 +284,8 @@ impl RoomActor {
 
     async fn on_command(&mut self, cmd: Command) {
         match cmd {
-            Command::Join { reply, .. } if self.conns.len() >= self.shared.config.max_connections => {
-                metrics::counter!(m::LIMITED, "limit" => "room_connections").increment(1);
+            Command::Join { access, identity, reply, .. } if let Some(limit) = self.full_for(access, &identity) => {
+                metrics::counter!(m::LIMITED, "limit" => limit).increment(1);
                 let _ = reply.send(Err(RoomError::Full(self.doc_id.clone())));
             }
             Command::Join { conn, sink, access, identity, reply } => {
@@ -314,6 +314,26 @@ impl RoomActor {
             Command::Replace { text, reply } => self.replace_text(&text, reply).await,
             Command::Evict { reply } => self.evicted = Some(reply),
         }
+    }
+
+    /// Which limit a new connection would break, if any: the room's size (its last tenth
+    /// kept for connections that may write), or the user's own share of it.
+    fn full_for(&self, access: Access, identity: &Identity) -> Option<&'static str> {
+        let cfg = &self.shared.config;
+        let n = self.conns.len();
+        if n >= cfg.max_connections {
+            return Some("room_connections");
+        }
+        if access == Access::Read && n >= cfg.max_connections - cfg.max_connections / 10 {
+            return Some("room_connections_read_only");
+        }
+        if let Identity::User { id, .. } = identity {
+            let same = |c: &&Conn| matches!(&c.identity, Identity::User { id: other, .. } if other == id);
+            if self.conns.values().filter(same).count() >= cfg.max_connections_per_user {
+                return Some("user_connections");
+            }
+        }
+        None
     }
 
     async fn on_message(&mut self, conn: ConnId, msg: ClientMessage, len: usize) {

@@ -30,8 +30,10 @@ pub struct RoomConfig {
     pub compact_after: u64,
     /// How often a room exchanges state vectors with its peers on other nodes.
     pub anti_entropy: Duration,
-    /// Connections one room accepts.
+    /// Connections one room accepts (the last tenth only from connections that may write).
     pub max_connections: usize,
+    /// Connections one user may hold in one room.
+    pub max_connections_per_user: usize,
     /// Largest a document's encoded state may grow, in bytes.
     pub max_state_bytes: usize,
 }
