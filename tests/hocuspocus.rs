@@ -172,9 +172,12 @@ async fn auth_close_and_ping_floods_are_held_to_the_message_rate() {
     const RATE: u32 = 20;
     let server = TestServer::start_with(|c| c.max_messages_per_second = RATE).await;
     let token = server.token(&["hp-flood/*=rw"]);
-    // At most a one-second burst, then the rate, over the window (with slack for timing).
+    // Frames the server may act on in the window: a burst, then the rate (a limiter that
+    // refuses closes the socket sooner, one that throttles reads on slowly). Generous, so
+    // it holds for either and for a burst of up to two seconds; unlimited, the whole
+    // flood is answered within the window.
     let window = Duration::from_secs(2);
-    let bound = (RATE as usize) * 3 + 5;
+    let bound = (RATE as usize) * 5;
 
     // Each Auth opens the document and the Close after it leaves it again: two frames,
     // one answer. A thousand pairs, as fast as the socket takes them.
