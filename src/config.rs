@@ -88,6 +88,14 @@ pub struct ServeConfig {
     /// past this is refused and its sender closed with 1009.
     #[arg(long, env = "TANDEM_MAX_DOCUMENT_STATE_SIZE", default_value_t = 64 * 1024 * 1024)]
     pub max_document_state_size: usize,
+    /// Documents one `/hocuspocus` connection may have open at once; an Auth message for
+    /// one more is answered PermissionDenied (the others stay open).
+    #[arg(long, env = "TANDEM_HOCUSPOCUS_MAX_DOCUMENTS", default_value_t = 100)]
+    pub hocuspocus_max_documents: usize,
+    /// How long a `/hocuspocus` connection may stay open without authenticating any
+    /// document; then it is closed with 4408.
+    #[arg(long, env = "TANDEM_HOCUSPOCUS_AUTH_TIMEOUT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub hocuspocus_auth_timeout: Duration,
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,

@@ -5,6 +5,11 @@
 //! with the document name on the way out; a client's update is acknowledged with
 //! SyncStatus once durable (a refused one, read-only, with SyncStatus false). Anything the
 //! room closes, closes the socket: the provider reconnects every document on it.
+//!
+//! Every frame, the protocol's own (Auth, Close, Ping) included, counts against the
+//! socket's limits before any work is done on it. A socket holds at most a configured
+//! number of documents, each with its own tasks (forwarder, access watcher) that stop
+//! when that document closes, and must authenticate one within a deadline.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,9 +23,11 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
+use tandem_protocol::ClientMessage;
 use tandem_protocol::hocuspocus::{self as hp, Frame};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use crate::access::{authorize_socket, watch_socket};
@@ -31,11 +38,11 @@ use crate::ids::{ConnId, DocId};
 use crate::limits::{ConnLimits, PresenceLimits};
 use crate::room::{ConnControl, ConnSink, Identity, RoomError, RoomHandle, SYNC_ACK, close_code};
 use crate::ws;
-use tandem_protocol::ClientMessage;
 use yrs::sync::awareness::AwarenessUpdate;
 
-/// How often the server sends the protocol's own Ping (the provider reconnects after 30 s
-/// without a message; WebSocket control frames don't count for it).
+/// How often the server sends the protocol's own Ping to a v4 provider (it reconnects
+/// after 30 s without a message; WebSocket control frames don't count for it). Earlier
+/// providers get none: they hear awareness renewals every 15 s.
 const APP_PING_EVERY: Duration = Duration::from_secs(10);
 
 pub async fn upgrade(
@@ -49,13 +56,21 @@ pub async fn upgrade(
     Ok(ws::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
 }
 
-/// One document open on the socket.
+/// One document open on the socket. Dropping it stops its forwarder and access watcher.
 struct Joined {
     room: RoomHandle,
     conn: ConnId,
     identity: Identity,
     presence: PresenceLimits,
-    forwarder: JoinHandle<()>,
+    _forwarder: AbortOnDropHandle<()>,
+    /// Only for user and link tokens, whose access can change while the document is open.
+    _watcher: Option<AbortOnDropHandle<()>>,
+}
+
+impl Joined {
+    async fn leave(self) {
+        self.room.leave(self.conn).await;
+    }
 }
 
 struct Socket {
@@ -64,6 +79,10 @@ struct Socket {
     control: Arc<ConnControl>,
     docs: HashMap<String, Joined>,
     limits: ConnLimits,
+    /// Cancelled by the first document authenticated: the socket may then stay.
+    authenticated: CancellationToken,
+    /// The Ping task, started once the client announces v4.
+    pinger: Option<AbortOnDropHandle<()>>,
 }
 
 async fn serve(app: AppState, socket: WebSocket) {
@@ -81,18 +100,31 @@ async fn serve(app: AppState, socket: WebSocket) {
         alive.clone(),
         app.large_frames.clone(),
     ));
-    let pinger = tokio::spawn(app_pings(out.clone(), control.clone()));
+    let authenticated = CancellationToken::new();
+    tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.hocuspocus_auth_timeout));
     let limits = ConnLimits::new(&app.config);
-    let mut socket = Socket { app, out, control: control.clone(), docs: HashMap::new(), limits };
+    let mut socket =
+        Socket { app, out, control: control.clone(), docs: HashMap::new(), limits, authenticated, pinger: None };
     socket.read_loop(&mut rx, &alive).await;
     for (_, joined) in socket.docs.drain() {
-        joined.room.leave(joined.conn).await;
-        joined.forwarder.abort();
+        joined.leave().await;
     }
-    pinger.abort();
+    drop(socket);
     control.close(close_code::NORMAL, "");
     let _ = tokio::join!(writer, ws::drain_until_close(&mut rx));
     gauge.decrement(1.0);
+}
+
+/// Closes the socket with 4408 unless a document is authenticated within `within`.
+async fn auth_deadline(control: Arc<ConnControl>, authenticated: CancellationToken, within: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(within) => {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_auth_timeout").increment(1);
+            control.close(close_code::TIMEOUT, "no document authenticated in time");
+        }
+        _ = authenticated.cancelled() => {}
+        _ = control.closed() => {}
+    }
 }
 
 async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
@@ -106,6 +138,47 @@ async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
         if out.try_send(Bytes::from_static(&[hp::PING])).is_err() {
             return;
         }
+    }
+}
+
+/// One client frame, parsed (and so validated) before anything is done with it.
+enum Incoming {
+    Ping,
+    Pong,
+    /// Sync, Awareness or QueryAwareness for a document: a y-websocket message.
+    Room {
+        name: String,
+        msg: ClientMessage,
+    },
+    /// Auth; `None` for subtypes other than Token.
+    Auth {
+        name: String,
+        auth: Option<hp::TokenAuth>,
+    },
+    Close {
+        name: String,
+    },
+    /// Stateless messages and types this server does not know: nothing to do.
+    Ignored {
+        kind: u64,
+    },
+}
+
+impl Incoming {
+    fn parse(frame: &[u8]) -> Result<Self, &'static str> {
+        let (name, kind, message) = match hp::split(frame).map_err(|_| "frame")? {
+            Frame::Ping => return Ok(Incoming::Ping),
+            Frame::Pong => return Ok(Incoming::Pong),
+            Frame::Doc { name, kind, message } => (name, kind, message),
+        };
+        Ok(match kind {
+            hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
+                Incoming::Room { name, msg: ws::decode_counted(message).map_err(|_| "message")? }
+            }
+            hp::MSG_AUTH => Incoming::Auth { name, auth: hp::auth_token(message).map_err(|_| "auth")? },
+            hp::MSG_CLOSE => Incoming::Close { name },
+            kind => Incoming::Ignored { kind },
+        })
     }
 }
 
@@ -155,73 +228,70 @@ impl Socket {
                 }
             };
             alive.store(true, Ordering::Relaxed);
-            // Every frame counts against the socket's rates, whatever it carries.
+            // The one place every frame is accounted, whatever it is (the protocol's own
+            // Auth, Close and Ping included), before any work on it: over the socket's
+            // rates, reading waits.
             tokio::select! {
                 biased;
                 _ = control.refused() => return,
                 () = self.limits.admit(frame.len()) => {}
             }
-            if let Err(reason) = self.on_frame(&frame).await {
-                metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
-                warn!(error = reason, "malformed hocuspocus frame");
-                return control.close(close_code::INVALID_PAYLOAD, "malformed message");
-            }
+            let incoming = match Incoming::parse(&frame) {
+                Ok(incoming) => incoming,
+                Err(reason) => {
+                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
+                    warn!(error = reason, "malformed hocuspocus frame");
+                    return control.close(close_code::INVALID_PAYLOAD, "malformed message");
+                }
+            };
+            self.on_frame(incoming, frame.len()).await;
             if control.is_refused() {
                 return;
             }
         }
     }
 
-    /// Hands one document's message to its room, through that document's presence limits.
-    async fn pass_on(&mut self, name: &str, msg: ClientMessage, len: usize) {
-        let Some(joined) = self.docs.get_mut(name) else { return };
-        let Some(msg) = ws::through_presence(&mut joined.presence, &joined.identity, &self.control, msg) else {
-            return;
-        };
-        if !joined.room.message(joined.conn, msg, len).await {
-            self.control.close(close_code::SERVICE_RESTART, "room closed");
-        }
-    }
-
-    async fn on_frame(&mut self, frame: &[u8]) -> Result<(), &'static str> {
-        let (name, kind, message) = match hp::split(frame).map_err(|_| "frame")? {
-            Frame::Ping => {
+    async fn on_frame(&mut self, incoming: Incoming, len: usize) {
+        match incoming {
+            Incoming::Ping => {
                 let _ = self.out.try_send(Bytes::from_static(&[hp::PONG]));
-                return Ok(());
             }
-            Frame::Pong => return Ok(()),
-            Frame::Doc { name, kind, message } => (name, kind, message),
-        };
-        match kind {
-            hp::MSG_AUTH => {
-                if let Some(token) = hp::auth_token(message).map_err(|_| "auth")? {
-                    self.authenticate(name, &token).await;
+            Incoming::Pong | Incoming::Auth { auth: None, .. } => {}
+            Incoming::Auth { name, auth: Some(auth) } => {
+                if auth.understands_ping() && self.pinger.is_none() {
+                    let pings = app_pings(self.out.clone(), self.control.clone());
+                    self.pinger = Some(AbortOnDropHandle::new(tokio::spawn(pings)));
                 }
+                self.authenticate(name, &auth.token).await;
             }
-            hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
+            Incoming::Room { name, msg } => {
                 // Frames for a document not (yet, or ever) authenticated are dropped.
-                if !self.docs.contains_key(&name) {
-                    return Ok(());
+                let Some(joined) = self.docs.get_mut(&name) else { return };
+                let Some(msg) = ws::through_presence(&mut joined.presence, &joined.identity, &self.control, msg) else {
+                    return;
+                };
+                if !joined.room.message(joined.conn, msg, len).await {
+                    self.control.close(close_code::SERVICE_RESTART, "room closed");
                 }
-                let msg = ws::decode_counted(message).map_err(|_| "message")?;
-                self.pass_on(&name, msg, frame.len()).await;
             }
-            hp::MSG_CLOSE => {
+            Incoming::Close { name } => {
                 if let Some(joined) = self.docs.remove(&name) {
-                    joined.room.leave(joined.conn).await;
-                    joined.forwarder.abort();
+                    joined.leave().await;
                 }
             }
-            // Stateless messages and anything newer: nothing to do.
-            _ => debug!(kind, "hocuspocus message ignored"),
+            Incoming::Ignored { kind } => debug!(kind, "hocuspocus message ignored"),
         }
-        Ok(())
     }
 
     /// Checks a document's token and joins its room; answers Authenticated (with the
-    /// scope) or PermissionDenied.
+    /// scope) or PermissionDenied. A document already open costs nothing.
     async fn authenticate(&mut self, name: String, token: &str) {
         if self.docs.contains_key(&name) {
+            return;
+        }
+        if self.docs.len() >= self.app.config.hocuspocus_max_documents {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_documents").increment(1);
+            let _ = self.out.try_send(hp::encode_permission_denied(&name, TOO_MANY_DOCUMENTS).into());
             return;
         }
         let Some(doc) = DocId::parse(&name) else {
@@ -252,16 +322,22 @@ impl Socket {
                 };
             }
         };
+        self.authenticated.cancel();
         let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
-        if let Some(recheck) = grant.recheck {
+        let watcher = grant.recheck.map(|recheck| {
             let watch =
                 watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
-            tokio::spawn(watch);
-        }
+            AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch)))
+        });
         let presence = PresenceLimits::new(&self.app.config);
-        self.docs.insert(name, Joined { room, conn, identity, presence, forwarder });
+        let _forwarder = AbortOnDropHandle::new(forwarder);
+        let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher };
+        self.docs.insert(name, joined);
     }
 }
+
+/// The PermissionDenied reason for a document past `--hocuspocus-max-documents`.
+const TOO_MANY_DOCUMENTS: &str = "too many documents open on this connection";
 
 /// The first document whose held-back awareness its rate now allows.
 async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, AwarenessUpdate) {
@@ -274,6 +350,21 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
         return std::future::pending().await;
     }
     futures_util::future::select_all(waits).await.0
+}
+
+/// Runs one document's access watcher, counted in the active-watchers gauge from its
+/// first poll until it ends or is aborted.
+async fn counted_watcher(watch: impl Future<Output = ()>) {
+    struct Active(metrics::Gauge);
+    impl Drop for Active {
+        fn drop(&mut self) {
+            self.0.decrement(1.0);
+        }
+    }
+    let gauge = metrics::gauge!(crate::metrics::ACCESS_WATCHERS_ACTIVE, "endpoint" => "hocuspocus");
+    gauge.increment(1.0);
+    let _active = Active(gauge);
+    watch.await;
 }
 
 /// Moves one document's frames from its room to the socket, in the Hocuspocus framing.

@@ -12,6 +12,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub const ROOMS_ACTIVE: &str = "tandem_rooms_active";
 pub const CONNECTIONS_ACTIVE: &str = "tandem_connections_active";
+/// Tasks keeping an open connection's access in step with roles (one per document a
+/// user or link connection has open), by `endpoint`.
+pub const ACCESS_WATCHERS_ACTIVE: &str = "tandem_access_watchers_active";
 pub const MESSAGES_IN: &str = "tandem_ws_messages_in_total";
 pub const BYTES_IN: &str = "tandem_ws_bytes_in_total";
 pub const MESSAGES_OUT: &str = "tandem_ws_messages_out_total";

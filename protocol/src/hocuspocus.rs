@@ -53,8 +53,26 @@ pub fn split(frame: &[u8]) -> Result<Frame<'_>, ProtocolError> {
     Ok(Frame::Doc { name, kind, message })
 }
 
-/// The token of an Auth message (`message` from the type on), if it is a Token message.
-pub fn auth_token(message: &[u8]) -> Result<Option<String>, ProtocolError> {
+/// A client's Token message: the token and, from v4 on, the provider's version.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TokenAuth {
+    pub token: String,
+    /// `varString(version)` after the token (`"4.8.0"`); providers before v4 send none.
+    pub version: Option<String>,
+}
+
+impl TokenAuth {
+    /// Whether the provider announced v4 or later, the first to understand the bare Ping.
+    /// Earlier ones read every frame as starting with a document name and throw on it.
+    pub fn understands_ping(&self) -> bool {
+        let major = self.version.as_deref().and_then(|v| v.split('.').next()).and_then(|m| m.parse::<u32>().ok());
+        major.is_some_and(|m| m >= 4)
+    }
+}
+
+/// The token (and version) of an Auth message (`message` from the type on), if it is a
+/// Token message. Bytes after the token that are not a string mean no version.
+pub fn auth_token(message: &[u8]) -> Result<Option<TokenAuth>, ProtocolError> {
     let mut cur = Cursor::new(message);
     let malformed = |_| ProtocolError::Malformed("auth message");
     let _kind: u64 = cur.read_var().map_err(malformed)?;
@@ -62,7 +80,9 @@ pub fn auth_token(message: &[u8]) -> Result<Option<String>, ProtocolError> {
     if sub != AUTH_TOKEN {
         return Ok(None);
     }
-    Ok(Some(cur.read_string().map_err(malformed)?.to_owned()))
+    let token = cur.read_string().map_err(malformed)?.to_owned();
+    let version = if cur.has_content() { cur.read_string().ok().map(str::to_owned) } else { None };
+    Ok(Some(TokenAuth { token, version }))
 }
 
 /// `varString(name)` followed by `message`.
@@ -83,9 +103,23 @@ fn auth(name: &str, sub: u64, text: &str) -> Vec<u8> {
     enc.to_vec()
 }
 
-/// What a client sends to open a document: Auth, Token, `varString(token)`.
+/// What a client before v4 sends to open a document: Auth, Token, `varString(token)`.
 pub fn encode_auth_token(name: &str, token: &str) -> Vec<u8> {
     auth(name, AUTH_TOKEN, token)
+}
+
+/// What a v4 client sends to open a document: the same, then `varString(version)`.
+pub fn encode_auth_token_v4(name: &str, token: &str, version: &str) -> Vec<u8> {
+    let mut frame = auth(name, AUTH_TOKEN, token);
+    let mut enc = EncoderV1::new();
+    enc.write_string(version);
+    frame.extend_from_slice(&enc.to_vec());
+    frame
+}
+
+/// `[name] 07`: the client leaves that document (the socket stays open).
+pub fn encode_close(name: &str) -> Vec<u8> {
+    for_document(name, &[MSG_CLOSE as u8])
 }
 
 /// Authenticated, with the scope: `"read-write"` or `"readonly"`.
@@ -135,9 +169,33 @@ mod tests {
         assert_eq!(encode_auth_token("doc", "jwt.token.here"), frame);
         let Frame::Doc { kind, message, .. } = split(&frame).unwrap() else { panic!() };
         assert_eq!(kind, MSG_AUTH);
-        assert_eq!(auth_token(message).unwrap().as_deref(), Some("jwt.token.here"));
+        let auth = auth_token(message).unwrap().unwrap();
+        assert_eq!((auth.token.as_str(), auth.version), ("jwt.token.here", None));
+        assert!(!auth_token(message).unwrap().unwrap().understands_ping());
         assert_eq!(encode_authenticated("d", true), [1, b'd', 2, 2, 8, b'r', b'e', b'a', b'd', b'o', b'n', b'l', b'y']);
         assert_eq!(encode_sync_status("d", true), [1, b'd', 8, 1]);
         assert_eq!(encode_permission_denied("d", "no")[..4], [1, b'd', 2, 1]);
+    }
+
+    #[test]
+    fn only_providers_announcing_v4_understand_ping() {
+        let version_of = |frame: &[u8]| {
+            let Frame::Doc { message, .. } = split(frame).unwrap() else { panic!() };
+            auth_token(message).unwrap().unwrap()
+        };
+        // v4: [name] 02 00 varString(token) varString(version).
+        let v4 = encode_auth_token_v4("d", "t", "4.8.0");
+        assert_eq!(v4, [1, b'd', 2, 0, 1, b't', 5, b'4', b'.', b'8', b'.', b'0']);
+        assert_eq!(version_of(&v4), TokenAuth { token: "t".into(), version: Some("4.8.0".into()) });
+        assert!(version_of(&v4).understands_ping());
+        assert!(version_of(&encode_auth_token_v4("d", "t", "5.0.0-rc.1")).understands_ping());
+        for old in ["3.4.4", "2.15.3", "", "four"] {
+            assert!(!version_of(&encode_auth_token_v4("d", "t", old)).understands_ping(), "{old:?}");
+        }
+        // Trailing bytes that are not a string: no version, not malformed.
+        let mut truncated = encode_auth_token("d", "t");
+        truncated.push(9);
+        assert_eq!(version_of(&truncated).version, None);
+        assert_eq!(encode_close("d"), [1, b'd', 7]);
     }
 }
