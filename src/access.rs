@@ -204,6 +204,11 @@ pub async fn authorize_socket(
             if !external {
                 let claims = app.keys.verify(token)?;
                 if claims.kind == TokenKind::Room {
+                    // Room tokens open app rooms only: a catalogued document (live or
+                    // trashed) is opened by its users and links, never by a room grant.
+                    if app.store.is_document(doc).await? {
+                        return Err(not_found("document"));
+                    }
                     return Ok(SocketGrant { access: claims.access(doc.as_str())?, recheck: None });
                 }
             }
