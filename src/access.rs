@@ -206,6 +206,11 @@ pub async fn authorize_socket(
             if !external {
                 let claims = app.keys.verify(token)?;
                 if claims.kind == TokenKind::Room {
+                    // Room tokens open app rooms only: a catalogued document (live or
+                    // trashed) is opened by its users and links, never by a room grant.
+                    if app.store.is_document(doc).await? {
+                        return Err(not_found("document"));
+                    }
                     let access = claims.access(doc.as_str())?;
                     let identity = Identity::App { subject: claims.sub };
                     return Ok(SocketGrant { access, identity, recheck: None });

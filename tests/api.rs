@@ -25,6 +25,11 @@ on_both_databases!(
     bad_input_gets_specific_errors_and_writes_nothing,
     openapi_describes_every_served_route,
     rest_requests_per_user_are_limited,
+    search_snippets_escape_document_text,
+    admins_list_and_revoke_invitations_and_a_removed_admins_invitations_die_with_them,
+    sharing_by_email_answers_alike_and_waits_for_the_account,
+    owners_removing_each_other_at_once_leave_exactly_one_owner,
+    deleting_a_workspace_evicts_its_live_rooms,
 );
 
 async fn rest_requests_per_user_are_limited(db: Db) {
@@ -590,4 +595,211 @@ async fn openapi_describes_every_served_route(db: Db) {
     // And something served but undocumented would be the reverse mistake: the documents
     // route answers, and is documented.
     assert!(paths.contains_key("/api/v1/documents/{id}/content"));
+}
+
+async fn search_snippets_escape_document_text(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let content = "before <img src=x onerror=alert(1)> zeppelin & \"co\"\n";
+    api.create_doc(&ann.token, json!({"title": "Notes", "content": content})).await;
+    let indexed = common::eventually_async(
+        Duration::from_secs(10),
+        || api.get("/api/v1/documents?q=zeppelin", &ann.token),
+        |(_, page)| page["documents"].as_array().is_some_and(|d| d.len() == 1),
+    )
+    .await;
+    assert!(indexed, "the document was not indexed within 10 s");
+    let (_, page) = api.get("/api/v1/documents?q=zeppelin", &ann.token).await;
+    let snippet = page["documents"][0]["snippet"].as_str().unwrap();
+    assert!(snippet.contains("&lt;img src=x onerror=alert(1)&gt;"), "{snippet}");
+    assert!(snippet.contains("<mark>zeppelin</mark>"), "{snippet}");
+    assert!(snippet.contains("&amp; &quot;co&quot;"), "{snippet}");
+    assert!(!snippet.replace("<mark>", "").replace("</mark>", "").contains('<'), "{snippet}");
+}
+
+async fn admins_list_and_revoke_invitations_and_a_removed_admins_invitations_die_with_them(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Team"})).await;
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    let invitations = format!("/api/v1/workspaces/{ws}/invitations");
+    let member = |u: &str| format!("/api/v1/workspaces/{ws}/members/{u}");
+    let invite = |token: String, email: &'static str, role: &'static str| {
+        let (api, path) = (&api, invitations.clone());
+        async move {
+            let (status, inv) = api.post(&path, &token, json!({"email": email, "role": role})).await;
+            assert_eq!(status, 201, "{inv}");
+            (inv["id"].as_str().unwrap().to_owned(), inv["token"].as_str().unwrap().to_owned())
+        }
+    };
+    let accept = |token: String, inv_token: String| {
+        let api = &api;
+        async move { api.call(Method::POST, &format!("/api/v1/invitations/{inv_token}/accept"), Some(&token), None).await }
+    };
+    let bob = api.signup("bob@example.com").await;
+    let erin = api.signup("erin@example.com").await;
+    let (_, t) = invite(ann.token.clone(), "bob@example.com", "admin").await;
+    assert_eq!(accept(bob.token.clone(), t).await.0, 200);
+    let (_, t) = invite(ann.token.clone(), "erin@example.com", "editor").await;
+    assert_eq!(accept(erin.token.clone(), t).await.0, 200);
+
+    // An admin's invitations are listed, without their tokens; an editor may not look.
+    let (_, carol_token) = invite(bob.token.clone(), "carol@example.com", "editor").await;
+    let (dave_id, dave_token) = invite(bob.token.clone(), "dave@example.com", "viewer").await;
+    let (status, list) = api.get(&invitations, &ann.token).await;
+    assert_eq!(status, 200, "{list}");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().all(|i| i["invited_by"] == bob.id.as_str() && i.get("token").is_none()), "{list:?}");
+    let (status, body) = api.get(&invitations, &erin.token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")));
+
+    // A revoked invitation can no longer be accepted.
+    let revoke = format!("{invitations}/{dave_id}");
+    let (status, _) = api.call(Method::DELETE, &revoke, Some(&erin.token), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = api.call(Method::DELETE, &revoke, Some(&ann.token), None).await;
+    assert_eq!(status, 204);
+    let (status, body) = api.call(Method::DELETE, &revoke, Some(&ann.token), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("invitation_not_found")));
+    let dave = api.signup("dave@example.com").await;
+    let (status, body) = accept(dave.token.clone(), dave_token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("invitation_not_found")));
+
+    // Removing the admin revokes what they sent: no way back through carol's invitation.
+    let (status, _) = api.call(Method::DELETE, &member(&bob.id), Some(&ann.token), None).await;
+    assert_eq!(status, 204);
+    let carol = api.signup("carol@example.com").await;
+    let (status, body) = accept(carol.token.clone(), carol_token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("invitation_not_found")));
+    let (_, list) = api.get(&invitations, &ann.token).await;
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+
+    // So does a demotion below admin, and leaving.
+    let patch = |who: String, role: &'static str| {
+        let (api, path, token) = (&api, member(&who), ann.token.clone());
+        async move { api.call(Method::PATCH, &path, Some(&token), Some(json!({"role": role}))).await }
+    };
+    assert_eq!(patch(erin.id.clone(), "admin").await.0, 200);
+    let (_, frank_token) = invite(erin.token.clone(), "frank@example.com", "editor").await;
+    assert_eq!(patch(erin.id.clone(), "editor").await.0, 200);
+    let frank = api.signup("frank@example.com").await;
+    assert_eq!(accept(frank.token.clone(), frank_token).await.0, 404);
+    assert_eq!(patch(erin.id.clone(), "admin").await.0, 200);
+    let (_, gina_token) = invite(erin.token.clone(), "gina@example.com", "editor").await;
+    let (_, kept_token) = invite(ann.token.clone(), "gina@example.com", "viewer").await;
+    let (status, _) = api.call(Method::DELETE, &member(&erin.id), Some(&erin.token), None).await;
+    assert_eq!(status, 204);
+    let gina = api.signup("gina@example.com").await;
+    assert_eq!(accept(gina.token.clone(), gina_token).await.0, 404);
+    // Other members' invitations are untouched.
+    let (status, body) = accept(gina.token.clone(), kept_token).await;
+    assert_eq!((status, body["role"].as_str()), (200, Some("viewer")), "{body}");
+}
+
+async fn sharing_by_email_answers_alike_and_waits_for_the_account(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let bob = api.signup("bob@example.com").await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Plan", "content": "plan\n"})).await;
+    let shares = format!("/api/v1/documents/{doc}/shares");
+    let doc_path = format!("/api/v1/documents/{doc}");
+
+    // An address with an account and one without get the same answer, naming nobody.
+    let with = api.post(&shares, &ann.token, json!({"email": "Bob@example.com", "role": "viewer"})).await;
+    let without = api.post(&shares, &ann.token, json!({"email": "newcomer@example.com", "role": "viewer"})).await;
+    assert_eq!(with, (200, json!({"email": "bob@example.com", "role": "viewer"})));
+    assert_eq!(without, (200, json!({"email": "newcomer@example.com", "role": "viewer"})));
+    let (status, body) = api.get(&doc_path, &bob.token).await;
+    assert_eq!((status, body["role"].as_str()), (200, Some("viewer")), "{body}");
+
+    // The pending share becomes a share when the account is made.
+    let newcomer = api.signup("newcomer@example.com").await;
+    let (status, body) = api.get(&doc_path, &newcomer.token).await;
+    assert_eq!((status, body["role"].as_str()), (200, Some("viewer")), "{body}");
+    let (_, list) = api.get(&shares, &ann.token).await;
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+
+    // A pending share can be withdrawn by its email before anyone signs up.
+    let (status, _) = api.post(&shares, &ann.token, json!({"email": "later@example.com", "role": "editor"})).await;
+    assert_eq!(status, 200);
+    let (status, _) = api.call(Method::DELETE, &format!("{shares}/later@example.com"), Some(&ann.token), None).await;
+    assert_eq!(status, 204);
+    let later = api.signup("later@example.com").await;
+    let (status, _) = api.get(&doc_path, &later.token).await;
+    assert_eq!(status, 404);
+}
+
+async fn owners_removing_each_other_at_once_leave_exactly_one_owner(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let bob = api.signup("bob@example.com").await;
+    for round in 0..12 {
+        let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Team"})).await;
+        let ws = ws["id"].as_str().unwrap().to_owned();
+        let (_, inv) = api
+            .post(
+                &format!("/api/v1/workspaces/{ws}/invitations"),
+                &ann.token,
+                json!({"email": bob.email, "role": "owner"}),
+            )
+            .await;
+        let accept = format!("/api/v1/invitations/{}/accept", inv["token"].as_str().unwrap());
+        assert_eq!(api.call(Method::POST, &accept, Some(&bob.token), None).await.0, 200);
+        let member = |u: &str| format!("/api/v1/workspaces/{ws}/members/{u}");
+        // Even rounds: each removes the other; odd rounds: each demotes the other.
+        let (method, body) =
+            if round % 2 == 0 { (Method::DELETE, None) } else { (Method::PATCH, Some(json!({"role": "editor"}))) };
+        let (ann_removes_bob, bob_removes_ann) = (member(&bob.id), member(&ann.id));
+        let (by_ann, by_bob) = tokio::join!(
+            api.call(method.clone(), &ann_removes_bob, Some(&ann.token), body.clone()),
+            api.call(method.clone(), &bob_removes_ann, Some(&bob.token), body.clone()),
+        );
+        let succeeded = [&by_ann, &by_bob].iter().filter(|(s, _)| (200..300).contains(s)).count();
+        assert_eq!(succeeded, 1, "round {round}: {by_ann:?} {by_bob:?}");
+        let members_path = format!("/api/v1/workspaces/{ws}/members");
+        let (status, mut members) = api.get(&members_path, &ann.token).await;
+        if status == 404 {
+            members = api.get(&members_path, &bob.token).await.1;
+        }
+        let owners = members.as_array().unwrap().iter().filter(|m| m["role"] == "owner").count();
+        assert_eq!(owners, 1, "round {round}: {members}");
+    }
+}
+
+async fn deleting_a_workspace_evicts_its_live_rooms(db: Db) {
+    // A long grace period: a room left running would still hold the document.
+    let server = server_with(db, |c| c.room_grace = Duration::from_secs(120)).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Team"})).await;
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    let doc = api.create_doc(&ann.token, json!({"title": "Secret", "content": "secret\n", "workspace_id": ws})).await;
+    let mut editor = Client::connect(&server.ws_url(&doc, &ann.token)).await.unwrap();
+    editor.sync().await;
+    editor.append_acked("more\n").await;
+
+    let (status, _) = api.call(Method::DELETE, &format!("/api/v1/workspaces/{ws}"), Some(&ann.token), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(editor.wait_close(Duration::from_secs(5)).await, Some(4403));
+    // The room is gone with the workspace: the id, now no catalogued document, opens
+    // as an empty app room, and nothing of the document was written back.
+    let after = server.client(&doc).await;
+    assert_eq!(after.text(), "", "the deleted document's room was still live");
+    drop(after);
+    let url = server
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", server.dir.path().join("tandem.db").display()));
+    let store = tandem::store::open(&url, tandem::config::SqliteSync::Normal).await.unwrap();
+    let stored = store.load_doc(&tandem::ids::DocId::parse(&doc).unwrap()).await.unwrap();
+    assert!(
+        stored.snapshot.is_none() && stored.updates.is_empty(),
+        "{} rows stored after the delete",
+        stored.updates.len()
+    );
 }

@@ -1,6 +1,6 @@
 //! The authorization matrix: every role (owner, admin, editor, commenter, viewer), a user
 //! the document is shared with, a public view link, a stranger and an anonymous caller,
-//! against every REST endpoint and the WebSocket, on SQLite and Postgres. Each cell states
+//! an edit link, against every REST endpoint and the WebSocket, on SQLite and Postgres. Each cell states
 //! its exact answer: the success status, 401 without credentials, 404 where the caller
 //! cannot see the resource, 403 where it can but its role is too weak. Then access
 //! changes reaching open connections.
@@ -11,13 +11,18 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::Client;
-use common::api::{Account, Api, Db, server};
+use common::api::{Account, Api, Db, server, server_with};
 use common::client::Event;
+use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
-on_both_databases!(every_role_against_every_endpoint, access_changes_reach_open_connections);
+on_both_databases!(
+    every_role_against_every_endpoint,
+    access_changes_reach_open_connections,
+    room_tokens_never_open_catalogued_documents,
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Who {
@@ -30,11 +35,13 @@ enum Who {
     Sharee,
     /// Anonymous, holding a public view link to the document.
     Link,
+    /// Anonymous, holding a public edit link: content only, never metadata.
+    EditLink,
     Stranger,
     Anonymous,
 }
 
-const EVERYONE: [Who; 9] = [
+const EVERYONE: [Who; 10] = [
     Who::Owner,
     Who::Admin,
     Who::Editor,
@@ -42,11 +49,16 @@ const EVERYONE: [Who; 9] = [
     Who::Viewer,
     Who::Sharee,
     Who::Link,
+    Who::EditLink,
     Who::Stranger,
     Who::Anonymous,
 ];
 const MEMBERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer];
-const DOC_READERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Link];
+const DOC_READERS: &[Who] =
+    &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Link, Who::EditLink];
+/// Who may change the content.
+const CONTENT_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Sharee, Who::EditLink];
+/// Who may change the document itself (title, tags, trash): signed-in editors.
 const DOC_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Sharee];
 const MANAGERS: &[Who] = &[Who::Owner, Who::Admin];
 const USERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Stranger];
@@ -69,11 +81,14 @@ struct World {
     target: Account,
 }
 
-/// A document made for one cell, with a view link to it.
+/// A document made for one cell, with a view link and an edit link to it, and a pending
+/// invitation to the workspace.
 struct Fresh {
     doc: String,
     link: String,
     link_id: String,
+    edit_link: String,
+    invitation_id: String,
 }
 
 impl World {
@@ -97,10 +112,26 @@ impl World {
             .post(&format!("/api/v1/documents/{doc}/links"), &self.owner.token, json!({"role": "viewer"}))
             .await;
         assert_eq!(status, 201);
+        let (status, edit_link) = self
+            .api
+            .post(&format!("/api/v1/documents/{doc}/links"), &self.owner.token, json!({"role": "editor"}))
+            .await;
+        assert_eq!(status, 201);
+        let (status, inv) = self
+            .api
+            .post(
+                &format!("/api/v1/workspaces/{}/invitations", self.ws),
+                &self.owner.token,
+                json!({"email": "invited@example.com", "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{inv}");
         Fresh {
             doc,
             link: link["token"].as_str().unwrap().to_owned(),
             link_id: link["id"].as_str().unwrap().to_owned(),
+            edit_link: edit_link["token"].as_str().unwrap().to_owned(),
+            invitation_id: inv["id"].as_str().unwrap().to_owned(),
         }
     }
 
@@ -109,6 +140,7 @@ impl World {
         match who {
             Who::Anonymous => {}
             Who::Link => req = req.header("tandem-link", &fresh.link),
+            Who::EditLink => req = req.header("tandem-link", &fresh.edit_link),
             _ => req = req.bearer_auth(&self.accounts[&who].token),
         }
         if let Some(body) = body {
@@ -168,7 +200,7 @@ fn denied(who: Who, scope: Scope) -> u16 {
     match (who, scope) {
         (Who::Anonymous, _) => 401,
         // A link holder can see its document, and is not a user elsewhere.
-        (Who::Link, _) => 403,
+        (Who::Link | Who::EditLink, _) => 403,
         (Who::Stranger, Scope::User) => 403,
         (Who::Stranger, _) => 404,
         (Who::Sharee, Scope::Workspace) => 404,
@@ -187,6 +219,8 @@ struct Case {
     body: Option<Value>,
     /// Puts shared state back after a cell that changed it.
     reset: Option<&'static str>,
+    /// The owner moves the cell's document to the trash first.
+    trashed: bool,
 }
 
 fn cases() -> Vec<Case> {
@@ -199,6 +233,7 @@ fn cases() -> Vec<Case> {
         path,
         body,
         reset: None,
+        trashed: false,
     };
     vec![
         case("get workspace", Scope::Workspace, MEMBERS, 200, Method::GET, "/api/v1/workspaces/{ws}", None),
@@ -246,6 +281,24 @@ fn cases() -> Vec<Case> {
             )
         },
         case(
+            "list invitations",
+            Scope::Workspace,
+            MANAGERS,
+            200,
+            Method::GET,
+            "/api/v1/workspaces/{ws}/invitations",
+            None,
+        ),
+        case(
+            "revoke an invitation",
+            Scope::Workspace,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/workspaces/{ws}/invitations/{invitation_id}",
+            None,
+        ),
+        case(
             "create a document there",
             Scope::Workspace,
             &[Who::Owner, Who::Admin, Who::Editor],
@@ -287,7 +340,7 @@ fn cases() -> Vec<Case> {
         case(
             "put content",
             Scope::Document,
-            DOC_WRITERS,
+            CONTENT_WRITERS,
             200,
             Method::PUT,
             "/api/v1/documents/{doc}/content",
@@ -303,6 +356,18 @@ fn cases() -> Vec<Case> {
             None,
         ),
         case("move to trash", Scope::Document, DOC_WRITERS, 204, Method::DELETE, "/api/v1/documents/{doc}", None),
+        Case {
+            trashed: true,
+            ..case(
+                "restore from the trash",
+                Scope::Document,
+                DOC_WRITERS,
+                200,
+                Method::POST,
+                "/api/v1/documents/{doc}/restore",
+                None,
+            )
+        },
         case(
             "delete for good",
             Scope::Document,
@@ -369,16 +434,25 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{target}", &w.target.id)
         .replace("{sharee}", &w.accounts[&Who::Sharee].id)
         .replace("{link_id}", &f.link_id)
+        .replace("{invitation_id}", &f.invitation_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {
-    let server = server(db).await;
+    // The owner sets up every cell: far more requests than a person makes in a minute.
+    let server = server_with(db, |c| c.max_requests_per_user_per_minute = 0).await;
     let w = world(&server).await;
     let mut failures = Vec::new();
     let mut cells = 0;
     for case in cases() {
         for who in EVERYONE {
             let fresh = w.fresh_doc().await;
+            if case.trashed {
+                let (s, _) = w
+                    .api
+                    .call(Method::DELETE, &format!("/api/v1/documents/{}", fresh.doc), Some(&w.owner.token), None)
+                    .await;
+                assert_eq!(s, 204);
+            }
             let path = fill(case.path, &w, &fresh);
             let body = case.body.as_ref().map(|b| serde_json::from_str(&fill(&b.to_string(), &w, &fresh)).unwrap());
             let (status, answer) = w.request(who, &fresh, case.method.clone(), &path, body).await;
@@ -407,6 +481,7 @@ async fn every_role_against_every_endpoint(db: Db) {
         let url = match who {
             Who::Anonymous => format!("ws://{}/ws/{}", server.addr, fresh.doc),
             Who::Link => format!("ws://{}/ws/{}?link={}", server.addr, fresh.doc, fresh.link),
+            Who::EditLink => format!("ws://{}/ws/{}?link={}", server.addr, fresh.doc, fresh.edit_link),
             _ => server.ws_url(&fresh.doc, &w.accounts[&who].token),
         };
         let refused = |r: Result<Client, tungstenite::Error>| match r {
@@ -421,7 +496,7 @@ async fn every_role_against_every_endpoint(db: Db) {
                 let mut c = Client::connect(&url).await.unwrap_or_else(|e| panic!("{who:?}: {e}"));
                 c.sync().await;
                 assert!(c.text().starts_with("text\n"), "{who:?} read {}", c.summary());
-                if DOC_WRITERS.contains(&who) {
+                if CONTENT_WRITERS.contains(&who) {
                     c.append_acked(&format!("{who:?}\n")).await;
                 } else {
                     expect_denied(&mut c, who).await;
@@ -430,7 +505,7 @@ async fn every_role_against_every_endpoint(db: Db) {
         }
     }
     let text = w.api.content(&w.owner.token, &fresh.doc).await;
-    assert_eq!(text, "text\nOwner\nAdmin\nEditor\nSharee\n");
+    assert_eq!(text, "text\nOwner\nAdmin\nEditor\nSharee\nEditLink\n");
     println!("authorization matrix ({db:?}): {cells} REST cells + {} WebSocket cells passed", EVERYONE.len());
 }
 
@@ -527,4 +602,45 @@ async fn access_changes_reach_open_connections(db: Db) {
     assert!(text.starts_with("text\nmine\n"), "{text}");
     // Exactly the updates that raced the downgrade were kept; the refused one was not.
     assert_eq!(text.matches("typed while downgraded").count(), denied_after.unwrap(), "{text}");
+}
+
+/// Room tokens are for app rooms: whatever their grants, they never open a catalogued
+/// document (live or in the trash), on `/ws` or `/hocuspocus`, while app rooms still open.
+async fn room_tokens_never_open_catalogued_documents(db: Db) {
+    let server = server(db).await;
+    let w = world(&server).await;
+    let live = w.fresh_doc().await.doc;
+    let trashed = w.fresh_doc().await.doc;
+    let (s, _) = w.api.call(Method::DELETE, &format!("/api/v1/documents/{trashed}"), Some(&w.owner.token), None).await;
+    assert_eq!(s, 204);
+    for doc in [&live, &trashed] {
+        let prefix = format!("{}*=rw", &doc[..1]);
+        for grant in ["*=r", "*=rw", prefix.as_str(), &format!("{doc}=rw")] {
+            let token = server.token(&[grant]);
+            match Client::connect(&server.ws_url(doc, &token)).await {
+                Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 404, "{grant}"),
+                Err(e) => panic!("{grant}: {e}"),
+                Ok(_) => panic!("a room token `{grant}` opened a catalogued document"),
+            }
+            let (mut hp, _) =
+                tokio_tungstenite::connect_async(format!("ws://{}/hocuspocus", server.addr)).await.unwrap();
+            hp.send(tungstenite::Message::Binary(tandem_protocol::hocuspocus::encode_auth_token(doc, &token).into()))
+                .await
+                .unwrap();
+            let denied = tandem_protocol::hocuspocus::encode_permission_denied(doc, "");
+            let reply = tokio::time::timeout(Duration::from_secs(5), hp.next()).await.expect("an answer");
+            match reply {
+                Some(Ok(tungstenite::Message::Binary(b))) => {
+                    assert!(b.starts_with(&denied[..denied.len() - 1]), "{grant} on /hocuspocus: {b:?}")
+                }
+                other => panic!("{grant} on /hocuspocus: {other:?}"),
+            }
+        }
+    }
+    // The document's own users still open it; app rooms still open with room tokens.
+    let mut c = Client::connect(&server.ws_url(&live, &w.owner.token)).await.unwrap();
+    c.sync().await;
+    assert!(c.text().starts_with("text\n"));
+    let mut app_room = server.client("app-room").await;
+    app_room.append_acked("fine\n").await;
 }

@@ -1,7 +1,8 @@
 //! `/api/v1/documents`: create (with initial Markdown), list (filters, sort, keyset
 //! pagination) and search (ranked, with snippets), get, patch (title, tags), soft delete,
 //! restore, permanent delete and duplicate. Content itself lives in the room
-//! (`api/content.rs`).
+//! (`api/content.rs`). A public link reads (and, for an edit link, writes) content only:
+//! metadata, trash, restore and duplicate need a signed-in user with the role.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -265,7 +266,7 @@ async fn get_one(
     Ok(Json(DocumentView { document, role }))
 }
 
-/// Changes the title and/or tags (editors).
+/// Changes the title and/or tags (signed-in editors).
 #[utoipa::path(patch, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = PatchRequest,
     responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -275,6 +276,7 @@ async fn patch(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<PatchRequest>,
 ) -> Result<Json<DocumentView>, ApiError> {
+    caller.user()?;
     let (doc, role) = caller.document(&app, &id, Role::Editor).await?;
     let title = req.title.as_deref().map(|t| text_field("title", t, MAX_TITLE)).transpose()?;
     let tags = req.tags.as_deref().map(tags_field).transpose()?;
@@ -286,7 +288,7 @@ async fn patch(
     Ok(Json(DocumentView { document, role }))
 }
 
-/// Moves a document to the trash (editors), or with `permanent=true` deletes it for good
+/// Moves a document to the trash (signed-in editors), or with `permanent=true` deletes it for good
 /// (workspace admins and the document's author), live or trashed. Open connections close
 /// with 4403.
 #[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
@@ -298,6 +300,7 @@ async fn delete(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
+    caller.user()?;
     if q.permanent.unwrap_or(false) {
         let (doc, role) = match caller.role_on(&app, &id, false).await {
             Ok(found) => found,
@@ -317,7 +320,7 @@ async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Brings a document back from the trash (editors).
+/// Brings a document back from the trash (signed-in editors).
 #[utoipa::path(post, path = "/api/v1/documents/{id}/restore", tag = "documents", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -326,6 +329,7 @@ async fn restore(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DocumentView>, ApiError> {
+    caller.user()?;
     let (doc, role) = caller.role_on(&app, &id, true).await?;
     access::require(role, Role::Editor)?;
     app.store.set_deleted(&doc.id, None).await?;

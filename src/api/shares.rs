@@ -1,11 +1,13 @@
 //! Per-document shares (a user + viewer, commenter or editor) and public links (view or
-//! edit, revocable), managed by workspace admins and the document's author. Revoking
-//! takes effect on open connections at once.
+//! edit, revocable), managed by workspace admins and the document's author, signed in
+//! (a public link never manages anything). Revoking takes effect on open connections at
+//! once. Sharing by email answers the same whether or not the email has an account: to
+//! an address without one, the share is pending and applies when that account is made.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,6 +37,23 @@ pub struct ShareRequest {
     pub role: Role,
 }
 
+/// What sharing by email answers: only what was asked, so the answer says nothing about
+/// whether the address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailShare {
+    pub email: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ShareAnswer {
+    /// Shared by `user_id`.
+    User(Member),
+    /// Shared by `email`.
+    Email(EmailShare),
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkRequest {
@@ -42,8 +61,9 @@ pub struct LinkRequest {
     pub role: Role,
 }
 
-/// The document, if the caller may manage its shares and links.
+/// The document, if the caller is a signed-in user who may manage its shares and links.
 async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, ApiError> {
+    caller.user()?;
     let (doc, role) = caller.document(app, id, Role::Viewer).await?;
     if !can_manage(caller, &doc, role) {
         return Err(access::forbidden("the admin role or authorship"));
@@ -62,17 +82,19 @@ async fn list_shares(
     Ok(Json(app.store.shares(&doc.id).await?))
 }
 
-/// Shares the document with a user (or changes their share).
+/// Shares the document with a user (or changes their share). By `email`, the answer is
+/// the same whether or not the address has an account; without one, the share waits
+/// for the account with that email to be created.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/shares", tag = "sharing", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = ShareRequest,
-    responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = ShareAnswer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn share(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ShareRequest>,
-) -> Result<Json<Member>, ApiError> {
+) -> Result<Json<ShareAnswer>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if req.role > Role::Editor {
         return Err(ApiError::new(
@@ -81,9 +103,17 @@ async fn share(
             "a share's role is viewer, commenter or editor",
         ));
     }
-    let user = match (req.user_id, req.email) {
-        (Some(id), None) => app.store.user(&id).await?,
-        (None, Some(email)) => app.store.credentials_by_email(&email.trim().to_lowercase()).await?.map(|c| c.user),
+    let answer = match (req.user_id, req.email) {
+        (Some(id), None) => {
+            let user = app.store.user(&id).await?.ok_or_else(|| not_found("user"))?;
+            app.store.set_share(&doc.id, &user.id, req.role, now_ms()).await?;
+            ShareAnswer::User(Member { user, role: req.role })
+        }
+        (None, Some(email)) => {
+            let email = email_field(&email)?;
+            app.store.share_by_email(&doc.id, &email, req.role, now_ms()).await?;
+            ShareAnswer::Email(EmailShare { email, role: req.role })
+        }
         _ => {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -91,15 +121,30 @@ async fn share(
                 "give exactly one of `user_id` and `email`",
             ));
         }
-    }
-    .ok_or_else(|| not_found("user"))?;
-    app.store.set_share(&doc.id, &user.id, req.role, now_ms()).await?;
+    };
     access::changed(&app);
-    Ok(Json(Member { user, role: req.role }))
+    Ok(Json(answer))
 }
 
+/// An email as accounts store it (trimmed, lowercase), or 422.
+fn email_field(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 254
+        || !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+    {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "`email` is not an email address",
+        ));
+    }
+    Ok(email)
+}
+
+/// Removes a share. `user_id` may be an email: that removes the share of its account
+/// and a pending share to it alike.
 #[utoipa::path(delete, path = "/api/v1/documents/{id}/shares/{user_id}", tag = "sharing", security(("bearer" = [])),
-    params(("id" = String, Path), ("user_id" = String, Path)),
+    params(("id" = String, Path), ("user_id" = String, Path, description = "a user id, or an email")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn unshare(
     State(app): State<AppState>,
@@ -107,7 +152,12 @@ async fn unshare(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
-    if !app.store.remove_share(&doc.id, &UserId::new(user_id)).await? {
+    let removed = if user_id.contains('@') {
+        app.store.remove_share_by_email(&doc.id, &email_field(&user_id)?).await?
+    } else {
+        app.store.remove_share(&doc.id, &UserId::new(user_id)).await?
+    };
+    if !removed {
         return Err(not_found("share"));
     }
     access::changed(&app);

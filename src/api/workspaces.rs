@@ -1,6 +1,7 @@
 //! `/api/v1/workspaces`: workspaces, their members and roles, and invitations by email
-//! (a single-use token that expires). Admins manage members; only owners make or unmake
-//! owners, and a workspace always keeps one.
+//! (a single-use token that expires, listed and revocable by admins). Admins manage
+//! members; only owners make or unmake owners, and a workspace always keeps one. A member
+//! who loses the right to invite loses their pending invitations with it.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +17,9 @@ use crate::access::{self, Caller, not_found, workspace_role};
 use crate::accounts::token_hash;
 use crate::app::AppState;
 use crate::ids::{UserId, WorkspaceId, random_hex};
-use crate::store::catalog::{Invitation, Member, Role, Workspace, now_ms};
+use crate::store::catalog::{
+    Invitation, Member, MemberChange, MemberRefusal, PendingInvitation, Role, Workspace, now_ms,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,7 +27,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, rename, delete))
         .routes(routes!(members))
         .routes(routes!(change_role, remove_member))
-        .routes(routes!(invite))
+        .routes(routes!(list_invitations, invite))
+        .routes(routes!(revoke_invitation))
         .routes(routes!(accept))
 }
 
@@ -137,7 +141,17 @@ async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<Stri
             "a personal workspace cannot be deleted",
         ));
     }
+    // Like a permanent document deletion, for every document: live rooms close (4403)
+    // without writing anything more. Evicted again after the delete, for a room a join
+    // opened in between.
+    let docs = app.store.workspace_document_ids(&id).await?;
+    for doc in &docs {
+        app.rooms.evict(doc).await;
+    }
     app.store.delete_workspace(&id).await?;
+    for doc in &docs {
+        app.rooms.evict(doc).await;
+    }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -154,26 +168,25 @@ async fn members(
     Ok(Json(app.store.members(&id).await?))
 }
 
-/// Checks that `actor` (with `actor_role`) may move a member from `from` to `to`
-/// (`None`: removal), keeping at least one owner.
-async fn check_member_change(
-    app: &AppState,
-    ws: &WorkspaceId,
-    actor_role: Role,
-    from: Role,
-    to: Option<Role>,
-) -> Result<(), ApiError> {
-    let touches_owner = from == Role::Owner || to == Some(Role::Owner);
-    if touches_owner && actor_role != Role::Owner {
-        return Err(access::forbidden("the owner role to make or unmake owners"));
+/// Makes a member change, checked and applied in one store transaction.
+async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -> Result<(), ApiError> {
+    match app.store.change_member(ws, &change).await? {
+        Ok(_) => {
+            access::changed(app);
+            Ok(())
+        }
+        Err(MemberRefusal::ActorNotMember) => Err(not_found("workspace")),
+        Err(MemberRefusal::TargetNotMember) => Err(not_found("user")),
+        Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher")),
+        Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners")),
+        Err(MemberRefusal::LastOwner) => {
+            Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "a workspace must keep at least one owner"))
+        }
     }
-    if from == Role::Owner && to != Some(Role::Owner) && app.store.owner_count(ws).await? <= 1 {
-        return Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "a workspace must keep at least one owner"));
-    }
-    Ok(())
 }
 
-/// Changes a member's role. Takes effect on their open connections at once.
+/// Changes a member's role. Takes effect on their open connections at once; one demoted
+/// below admin loses their pending invitations (below owner: their owner invitations).
 #[utoipa::path(patch, path = "/api/v1/workspaces/{id}/members/{user_id}", tag = "workspaces",
     security(("bearer" = [])), params(("id" = String, Path), ("user_id" = String, Path)), request_body = RoleRequest,
     responses((status = 200, body = Member), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -185,16 +198,14 @@ async fn change_role(
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<Member>, ApiError> {
     let (id, target) = (ws_id(&id), UserId::new(user_id));
-    let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
-    let from = app.store.member_role(&id, &target).await?.ok_or_else(|| not_found("user"))?;
-    check_member_change(&app, &id, actor_role, from, Some(req.role)).await?;
-    app.store.set_member_role(&id, &target, req.role).await?;
-    access::changed(&app);
+    let change = MemberChange { actor: caller.user()?.clone(), target: target.clone(), to: Some(req.role) };
+    change_member(&app, &id, change).await?;
     let user = app.store.user(&target).await?.ok_or_else(|| not_found("user"))?;
     Ok(Json(Member { user, role: req.role }))
 }
 
-/// Removes a member (admins; anyone may leave). Their open connections close with 4403.
+/// Removes a member (admins; anyone may leave). Their open connections close with 4403
+/// and their pending invitations are revoked.
 #[utoipa::path(delete, path = "/api/v1/workspaces/{id}/members/{user_id}", tag = "workspaces",
     security(("bearer" = [])), params(("id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -205,14 +216,8 @@ async fn remove_member(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (id, target) = (ws_id(&id), UserId::new(user_id));
-    let me = caller.user()?;
-    let leaving = *me == target;
-    let actor_role = workspace_role(&app, me, &id, if leaving { Role::Viewer } else { Role::Admin }).await?;
-    let from = app.store.member_role(&id, &target).await?.ok_or_else(|| not_found("user"))?;
     // Leaving needs no rights over others, but the last owner may not leave.
-    check_member_change(&app, &id, if leaving { Role::Owner } else { actor_role }, from, None).await?;
-    app.store.remove_member(&id, &target).await?;
-    access::changed(&app);
+    change_member(&app, &id, MemberChange { actor: caller.user()?.clone(), target, to: None }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -250,10 +255,51 @@ async fn invite(
         expires_at: now_ms() + app.config.invitation_ttl.as_millis() as i64,
         accepted_at: None,
     };
-    app.store.create_invitation(&inv, &token_hash(&token), me).await?;
+    if !app.store.create_invitation(&inv, &token_hash(&token), me).await? {
+        // Lost the role since it was checked above.
+        return Err(access::forbidden("the admin role or higher"));
+    }
     let view =
         InvitationView { id: inv.id, workspace_id: id, email, role: inv.role, expires_at: inv.expires_at, token };
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The workspace's pending invitations (admins and owners); tokens are never shown again.
+#[utoipa::path(get, path = "/api/v1/workspaces/{id}/invitations", tag = "workspaces", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Vec<PendingInvitation>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_invitations(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<PendingInvitation>>, ApiError> {
+    let id = ws_id(&id);
+    workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
+    Ok(Json(app.store.pending_invitations(&id, now_ms()).await?))
+}
+
+/// Revokes a pending invitation: its token no longer works (admins; owners alone revoke
+/// an invitation to become an owner).
+#[utoipa::path(delete, path = "/api/v1/workspaces/{id}/invitations/{invitation_id}", tag = "workspaces",
+    security(("bearer" = [])), params(("id" = String, Path), ("invitation_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn revoke_invitation(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path((id, invitation_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let id = ws_id(&id);
+    let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
+    let no_such = || ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation");
+    let pending = app.store.pending_invitations(&id, now_ms()).await?;
+    let inv = pending.iter().find(|i| i.id == invitation_id).ok_or_else(no_such)?;
+    if inv.role == Role::Owner && actor_role != Role::Owner {
+        return Err(access::forbidden("the owner role to revoke an owner invitation"));
+    }
+    if !app.store.revoke_invitation(&id, &invitation_id).await? {
+        return Err(no_such());
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Accepts an invitation with the account of the invited email.

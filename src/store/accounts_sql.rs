@@ -7,7 +7,8 @@ macro_rules! accounts_impl {
     ($store:ty, $db:ty) => {
         const _: () = {
             use $crate::store::catalog::{
-                Accounts, Credentials, Invitation, Member, NewUser, Role, Session, User, Workspace,
+                Accounts, Credentials, Invitation, InvitationsRevoked, Member, MemberChange, MemberRefusal, NewUser,
+                PendingInvitation, Role, Session, User, Workspace,
             };
             use $crate::store::catalog_sql::{
                 CredentialsRow, InvitationRow, MemberRow, SessionRow, UserRow, WorkspaceRow, conflict, role,
@@ -20,6 +21,7 @@ macro_rules! accounts_impl {
                     let id = UserId::random();
                     let (issuer, subject) = user.external.unzip();
                     let now = $crate::store::catalog::now_ms();
+                    let mut tx = self.write_tx().await?;
                     sqlx::query(
                         "INSERT INTO users (id, email, name, password_hash, issuer, subject, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -31,9 +33,22 @@ macro_rules! accounts_impl {
                     .bind(issuer)
                     .bind(subject)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(|e| conflict(e, "user"))?;
+                    if let Some(email) = &user.email {
+                        sqlx::query(
+                            "INSERT INTO document_shares (document_id, user_id, role, created_at)
+                             SELECT document_id, $1, role, created_at FROM pending_shares WHERE email = $2
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(id.as_str())
+                        .bind(email)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("DELETE FROM pending_shares WHERE email = $1").bind(email).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
                     Ok(User { id, email: user.email, name: user.name, created_at: now })
                 }
 
@@ -242,38 +257,73 @@ macro_rules! accounts_impl {
                     rows.into_iter().map(MemberRow::into_member).collect()
                 }
 
-                async fn set_member_role(&self, ws: &WorkspaceId, user: &UserId, r: Role) -> Result<bool, StoreError> {
-                    let done = sqlx::query("UPDATE workspace_members SET role = $3 WHERE workspace_id = $1 AND user_id = $2")
-                        .bind(ws.as_str())
-                        .bind(user.as_str())
-                        .bind(r.as_str())
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(done.rows_affected() == 1)
-                }
-
-                async fn remove_member(&self, ws: &WorkspaceId, user: &UserId) -> Result<bool, StoreError> {
-                    let done = sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2")
-                        .bind(ws.as_str())
-                        .bind(user.as_str())
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(done.rows_affected() == 1)
-                }
-
-                async fn owner_count(&self, ws: &WorkspaceId) -> Result<u64, StoreError> {
-                    let (n,): (i64,) =
-                        sqlx::query_as("SELECT COUNT(*) FROM workspace_members WHERE workspace_id = $1 AND role = 'owner'")
+                async fn change_member(
+                    &self,
+                    ws: &WorkspaceId,
+                    change: &MemberChange,
+                ) -> Result<Result<Role, MemberRefusal>, StoreError> {
+                    let mut tx = self.write_tx().await?;
+                    Self::lock_workspace(&mut tx, ws).await?;
+                    let rows: Vec<(String, String)> = sqlx::query_as(
+                        "SELECT user_id, role FROM workspace_members
+                         WHERE workspace_id = $1 AND (user_id = $2 OR user_id = $3 OR role = 'owner')",
+                    )
+                    .bind(ws.as_str())
+                    .bind(change.actor.as_str())
+                    .bind(change.target.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let (mut actor, mut target, mut owners) = (None, None, 0);
+                    for (user, r) in rows {
+                        let r = role(&r)?;
+                        owners += u64::from(r == Role::Owner);
+                        if user == change.actor.as_str() {
+                            actor = Some(r);
+                        }
+                        if user == change.target.as_str() {
+                            target = Some(r);
+                        }
+                    }
+                    let from = match change.check(actor, target, owners) {
+                        Ok(from) => from,
+                        Err(refused) => return Ok(Err(refused)),
+                    };
+                    match change.to {
+                        Some(to) => sqlx::query("UPDATE workspace_members SET role = $3 WHERE workspace_id = $1 AND user_id = $2")
                             .bind(ws.as_str())
-                            .fetch_one(&self.pool)
-                            .await?;
-                    Ok(n as u64)
+                            .bind(change.target.as_str())
+                            .bind(to.as_str()),
+                        None => sqlx::query("DELETE FROM workspace_members WHERE workspace_id = $1 AND user_id = $2")
+                            .bind(ws.as_str())
+                            .bind(change.target.as_str()),
+                    }
+                    .execute(&mut *tx)
+                    .await?;
+                    let revoke = match change.revokes(from) {
+                        Some(InvitationsRevoked::All) => Some(
+                            "DELETE FROM invitations WHERE workspace_id = $1 AND invited_by = $2 AND accepted_at IS NULL",
+                        ),
+                        Some(InvitationsRevoked::OwnerRole) => Some(
+                            "DELETE FROM invitations
+                             WHERE workspace_id = $1 AND invited_by = $2 AND accepted_at IS NULL AND role = 'owner'",
+                        ),
+                        None => None,
+                    };
+                    if let Some(sql) = revoke {
+                        sqlx::query(sql).bind(ws.as_str()).bind(change.target.as_str()).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(Ok(from))
                 }
 
-                async fn create_invitation(&self, inv: &Invitation, token_hash: &str, by: &UserId) -> Result<(), StoreError> {
-                    sqlx::query(
+                async fn create_invitation(&self, inv: &Invitation, token_hash: &str, by: &UserId) -> Result<bool, StoreError> {
+                    let mut tx = self.write_tx().await?;
+                    Self::lock_workspace(&mut tx, &inv.workspace_id).await?;
+                    let done = sqlx::query(
                         "INSERT INTO invitations (id, workspace_id, email, role, token_hash, invited_by, expires_at, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (
+                             SELECT 1 FROM workspace_members WHERE workspace_id = $2 AND user_id = $6
+                             AND (role = 'owner' OR (role = 'admin' AND $4 <> 'owner')))",
                     )
                     .bind(&inv.id)
                     .bind(inv.workspace_id.as_str())
@@ -283,9 +333,10 @@ macro_rules! accounts_impl {
                     .bind(by.as_str())
                     .bind(inv.expires_at)
                     .bind($crate::store::catalog::now_ms())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?;
-                    Ok(())
+                    tx.commit().await?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn invitation_by_hash(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError> {
@@ -296,6 +347,31 @@ macro_rules! accounts_impl {
                     .fetch_optional(&self.pool)
                     .await?;
                     row.map(InvitationRow::into_invitation).transpose()
+                }
+
+                async fn pending_invitations(&self, ws: &WorkspaceId, now: i64) -> Result<Vec<PendingInvitation>, StoreError> {
+                    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+                        "SELECT id, email, role, invited_by, created_at, expires_at FROM invitations
+                         WHERE workspace_id = $1 AND accepted_at IS NULL AND expires_at > $2 ORDER BY created_at, id",
+                    )
+                    .bind(ws.as_str())
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.into_iter()
+                        .map(|(id, email, r, by, created_at, expires_at)| {
+                            Ok(PendingInvitation { id, email, role: role(&r)?, invited_by: UserId::new(by), created_at, expires_at })
+                        })
+                        .collect()
+                }
+
+                async fn revoke_invitation(&self, ws: &WorkspaceId, id: &str) -> Result<bool, StoreError> {
+                    let done = sqlx::query("DELETE FROM invitations WHERE workspace_id = $1 AND id = $2 AND accepted_at IS NULL")
+                        .bind(ws.as_str())
+                        .bind(id)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn accept_invitation(&self, inv: &Invitation, user: &UserId, now: i64) -> Result<bool, StoreError> {

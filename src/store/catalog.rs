@@ -110,6 +110,86 @@ pub struct Invitation {
     pub accepted_at: Option<i64>,
 }
 
+/// An invitation not yet accepted and not expired, as admins see it (never its token).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    /// The member who sent it; it is revoked when they lose the right to invite.
+    pub invited_by: UserId,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A change to one member of a workspace, asked by `actor`: `to: None` removes `target`
+/// (or, when actor and target are the same, lets them leave).
+#[derive(Debug, Clone)]
+pub struct MemberChange {
+    pub actor: UserId,
+    pub target: UserId,
+    pub to: Option<Role>,
+}
+
+/// Why a [`MemberChange`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRefusal {
+    /// The actor is not a member of the workspace.
+    ActorNotMember,
+    /// The target is not a member of the workspace.
+    TargetNotMember,
+    /// Managing other members needs the admin role.
+    NeedsAdmin,
+    /// Making or unmaking an owner needs the owner role.
+    NeedsOwner,
+    /// The workspace would be left without an owner.
+    LastOwner,
+}
+
+impl MemberChange {
+    fn leaving(&self) -> bool {
+        self.actor == self.target && self.to.is_none()
+    }
+
+    /// The rule, given the actor's and target's roles and the number of owners read in
+    /// the transaction that makes the change: the target's current role, or why not.
+    /// Anyone may leave; admins manage members; only owners make or unmake owners; a
+    /// workspace always keeps an owner.
+    pub fn check(&self, actor: Option<Role>, target: Option<Role>, owners: u64) -> Result<Role, MemberRefusal> {
+        let actor = actor.ok_or(MemberRefusal::ActorNotMember)?;
+        if !self.leaving() && actor < Role::Admin {
+            return Err(MemberRefusal::NeedsAdmin);
+        }
+        let from = target.ok_or(MemberRefusal::TargetNotMember)?;
+        let touches_owner = from == Role::Owner || self.to == Some(Role::Owner);
+        if touches_owner && !self.leaving() && actor != Role::Owner {
+            return Err(MemberRefusal::NeedsOwner);
+        }
+        if from == Role::Owner && self.to != Some(Role::Owner) && owners <= 1 {
+            return Err(MemberRefusal::LastOwner);
+        }
+        Ok(from)
+    }
+
+    /// Which of the target's pending invitations the change revokes: all of them when
+    /// they can no longer invite (removed, or below admin), the owner invitations when
+    /// they stop being an owner.
+    pub fn revokes(&self, from: Role) -> Option<InvitationsRevoked> {
+        match self.to {
+            None => Some(InvitationsRevoked::All),
+            Some(to) if to < Role::Admin => Some(InvitationsRevoked::All),
+            Some(to) if from == Role::Owner && to != Role::Owner => Some(InvitationsRevoked::OwnerRole),
+            Some(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationsRevoked {
+    All,
+    OwnerRole,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Document {
     pub id: DocId,
@@ -199,6 +279,7 @@ impl<T: Accounts + Documents> Catalog for T {}
 #[async_trait]
 pub trait Accounts: Send + Sync + 'static {
     /// Fails with [`StoreError::Conflict`] when the email or external identity is taken.
+    /// Shares made to the email before the account existed become the user's shares.
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     async fn user(&self, id: &UserId) -> Result<Option<User>, StoreError>;
     async fn credentials_by_email(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
@@ -223,12 +304,24 @@ pub trait Accounts: Send + Sync + 'static {
 
     async fn member_role(&self, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, StoreError>;
     async fn members(&self, ws: &WorkspaceId) -> Result<Vec<Member>, StoreError>;
-    async fn set_member_role(&self, ws: &WorkspaceId, user: &UserId, role: Role) -> Result<bool, StoreError>;
-    async fn remove_member(&self, ws: &WorkspaceId, user: &UserId) -> Result<bool, StoreError>;
-    async fn owner_count(&self, ws: &WorkspaceId) -> Result<u64, StoreError>;
+    /// Changes or removes a member, in one transaction that locks the workspace's
+    /// membership, reads the roles [`MemberChange::check`] needs, makes the change and
+    /// revokes the invitations the target may no longer send: two concurrent changes can
+    /// never both pass the last-owner rule. Answers the target's former role.
+    async fn change_member(
+        &self,
+        ws: &WorkspaceId,
+        change: &MemberChange,
+    ) -> Result<Result<Role, MemberRefusal>, StoreError>;
 
-    async fn create_invitation(&self, inv: &Invitation, token_hash: &str, by: &UserId) -> Result<(), StoreError>;
+    /// Records an invitation if `by` may still send it (an admin, or an owner for an owner
+    /// invitation), checked under the same lock as [`Self::change_member`]: `false` if not.
+    async fn create_invitation(&self, inv: &Invitation, token_hash: &str, by: &UserId) -> Result<bool, StoreError>;
     async fn invitation_by_hash(&self, token_hash: &str) -> Result<Option<Invitation>, StoreError>;
+    /// The workspace's invitations neither accepted nor expired at `now`.
+    async fn pending_invitations(&self, ws: &WorkspaceId, now: i64) -> Result<Vec<PendingInvitation>, StoreError>;
+    /// Deletes a pending invitation, so its token no longer works; `false` if there is none.
+    async fn revoke_invitation(&self, ws: &WorkspaceId, id: &str) -> Result<bool, StoreError>;
     /// Marks the invitation accepted and makes `user` a member with its role (keeping a
     /// stronger role the user already has), in one transaction; `false` if it was
     /// accepted already.
@@ -241,6 +334,8 @@ pub trait Documents: Send + Sync + 'static {
     async fn create_document(&self, doc: &NewDocument) -> Result<Document, StoreError>;
     /// The document, deleted or not.
     async fn document(&self, id: &DocId) -> Result<Option<Document>, StoreError>;
+    /// Every document of a workspace, trashed ones included.
+    async fn workspace_document_ids(&self, ws: &WorkspaceId) -> Result<Vec<DocId>, StoreError>;
     /// Whether a catalogue row exists for this room (rooms of app-issued tokens have none).
     async fn is_document(&self, id: &DocId) -> Result<bool, StoreError>;
     async fn list_documents(&self, q: &DocQuery) -> Result<Vec<Document>, StoreError>;
@@ -263,6 +358,11 @@ pub trait Documents: Send + Sync + 'static {
     async fn shares(&self, doc: &DocId) -> Result<Vec<Member>, StoreError>;
     async fn set_share(&self, doc: &DocId, user: &UserId, role: Role, now: i64) -> Result<(), StoreError>;
     async fn remove_share(&self, doc: &DocId, user: &UserId) -> Result<bool, StoreError>;
+    /// Shares with the account of `email`, or, when there is none, records a pending share
+    /// that account creation turns into a share. The caller learns nothing either way.
+    async fn share_by_email(&self, doc: &DocId, email: &str, role: Role, now: i64) -> Result<(), StoreError>;
+    /// Removes the share of the account of `email` and any pending share to it.
+    async fn remove_share_by_email(&self, doc: &DocId, email: &str) -> Result<bool, StoreError>;
 
     async fn create_link(&self, link: &Link) -> Result<(), StoreError>;
     async fn links(&self, doc: &DocId) -> Result<Vec<Link>, StoreError>;
@@ -274,6 +374,42 @@ pub trait Documents: Send + Sync + 'static {
 /// Milliseconds since the Unix epoch: every catalogue time.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Where the database's snippet function marks a match; control characters, so they
+/// never collide with the HTML the snippet becomes.
+pub const SNIPPET_START: char = '\u{1}';
+pub const SNIPPET_STOP: char = '\u{2}';
+
+/// A snippet as HTML: the document's text escaped, then the database's match markers
+/// turned into `<mark>` and `</mark>`, always balanced (a marker character inside the
+/// document itself can at worst highlight text, never open an element).
+pub fn snippet_html(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 16);
+    let mut open = false;
+    for c in raw.chars() {
+        match c {
+            SNIPPET_START if !open => {
+                out.push_str("<mark>");
+                open = true;
+            }
+            SNIPPET_STOP if open => {
+                out.push_str("</mark>");
+                open = false;
+            }
+            SNIPPET_START | SNIPPET_STOP => {}
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
 }
 
 /// The words of a free-text query: letters and digits only (no operator syntax reaches
@@ -310,6 +446,40 @@ mod tests {
         assert_eq!(fts5_query("a\" OR b:c*").unwrap(), "\"a\" \"OR\" \"b\" \"c\"*");
         assert_eq!(fts5_query("  ;; "), None);
         assert_eq!(pg_tsquery("Rust & async:*").unwrap(), "rust & async:*");
+    }
+
+    #[test]
+    fn snippets_escape_text_then_mark_matches() {
+        assert_eq!(
+            snippet_html("<img src=x onerror=alert(1)> \u{1}zeppelin\u{2} & 'co\""),
+            "&lt;img src=x onerror=alert(1)&gt; <mark>zeppelin</mark> &amp; &#39;co&quot;"
+        );
+        // Stray markers from the text itself stay balanced.
+        assert_eq!(snippet_html("\u{2}a\u{1}b\u{1}c"), "a<mark>bc</mark>");
+    }
+
+    #[test]
+    fn member_changes_keep_an_owner_and_respect_roles() {
+        let change =
+            |actor: &str, target: &str, to| MemberChange { actor: UserId::new(actor), target: UserId::new(target), to };
+        use MemberRefusal::*;
+        assert_eq!(change("a", "b", None).check(Some(Role::Owner), Some(Role::Owner), 1), Err(LastOwner));
+        assert_eq!(change("a", "b", None).check(Some(Role::Owner), Some(Role::Owner), 2), Ok(Role::Owner));
+        assert_eq!(change("a", "a", None).check(Some(Role::Viewer), Some(Role::Viewer), 1), Ok(Role::Viewer));
+        assert_eq!(change("a", "a", None).check(Some(Role::Owner), Some(Role::Owner), 1), Err(LastOwner));
+        assert_eq!(
+            change("a", "b", Some(Role::Viewer)).check(Some(Role::Editor), Some(Role::Viewer), 1),
+            Err(NeedsAdmin)
+        );
+        assert_eq!(
+            change("a", "b", Some(Role::Owner)).check(Some(Role::Admin), Some(Role::Viewer), 1),
+            Err(NeedsOwner)
+        );
+        assert_eq!(change("a", "b", None).check(None, Some(Role::Viewer), 1), Err(ActorNotMember));
+        assert_eq!(change("a", "b", None).check(Some(Role::Admin), None, 1), Err(TargetNotMember));
+        assert_eq!(change("a", "b", Some(Role::Editor)).revokes(Role::Admin), Some(InvitationsRevoked::All));
+        assert_eq!(change("a", "b", Some(Role::Admin)).revokes(Role::Owner), Some(InvitationsRevoked::OwnerRole));
+        assert_eq!(change("a", "b", Some(Role::Owner)).revokes(Role::Admin), None);
     }
 
     #[test]

@@ -12,7 +12,7 @@ macro_rules! documents_impl {
             use $crate::store::catalog_sql::{
                 DOC_COLUMNS, DocRow, LinkRow, MemberRow, SearchRow, conflict, role, with_tags,
             };
-            use $crate::ids::{UserId};
+            use $crate::ids::{DocId, UserId, WorkspaceId};
 
             impl $store {
                 async fn tags_of(&self, ids: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
@@ -110,6 +110,16 @@ macro_rules! documents_impl {
                     }
                 }
 
+                async fn workspace_document_ids(&self, ws: &WorkspaceId) -> Result<Vec<DocId>, StoreError> {
+                    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM documents WHERE workspace_id = $1")
+                        .bind(ws.as_str())
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.into_iter()
+                        .map(|(id,)| DocId::parse(&id).ok_or_else(|| StoreError::Invalid(format!("document id `{id}`"))))
+                        .collect()
+                }
+
                 async fn is_document(&self, id: &DocId) -> Result<bool, StoreError> {
                     let row: Option<(String,)> = sqlx::query_as("SELECT id FROM documents WHERE id = $1")
                         .bind(id.as_str())
@@ -160,7 +170,11 @@ macro_rules! documents_impl {
                     Ok(with_tags(rows, tags)?
                         .into_iter()
                         .zip(extra)
-                        .map(|(document, (rank, snippet))| SearchHit { document, rank, snippet })
+                        .map(|(document, (rank, snippet))| SearchHit {
+                            document,
+                            rank,
+                            snippet: $crate::store::catalog::snippet_html(&snippet),
+                        })
                         .collect())
                 }
 
@@ -281,6 +295,48 @@ macro_rules! documents_impl {
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
+                }
+
+                async fn share_by_email(&self, doc: &DocId, email: &str, r: Role, now: i64) -> Result<(), StoreError> {
+                    let mut tx = self.write_tx().await?;
+                    let user: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                        .bind(email)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let (sql, who) = match &user {
+                        Some((id,)) => (
+                            "INSERT INTO document_shares (document_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (document_id, user_id) DO UPDATE SET role = excluded.role",
+                            id.as_str(),
+                        ),
+                        None => (
+                            "INSERT INTO pending_shares (document_id, email, role, created_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (document_id, email) DO UPDATE SET role = excluded.role",
+                            email,
+                        ),
+                    };
+                    sqlx::query(sql).bind(doc.as_str()).bind(who).bind(r.as_str()).bind(now).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(())
+                }
+
+                async fn remove_share_by_email(&self, doc: &DocId, email: &str) -> Result<bool, StoreError> {
+                    let mut tx = self.write_tx().await?;
+                    let shares = sqlx::query(
+                        "DELETE FROM document_shares
+                         WHERE document_id = $1 AND user_id IN (SELECT id FROM users WHERE email = $2)",
+                    )
+                    .bind(doc.as_str())
+                    .bind(email)
+                    .execute(&mut *tx)
+                    .await?;
+                    let pending = sqlx::query("DELETE FROM pending_shares WHERE document_id = $1 AND email = $2")
+                        .bind(doc.as_str())
+                        .bind(email)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(shares.rows_affected() + pending.rows_affected() > 0)
                 }
 
                 async fn create_link(&self, link: &Link) -> Result<(), StoreError> {

@@ -29,14 +29,26 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
-    /// The ranked full-text match with tsvector (GIN): selects the document columns,
+    /// Serialises changes to a workspace's membership: a row lock on the workspace, held
+    /// to the end of the transaction; statements after it see what the previous holder
+    /// committed.
+    async fn lock_workspace(
+        tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+        ws: &crate::ids::WorkspaceId,
+    ) -> Result<(), StoreError> {
+        sqlx::query("SELECT id FROM workspaces WHERE id = $1 FOR UPDATE").bind(ws.as_str()).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// The ranked full-text match with tsvector (GIN) (matches between the control
+    /// characters of [`super::catalog::SNIPPET_START`] and `SNIPPET_STOP`): selects the document columns,
     /// `rank` and `snippet`, and ends in a WHERE clause the listing filters extend.
     fn search_query(terms: &str) -> Option<sqlx::QueryBuilder<sqlx::Postgres>> {
         let tsquery = super::catalog::pg_tsquery(terms)?;
         let mut qb = sqlx::QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, ts_rank(d.search, query)::float8 AS rank,
                  ts_headline('simple', CASE WHEN d.content_text = '' THEN d.title ELSE left(d.content_text, 100000) END,
-                     query, 'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8') AS snippet
+                     query, 'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8') AS snippet
              FROM documents d, to_tsquery('simple', "
         ));
         qb.push_bind(tsquery);

@@ -69,13 +69,23 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
-    /// The ranked full-text match in FTS5: selects the document columns, `rank` and
+    /// Serialises changes to a workspace's membership: nothing to do, `BEGIN IMMEDIATE`
+    /// already makes every writer wait for the one before.
+    async fn lock_workspace(
+        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+        _ws: &crate::ids::WorkspaceId,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The ranked full-text match in FTS5 (matches between the control characters of
+    /// [`super::catalog::SNIPPET_START`] and `SNIPPET_STOP`): selects the document columns, `rank` and
     /// `snippet`, and ends in a WHERE clause the listing filters extend.
     fn search_query(terms: &str) -> Option<sqlx::QueryBuilder<sqlx::Sqlite>> {
         let matcher = super::catalog::fts5_query(terms)?;
         let mut qb = sqlx::QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, -bm25(documents_fts, 0.0, 10.0, 1.0) AS rank,
-                 snippet(documents_fts, -1, '<mark>', '</mark>', '…', 16) AS snippet
+                 snippet(documents_fts, -1, char(1), char(2), '…', 16) AS snippet
              FROM documents_fts JOIN documents d ON d.id = documents_fts.doc_id
              WHERE documents_fts MATCH "
         ));
