@@ -70,7 +70,12 @@ fi
 # --- docker/compose.yaml stays valid (no Docker engine here: a config check only) -------
 command -v docker-compose >/dev/null || apt_install docker-compose
 log "checking docker/compose.yaml"
-docker-compose -f docker/compose.yaml config -q
+TANDEM_JWT_SECRET=compose-check-only-0123456789abcdef docker-compose -f docker/compose.yaml config -q
+# ...and refuses to run without a secret (no default that anyone could forge tokens with).
+if env -u TANDEM_JWT_SECRET docker-compose -f docker/compose.yaml config -q 2>/dev/null; then
+    echo "docker/compose.yaml must fail without TANDEM_JWT_SECRET" >&2
+    exit 1
+fi
 
 # --- Tests --------------------------------------------------------------------------
 log "building"

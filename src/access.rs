@@ -45,7 +45,7 @@ impl FromRequestParts<AppState> for Caller {
             Caller::Link(l) => format!("l:{}", l.id),
             Caller::Anonymous => return Ok(caller),
         };
-        if !app.requests_per_user.allow(key) {
+        if !app.requests_per_user.allow(crate::rate::Key::text(&key)) {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "requests_per_user").increment(1);
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -68,20 +68,37 @@ fn link_token(parts: &Parts) -> Option<String> {
     axum::extract::Query::<LinkParam>::try_from_uri(&parts.uri).ok()?.0.link
 }
 
-/// The user a bearer token stands for: one of this server's user tokens, or (when an
-/// identity provider is configured) one of its RS256 tokens, provisioning the user.
-pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, ApiError> {
+/// Who a user's bearer token says the caller is, checked without touching the store.
+pub enum Bearer {
+    /// One of this server's users.
+    Local(UserId),
+    /// A user of the identity provider (mapped to a local user by the store).
+    External(crate::jwks::Identity),
+}
+
+/// Verifies a user's bearer token: one of this server's user tokens, or (when an identity
+/// provider is configured) one of its RS256 tokens. `ProviderUnavailable` means the
+/// answer is not known yet, not that the token is bad.
+pub async fn verify_bearer(app: &AppState, token: &str) -> Result<Bearer, AuthError> {
     if let Some(jwks) = &app.jwks
         && crate::jwks::is_rs256(token)
     {
-        let identity = jwks.verify(token).await?;
-        return crate::accounts::provision_external(app, identity).await;
+        return jwks.verify(token).await.map(Bearer::External);
     }
     let claims = app.keys.verify(token)?;
     if claims.kind != TokenKind::User {
-        return Err(AuthError::InvalidToken("a room token opens rooms only; use a user access token".into()).into());
+        return Err(AuthError::InvalidToken("a room token opens rooms only; use a user access token".into()));
     }
-    Ok(UserId::new(claims.sub))
+    Ok(Bearer::Local(UserId::new(claims.sub)))
+}
+
+/// The user a bearer token stands for, provisioning an identity provider's user on
+/// first sight.
+pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, ApiError> {
+    match verify_bearer(app, token).await? {
+        Bearer::Local(user) => Ok(user),
+        Bearer::External(identity) => crate::accounts::provision_external(app, identity).await,
+    }
 }
 
 pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, ApiError> {
@@ -234,8 +251,9 @@ pub async fn authorize_socket(
 /// Keeps an open connection's access in step with roles, shares, links and the
 /// document's existence: rechecked at once when anything changes on any node (announced
 /// over the bus), and every `access_recheck` in case an announcement was lost. Lost
-/// access closes with 4403, an expired token with 4401; a weaker role makes the
-/// connection read-only.
+/// access closes with 4403, an expired or invalid token with 4401; a weaker role makes
+/// the connection read-only. When the answer cannot be had (identity provider or store
+/// unavailable), the connection keeps what it was granted and looks again later.
 pub async fn watch_socket(
     app: AppState,
     recheck: Recheck,
@@ -254,11 +272,20 @@ pub async fn watch_socket(
             changed = epoch.changed() => if changed.is_err() { return },
             _ = tick.tick() => {}
         }
-        if let Some(token) = &recheck.token
-            && user_of_token(&app, token).await.is_err()
-        {
-            control.close(close_code::UNAUTHORIZED, "token expired");
-            return;
+        // The token is verified again (it may have expired); who it names was settled at
+        // connect time, so this needs no store access.
+        if let Some(token) = &recheck.token {
+            match verify_bearer(&app, token).await {
+                Ok(_) => {}
+                Err(AuthError::ProviderUnavailable(why)) => {
+                    tracing::debug!(doc = %doc, %why, "token recheck deferred");
+                }
+                Err(e) => {
+                    tracing::debug!(doc = %doc, error = %e, "token no longer valid");
+                    control.close(close_code::UNAUTHORIZED, "token expired");
+                    return;
+                }
+            }
         }
         // A link is looked up again: it may have been revoked.
         let caller = match &recheck.caller {

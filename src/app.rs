@@ -20,7 +20,7 @@ use crate::bus::redis::RedisTransport;
 use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
 use crate::jwks::Jwks;
-use crate::limits::{IpRateLimiter, RateLimiter};
+use crate::rate::KeyedLimiter;
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
 use crate::{api, metrics, ws};
@@ -36,10 +36,11 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub bus: Arc<Bus>,
     pub rooms: Rooms,
-    pub connects_per_ip: Arc<IpRateLimiter>,
-    pub login_per_account: Arc<RateLimiter<String>>,
-    pub login_per_ip: Arc<IpRateLimiter>,
-    pub requests_per_user: Arc<RateLimiter<String>>,
+    pub connects_per_ip: Arc<KeyedLimiter>,
+    pub login_per_account: Arc<KeyedLimiter>,
+    pub login_per_ip: Arc<KeyedLimiter>,
+    pub signups_per_ip: Arc<KeyedLimiter>,
+    pub requests_per_user: Arc<KeyedLimiter>,
     pub jwks: Option<Arc<Jwks>>,
     /// Rendered HTML by document id, with the ETag it was rendered at.
     pub render_cache: Arc<DashMap<String, (String, bytes::Bytes)>>,
@@ -68,6 +69,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     metrics::handle();
     let keys = Keys::load(config.common.jwt_secret.as_deref(), &config.common.data_dir)?;
+    let identity_provider = config.identity_provider().map_err(anyhow::Error::msg)?;
     let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -96,9 +98,9 @@ pub async fn run(
         tracker.clone(),
         root.child_token(),
     );
-    let connects_per_ip = Arc::new(IpRateLimiter::new(config.max_connections_per_ip_per_minute));
-    let jwks = match &config.oidc_jwks_url {
-        Some(url) => Some(Arc::new(Jwks::new(url.clone(), config.oidc_issuer.clone(), config.oidc_audience.clone())?)),
+    let connects_per_ip = Arc::new(KeyedLimiter::per_minute(config.max_connections_per_ip_per_minute));
+    let jwks = match identity_provider {
+        Some(cfg) => Some(Arc::new(Jwks::new(cfg)?)),
         None => None,
     };
     let state = AppState {
@@ -107,9 +109,10 @@ pub async fn run(
         bus,
         rooms,
         connects_per_ip,
-        login_per_account: Arc::new(RateLimiter::new(config.login_attempts_per_minute)),
-        login_per_ip: Arc::new(RateLimiter::new(config.login_attempts_per_minute.saturating_mul(10))),
-        requests_per_user: Arc::new(RateLimiter::new(config.max_requests_per_user_per_minute)),
+        login_per_account: Arc::new(KeyedLimiter::per_minute(config.login_attempts_per_minute)),
+        login_per_ip: Arc::new(KeyedLimiter::per_minute(config.login_attempts_per_minute.saturating_mul(10))),
+        signups_per_ip: Arc::new(KeyedLimiter::per_hour(config.max_signups_per_ip_per_hour)),
+        requests_per_user: Arc::new(KeyedLimiter::per_minute(config.max_requests_per_user_per_minute)),
         jwks,
         render_cache: Arc::new(DashMap::new()),
         large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),

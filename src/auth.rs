@@ -10,6 +10,11 @@ use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "tandem";
 const SECRET_FILE: &str = "jwt_secret";
+/// Shortest explicit HS256 secret accepted: anyone who guesses the secret forges tokens.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Words that mark a secret copied from an example rather than generated.
+const PLACEHOLDERS: &[&str] =
+    &["changeme", "changethis", "replaceme", "yoursecret", "mysecret", "secretkey", "placeholder", "example"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -17,12 +22,19 @@ pub enum AuthError {
     MissingToken,
     #[error("invalid access token: {0}")]
     InvalidToken(String),
+    /// The token may well be valid, but the identity provider's keys cannot be had now.
+    #[error("the identity provider is unavailable: {0}")]
+    ProviderUnavailable(String),
     #[error("the token grants no access to room `{0}`")]
     NoGrant(String),
     #[error("invalid grant `{0}`: expected PATTERN=r or PATTERN=rw")]
     BadGrant(String),
     #[error("token secret: {0}")]
     Secret(#[from] std::io::Error),
+    #[error(
+        "--jwt-secret (TANDEM_JWT_SECRET) {0}; use at least {MIN_SECRET_BYTES} random bytes (e.g. `openssl rand -hex 32`), or leave it unset to have one generated into the data dir"
+    )]
+    WeakSecret(&'static str),
 }
 
 impl AuthError {
@@ -31,8 +43,9 @@ impl AuthError {
         match self {
             AuthError::MissingToken => "missing_token",
             AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::ProviderUnavailable(_) => "identity_provider_unavailable",
             AuthError::NoGrant(_) => "forbidden",
-            AuthError::BadGrant(_) | AuthError::Secret(_) => "internal",
+            AuthError::BadGrant(_) | AuthError::Secret(_) | AuthError::WeakSecret(_) => "internal",
         }
     }
 }
@@ -138,9 +151,13 @@ impl Keys {
     }
 
     /// The explicit secret, or the one kept in `data_dir` (generated on first use, 0600).
+    /// An explicit secret that is short or a known placeholder is refused.
     pub fn load(explicit: Option<&str>, data_dir: &Path) -> Result<Self, AuthError> {
         match explicit {
-            Some(secret) => Ok(Self::from_secret(secret.as_bytes())),
+            Some(secret) => {
+                check_secret(secret)?;
+                Ok(Self::from_secret(secret.as_bytes()))
+            }
             None => Ok(Self::from_secret(&load_or_create_secret(data_dir)?)),
         }
     }
@@ -174,6 +191,24 @@ impl Keys {
             .map(|data| data.claims)
             .map_err(|e| AuthError::InvalidToken(e.to_string()))
     }
+}
+
+/// Refuses a secret that is too short, a known placeholder (`change-me`, `secret`, …,
+/// also repeated or padded) or a single repeated character.
+pub fn check_secret(secret: &str) -> Result<(), AuthError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AuthError::WeakSecret("is shorter than 32 bytes"));
+    }
+    let letters: String = secret.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect();
+    let only_repeats = |word: &str| letters.split(word).all(str::is_empty);
+    let placeholder = letters.is_empty()
+        || PLACEHOLDERS.iter().any(|p| letters.contains(p))
+        || ["secret", "password", "jwtsecret", "tandem"].into_iter().any(only_repeats)
+        || secret.chars().all(|c| secret.starts_with(c));
+    if placeholder {
+        return Err(AuthError::WeakSecret("is a placeholder, not a secret"));
+    }
+    Ok(())
 }
 
 fn now_secs() -> u64 {
@@ -262,6 +297,28 @@ mod tests {
         assert!(matches!(c.access("anything"), Err(AuthError::NoGrant(_))));
         let room = keys.verify(&keys.mint("app", &[Grant::parse("*=r").unwrap()], Duration::from_secs(60))).unwrap();
         assert_eq!(room.kind, TokenKind::Room);
+    }
+
+    #[test]
+    fn short_and_placeholder_secrets_are_refused() {
+        let long = "3f9a1c0e7b2d4f6a8c1e3b5d7f9a2c4e";
+        assert!(check_secret(long).is_ok());
+        for weak in [
+            "change-me",
+            "test-secret",
+            &long[..31],
+            "change-me-change-me-change-me-change-me",
+            "please-replace-me-with-something-long",
+            "secretsecretsecretsecretsecretsecret",
+            "SECRET_SECRET_SECRET_SECRET_SECRET",
+            "________________________________",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
+            assert!(matches!(check_secret(weak), Err(AuthError::WeakSecret(_))), "{weak}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Keys::load(Some("change-me"), dir.path()).is_err());
+        assert!(Keys::load(None, dir.path()).is_ok(), "the generated secret is unaffected");
     }
 
     #[test]

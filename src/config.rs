@@ -154,9 +154,35 @@ pub struct ServeConfig {
     /// Issuer (`iss`) required of the identity provider's tokens.
     #[arg(long, env = "TANDEM_OIDC_ISSUER", requires = "oidc_jwks_url")]
     pub oidc_issuer: Option<String>,
-    /// Audience (`aud`) required of the identity provider's tokens.
+    /// Audience (`aud`) required of the identity provider's tokens (required with
+    /// `--oidc-jwks-url`: without it, tokens minted for any other app would be accepted).
     #[arg(long, env = "TANDEM_OIDC_AUDIENCE", requires = "oidc_jwks_url")]
     pub oidc_audience: Option<String>,
+    /// How long the identity provider's fetched keys are used before they are fetched again.
+    #[arg(long, env = "TANDEM_OIDC_JWKS_CACHE", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub oidc_jwks_cache: Duration,
+    /// How much longer the last good keys keep serving while the identity provider cannot
+    /// be reached; past it, its users get 503 `identity_provider_unavailable` (open
+    /// connections stay open).
+    #[arg(long, env = "TANDEM_OIDC_JWKS_GRACE", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub oidc_jwks_grace: Duration,
+    /// Reverse proxies (comma-separated CIDRs or addresses) whose `X-Forwarded-For` is
+    /// believed: per-address limits then apply to the client they name. Empty: the
+    /// header is ignored and the TCP peer is the client.
+    #[arg(long, env = "TANDEM_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Accounts one address may sign up per hour (each costs a password hash); more are
+    /// answered 429 (0: no limit).
+    #[arg(long, env = "TANDEM_MAX_SIGNUPS_PER_IP_PER_HOUR", default_value_t = 30)]
+    pub max_signups_per_ip_per_hour: u32,
+}
+
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address (`127.0.0.1`).
+fn parse_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{s}` is not an address or CIDR (e.g. 10.0.0.0/8)"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -193,6 +219,23 @@ impl ServeConfig {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", self.common.data_dir.join("tandem.db").display()),
         }
+    }
+
+    /// The identity provider's settings, if one is configured. Refuses a provider
+    /// without a required audience.
+    pub fn identity_provider(&self) -> Result<Option<crate::jwks::JwksConfig>, String> {
+        let Some(url) = &self.oidc_jwks_url else { return Ok(None) };
+        let audience = self.oidc_audience.clone().ok_or(
+            "--oidc-jwks-url needs --oidc-audience (TANDEM_OIDC_AUDIENCE): without it, tokens the identity \
+             provider mints for any other application would be accepted here",
+        )?;
+        Ok(Some(crate::jwks::JwksConfig {
+            url: url.clone(),
+            issuer: self.oidc_issuer.clone(),
+            audience,
+            cache_for: self.oidc_jwks_cache,
+            grace: self.oidc_jwks_grace,
+        }))
     }
 
     /// Defaults as for `tandem serve` with no flags, for a given data dir (tests).

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket};
-use axum::extract::{ConnectInfo, State, WebSocketUpgrade};
+use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -47,10 +47,10 @@ const APP_PING_EVERY: Duration = Duration::from_secs(10);
 
 pub async fn upgrade(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    crate::rate::ClientIp(client): crate::rate::ClientIp,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    ws::allow_connection(&app, peer)?;
+    ws::allow_connection(&app, client)?;
     let socket = socket.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;
     Ok(ws::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))

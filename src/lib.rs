@@ -14,6 +14,7 @@ pub mod ids;
 pub mod jwks;
 pub mod limits;
 pub mod metrics;
+pub mod rate;
 pub mod render;
 pub mod room;
 pub mod store;

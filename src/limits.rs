@@ -6,7 +6,6 @@
 //! connection, with a close code and reason, and is counted.
 
 use std::num::NonZeroU32;
-use std::time::Instant;
 
 use governor::{DefaultDirectRateLimiter, Quota};
 use tandem_protocol::ClientMessage;
@@ -131,49 +130,9 @@ impl PresenceLimits {
     }
 }
 
-/// Events per key (an IP address, an account, a user) in fixed one-minute windows.
-#[derive(Debug)]
-pub struct RateLimiter<K: std::hash::Hash + Eq> {
-    per_minute: u32,
-    windows: dashmap::DashMap<K, (Instant, u32)>,
-}
-
-/// New connections per IP address.
-pub type IpRateLimiter = RateLimiter<std::net::IpAddr>;
-
-const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
-/// Past this many tracked keys, expired windows are swept on the next check.
-const SWEEP_ABOVE: usize = 10_000;
-
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    /// `per_minute` 0 means no limit.
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter { per_minute, windows: dashmap::DashMap::new() }
-    }
-
-    /// Counts one event for `key`; `false` once it is over the limit for this minute.
-    pub fn allow(&self, key: K) -> bool {
-        if self.per_minute == 0 {
-            return true;
-        }
-        let now = Instant::now();
-        if self.windows.len() > SWEEP_ABOVE {
-            self.windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let mut entry = self.windows.entry(key).or_insert((now, 0));
-        let (start, count) = entry.value_mut();
-        if now.duration_since(*start) >= WINDOW {
-            *start = now;
-            *count = 0;
-        }
-        *count += 1;
-        *count <= self.per_minute
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     use yrs::ClientID;
     use yrs::sync::awareness::AwarenessUpdateEntry;
@@ -190,16 +149,6 @@ mod tests {
             u.clients.insert(ClientID::new(*id), AwarenessUpdateEntry { clock: *clock, json: (*json).into() });
         }
         ClientMessage::Awareness(u)
-    }
-
-    #[test]
-    fn each_address_gets_its_own_allowance() {
-        let limiter = IpRateLimiter::new(2);
-        let (a, b) = ("127.0.0.1".parse().unwrap(), "::1".parse().unwrap());
-        assert!(limiter.allow(a) && limiter.allow(a));
-        assert!(!limiter.allow(a));
-        assert!(limiter.allow(b));
-        assert!(IpRateLimiter::new(0).allow(a));
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{ConnectInfo, Path, Query, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -24,6 +24,7 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
 use crate::limits::{ConnLimits, PresenceLimits, Violation};
+use crate::rate::ClientIp;
 use crate::room::{ConnControl, ConnSink, Identity, RoomError, RoomHandle, close_code, stamp};
 use tandem_protocol::ClientMessage;
 use yrs::sync::awareness::AwarenessUpdate;
@@ -42,12 +43,12 @@ pub(crate) const INPUT_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn upgrade(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ClientIp(client): ClientIp,
     Path(room): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    allow_connection(&app, peer)?;
+    allow_connection(&app, client)?;
     let doc = DocId::parse(&room).ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
     })?;
@@ -62,9 +63,9 @@ pub async fn upgrade(
     Ok(configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
 }
 
-/// Counts a new connection from `peer` against its per-minute allowance.
-pub(crate) fn allow_connection(app: &AppState, peer: std::net::SocketAddr) -> Result<(), ApiError> {
-    if app.connects_per_ip.allow(peer.ip()) {
+/// Counts a new connection from `client` against its per-minute allowance.
+pub(crate) fn allow_connection(app: &AppState, client: std::net::IpAddr) -> Result<(), ApiError> {
+    if app.connects_per_ip.allow(crate::rate::Key::addr(client)) {
         return Ok(());
     }
     metrics::counter!(crate::metrics::LIMITED, "limit" => "connections_per_ip").increment(1);

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const BIN = process.env.TANDEM_BIN ?? join(here, '..', '..', 'target', 'debug', 'tandem')
-const SECRET = 'js-test-secret'
+const SECRET = 'js-t3st-0nly-4b6d8f0a2c4e6b8d0f1a3c5e'
 
 export class Server {
   static async start (dataDir = mkdtempSync(join(tmpdir(), 'tandem-js-'))) {

@@ -1,7 +1,8 @@
-//! `/api/v1/auth`: signup, login, refresh (rotating), logout, me.
+//! `/api/v1/auth`: signup, login, refresh (rotating), logout, me. Bodies are small and
+//! every field is bounded before any work (hashing, limiter keys, queries) is done.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,7 +14,16 @@ use super::extract::{ApiJson, text_field};
 use crate::access::Caller;
 use crate::accounts::{self, RefreshRequest, Tokens};
 use crate::app::AppState;
+use crate::rate::{ClientIp, Key};
 use crate::store::catalog::{NewUser, User};
+
+/// Largest request body on these routes (answered 413 past it).
+const MAX_BODY: usize = 16 * 1024;
+/// RFC 5321's limit on an address in a mail path.
+const MAX_EMAIL_BYTES: usize = 254;
+const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=1024;
+/// Refresh tokens are 64 hex characters; anything much longer is not one.
+const MAX_REFRESH_TOKEN_BYTES: usize = 256;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(me))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -40,8 +51,37 @@ pub struct LoginRequest {
     pub password: String,
 }
 
+fn invalid_field(message: &'static str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
+}
+
+/// An email as typed at login: bounded, trimmed and lowercased (not otherwise checked, so
+/// a login answers the same whether or not such an account could exist).
+fn login_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    if email.is_empty() || email.len() > MAX_EMAIL_BYTES {
+        return Err(invalid_field("`email` must be 1 to 254 bytes"));
+    }
+    Ok(email.to_lowercase())
+}
+
+fn password_field(password: &str) -> Result<(), ApiError> {
+    if PASSWORD_BYTES.contains(&password.len()) {
+        Ok(())
+    } else {
+        Err(invalid_field("`password` must be 8 to 1024 bytes"))
+    }
+}
+
+fn refresh_token_field(token: &str) -> Result<(), ApiError> {
+    if token.len() <= MAX_REFRESH_TOKEN_BYTES {
+        return Ok(());
+    }
+    Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "unknown refresh token"))
+}
+
 fn email_field(email: &str) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
+    let email = login_email(email)?;
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
@@ -55,21 +95,25 @@ fn email_field(email: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-/// Creates an account (and its personal workspace) and logs it in.
+/// Creates an account (and its personal workspace) and logs it in. Throttled per address.
 #[utoipa::path(post, path = "/api/v1/auth/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = Tokens), (status = 409, description = "email_taken", body = ErrorBody),
-        (status = 422, description = "invalid_field", body = ErrorBody)))]
+        (status = 422, description = "invalid_field", body = ErrorBody),
+        (status = 429, description = "rate_limited", body = ErrorBody)))]
 async fn signup(
     State(app): State<AppState>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<Tokens>), ApiError> {
     let email = email_field(&req.email)?;
     let name = text_field("name", &req.name, 100)?;
-    if !(8..=1024).contains(&req.password.len()) {
+    password_field(&req.password)?;
+    if !app.signups_per_ip.allow(Key::addr(client)) {
+        metrics::counter!(crate::metrics::LIMITED, "limit" => "signups_per_ip").increment(1);
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`password` must be 8 to 1024 bytes",
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many signups from this address; retry later",
         ));
     }
     let password_hash = Some(accounts::hash_password(req.password).await?);
@@ -80,14 +124,18 @@ async fn signup(
 /// Logs in with email and password. Throttled per account and per address.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Tokens), (status = 401, description = "invalid_credentials", body = ErrorBody),
+        (status = 422, description = "invalid_field", body = ErrorBody),
         (status = 429, description = "too_many_attempts", body = ErrorBody)))]
 async fn login(
     State(app): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    ClientIp(client): ClientIp,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<Tokens>, ApiError> {
-    let email = req.email.trim().to_lowercase();
-    if !app.login_per_ip.allow(peer.ip()) || !app.login_per_account.allow(email.clone()) {
+    let email = login_email(&req.email)?;
+    if req.password.len() > *PASSWORD_BYTES.end() {
+        return Err(invalid_field("`password` must be at most 1024 bytes"));
+    }
+    if !app.login_per_ip.allow(Key::addr(client)) || !app.login_per_account.allow(Key::text(&email)) {
         metrics::counter!(crate::metrics::LIMITED, "limit" => "login_attempts").increment(1);
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -111,6 +159,7 @@ async fn login(
     responses((status = 200, body = Tokens),
         (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorBody)))]
 async fn refresh(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Json<Tokens>, ApiError> {
+    refresh_token_field(&req.refresh_token)?;
     Ok(Json(accounts::refresh(&app, &req.refresh_token).await?))
 }
 
@@ -118,6 +167,9 @@ async fn refresh(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshReque
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "logged out")))]
 async fn logout(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
+    if refresh_token_field(&req.refresh_token).is_err() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     accounts::logout(&app, &req.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,14 +31,28 @@ impl From<AuthError> for ApiError {
         let status = match e {
             AuthError::MissingToken | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::NoGrant(_) => StatusCode::FORBIDDEN,
-            AuthError::BadGrant(_) | AuthError::Secret(_) => return Self::internal(e),
+            AuthError::ProviderUnavailable(_) => {
+                tracing::warn!(error = %e, "identity provider unavailable");
+                let message = "the identity provider is unavailable; retry shortly";
+                return Self::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), message);
+            }
+            AuthError::BadGrant(_) | AuthError::Secret(_) | AuthError::WeakSecret(_) => return Self::internal(e),
         };
         Self::new(status, e.code(), e.to_string())
     }
 }
 
 impl From<crate::store::StoreError> for ApiError {
+    /// An unreachable database is an outage (503, retry), not a server bug.
     fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "store unavailable");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "the database is unavailable; retry shortly",
+            );
+        }
         Self::internal(e)
     }
 }

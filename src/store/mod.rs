@@ -40,6 +40,33 @@ pub enum StoreError {
     Invalid(String),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or is refusing work for now (a retry
+    /// may succeed), as opposed to a bug or bad data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| match code.parse::<u32>() {
+                    // SQLite's (extended) result codes: busy, locked, I/O error, cannot open.
+                    Ok(n) if code.len() < 5 => matches!(n & 0xff, 5 | 6 | 10 | 14),
+                    // Postgres SQLSTATEs: connection exceptions, shutting down or not yet
+                    // accepting connections, too many connections, database missing
+                    // (renamed, being restored).
+                    _ => code.starts_with("08") || code.starts_with("57P") || matches!(&*code, "53300" | "3D000"),
+                }),
+                _ => false,
+            },
+            StoreError::WriterGone => true,
+            _ => false,
+        }
+    }
+}
+
 /// What the store holds for one document: the snapshot, then the log rows after it.
 #[derive(Debug, Default)]
 pub struct StoredDoc {

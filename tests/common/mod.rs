@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 
 pub use client::Client;
 
-pub const SECRET: &str = "test-secret";
+pub const SECRET: &str = "t3st-0nly-9f2c4e6a8b0d1f3e5a7c9b2d";
 
 /// A server running in this process on a free loopback port.
 pub struct TestServer {
