@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +20,7 @@ use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
 use crate::jwks::Jwks;
 use crate::limits::{IpRateLimiter, RateLimiter};
+use crate::render::{self, Renderer};
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
 use crate::{api, metrics, ws};
@@ -41,8 +41,8 @@ pub struct AppState {
     pub login_per_ip: Arc<IpRateLimiter>,
     pub requests_per_user: Arc<RateLimiter<String>>,
     pub jwks: Option<Arc<Jwks>>,
-    /// Rendered HTML by document id, with the ETag it was rendered at.
-    pub render_cache: Arc<DashMap<String, (String, bytes::Bytes)>>,
+    /// Renders Markdown within its limits, off the async runtime; holds the render cache.
+    pub renderer: Arc<Renderer>,
     /// KiB of large frames that may be in the writers at once (see `ws::write_batch`).
     pub large_frames: Arc<ws::FrameBudget>,
 }
@@ -57,6 +57,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
+}
+
+/// Renders take at most half the cores (at least one), whatever the rooms are doing.
+fn renderer(config: &ServeConfig) -> Renderer {
+    let limits = render::Limits { max_input: config.max_render_input, max_output: config.max_render_output };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Renderer::new(limits, config.render_timeout, config.render_cache_bytes, cores / 2)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, flushes every room, closes
@@ -110,7 +117,7 @@ pub async fn run(
         login_per_ip: Arc::new(RateLimiter::new(config.login_attempts_per_minute.saturating_mul(10))),
         requests_per_user: Arc::new(RateLimiter::new(config.max_requests_per_user_per_minute)),
         jwks,
-        render_cache: Arc::new(DashMap::new()),
+        renderer: Arc::new(renderer(&config)),
         large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),
         config: Arc::new(config),
     };
