@@ -7,6 +7,7 @@
 #
 # code:  one fenced Rust block (highlighting amplification), the default
 # table: a 100-column header and one-cell rows (each row is padded to 100 cells)
+# tables: many such tables, each short of comrak's 500,000 padded cells per table
 # nest:  deeply nested block quotes and lists
 # prose: an ordinary long document (headings, paragraphs, lists, links, a table, short code)
 set -euo pipefail
@@ -44,6 +45,10 @@ elif kind == "table":
     out.append("|" + "a|" * 100 + "\n|" + "-|" * 100 + "\n")
     while n < size:
         out.append("|a\n"); n += 3
+elif kind == "tables":
+    table = "|" + "a|" * 100 + "\n|" + "-|" * 100 + "\n" + "|a\n" * 6000 + "\n"
+    while n < size:
+        out.append(table); n += len(table)
 elif kind == "nest":
     line = "> " * 30 + "- " * 30 + "x\n"
     while n < size:

@@ -45,6 +45,11 @@ pub const HIGHLIGHT_BLOCK_BYTES: usize = 32 * 1024;
 /// Highlighting runs at ~100–200 KB/s (syntect's pure-Rust regexes).
 pub const HIGHLIGHT_TOTAL_BYTES: usize = 64 * 1024;
 
+/// Syntax-tree nodes one render may build (~200 bytes each). Markdown can make many
+/// nodes of few bytes: comrak pads each short table row to the header's width (up to
+/// 500,000 cells per table), so 1 MB of tables built ~1.8 GB of tree.
+pub const MAX_NODES: usize = 250_000;
+
 /// Output bytes between two checks of the deadline while HTML is written.
 const DEADLINE_CHECK_BYTES: usize = 64 * 1024;
 
@@ -64,6 +69,8 @@ pub enum RenderError {
     InputTooLarge { size: usize, limit: usize },
     #[error("the HTML would exceed {limit} bytes")]
     OutputTooLarge { limit: usize },
+    #[error("the document has more than {limit} elements")]
+    TooManyNodes { limit: usize },
     #[error("rendering ran out of time")]
     TimedOut,
     #[error("rendering failed: {0}")]
@@ -244,8 +251,11 @@ fn unsanitized(markdown: &str, limits: &Limits, deadline: Instant) -> Result<Str
     let highlighter = Highlighter::new(now + deadline.saturating_duration_since(now) / 2);
     let options = options();
     let arena = Arena::new();
-    let late = || Instant::now() >= deadline;
-    let root = comrak::try_parse_document(&arena, markdown, &options, &late).map_err(|_| RenderError::TimedOut)?;
+    let stop = || arena.len() > MAX_NODES || Instant::now() >= deadline;
+    let root = comrak::try_parse_document(&arena, markdown, &options, &stop).map_err(|_| match arena.len() {
+        n if n > MAX_NODES => RenderError::TooManyNodes { limit: MAX_NODES },
+        _ => RenderError::TimedOut,
+    })?;
     let mut plugins = Plugins::default();
     plugins.render.codefence_syntax_highlighter = Some(&highlighter);
     let mut out = Bounded { html: String::new(), max: limits.max_output, deadline, next_check: 0, stopped: None };
@@ -463,6 +473,10 @@ mod tests {
         assert!(table.len() < limits.max_input);
         assert_eq!(to_html(&table, &limits, later), Err(RenderError::OutputTooLarge { limit: 64 * 1024 }));
         assert_eq!(to_html("# hi", &limits, Instant::now()), Err(RenderError::TimedOut));
+        // Tables short of comrak's own cap per table, many of them: the tree is bounded.
+        let table = format!("|{}\n|{}\n{}\n", "a|".repeat(100), "-|".repeat(100), "|a\n".repeat(4000));
+        let limits = Limits { max_input: 1024 * 1024, max_output: 64 * 1024 * 1024 };
+        assert_eq!(to_html(&table.repeat(10), &limits, later), Err(RenderError::TooManyNodes { limit: MAX_NODES }));
     }
 
     #[test]

@@ -566,6 +566,11 @@ async fn hostile_renders_stay_within_their_caps(db: Db) {
     let (status, body, secs) = preview(&api, &ann.token, table).await;
     assert_eq!((status, error_code(&body).as_str()), (422, "render_too_large"));
     assert!(secs < 10.0, "took {secs:.1} s");
+    // Many such tables, each short of comrak's cap per table: the syntax tree is bounded.
+    let table = format!("|{}\n|{}\n{}\n", "a|".repeat(100), "-|".repeat(100), "|a\n".repeat(4000));
+    let (status, body, secs) = preview(&api, &ann.token, table.repeat(60)).await;
+    assert_eq!((status, error_code(&body).as_str()), (422, "render_too_large"));
+    assert!(secs < 10.0, "took {secs:.1} s");
 }
 
 async fn renders_out_of_time_are_answered_503(db: Db) {

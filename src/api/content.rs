@@ -181,11 +181,13 @@ async fn rendered(app: &AppState, doc: &Document, state: TextState, tag: &str) -
 /// (503, retry later); a failure is logged as internal.
 fn render_error(e: RenderError) -> ApiError {
     match e {
-        RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. } => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "render_too_large",
-            format!("{e}: too large to render; export it as Markdown instead"),
-        ),
+        RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. } | RenderError::TooManyNodes { .. } => {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "render_too_large",
+                format!("{e}: too large to render; export it as Markdown instead"),
+            )
+        }
         RenderError::TimedOut => {
             ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "render_timed_out", "rendering took too long; retry later")
         }

@@ -42,7 +42,11 @@ impl Renderer {
         let result = self.run(markdown, started + self.timeout).await;
         let label = match &result {
             Ok(_) => "ok",
-            Err(RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. }) => "too_large",
+            Err(
+                RenderError::InputTooLarge { .. }
+                | RenderError::OutputTooLarge { .. }
+                | RenderError::TooManyNodes { .. },
+            ) => "too_large",
             Err(RenderError::TimedOut) => "timed_out",
             Err(RenderError::Failed(_)) => "failed",
         };
