@@ -8,7 +8,6 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +20,7 @@ use crate::bus::{Bus, NodeId};
 use crate::config::ServeConfig;
 use crate::jwks::Jwks;
 use crate::rate::KeyedLimiter;
+use crate::render::{self, Renderer};
 use crate::room::{RoomConfig, Rooms};
 use crate::store::{self, Store};
 use crate::{api, metrics, ws};
@@ -42,8 +42,8 @@ pub struct AppState {
     pub signups_per_ip: Arc<KeyedLimiter>,
     pub requests_per_user: Arc<KeyedLimiter>,
     pub jwks: Option<Arc<Jwks>>,
-    /// Rendered HTML by document id, with the ETag it was rendered at.
-    pub render_cache: Arc<DashMap<String, (String, bytes::Bytes)>>,
+    /// Renders Markdown within its limits, off the async runtime; holds the render cache.
+    pub renderer: Arc<Renderer>,
     /// KiB of large frames that may be in the writers at once (see `ws::write_batch`).
     pub large_frames: Arc<ws::FrameBudget>,
 }
@@ -58,6 +58,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
+}
+
+/// Renders take at most half the cores (at least one), whatever the rooms are doing.
+fn renderer(config: &ServeConfig) -> Renderer {
+    let limits = render::Limits { max_input: config.max_render_input, max_output: config.max_render_output };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Renderer::new(limits, config.render_timeout, config.render_cache_bytes, cores / 2)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, flushes every room, closes
@@ -114,7 +121,7 @@ pub async fn run(
         signups_per_ip: Arc::new(KeyedLimiter::per_hour(config.max_signups_per_ip_per_hour)),
         requests_per_user: Arc::new(KeyedLimiter::per_minute(config.max_requests_per_user_per_minute)),
         jwks,
-        render_cache: Arc::new(DashMap::new()),
+        renderer: Arc::new(renderer(&config)),
         large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),
         config: Arc::new(config),
     };

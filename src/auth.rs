@@ -223,7 +223,7 @@ fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, AuthError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e.into()),
     }
-    std::fs::create_dir_all(data_dir)?;
+    crate::config::create_private_dir(data_dir)?;
     let secret = hex::encode(rand::random::<[u8; 32]>());
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);

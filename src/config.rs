@@ -2,7 +2,7 @@
 //! `tandem` with no subcommand serves; `tandem token` mints a room token.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -30,7 +30,8 @@ pub enum Command {
 /// Where state lives and how tokens are signed; shared by `serve` and `token`.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// Folder for the embedded SQLite database and the generated token secret.
+    /// Folder for the embedded SQLite database and the generated token secret; created
+    /// readable by this user only (0700), the files in it 0600.
     #[arg(long, env = "TANDEM_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Secret for HS256 tokens; when unset, one is generated once into the data dir.
@@ -142,6 +143,22 @@ pub struct ServeConfig {
     /// Largest document (Markdown bytes) the REST API accepts, and largest request body.
     #[arg(long, env = "TANDEM_MAX_DOCUMENT_SIZE", default_value_t = 16 * 1024 * 1024)]
     pub max_document_size: usize,
+    /// Largest Markdown rendered to HTML, in bytes: a larger preview body is refused with
+    /// 413 before it is read, a larger document's render or HTML export with 422 (its
+    /// Markdown export still works).
+    #[arg(long, env = "TANDEM_MAX_RENDER_INPUT", default_value_t = 1024 * 1024)]
+    pub max_render_input: usize,
+    /// Largest HTML one render may produce, in bytes; a render that would exceed it stops
+    /// there and is answered 422.
+    #[arg(long, env = "TANDEM_MAX_RENDER_OUTPUT", default_value_t = 4 * 1024 * 1024)]
+    pub max_render_output: usize,
+    /// Time one render may take, waiting for a turn included (renders use at most half the
+    /// cores); past it the request is answered 503 and the render stops.
+    #[arg(long, env = "TANDEM_RENDER_TIMEOUT", default_value = "3s", value_parser = humantime::parse_duration)]
+    pub render_timeout: Duration,
+    /// Memory for rendered documents kept for reuse (by document and ETag), in bytes.
+    #[arg(long, env = "TANDEM_RENDER_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub render_cache_bytes: usize,
     /// How often a connection opened with a user token or public link rechecks its access
     /// anyway (changes are announced to every node over the bus and apply at once; this
     /// bounds what a bus outage could hide).
@@ -244,4 +261,14 @@ impl ServeConfig {
         cfg.common.data_dir = data_dir.into();
         cfg
     }
+}
+
+/// Creates `dir` and its missing parents readable by this user only (0700 on Unix); a
+/// directory that exists is left as it is.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

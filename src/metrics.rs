@@ -2,41 +2,117 @@
 //! paths call. Names are `tandem_<area>_<thing>_<unit>`; labels come from bounded sets
 //! only (message kinds, routes, statuses, reasons), never a document id.
 
+use std::fmt::Write;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
+use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub const ROOMS_ACTIVE: &str = "tandem_rooms_active";
-pub const CONNECTIONS_ACTIVE: &str = "tandem_connections_active";
-/// Tasks keeping an open connection's access in step with roles (one per document a
-/// user or link connection has open), by `endpoint`.
-pub const ACCESS_WATCHERS_ACTIVE: &str = "tandem_access_watchers_active";
-pub const MESSAGES_IN: &str = "tandem_ws_messages_in_total";
-pub const BYTES_IN: &str = "tandem_ws_bytes_in_total";
-pub const MESSAGES_OUT: &str = "tandem_ws_messages_out_total";
-pub const BYTES_OUT: &str = "tandem_ws_bytes_out_total";
-pub const UPDATES_APPLIED: &str = "tandem_room_updates_applied_total";
-pub const FANOUT_DELIVERIES: &str = "tandem_room_fanout_deliveries_total";
-pub const SLOW_DISCONNECTS: &str = "tandem_ws_slow_client_disconnects_total";
-pub const REFUSED_FRAMES: &str = "tandem_ws_refused_frames_total";
-pub const LIMITED: &str = "tandem_limit_exceeded_total";
-pub const PERSIST_BATCH: &str = "tandem_persist_batch_updates";
-pub const PERSIST_SECONDS: &str = "tandem_persist_commit_seconds";
-pub const PERSIST_FAILURES: &str = "tandem_persist_failures_total";
-pub const COMPACTIONS: &str = "tandem_store_compactions_total";
-pub const COMPACTED_ROWS: &str = "tandem_store_compacted_log_rows";
-pub const BUS_PUBLISHED: &str = "tandem_bus_published_total";
-pub const BUS_PUBLISH_FAILURES: &str = "tandem_bus_publish_failures_total";
-pub const BUS_RECEIVED: &str = "tandem_bus_received_total";
-pub const BUS_RESYNCS: &str = "tandem_bus_resyncs_total";
-pub const AUTH_FAILURES: &str = "tandem_auth_failures_total";
-pub const HTTP_REQUESTS: &str = "tandem_http_requests_total";
+/// A metric this server exports: described (help, unit) and registered at startup so the
+/// first scrape shows it.
+#[derive(Debug)]
+pub struct Metric {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub unit: Unit,
+    pub help: &'static str,
+    /// A label whose values are a small set known up front: one series per value is
+    /// registered at startup. Labels with open sets (routes, statuses) appear as used.
+    pub label: Option<(&'static str, &'static [&'static str])>,
+}
 
-/// The process-wide recorder (installed once, shared by every server in the process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    fn prometheus(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// The one list: each line makes the name's constant and its entry in [`ALL`].
+macro_rules! metrics {
+    ($($konst:ident: $kind:ident($name:literal, $unit:ident $(, $label:literal => $values:expr)?) = $help:literal;)*) => {
+        $(pub const $konst: &str = $name;)*
+        /// Every metric, in the order listed.
+        pub const ALL: &[Metric] = &[$(Metric {
+            name: $name,
+            kind: Kind::$kind,
+            unit: Unit::$unit,
+            help: $help,
+            label: metrics!(@label $($label => $values)?),
+        }),*];
+    };
+    (@label) => { None };
+    (@label $label:literal => $values:expr) => { Some(($label, $values)) };
+}
+
+/// `kind` label values: what [`frame_kind`] answers.
+const FRAME_KINDS: &[&str] = &["sync_step1", "sync_step2", "update", "awareness", "auth", "query_awareness", "other"];
+const REFUSED_REASONS: &[&str] = &["text", "too_big", "malformed"];
+const LIMITS: &[&str] = &[
+    "connections_per_ip",
+    "room_connections",
+    "room_connections_read_only",
+    "user_connections",
+    "document_size",
+    "messages_per_second",
+    "bytes_per_second",
+    "awareness_bytes",
+    "awareness_per_second",
+    "login_attempts",
+    "signups_per_ip",
+    "requests_per_user",
+    "hocuspocus_documents",
+    "hocuspocus_auth_timeout",
+];
+const AUTH_REASONS: &[&str] = &["missing_token", "invalid_token", "forbidden", "invalid_credentials"];
+const COMPACTION_RESULTS: &[&str] = &["ok", "failed"];
+const RENDER_RESULTS: &[&str] = &["ok", "too_large", "timed_out", "failed"];
+
+metrics! {
+    ROOMS_ACTIVE: Gauge("tandem_rooms_active", Count) = "Documents live in memory on this node.";
+    CONNECTIONS_ACTIVE: Gauge("tandem_connections_active", Count) = "Open WebSocket connections (y-websocket and Hocuspocus).";
+    ACCESS_WATCHERS_ACTIVE: Gauge("tandem_access_watchers_active", Count, "endpoint" => &["hocuspocus"]) = "Tasks keeping an open document's access in step with roles (one per document a user or link connection has open).";
+    MESSAGES_IN: Counter("tandem_ws_messages_in_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages received, by message kind.";
+    BYTES_IN: Counter("tandem_ws_bytes_in_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages received, by message kind.";
+    MESSAGES_OUT: Counter("tandem_ws_messages_out_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages sent (one per receiver), by message kind.";
+    BYTES_OUT: Counter("tandem_ws_bytes_out_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages sent (per receiver), by message kind.";
+    UPDATES_APPLIED: Counter("tandem_room_updates_applied_total", Count) = "Document updates applied by the rooms on this node.";
+    FANOUT_DELIVERIES: Counter("tandem_room_fanout_deliveries_total", Count) = "Frames queued to connections by room fan-out.";
+    SLOW_DISCONNECTS: Counter("tandem_ws_slow_client_disconnects_total", Count) = "Connections closed because their send queue was full.";
+    REFUSED_FRAMES: Counter("tandem_ws_refused_frames_total", Count, "reason" => REFUSED_REASONS) = "Incoming WebSocket frames refused, by reason.";
+    LIMITED: Counter("tandem_limit_exceeded_total", Count, "limit" => LIMITS) = "Connections, messages and requests that hit a limit, by limit.";
+    PERSIST_BATCH: Histogram("tandem_persist_batch_updates", Count) = "Updates written per group-commit transaction.";
+    PERSIST_SECONDS: Histogram("tandem_persist_commit_seconds", Seconds) = "Duration of a group-commit transaction.";
+    PERSIST_FAILURES: Counter("tandem_persist_failures_total", Count) = "Group-commit transactions that failed.";
+    COMPACTIONS: Counter("tandem_store_compactions_total", Count, "result" => COMPACTION_RESULTS) = "Document compactions (update log folded into a snapshot), by result.";
+    COMPACTED_ROWS: Histogram("tandem_store_compacted_log_rows", Count) = "Update-log rows folded into a snapshot per compaction.";
+    BUS_PUBLISHED: Counter("tandem_bus_published_total", Count) = "Messages published to the other nodes.";
+    BUS_PUBLISH_FAILURES: Counter("tandem_bus_publish_failures_total", Count) = "Messages that could not be published to the other nodes.";
+    BUS_RECEIVED: Counter("tandem_bus_received_total", Count) = "Messages received from the other nodes.";
+    BUS_RESYNCS: Counter("tandem_bus_resyncs_total", Count) = "Room resyncs with the other nodes (after a lagging or lost bus).";
+    AUTH_FAILURES: Counter("tandem_auth_failures_total", Count, "reason" => AUTH_REASONS) = "Refused authentications, by reason.";
+    HTTP_REQUESTS: Counter("tandem_http_requests_total", Count) = "HTTP requests answered, by matched route and status.";
+    RENDERS: Counter("tandem_render_total", Count, "result" => RENDER_RESULTS) = "Markdown renders (cache misses), by result.";
+    RENDER_SECONDS: Histogram("tandem_render_seconds", Seconds) = "Duration of a Markdown render, waiting for a turn included.";
+    RENDER_CACHE_BYTES: Gauge("tandem_render_cache_bytes", Bytes) = "Bytes of rendered HTML kept for reuse.";
+}
+
+/// The process-wide recorder (installed once, shared by every server in the process),
+/// with every metric of [`ALL`] described and registered.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
@@ -47,6 +123,7 @@ pub fn handle() -> &'static PrometheusHandle {
             .expect("static bucket lists are valid")
             .install_recorder()
             .expect("the metrics recorder is installed once");
+        ALL.iter().for_each(register);
         let upkeep = handle.clone();
         std::thread::spawn(move || {
             loop {
@@ -56,6 +133,26 @@ pub fn handle() -> &'static PrometheusHandle {
         });
         handle
     })
+}
+
+/// Describes `m` and creates its series (counters and gauges unchanged from zero).
+fn register(m: &Metric) {
+    match m.kind {
+        Kind::Counter => metrics::describe_counter!(m.name, m.unit, m.help),
+        Kind::Gauge => metrics::describe_gauge!(m.name, m.unit, m.help),
+        Kind::Histogram => metrics::describe_histogram!(m.name, m.unit, m.help),
+    }
+    let label_sets: Vec<Vec<metrics::Label>> = match m.label {
+        Some((label, values)) => values.iter().map(|v| vec![metrics::Label::new(label, *v)]).collect(),
+        None => vec![Vec::new()],
+    };
+    for labels in label_sets {
+        match m.kind {
+            Kind::Counter => metrics::counter!(m.name, labels).increment(0),
+            Kind::Gauge => metrics::gauge!(m.name, labels).increment(0.0),
+            Kind::Histogram => drop(metrics::histogram!(m.name, labels)),
+        }
+    }
 }
 
 fn pow2(n: u32) -> Vec<f64> {
@@ -102,7 +199,14 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: every metric of [`ALL`], with `# HELP` and `# TYPE` even before its
+/// first series exists (those with open label sets, such as HTTP requests by route).
 pub async fn render() -> String {
-    handle().render()
+    let mut text = handle().render();
+    for m in ALL {
+        if !text.contains(&format!("# TYPE {} ", m.name)) {
+            let _ = write!(text, "# HELP {} {}\n# TYPE {} {}\n\n", m.name, m.help, m.name, m.kind.prometheus());
+        }
+    }
+    text
 }

@@ -22,6 +22,8 @@ on_both_databases!(
     put_content_reaches_connected_editors_and_keeps_their_edits,
     search_finds_edited_content_ranked_with_snippets,
     render_uses_etags_and_exports_download,
+    hostile_renders_stay_within_their_caps,
+    renders_out_of_time_are_answered_503,
     bad_input_gets_specific_errors_and_writes_nothing,
     openapi_describes_every_served_route,
     rest_requests_per_user_are_limited,
@@ -450,7 +452,8 @@ async fn render_uses_etags_and_exports_download(db: Db) {
     let resp = api.request(Method::GET, &path, Some(&ann.token)).header("if-none-match", &etag).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     assert_ne!(resp.headers()["etag"].to_str().unwrap(), etag);
-    assert!(resp.text().await.unwrap().contains("<h1>Changed</h1>"));
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("<h1 id=\"user-content-changed\">Changed<"), "{html}");
 
     let resp = api
         .request(Method::GET, &format!("/api/v1/documents/{doc}/export?format=md"), Some(&ann.token))
@@ -474,9 +477,9 @@ async fn render_uses_etags_and_exports_download(db: Db) {
     let (status, body) = api.get(&format!("/api/v1/documents/{doc}/export?format=pdf"), &ann.token).await;
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_query")));
 
-    // Previews of hostile input: a 10 MB body of nested, unclosed and scripted Markdown.
+    // Previews of hostile input: nested, unclosed and scripted Markdown.
     let mut hostile = String::new();
-    while hostile.len() < 10 * 1024 * 1024 {
+    while hostile.len() < 256 * 1024 {
         hostile.push_str("[a](javascript:x) <img src=x onerror=alert(1)> **_[`<script>` ![x](");
         hostile.push_str(&"[".repeat(50));
         hostile.push_str("\n> > > - - 1. <svg onload=alert(1)>\n");
@@ -494,6 +497,97 @@ async fn render_uses_etags_and_exports_download(db: Db) {
     for bad in ["<script", "javascript:", "onerror", "onload", "<svg"] {
         assert!(!html.contains(bad), "{bad} survived rendering");
     }
+}
+
+/// A fenced block of `bytes` of Rust: highlighting it whole would multiply it ~25 times.
+fn code_block(bytes: usize) -> String {
+    let line = "fn f(x: &str) -> Result<Vec<u8>, String> { let y = x.len() * 2; Ok(vec![y as u8]) } // \"s\"\n";
+    format!("```rust\n{}```\n", line.repeat(bytes / line.len()))
+}
+
+/// POSTs `markdown` to the preview endpoint: status, body, seconds taken.
+async fn preview(api: &Api, token: &str, markdown: String) -> (u16, String, f64) {
+    let started = std::time::Instant::now();
+    let resp = api
+        .request(Method::POST, "/api/v1/render", Some(token))
+        .header("content-type", "text/markdown")
+        .body(markdown)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap(), started.elapsed().as_secs_f64())
+}
+
+fn error_code(body: &str) -> String {
+    let v: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn hostile_renders_stay_within_their_caps(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let limit = tandem::config::ServeConfig::with_data_dir("unused").max_render_input;
+    let output_limit = tandem::config::ServeConfig::with_data_dir("unused").max_render_output;
+
+    // Just under the input limit, one code block: plain escaped text, quickly, not 25x.
+    let block = code_block(limit - 1024);
+    let (status, html, secs) = preview(&api, &ann.token, block.clone()).await;
+    assert_eq!(status, 200, "{}", &html[..html.len().min(300)]);
+    assert!(!html.contains("<span"), "a block this large is not highlighted");
+    assert!(html.len() < 2 * block.len(), "{} bytes of HTML for {} of Markdown", html.len(), block.len());
+    assert!(secs < 10.0, "took {secs:.1} s");
+
+    // The same as a document: rendered once within the caps, then served from the cache.
+    let doc = api.create_doc(&ann.token, json!({"title": "Code", "content": block})).await;
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let (status, body) = api.get(&format!("/api/v1/documents/{doc}/render"), &ann.token).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    }
+
+    // Over the input limit: the preview body is refused before it is read; a document that
+    // large is not rendered (422) but still exports as Markdown.
+    let (status, body, _) = preview(&api, &ann.token, "a".repeat(limit + 128 * 1024)).await;
+    assert_eq!((status, error_code(&body).as_str()), (413, "render_input_too_large"));
+    let big = api.create_doc(&ann.token, json!({"title": "Big", "content": code_block(limit + 4096)})).await;
+    for path in [format!("/api/v1/documents/{big}/render"), format!("/api/v1/documents/{big}/export?format=html")] {
+        let (status, body) = api.get(&path, &ann.token).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("render_too_large")), "{path}: {body}");
+    }
+    let resp = api
+        .request(Method::GET, &format!("/api/v1/documents/{big}/export?format=md"), Some(&ann.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+
+    // Small input, huge output: each one-cell row of a 100-column table becomes 100 cells.
+    let table = format!("|{}\n|{}\n{}", "a|".repeat(100), "-|".repeat(100), "|a\n".repeat(output_limit / 900));
+    assert!(table.len() < limit / 2);
+    let (status, body, secs) = preview(&api, &ann.token, table).await;
+    assert_eq!((status, error_code(&body).as_str()), (422, "render_too_large"));
+    assert!(secs < 10.0, "took {secs:.1} s");
+    // Many such tables, each short of comrak's cap per table: the syntax tree is bounded.
+    let table = format!("|{}\n|{}\n{}\n", "a|".repeat(100), "-|".repeat(100), "|a\n".repeat(4000));
+    let (status, body, secs) = preview(&api, &ann.token, table.repeat(60)).await;
+    assert_eq!((status, error_code(&body).as_str()), (422, "render_too_large"));
+    assert!(secs < 10.0, "took {secs:.1} s");
+}
+
+async fn renders_out_of_time_are_answered_503(db: Db) {
+    let server = server_with(db, |c| c.render_timeout = Duration::from_millis(1)).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let markdown = "# Title\n\nSome *text* with [links](https://example.com).\n\n".repeat(5_000);
+    let (status, body, _) = preview(&api, &ann.token, markdown.clone()).await;
+    assert_eq!((status, error_code(&body).as_str()), (503, "render_timed_out"));
+    let doc = api.create_doc(&ann.token, json!({"title": "Slow", "content": markdown})).await;
+    let (status, body) = api.get(&format!("/api/v1/documents/{doc}/render"), &ann.token).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("render_timed_out")));
 }
 
 async fn bad_input_gets_specific_errors_and_writes_nothing(db: Db) {

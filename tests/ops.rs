@@ -1,9 +1,13 @@
-//! What operators see: health, readiness and Prometheus metrics from a live server.
+//! What operators see: health, readiness and Prometheus metrics from a live server, and
+//! the permissions of what it writes to disk.
 
 mod common;
 
-use common::process::http_get;
+use common::api::{Api, Db};
+use common::process::{ServerProcess, http_get};
 use common::{Client, TestServer};
+
+on_both_databases!(the_data_dir_database_files_and_generated_secret_are_private);
 
 /// The value of the first sample of `series` (name plus labels, as rendered).
 fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -56,4 +60,98 @@ async fn a_plain_get_on_the_websocket_path_gets_a_json_error() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(v["error"]["code"], "websocket_upgrade_required");
     assert!(v["error"]["message"].as_str().unwrap().to_lowercase().contains("upgrade"));
+}
+
+/// Every metric name in src/metrics.rs (each `"tandem_…"` string literal in it).
+fn metric_names() -> Vec<&'static str> {
+    let source = include_str!("../src/metrics.rs");
+    let names: Vec<&str> = source
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with("tandem_") && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .collect();
+    assert!(names.len() >= 20, "found only {names:?}");
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_servers_first_scrape_describes_every_metric() {
+    // A process of its own: the recorder is process-wide, so only a new process is fresh.
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(dir.path(), None);
+    let (status, m) = http_get(server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    for name in metric_names() {
+        let help = m.lines().find(|l| l.starts_with(&format!("# HELP {name} ")));
+        assert!(help.is_some_and(|l| l.len() > format!("# HELP {name} ").len() + 10), "no help for {name} in:\n{m}");
+        let kind = m.lines().find_map(|l| l.strip_prefix(&format!("# TYPE {name} ")));
+        assert!(matches!(kind, Some("counter" | "gauge" | "histogram")), "no type for {name} in:\n{m}");
+    }
+    // Counters and gauges start at zero, labelled ones with each of their known values.
+    for series in [
+        "tandem_room_updates_applied_total",
+        "tandem_rooms_active",
+        "tandem_connections_active",
+        "tandem_persist_commit_seconds_count",
+        r#"tandem_ws_messages_in_total{kind="update"}"#,
+        r#"tandem_ws_refused_frames_total{reason="malformed"}"#,
+        r#"tandem_limit_exceeded_total{limit="messages_per_second"}"#,
+        r#"tandem_auth_failures_total{reason="invalid_token"}"#,
+        r#"tandem_store_compactions_total{result="failed"}"#,
+    ] {
+        assert_eq!(sample(&m, series), Some(0.0), "{series} in:\n{m}");
+    }
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777
+}
+
+/// Starts a server that keeps its state in `data` (missing at first) and generates its
+/// token secret there; waits until it is ready and has written an account.
+async fn start_private(db: Db, data: std::path::PathBuf, url: Option<String>) -> TestServer {
+    let server = TestServer::start_in(tempfile::tempdir().unwrap(), url, |c| {
+        c.common.data_dir = data;
+        c.common.jwt_secret = None;
+    })
+    .await;
+    let ready = common::eventually_async(
+        std::time::Duration::from_secs(20),
+        || http_get(server.addr, "/readyz"),
+        |(status, _)| status == 200,
+    )
+    .await;
+    assert!(ready, "server on {db:?} never became ready");
+    server
+}
+
+async fn the_data_dir_database_files_and_generated_secret_are_private(db: Db) {
+    let url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(common::pg::fresh_database().await),
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("state").join("data");
+    let server = start_private(db, data.clone(), url.clone()).await;
+    Api::new(&server).signup("ann@example.com").await;
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("jwt_secret")), 0o600, "token secret");
+    if url.is_some() {
+        server.stop().await;
+        return;
+    }
+    for file in ["tandem.db", "tandem.db-wal", "tandem.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    // Files an older version left readable to everyone are made private at the next start.
+    server.stop().await;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(data.join("tandem.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = start_private(db, data.clone(), None).await;
+    for file in ["tandem.db", "tandem.db-wal", "tandem.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file} after a restart");
+    }
+    server.stop().await;
 }

@@ -3,9 +3,11 @@
 //! (sanitised HTML with an ETag from the document state), `…/export` (a standalone page
 //! or the Markdown file) and `POST /api/v1/render` (previews of any Markdown).
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
-use axum::http::header::{ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::ApiQuery;
 use crate::access::Caller;
 use crate::app::AppState;
+use crate::render::RenderError;
 use crate::room::TextState;
 use crate::store::catalog::{Document, Role};
 
@@ -125,31 +128,34 @@ async fn put_content(
     Ok(axum::Json(ContentWritten { etag: etag(&state), bytes: state.text.len() }))
 }
 
-/// Markdown from a `text/markdown` (or `text/plain`) body or a JSON `{"content": …}`.
+/// Markdown from a `text/markdown` (or `text/plain`) body or a JSON `{"content": …}`,
+/// at most the largest document.
 fn markdown_body(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
-    let kind = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let text = if kind.starts_with("application/json") {
-        serde_json::from_slice::<Content>(body)
-            .map_err(|e| {
-                let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
-                let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
-                ApiError::new(status, code, e.to_string())
-            })?
-            .content
-    } else if kind.starts_with("text/markdown") || kind.starts_with("text/plain") {
-        String::from_utf8(body.to_vec())
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_utf8", "the body is not UTF-8"))?
-    } else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send `text/markdown` or `application/json` with a `content` field",
-        ));
-    };
+    let text = parse_markdown(headers, body)?;
     if text.len() > app.config.max_document_size {
         return Err(too_large(app));
     }
     Ok(text)
+}
+
+fn parse_markdown(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
+    let kind = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if kind.starts_with("application/json") {
+        serde_json::from_slice::<Content>(body).map(|c| c.content).map_err(|e| {
+            let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
+            let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
+            ApiError::new(status, code, e.to_string())
+        })
+    } else if kind.starts_with("text/markdown") || kind.starts_with("text/plain") {
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_utf8", "the body is not UTF-8"))
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send `text/markdown` or `application/json` with a `content` field",
+        ))
+    }
 }
 
 /// A document the caller may read, its text and ETag.
@@ -162,22 +168,31 @@ async fn read(app: &AppState, caller: &Caller, id: &str) -> Result<(Document, Te
 
 /// Rendered HTML for a document at `state` (whose ETag is `tag`), cached by ETag.
 async fn rendered(app: &AppState, doc: &Document, state: TextState, tag: &str) -> Result<Bytes, ApiError> {
-    if let Some(hit) = app.render_cache.get(doc.id.as_str()).filter(|c| c.0 == tag) {
-        return Ok(hit.1.clone());
+    let cache = &app.renderer.cache;
+    if let Some(hit) = cache.get(doc.id.as_str(), tag) {
+        return Ok(hit);
     }
-    let html = Bytes::from(render_blocking(state.text).await?);
-    if app.render_cache.len() >= RENDER_CACHE_ENTRIES {
-        app.render_cache.clear();
-    }
-    app.render_cache.insert(doc.id.as_str().to_owned(), (tag.to_owned(), html.clone()));
+    let html = Bytes::from(app.renderer.render(state.text).await.map_err(render_error)?);
+    cache.insert(doc.id.as_str(), tag, html.clone());
     Ok(html)
 }
 
-/// Rendered documents kept in memory (by id, with the ETag they were rendered at).
-const RENDER_CACHE_ENTRIES: usize = 256;
-
-async fn render_blocking(markdown: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || crate::render::to_html(&markdown)).await.map_err(ApiError::internal)
+/// A render over its limits is the document's doing (422); out of time is the server's
+/// (503, retry later); a failure is logged as internal.
+fn render_error(e: RenderError) -> ApiError {
+    match e {
+        RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. } | RenderError::TooManyNodes { .. } => {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "render_too_large",
+                format!("{e}: too large to render; export it as Markdown instead"),
+            )
+        }
+        RenderError::TimedOut => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "render_timed_out", "rendering took too long; retry later")
+        }
+        RenderError::Failed(_) => ApiError::internal(e),
+    }
 }
 
 /// Sanitised HTML (a fragment). Honours `If-None-Match`: an unchanged document costs a
@@ -185,7 +200,7 @@ async fn render_blocking(markdown: String) -> Result<String, ApiError> {
 #[utoipa::path(get, path = "/api/v1/documents/{id}/render", tag = "content", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, content((String = "text/html"))), (status = 304, description = "unchanged"),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn render_document(
     State(app): State<AppState>,
     caller: Caller,
@@ -231,7 +246,8 @@ fn file_name(title: &str, ext: &str) -> String {
 #[utoipa::path(get, path = "/api/v1/documents/{id}/export", tag = "content", security(("bearer" = [])),
     params(("id" = String, Path), ExportQuery),
     responses((status = 200, content((String = "text/html"), (String = "text/markdown"))),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn export(
     State(app): State<AppState>,
     caller: Caller,
@@ -254,18 +270,41 @@ async fn export(
 }
 
 /// Renders Markdown from the body (`text/markdown` or `{"content": …}`), for previews.
+/// A body over the render input limit is refused (413) before it is read.
 #[utoipa::path(post, path = "/api/v1/render", tag = "content", security(("bearer" = [])),
     request_body(content((String = "text/markdown"), (Content = "application/json"))),
     responses((status = 200, content((String = "text/html"))), (status = 401, body = ErrorBody),
-        (status = 413, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn render_body(
     State(app): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     caller.user()?;
-    let markdown = markdown_body(&app, &headers, &body)?;
-    let html = render_blocking(markdown).await?;
+    let max = app.renderer.limits().max_input;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "render_input_too_large",
+            format!("at most {max} bytes of Markdown are rendered"),
+        )
+    };
+    // JSON framing and escapes get some room; the Markdown itself is checked once parsed.
+    let max_body = max.saturating_add(RENDER_BODY_SLACK);
+    let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, max_body).await.map_err(|_| too_large())?;
+    let markdown = parse_markdown(&headers, &body)?;
+    drop(body);
+    if markdown.len() > max {
+        return Err(too_large());
+    }
+    let html = app.renderer.render(markdown).await.map_err(render_error)?;
     Ok(([(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], html).into_response())
 }
+
+/// Bytes a preview body may exceed the render input limit by (JSON framing and escapes).
+const RENDER_BODY_SLACK: usize = 64 * 1024;

@@ -1,6 +1,7 @@
 //! The embedded store: SQLite in WAL mode. `synchronous=NORMAL` survives a crash of the
 //! process (the contract every mode keeps); `FULL` also survives power loss.
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -38,6 +39,40 @@ async fn checkpoint(pool: SqlitePool) {
     }
 }
 
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Makes the database and its `-wal` and `-shm` files readable by this user only. SQLite
+/// gives those two the main file's mode, so the main file is created 0600 (in a 0700
+/// directory, if that is missing too) before SQLite opens it; files an older version
+/// left readable to others are tightened.
+fn make_private(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        crate::config::create_private_dir(dir)?;
+    }
+    let mut create = std::fs::OpenOptions::new();
+    create.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut create, 0o600);
+    create.open(path)?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(file = %Path::new(&file).display(), error = %e, "could not make the file private");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     pub async fn open(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
         let opts = SqliteConnectOptions::from_str(url)?
@@ -53,10 +88,8 @@ impl SqliteStore {
             // happens to cross the WAL threshold: that commit would stall every room
             // waiting on it for the length of the checkpoint.
             .pragma("wal_autocheckpoint", "0");
-        if let Some(dir) = opts.get_filename().parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        if !in_memory(url) {
+            make_private(opts.get_filename()).map_err(sqlx::Error::Io)?;
         }
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
