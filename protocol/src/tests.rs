@@ -133,3 +133,42 @@ fn random_bytes_never_panic() {
         let _ = decode(&frame);
     }
 }
+
+// Found by the fuzz targets in fuzz/ (see RELIABILITY.md); each input is the crash, cut
+// down to what matters.
+
+/// `varuint(2^53)`: the smallest client id over 53 bits.
+const ID_2_POW_53: [u8; 8] = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10];
+
+fn update_frame(update: &[u8]) -> Vec<u8> {
+    encode_update(update)
+}
+
+#[test]
+fn update_with_a_client_id_over_53_bits_is_refused_in_every_build() {
+    // The fuzzer's input: a struct group whose client varint is 64 bits long.
+    let found = unhex("0002130101 81feffffffffffffffe30af0813a44008894e4f40e36023e2000".replace(' ', "").as_str());
+    assert!(matches!(decode(&found), Err(ProtocolError::ClientIdTooLarge(_))), "{:?}", decode(&found));
+
+    let too_large = Err(ProtocolError::ClientIdTooLarge(1 << 53));
+    // A struct group's client: `update_insert_hello` with client 2^53 instead of 42.
+    let group = [&[1, 1][..], &ID_2_POW_53, &[0, 4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    assert_eq!(decode_update(&group).map(|_| ()), too_large);
+    // An origin: client 42 inserts after (2^53, 0).
+    let origin = [&[1, 1, 42, 1, 0x84][..], &ID_2_POW_53, &[0, 1, b'x', 0]].concat();
+    assert_eq!(decode_update(&origin).map(|_| ()), too_large);
+    // A parent: an item inside the type created at (2^53, 0).
+    let parent = [&[1, 1, 42, 0, 4, 0][..], &ID_2_POW_53, &[0, 1, b'x', 0]].concat();
+    assert_eq!(decode_update(&parent).map(|_| ()), too_large);
+    // The delete set: no structs, one deleted range of client 2^53.
+    let deleted = [&[0, 1][..], &ID_2_POW_53, &[1, 0, 1]].concat();
+    assert_eq!(decode_update(&deleted).map(|_| ()), too_large);
+    assert!(matches!(decode(&update_frame(&deleted)), Err(ProtocolError::ClientIdTooLarge(_))));
+
+    // The largest id a JavaScript number holds exactly is fine, wherever it is.
+    let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    let group = [&[1, 1][..], &max, &[0, 4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    assert_eq!(text_after(decode_update(&group).unwrap()), "hello");
+    let deleted = [&[0, 1][..], &max, &[1, 0, 1]].concat();
+    assert!(decode_update(&deleted).is_ok());
+}
