@@ -140,6 +140,11 @@ pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {
     for _ in 0..len {
         let client = read_client_id(&mut cur, "awareness")?;
         let clock: u32 = cur.read_var().map_err(malformed)?;
+        // Removing a state (its connection left, or it timed out) bumps its clock; one at
+        // the maximum could never be removed (debug builds panic, release ones wrap).
+        if clock == u32::MAX {
+            return Err(ProtocolError::Malformed("awareness clock"));
+        }
         let json = cur.read_string().map_err(malformed)?;
         update.clients.insert(client, AwarenessUpdateEntry { clock, json: json.into() });
     }

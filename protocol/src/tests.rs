@@ -172,3 +172,23 @@ fn update_with_a_client_id_over_53_bits_is_refused_in_every_build() {
     let deleted = [&[0, 1][..], &max, &[1, 0, 1]].concat();
     assert!(decode_update(&deleted).is_ok());
 }
+
+#[test]
+fn awareness_states_accepted_can_always_be_removed() {
+    // The fuzzer's input: a state at clock u32::MAX. When its connection left, the room's
+    // removal bumped the clock: a panic in debug builds (the room actor died), and in
+    // release a wrap to 0 that every client ignored (the cursor stayed).
+    let at_max = [1, 5, 0xff, 0xff, 0xff, 0xff, 0x0f, 2, b'{', b'}'];
+    assert_eq!(decode_awareness(&at_max).map(|_| ()), Err(ProtocolError::Malformed("awareness clock")));
+    assert!(decode(&[&[1, at_max.len() as u8][..], &at_max].concat()).is_err());
+
+    let below = [1, 5, 0xfe, 0xff, 0xff, 0xff, 0x0f, 2, b'{', b'}'];
+    let update = decode_awareness(&below).unwrap();
+    let mut awareness = yrs::sync::Awareness::new(Doc::with_client_id(1));
+    awareness.apply_update(update).unwrap();
+    let five = ClientID::new(5);
+    awareness.remove_state(five);
+    let removal = awareness.update_with_clients([five]).unwrap();
+    assert_eq!(removal.clients[&five].clock, u32::MAX, "the removal outranks the state it removes");
+    assert_eq!(&*removal.clients[&five].json, "null");
+}
