@@ -192,3 +192,48 @@ fn awareness_states_accepted_can_always_be_removed() {
     assert_eq!(removal.clients[&five].clock, u32::MAX, "the removal outranks the state it removes");
     assert_eq!(&*removal.clients[&five].json, "null");
 }
+
+#[test]
+fn updates_with_empty_content_are_refused() {
+    // The fuzzer's frame: a sync step 2 whose item holds JSON content with no element. yrs
+    // kept it pending, re-encoded it as bytes it cannot decode, and the next
+    // `encode_state_as_update_v1` (the room's answer to any sync step 1) panicked.
+    let found = unhex("0001240101889492ee0b00027b7d04000001000500010200000500010200000c010a019a8992ee");
+    assert_eq!(decode(&found).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // The same at the root `content`, and deleted and Any content of length 0.
+    for (info, content) in [(2u8, &[0u8][..]), (8, &[0]), (1, &[0])] {
+        let update = [&[1, 1, 42, 0, info, 1, 7][..], b"content", content, &[0]].concat();
+        assert_eq!(decode_update(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "info {info}");
+    }
+    // One element is fine.
+    let one = [&[1, 1, 42, 0, 8, 1, 7][..], b"content", &[1, 0x7d, 1], &[0]].concat();
+    assert!(decode_update(&one).is_ok());
+}
+
+#[test]
+fn updates_whose_clocks_pass_u32_max_are_refused_without_a_panic() {
+    // yrs adds block lengths to the group's clock unchecked: a panic in debug builds
+    // (decode_update caught it) and a wrap in release (the update was applied with clocks
+    // starting over at 0). The checked decoder refuses it before yrs adds anything up.
+    let near_max = [0xff, 0xff, 0xff, 0xff, 0x0f]; // u32::MAX
+    // A group starting at u32::MAX with a 5-character string.
+    let group = [&[1, 1, 42][..], &near_max, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    // Deleted content of length u32::MAX after one character.
+    let deleted = [&[1, 2, 42, 0, 4, 1, 7][..], b"content", &[1, b'x', 1], &near_max, &[0]].concat();
+    // A delete set range that ends past u32::MAX.
+    let range = [&[0, 1, 42, 1, 2][..], &near_max, &[0]].concat();
+    for update in [group, deleted, range] {
+        assert_eq!(update::decode_v1(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "{update:02x?}");
+        assert_eq!(decode_update(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "{update:02x?}");
+    }
+    // The fuzzer's frame.
+    let found = unhex(concat!(
+        "00022e01012e8894ffffff000094e4f40e32008894e4f40e0f1d48656c6c6f20f09f918b2077c36c6420e280ff",
+        "ffff229420e6bca2e51100000000000000ffffffa0229420e6bca2e5ad972000"
+    ));
+    assert!(decode(&found).is_err());
+    // Clocks up to the limit are fine.
+    let high = [0x9b, 0xff, 0xff, 0xff, 0x0f]; // u32::MAX - 100
+    let group = [&[1, 1, 42][..], &high, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    assert!(decode_update(&group).is_ok());
+}

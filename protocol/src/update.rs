@@ -1,19 +1,28 @@
 //! Decoding of Yjs V1 updates that refuses a client id over 53 bits wherever one appears
 //! (struct groups, origins, parents, the delete set). yrs asserts on such ids in debug
 //! builds and silently truncates them in release, so without this check a debug server
-//! refuses an update that a release server applies under another client's id. Only
-//! [`crate::decode_update`] calls this.
+//! refuses an update that a release server applies under another client's id. It also
+//! refuses content of length 0 (deleted, JSON or Any with no element), which no Yjs
+//! client writes: yrs keeps such an item pending, re-encodes it as bytes it cannot read,
+//! and its next `encode_state_as_update` (the answer to any sync step 1) panics. And it
+//! refuses clocks that would pass `u32::MAX` (yrs adds them up unchecked: a panic in debug
+//! builds, a wrap in release). Only [`crate::decode_update`] calls this.
 
 use std::sync::Arc;
 
-use yrs::encoding::read::{Cursor, Error, Read};
+use yrs::encoding::read::{Cursor, Error, MalformedKind, Read};
 use yrs::updates::decoder::{Decode, Decoder};
 use yrs::{Any, ClientID, ID, Update};
 
 use crate::{MAX_CLIENT_ID, ProtocolError};
 
+/// yrs' V1 block info for a Skip, whose length yrs reads as a plain varint.
+const SKIP: u8 = 10;
+
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
-    let mut decoder = Checked { cursor: Cursor::new(buf), too_large: None };
+    // Content of any other kind counts at most one clock per byte of the update.
+    let clock_limit = u64::from(u32::MAX).saturating_sub(buf.len() as u64);
+    let mut decoder = Checked { cursor: Cursor::new(buf), too_large: None, clock: 0, clock_limit };
     let decoded = Update::decode(&mut decoder);
     match (decoder.too_large, decoded) {
         (Some(raw), _) => Err(ProtocolError::ClientIdTooLarge(raw)),
@@ -27,9 +36,25 @@ pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
 struct Checked<'a> {
     cursor: Cursor<'a>,
     too_large: Option<u64>,
+    /// The clock a struct group reaches so far: its first clock plus every length read.
+    clock: u64,
+    clock_limit: u64,
 }
 
 impl Checked<'_> {
+    /// The varint at the cursor, without reading it.
+    fn peek_var(&self) -> Option<u64> {
+        Cursor::new(&self.cursor.buf[self.cursor.next..]).read_var::<u64>().ok()
+    }
+
+    fn advance(&mut self, by: u64) -> Result<(), Error> {
+        self.clock += by;
+        if self.clock > self.clock_limit {
+            return Err(Error::UnexpectedValue);
+        }
+        Ok(())
+    }
+
     fn client(&mut self) -> Result<ClientID, Error> {
         let raw: u64 = self.read_var()?;
         if raw > MAX_CLIENT_ID {
@@ -65,8 +90,7 @@ impl Decoder for Checked<'_> {
     /// Called before each client of the delete set, whose id yrs reads as a plain varint:
     /// look at it first.
     fn reset_ds_cur_val(&mut self) {
-        let mut ahead = Cursor::new(&self.cursor.buf[self.cursor.next..]);
-        if let Ok(raw) = ahead.read_var::<u64>()
+        if let Some(raw) = self.peek_var()
             && raw > MAX_CLIENT_ID
         {
             self.too_large = Some(raw);
@@ -74,11 +98,15 @@ impl Decoder for Checked<'_> {
     }
 
     fn read_ds_clock(&mut self) -> Result<u32, Error> {
-        self.read_var()
+        let clock = self.read_var()?;
+        self.clock = u64::from(clock);
+        Ok(clock)
     }
 
     fn read_ds_len(&mut self) -> Result<u32, Error> {
-        self.read_var()
+        let len = self.read_var()?;
+        self.advance(u64::from(len))?;
+        Ok(len)
     }
 
     fn read_left_id(&mut self) -> Result<ID, Error> {
@@ -89,12 +117,20 @@ impl Decoder for Checked<'_> {
         self.id()
     }
 
+    /// A struct group's client; its first clock follows.
     fn read_client(&mut self) -> Result<ClientID, Error> {
-        self.client()
+        let client = self.client()?;
+        self.clock = 0;
+        self.advance(self.peek_var().unwrap_or(0))?;
+        Ok(client)
     }
 
     fn read_info(&mut self) -> Result<u8, Error> {
-        self.read_u8()
+        let info = self.read_u8()?;
+        if info == SKIP {
+            self.advance(self.peek_var().unwrap_or(0))?;
+        }
+        Ok(info)
     }
 
     fn read_parent_info(&mut self) -> Result<bool, Error> {
@@ -106,8 +142,12 @@ impl Decoder for Checked<'_> {
         self.read_u8()
     }
 
+    /// The length of deleted content or the element count of JSON or Any content.
     fn read_len(&mut self) -> Result<u32, Error> {
-        self.read_var()
+        match self.read_var()? {
+            0 => Err(Error::Malformed(MalformedKind::EmptyBlock)),
+            len => self.advance(u64::from(len)).map(|()| len),
+        }
     }
 
     fn read_any(&mut self) -> Result<Any, Error> {
