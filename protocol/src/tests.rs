@@ -237,3 +237,22 @@ fn updates_whose_clocks_pass_u32_max_are_refused_without_a_panic() {
     let group = [&[1, 1, 42][..], &high, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
     assert!(decode_update(&group).is_ok());
 }
+
+#[test]
+fn counts_larger_than_the_update_are_refused_before_yrs_reserves_for_them() {
+    // The fuzzer ran at ~150 inputs/s with 540 MB resident: a few bytes declaring hundreds
+    // of millions of struct groups made yrs set up a hash table for them.
+    let groups = [0xff, 0xff, 0xff, 0x7f, 0]; // 2^28 - 1 struct groups, then nothing
+    assert_eq!(decode_update(&groups).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    let structs = [1, 0xff, 0xff, 0xff, 0x7f, 42, 0, 0]; // one group of 2^28 - 1 structs
+    assert_eq!(decode_update(&structs).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // Any content holding a map that declares 2^28 - 1 entries.
+    let map = [&[1, 1, 42, 0, 8, 1, 7][..], b"content", &[1, 118, 0xff, 0xff, 0xff, 0x7f], &[0]].concat();
+    assert_eq!(decode_update(&map).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // Real counts are fine: an Any map of one entry, and client id 117 (the byte of the
+    // array tag) followed by a clock larger than what is left of the update.
+    let map = [&[1, 1, 42, 0, 8, 1, 7][..], b"content", &[1, 118, 1, 1, b'k', 120], &[0]].concat();
+    assert!(decode_update(&map).is_ok());
+    let client_117 = [&[1, 1, 117, 0xe8, 0x07, 4, 1, 7][..], b"content", &[1, b'x', 0]].concat();
+    assert!(matches!(decode_update(&client_117), Ok(u) if !u.is_empty()));
+}

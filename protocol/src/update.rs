@@ -6,11 +6,15 @@
 //! client writes: yrs keeps such an item pending, re-encodes it as bytes it cannot read,
 //! and its next `encode_state_as_update` (the answer to any sync step 1) panics. And it
 //! refuses clocks that would pass `u32::MAX` (yrs adds them up unchecked: a panic in debug
-//! builds, a wrap in release). Only [`crate::decode_update`] calls this.
+//! builds, a wrap in release). And it refuses counts larger than the bytes left to hold
+//! what they count where yrs reserves memory for them up front (struct groups, structs
+//! per group, entries of an Any map or array): a few bytes made yrs set up a hash table for
+//! hundreds of millions of clients. Only [`crate::decode_update`] calls this.
 
 use std::sync::Arc;
 
 use yrs::encoding::read::{Cursor, Error, MalformedKind, Read};
+use yrs::encoding::varint::VarInt;
 use yrs::updates::decoder::{Decode, Decoder};
 use yrs::{Any, ClientID, ID, Update};
 
@@ -22,7 +26,12 @@ const SKIP: u8 = 10;
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
     // Content of any other kind counts at most one clock per byte of the update.
     let clock_limit = u64::from(u32::MAX).saturating_sub(buf.len() as u64);
-    let mut decoder = Checked { cursor: Cursor::new(buf), too_large: None, clock: 0, clock_limit };
+    // The number of struct groups, for which yrs reserves a hash table.
+    if Cursor::new(buf).read_var::<u64>().is_ok_and(|groups| groups > buf.len() as u64) {
+        return Err(ProtocolError::InvalidUpdate);
+    }
+    let mut decoder =
+        Checked { cursor: Cursor::new(buf), too_large: None, clock: 0, clock_limit, last_var: 0, in_any: false };
     let decoded = Update::decode(&mut decoder);
     match (decoder.too_large, decoded) {
         (Some(raw), _) => Err(ProtocolError::ClientIdTooLarge(raw)),
@@ -39,12 +48,20 @@ struct Checked<'a> {
     /// The clock a struct group reaches so far: its first clock plus every length read.
     clock: u64,
     clock_limit: u64,
+    /// The last varint read, as read before a group's client: the group's struct count.
+    last_var: u64,
+    /// Inside an Any value, where a varint after byte 117 or 118 is an entry count.
+    in_any: bool,
 }
 
 impl Checked<'_> {
     /// The varint at the cursor, without reading it.
     fn peek_var(&self) -> Option<u64> {
         Cursor::new(&self.cursor.buf[self.cursor.next..]).read_var::<u64>().ok()
+    }
+
+    fn remaining(&self) -> u64 {
+        (self.cursor.buf.len() - self.cursor.next) as u64
     }
 
     fn advance(&mut self, by: u64) -> Result<(), Error> {
@@ -84,6 +101,21 @@ impl Read for Checked<'_> {
         }
         self.cursor.read_u8()
     }
+
+    fn read_var<T: VarInt>(&mut self) -> Result<T, Error> {
+        if self.too_large.is_some() {
+            return Err(Error::UnexpectedValue);
+        }
+        let start = self.cursor.next;
+        let value = T::read(&mut self.cursor)?;
+        self.last_var = Cursor::new(&self.cursor.buf[start..self.cursor.next]).read_var::<u64>().unwrap_or(u64::MAX);
+        // After an Any array (117) or map (118) tag comes the entry count yrs reserves for.
+        let after_collection_tag = self.in_any && start > 0 && matches!(self.cursor.buf[start - 1], 117 | 118);
+        if after_collection_tag && self.last_var > self.remaining() {
+            return Err(Error::UnexpectedValue);
+        }
+        Ok(value)
+    }
 }
 
 impl Decoder for Checked<'_> {
@@ -119,6 +151,10 @@ impl Decoder for Checked<'_> {
 
     /// A struct group's client; its first clock follows.
     fn read_client(&mut self) -> Result<ClientID, Error> {
+        // Each struct takes at least one byte.
+        if self.last_var > self.remaining() {
+            return Err(Error::UnexpectedValue);
+        }
         let client = self.client()?;
         self.clock = 0;
         self.advance(self.peek_var().unwrap_or(0))?;
@@ -151,7 +187,10 @@ impl Decoder for Checked<'_> {
     }
 
     fn read_any(&mut self) -> Result<Any, Error> {
-        Any::decode(self)
+        self.in_any = true;
+        let any = Any::decode(self);
+        self.in_any = false;
+        any
     }
 
     fn read_json(&mut self) -> Result<Any, Error> {
