@@ -194,13 +194,26 @@ fn awareness_states_accepted_can_always_be_removed() {
 }
 
 #[test]
-fn updates_with_empty_content_are_refused() {
-    // The fuzzer's frame: a sync step 2 whose item holds JSON content with no element. yrs
-    // kept it pending, re-encoded it as bytes it cannot decode, and the next
-    // `encode_state_as_update_v1` (the room's answer to any sync step 1) panicked.
+fn updates_with_json_or_empty_content_are_refused() {
+    // The fuzzer's frames: items holding JSON content. yrs 0.28 reads one string more
+    // than the count it writes, so the item re-encodes as bytes it cannot decode: kept
+    // pending, the next `encode_state_as_update_v1` (the room's answer to any sync step 1)
+    // panicked; integrated, the room's logged delta could not be read when it reloaded.
     let found = unhex("0001240101889492ee0b00027b7d04000001000500010200000500010200000c010a019a8992ee");
     assert_eq!(decode(&found).map(|_| ()), Err(ProtocolError::InvalidUpdate));
-    // The same at the root `content`, and deleted and Any content of length 0.
+    let found = unhex(
+        concat!(
+            "000213010100ffff0002ff03082301010000000000889 4e4f40e104488 94e4f40e0012",
+            "23204e6f7465732066726f6d2061006413004488940e36023e00610a20000a00"
+        )
+        .replace(' ', "")
+        .as_str(),
+    );
+    assert_eq!(decode(&found).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // What yrs itself writes for JSON content is refused as well.
+    let json = [&[1, 1, 42, 0, 2, 1, 7][..], b"content", &[1, 1, b'1', 1, b'2'], &[0]].concat();
+    assert_eq!(decode_update(&json).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // JSON, deleted and Any content of length 0 at the root `content`.
     for (info, content) in [(2u8, &[0u8][..]), (8, &[0]), (1, &[0])] {
         let update = [&[1, 1, 42, 0, info, 1, 7][..], b"content", content, &[0]].concat();
         assert_eq!(decode_update(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "info {info}");

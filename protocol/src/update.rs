@@ -2,9 +2,12 @@
 //! (struct groups, origins, parents, the delete set). yrs asserts on such ids in debug
 //! builds and silently truncates them in release, so without this check a debug server
 //! refuses an update that a release server applies under another client's id. It also
-//! refuses content of length 0 (deleted, JSON or Any with no element), which no Yjs
-//! client writes: yrs keeps such an item pending, re-encodes it as bytes it cannot read,
-//! and its next `encode_state_as_update` (the answer to any sync step 1) panics. And it
+//! refuses JSON content (the pre-v13 kind that Yjs no longer writes, superseded by Any):
+//! yrs 0.28 reads one string more than the count it writes, so such an item re-encodes as
+//! bytes it cannot read back; pending, it made the next `encode_state_as_update` (the
+//! answer to any sync step 1) panic, integrated, it made the logged delta unreadable, so the
+//! document could not be loaded again. Content of length 0 (deleted or Any with no
+//! element), which no Yjs client writes either, is refused too. And it
 //! refuses clocks that would pass `u32::MAX` (yrs adds them up unchecked: a panic in debug
 //! builds, a wrap in release). And it refuses counts larger than the bytes left to hold
 //! what they count where yrs reserves memory for them up front (struct groups, structs
@@ -22,6 +25,8 @@ use crate::{MAX_CLIENT_ID, ProtocolError};
 
 /// yrs' V1 block info for a Skip, whose length yrs reads as a plain varint.
 const SKIP: u8 = 10;
+/// The low five bits of an item's info for JSON content.
+const CONTENT_JSON: u8 = 2;
 
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
     // Content of any other kind counts at most one clock per byte of the update.
@@ -65,7 +70,7 @@ impl Checked<'_> {
     }
 
     fn advance(&mut self, by: u64) -> Result<(), Error> {
-        self.clock += by;
+        self.clock = self.clock.saturating_add(by);
         if self.clock > self.clock_limit {
             return Err(Error::UnexpectedValue);
         }
@@ -163,6 +168,9 @@ impl Decoder for Checked<'_> {
 
     fn read_info(&mut self) -> Result<u8, Error> {
         let info = self.read_u8()?;
+        if info & 0b1_1111 == CONTENT_JSON {
+            return Err(Error::UnexpectedValue);
+        }
         if info == SKIP {
             self.advance(self.peek_var().unwrap_or(0))?;
         }
