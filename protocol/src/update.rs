@@ -25,7 +25,7 @@ use crate::{MAX_CLIENT_ID, ProtocolError};
 
 /// yrs' V1 block info for a Skip, whose length yrs reads as a plain varint.
 const SKIP: u8 = 10;
-/// The low five bits of an item's info for JSON content.
+/// An item's content kind for JSON, in the low four bits of its info (all yrs reads).
 const CONTENT_JSON: u8 = 2;
 
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
@@ -168,7 +168,7 @@ impl Decoder for Checked<'_> {
 
     fn read_info(&mut self) -> Result<u8, Error> {
         let info = self.read_u8()?;
-        if info & 0b1_1111 == CONTENT_JSON {
+        if info & 0b1111 == CONTENT_JSON {
             return Err(Error::UnexpectedValue);
         }
         if info == SKIP {
