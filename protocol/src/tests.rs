@@ -223,18 +223,20 @@ fn updates_with_json_or_empty_content_are_refused() {
 }
 
 #[test]
-fn updates_whose_clocks_pass_u32_max_are_refused_without_a_panic() {
+fn updates_whose_clocks_pass_i32_max_are_refused_without_a_panic() {
     // yrs adds block lengths to the group's clock unchecked: a panic in debug builds
     // (decode_update caught it) and a wrap in release (the update was applied with clocks
     // starting over at 0). The checked decoder refuses it before yrs adds anything up.
-    let near_max = [0xff, 0xff, 0xff, 0xff, 0x0f]; // u32::MAX
-    // A group starting at u32::MAX with a 5-character string.
-    let group = [&[1, 1, 42][..], &near_max, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    let u32_max = [0xff, 0xff, 0xff, 0xff, 0x0f];
+    let i32_max = [0xff, 0xff, 0xff, 0xff, 0x07];
+    // A group starting at u32::MAX, and one at i32::MAX, with a 5-character string.
+    let group = [&[1, 1, 42][..], &u32_max, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
+    let group_i32 = [&[1, 1, 42][..], &i32_max, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
     // Deleted content of length u32::MAX after one character.
-    let deleted = [&[1, 2, 42, 0, 4, 1, 7][..], b"content", &[1, b'x', 1], &near_max, &[0]].concat();
+    let deleted = [&[1, 2, 42, 0, 4, 1, 7][..], b"content", &[1, b'x', 1], &u32_max, &[0]].concat();
     // A delete set range that ends past u32::MAX.
-    let range = [&[0, 1, 42, 1, 2][..], &near_max, &[0]].concat();
-    for update in [group, deleted, range] {
+    let range = [&[0, 1, 42, 1, 2][..], &u32_max, &[0]].concat();
+    for update in [group, group_i32, deleted, range] {
         assert_eq!(update::decode_v1(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "{update:02x?}");
         assert_eq!(decode_update(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "{update:02x?}");
     }
@@ -245,9 +247,23 @@ fn updates_whose_clocks_pass_u32_max_are_refused_without_a_panic() {
     ));
     assert!(decode(&found).is_err());
     // Clocks up to the limit are fine.
-    let high = [0x9b, 0xff, 0xff, 0xff, 0x0f]; // u32::MAX - 100
+    let high = [0x9b, 0xff, 0xff, 0xff, 0x07]; // i32::MAX - 100
     let group = [&[1, 1, 42][..], &high, &[4, 1, 7], b"content", &[5], b"hello", &[0]].concat();
     assert!(decode_update(&group).is_ok());
+}
+
+#[test]
+fn an_update_far_past_its_clients_clock_cannot_make_the_room_panic() {
+    // What the fuzzer's sequence (room_apply target) comes down to: a client's text at
+    // clock 0, then one of its blocks at clock 2^31 + 9. yrs integrates a block that comes
+    // after a gap behind a Skip whose length it computes as `i32`, and panics (an overflow,
+    // or an unwrap of a missing block), inside the room actor: the room died for everyone.
+    let first = [&[1, 1, 42, 0, 4, 1, 7][..], b"content", &[1, b'x', 0]].concat();
+    let far = [&[1, 1, 42][..], &[0x89, 0x80, 0x80, 0x80, 0x08], &[0x84, 42, 0, 1, b'y', 0]].concat();
+    let doc = Doc::with_options(yrs::Options { offset_kind: yrs::OffsetKind::Utf16, ..yrs::Options::default() });
+    let mut txn = doc.transact_mut();
+    txn.apply_update(decode_update(&first).unwrap()).unwrap();
+    assert_eq!(decode_update(&far).map(|_| ()), Err(ProtocolError::InvalidUpdate));
 }
 
 #[test]

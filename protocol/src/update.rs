@@ -7,9 +7,10 @@
 //! bytes it cannot read back; pending, it made the next `encode_state_as_update` (the
 //! answer to any sync step 1) panic, integrated, it made the logged delta unreadable, so the
 //! document could not be loaded again. Content of length 0 (deleted or Any with no
-//! element), which no Yjs client writes either, is refused too. And it
-//! refuses clocks that would pass `u32::MAX` (yrs adds them up unchecked: a panic in debug
-//! builds, a wrap in release). And it refuses counts larger than the bytes left to hold
+//! element), which no Yjs client writes either, is refused too. And it refuses clocks past
+//! `i32::MAX` (2^31 characters from one client: no real editor gets there): yrs adds them
+//! up unchecked and computes gaps between them as `i32` (a panic in debug builds, which in
+//! the room actor killed the room, and a wrap in release). And it refuses counts larger than the bytes left to hold
 //! what they count where yrs reserves memory for them up front (struct groups, structs
 //! per group, entries of an Any map or array): a few bytes made yrs set up a hash table for
 //! hundreds of millions of clients. Only [`crate::decode_update`] calls this.
@@ -30,7 +31,7 @@ const CONTENT_JSON: u8 = 2;
 
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
     // Content of any other kind counts at most one clock per byte of the update.
-    let clock_limit = u64::from(u32::MAX).saturating_sub(buf.len() as u64);
+    let clock_limit = (i32::MAX as u64).saturating_sub(buf.len() as u64);
     // The number of struct groups, for which yrs reserves a hash table.
     if Cursor::new(buf).read_var::<u64>().is_ok_and(|groups| groups > buf.len() as u64) {
         return Err(ProtocolError::InvalidUpdate);
