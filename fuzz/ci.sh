@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the fuzz targets with libFuzzer on the stable toolchain and runs each from its
-# seed corpus for SECONDS (default 25) with a fixed seed; a crash fails the run and leaves
+# seed corpus and past findings (regressions/<target>/) for SECONDS (default 25) with a
+# fixed seed; a crash fails the run and leaves
 # its input in fuzz/artifacts/<target>/. Needs only cargo and a C++ compiler: the rustc
 # flags are those `cargo fuzz build --sanitizer none` passes, so cargo-fuzz need not be
 # installed. RELIABILITY.md has the long runs.
@@ -30,7 +31,8 @@ for target in decode hocuspocus awareness room_apply; do
     echo "==> fuzzing $target for ${seconds}s"
     status=0
     "$bin/$target" -seed=1 -max_total_time="$seconds" -print_final_stats=1 \
-        -artifact_prefix="artifacts/$target/" "$corpus" "seeds/$target" >"$log" 2>&1 || status=$?
+        -artifact_prefix="artifacts/$target/" "$corpus" "seeds/$target" \
+        $(test -d "regressions/$target" && echo "regressions/$target") >"$log" 2>&1 || status=$?
     grep -E '^#[0-9]+\s+(INITED|DONE)|^stat::(number_of_executed_units|average_exec_per_sec)' "$log" || true
     if [ "$status" -ne 0 ]; then
         grep -vE '^#[0-9]+ ' "$log" | tail -n 40 >&2
