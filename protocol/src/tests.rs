@@ -212,14 +212,21 @@ fn updates_with_json_or_empty_content_are_refused() {
     // What yrs itself writes for JSON content is refused as well.
     let json = [&[1, 1, 42, 0, 2, 1, 7][..], b"content", &[1, 1, b'1', 1, b'2'], &[0]].concat();
     assert_eq!(decode_update(&json).map(|_| ()), Err(ProtocolError::InvalidUpdate));
-    // JSON, deleted and Any content of length 0 at the root `content`.
-    for (info, content) in [(2u8, &[0u8][..]), (8, &[0]), (1, &[0])] {
+    // JSON, deleted, Any and string content of length 0 at the root `content`.
+    for (info, content) in [(2u8, &[0u8][..]), (8, &[0]), (1, &[0]), (4, &[0])] {
         let update = [&[1, 1, 42, 0, info, 1, 7][..], b"content", content, &[0]].concat();
         assert_eq!(decode_update(&update).map(|_| ()), Err(ProtocolError::InvalidUpdate), "info {info}");
     }
-    // One element is fine.
+    // An empty string after an origin, or in a map under a key.
+    let after = [&[1, 2, 42, 0, 4, 1, 7][..], b"content", &[1, b'x', 0x84, 42, 0, 0, 0]].concat();
+    assert_eq!(decode_update(&after).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    let keyed = [&[1, 1, 42, 0, 0x24, 1, 4][..], b"meta", &[1, b'k', 0, 0]].concat();
+    assert_eq!(decode_update(&keyed).map(|_| ()), Err(ProtocolError::InvalidUpdate));
+    // One element is fine, and so are empty names and keys before a non-empty string.
     let one = [&[1, 1, 42, 0, 8, 1, 7][..], b"content", &[1, 0x7d, 1], &[0]].concat();
     assert!(decode_update(&one).is_ok());
+    let empty_names = [&[1, 1, 42, 0, 0x24, 1, 0, 0, 1, b'x'][..], &[0]].concat();
+    assert!(matches!(decode_update(&empty_names), Ok(u) if !u.is_empty()));
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! bytes it cannot read back; pending, it made the next `encode_state_as_update` (the
 //! answer to any sync step 1) panic, integrated, it made the logged delta unreadable, so the
 //! document could not be loaded again. Content of length 0 (deleted or Any with no
-//! element), which no Yjs client writes either, is refused too. And it refuses clocks past
+//! element, or an empty string), which no Yjs client writes either, is refused too. And it refuses clocks past
 //! `i32::MAX` (2^31 characters from one client: no real editor gets there): yrs adds them
 //! up unchecked and computes gaps between them as `i32` (a panic in debug builds, which in
 //! the room actor killed the room, and a wrap in release). And it refuses counts larger than the bytes left to hold
@@ -28,6 +28,11 @@ use crate::{MAX_CLIENT_ID, ProtocolError};
 const SKIP: u8 = 10;
 /// An item's content kind for JSON, in the low four bits of its info (all yrs reads).
 const CONTENT_JSON: u8 = 2;
+/// An item's content kind for a string.
+const CONTENT_STRING: u8 = 4;
+/// Item info flags: which of the parent's fields follow.
+const HAS_ORIGINS: u8 = 0b1100_0000;
+const HAS_PARENT_SUB: u8 = 0b0010_0000;
 
 pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
     // Content of any other kind counts at most one clock per byte of the update.
@@ -36,8 +41,15 @@ pub(crate) fn decode_v1(buf: &[u8]) -> Result<Update, ProtocolError> {
     if Cursor::new(buf).read_var::<u64>().is_ok_and(|groups| groups > buf.len() as u64) {
         return Err(ProtocolError::InvalidUpdate);
     }
-    let mut decoder =
-        Checked { cursor: Cursor::new(buf), too_large: None, clock: 0, clock_limit, last_var: 0, in_any: false };
+    let mut decoder = Checked {
+        cursor: Cursor::new(buf),
+        too_large: None,
+        clock: 0,
+        clock_limit,
+        last_var: 0,
+        in_any: false,
+        strings_before_content: None,
+    };
     let decoded = Update::decode(&mut decoder);
     match (decoder.too_large, decoded) {
         (Some(raw), _) => Err(ProtocolError::ClientIdTooLarge(raw)),
@@ -58,6 +70,8 @@ struct Checked<'a> {
     last_var: u64,
     /// Inside an Any value, where a varint after byte 117 or 118 is an entry count.
     in_any: bool,
+    /// For a string item: how many strings (parent name, map key) come before its content.
+    strings_before_content: Option<u8>,
 }
 
 impl Checked<'_> {
@@ -106,6 +120,25 @@ impl Read for Checked<'_> {
             return Err(Error::UnexpectedValue);
         }
         self.cursor.read_u8()
+    }
+
+    fn read_string(&mut self) -> Result<&str, Error> {
+        let content = match self.strings_before_content {
+            Some(0) => {
+                self.strings_before_content = None;
+                true
+            }
+            Some(n) => {
+                self.strings_before_content = Some(n - 1);
+                false
+            }
+            None => false,
+        };
+        let buf = self.read_buf()?;
+        if content && buf.is_empty() {
+            return Err(Error::Malformed(MalformedKind::EmptyBlock));
+        }
+        std::str::from_utf8(buf).map_err(|_| Error::Malformed(MalformedKind::Utf8))
     }
 
     fn read_var<T: VarInt>(&mut self) -> Result<T, Error> {
@@ -172,6 +205,11 @@ impl Decoder for Checked<'_> {
         if info & 0b1111 == CONTENT_JSON {
             return Err(Error::UnexpectedValue);
         }
+        self.strings_before_content = (info != SKIP && info & 0b1111 == CONTENT_STRING).then(|| {
+            // Without origins the parent follows (a name counted in `read_parent_info`) and
+            // then, with the flag, the key in a map.
+            u8::from(info & HAS_ORIGINS == 0 && info & HAS_PARENT_SUB != 0)
+        });
         if info == SKIP {
             self.advance(self.peek_var().unwrap_or(0))?;
         }
@@ -180,7 +218,11 @@ impl Decoder for Checked<'_> {
 
     fn read_parent_info(&mut self) -> Result<bool, Error> {
         let info: u32 = self.read_var()?;
-        Ok(info == 1)
+        let named = info == 1;
+        if named && let Some(n) = self.strings_before_content.as_mut() {
+            *n += 1;
+        }
+        Ok(named)
     }
 
     fn read_type_ref(&mut self) -> Result<u8, Error> {
