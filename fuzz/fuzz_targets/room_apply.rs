@@ -23,12 +23,13 @@
 //! different document (`encode_diff_v1` leaves pending structs out). Until the room
 //! changes that, the joiner's document is compared only when nothing is pending.
 //!
-//! Out of scope: a client that sends different content under ids already taken (yrs: "no
-//! two active peers are allowed to share the same ClientID ... may cause document store to
-//! be corrupted and desync"); the document then depends on the order of integration, and
-//! the log replayed in one transaction can differ from the live one. An input whose
-//! update reuses ids the document or its pending structs hold, other than by resending an
-//! earlier frame byte for byte, is checked for panics only.
+//! Not explored: a client that sends other content under ids already taken (yrs: "no two
+//! active peers are allowed to share the same ClientID ... may cause document store to be
+//! corrupted and desync"). The document then depends on the order of integration (the log
+//! replayed in one transaction can differ from the live one), and a later deletion can
+//! make yrs panic inside `apply_update` (fuzz/open/room_apply/, reported). An update that
+//! reuses ids the document or its pending structs hold, other than by resending an earlier
+//! frame byte for byte, is skipped, so that the rest of the room is explored.
 //!
 //! Input: frames, each a length byte (255: a little-endian u16 length follows) and bytes.
 #![no_main]
@@ -117,11 +118,8 @@ fuzz_target!(init: common::init(), |data: &[u8]| {
     let mut log: Vec<Vec<u8>> = Vec::new();
     let mut full_state: Option<Vec<u8>> = None;
     let mut introduced = Vec::new();
-    let mut reused = false;
-    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut applied: Vec<&[u8]> = Vec::new();
     for frame in frames(data) {
-        let resent = seen.contains(&frame);
-        seen.push(frame);
         let Ok(msg) = common::decoding(|| proto::decode(frame)) else { continue };
         match msg {
             ClientMessage::SyncStep1(sv) => {
@@ -146,7 +144,10 @@ fuzz_target!(init: common::init(), |data: &[u8]| {
                         continue;
                     }
                     let pending = txn.store().pending_update().map(|p| p.update.state_vector());
-                    reused |= !resent && reuses_ids(&update, &sv, pending.as_ref());
+                    if !applied.contains(&frame) && reuses_ids(&update, &sv, pending.as_ref()) {
+                        continue;
+                    }
+                    applied.push(frame);
                     let _ = txn.apply_update(update);
                     txn.commit();
                     txn.encode_update_v1()
@@ -181,9 +182,6 @@ fuzz_target!(init: common::init(), |data: &[u8]| {
         let _ = proto::encode_awareness(&awareness.update_with_clients(introduced).expect("removed clients known"));
     }
 
-    if reused {
-        return;
-    }
     let live = text_state(awareness.doc());
     assert_eq!(state_of(&log), live, "the document rebuilt from its log differs from the live one");
     let txn = awareness.doc().transact();
