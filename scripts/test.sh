@@ -82,5 +82,8 @@ log "building"
 cargo build --workspace --all-targets
 log "Rust tests"
 cargo test --workspace
+log "fuzz targets: their seed corpora, then 25 s each (fuzz/ci.sh; long runs in RELIABILITY.md)"
+command -v c++ >/dev/null || apt_install g++
+fuzz/ci.sh 25
 log "JS tests (unmodified y-websocket providers against the real server)"
 TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix client-js test

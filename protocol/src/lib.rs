@@ -6,13 +6,13 @@
 #![forbid(unsafe_code)]
 
 pub mod hocuspocus;
+mod update;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
-use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{ClientID, StateVector, Update};
 
@@ -120,10 +120,10 @@ pub fn decode_state_vector(buf: &[u8]) -> Result<StateVector, ProtocolError> {
 /// more than the two bytes of an empty update (V2 bytes read as V1 do that), and client
 /// ids over 53 bits (yrs would panic on them in debug builds and truncate them in release).
 pub fn decode_update(buf: &[u8]) -> Result<Update, ProtocolError> {
-    let decoded = catch_unwind(AssertUnwindSafe(|| Update::decode_v1(buf)));
+    let decoded = catch_unwind(AssertUnwindSafe(|| update::decode_v1(buf)));
     let update = match decoded {
-        Ok(Ok(update)) => update,
-        Ok(Err(_)) | Err(_) => return Err(ProtocolError::InvalidUpdate),
+        Ok(decoded) => decoded?,
+        Err(_) => return Err(ProtocolError::InvalidUpdate),
     };
     if update.is_empty() && buf != Update::EMPTY_V1 {
         return Err(ProtocolError::InvalidUpdate);
@@ -145,6 +145,11 @@ pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {
     for _ in 0..len {
         let client = read_client_id(&mut cur, "awareness")?;
         let clock: u32 = cur.read_var().map_err(malformed)?;
+        // Removing a state (its connection left, or it timed out) bumps its clock; one at
+        // the maximum could never be removed (debug builds panic, release ones wrap).
+        if clock == u32::MAX {
+            return Err(ProtocolError::Malformed("awareness clock"));
+        }
         let json = cur.read_string().map_err(malformed)?;
         if !is_awareness_state(json) {
             return Err(ProtocolError::InvalidAwarenessState(client.get()));
