@@ -21,11 +21,11 @@ cleanup() { local c; for c in "${cleanups[@]}"; do eval "$c" || true; done; }
 trap cleanup EXIT
 
 if [ $short = 1 ]; then
-    profile=debug; cycles=5; storm_s=20; sample_s=5; limit_s=5
-    cargo build -p tandem -p tandem-loadtest
+    profile=debug; cycles=5; storm_s=20; sample_s=5; limit_s=8
+    cargo build --workspace --all-targets # a no-op after scripts/test.sh built it
 else
     profile=release; cycles=100; storm_s=1800; sample_s=10; limit_s=30
-    cargo build --release -p tandem -p tandem-loadtest
+    cargo build --release --workspace
 fi
 BIN=$PWD/target/$profile/tandem
 L=$PWD/target/$profile/tandem-loadtest
@@ -58,7 +58,7 @@ log "a writer faster than the limits"
 fast=0
 "$L" fast-writer "${C[@]}" --edits 1000 --settle 10 || fast=$?
 log "clients that never read"
-"$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 50 --duration $limit_s
+"$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 200 --duration $limit_s
 log "reconnect storm for $storm_s s, RSS every $sample_s s"
 "$L" reconnect-storm "${C[@]}" --clients 200 --rooms 20 --wave 50 --every 1 \
     --duration $storm_s --sample-every $sample_s

@@ -79,3 +79,5 @@ log "Rust tests"
 cargo test --workspace
 log "JS tests (unmodified y-websocket providers against the real server)"
 TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix client-js test
+log "faults under load, short (scripts/faults.sh; the long runs are documented in RELIABILITY.md)"
+scripts/faults.sh --short

@@ -79,20 +79,23 @@ pub async fn run(args: SlowReaderArgs) -> anyhow::Result<Report> {
             }
         }
     }
-    // How the stuck readers ended: read what is buffered until the close (or give up).
-    let mut closed_1013 = 0u64;
-    let mut open = 0u64;
-    for mut ws in stuck {
-        let code = tokio::time::timeout(Duration::from_secs(10), async {
-            while let Some(Ok(msg)) = ws.next().await {
-                if let Message::Close(frame) = msg {
-                    return frame.map(|f| u16::from(f.code));
+    // How the stuck readers ended: each reads what is buffered until the close, if any.
+    let ends = stuck.into_iter().map(|mut ws| {
+        tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Close(frame) = msg {
+                        return frame.map(|f| u16::from(f.code));
+                    }
                 }
-            }
-            None
+                None
+            })
+            .await
         })
-        .await;
-        match code {
+    });
+    let (mut closed_1013, mut open) = (0u64, 0u64);
+    for end in futures_util::future::join_all(ends).await {
+        match end? {
             Ok(Some(1013)) => closed_1013 += 1,
             Ok(_) => {}
             Err(_) => open += 1,
