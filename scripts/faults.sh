@@ -58,7 +58,7 @@ failed=()
 log "a writer faster than the limits"
 "$L" fast-writer "${C[@]}" --edits 1000 --settle 10 || failed+=(fast-writer)
 log "clients that never read"
-"$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 200 --duration $limit_s || failed+=(slow-reader)
+"$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 150 --duration $limit_s || failed+=(slow-reader)
 log "reconnect storm for $storm_s s, RSS every $sample_s s"
 "$L" reconnect-storm "${C[@]}" --clients 200 --rooms 20 --wave 50 --every 1 \
     --duration $storm_s --sample-every $sample_s || failed+=(reconnect-storm)
