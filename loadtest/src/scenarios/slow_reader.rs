@@ -82,7 +82,7 @@ pub async fn run(args: SlowReaderArgs) -> anyhow::Result<Report> {
     // How the stuck readers ended: each reads what is buffered until the close, if any.
     let ends = stuck.into_iter().map(|mut ws| {
         tokio::spawn(async move {
-            tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::time::timeout(Duration::from_secs(30), async {
                 while let Some(Ok(msg)) = ws.next().await {
                     if let Message::Close(frame) = msg {
                         return frame.map(|f| u16::from(f.code));
