@@ -87,3 +87,5 @@ command -v c++ >/dev/null || apt_install g++
 fuzz/ci.sh 25
 log "JS tests (unmodified y-websocket providers against the real server)"
 TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix client-js test
+log "faults under load, short (scripts/faults.sh; the long runs are documented in RELIABILITY.md)"
+scripts/faults.sh --short

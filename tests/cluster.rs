@@ -5,10 +5,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::client::Event;
+use common::converge::{CAP, Stored, markers, wait_markers};
 use common::process::{RedisProcess, ServerProcess};
 use common::{Client, SECRET};
 use tandem::auth::Keys;
@@ -59,10 +60,6 @@ impl Cluster {
     }
 }
 
-fn markers(text: &str) -> BTreeSet<String> {
-    text.split(';').filter(|s| !s.is_empty()).map(str::to_owned).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn providers_on_two_nodes_share_edits_and_presence() {
     let mut cluster = Cluster::new().await;
@@ -85,46 +82,88 @@ async fn providers_on_two_nodes_share_edits_and_presence() {
     assert_eq!(markers(&late.text()), markers("from-a;from-b;"));
 }
 
-/// A writer that appends `tag.i;` until told to stop, draining echoes; on a closed
-/// connection it moves to `fallback` (as a provider would reconnect elsewhere).
+/// Most edits one writer makes.
+const MAX_EDITS: usize = 20_000;
+
+/// A writer that appends `tag.i;` until told to stop, draining what arrives; on a closed
+/// connection it moves to `fallback` (as a provider would reconnect elsewhere) and pushes
+/// what it holds there. Once stopped it waits until the server acknowledged every edit it
+/// made, so everything in the document it hands back is committed: an edit still in
+/// flight when a socket is dropped is not covered by the durability contract.
 fn writer(mut c: Client, tag: &'static str, stop: Arc<AtomicBool>, fallback: Option<String>) -> JoinHandle<Client> {
     tokio::spawn(async move {
         let mut i = 0;
-        while !stop.load(Ordering::Relaxed) && i < 5_000 {
-            let mut closed = c.try_append(&format!("{tag}.{i};")).await.is_err();
-            i += 1;
+        loop {
+            let stopping = stop.load(Ordering::Relaxed) || i == MAX_EDITS;
+            let mut closed = false;
+            if !stopping {
+                closed = c.try_append(&format!("{tag}.{i};")).await.is_err();
+                i += 1;
+            }
+            let settling = tokio::time::Instant::now();
             while !closed {
-                match c.next_event(Duration::from_millis(2)).await {
+                if stopping && c.acked >= c.own_clock() {
+                    return c;
+                }
+                let wait = if stopping { Duration::from_secs(1) } else { Duration::from_millis(2) };
+                match c.next_event(wait).await {
                     Some(Event::Closed(_)) => closed = true,
                     Some(_) => {}
+                    None if stopping => assert!(
+                        settling.elapsed() < CAP,
+                        "{tag}: edits up to clock {} not acknowledged within {CAP:?} (acknowledged up to {})",
+                        c.own_clock(),
+                        c.acked
+                    ),
                     None => break,
                 }
             }
-            if closed {
-                let Some(url) = fallback.clone() else {
-                    return c;
-                };
-                let doc = std::mem::take(&mut c.doc);
-                c = Client::connect(&url).await.unwrap();
-                c.doc = doc; // keeps what it wrote: the new node's sync step 1 pulls it
-                c.sync().await;
+            if !closed {
+                continue;
             }
+            let Some(url) = fallback.clone() else {
+                panic!("{tag}: connection closed and no node to fall back to");
+            };
+            let doc = std::mem::take(&mut c.doc);
+            c = Client::connect(&url).await.unwrap();
+            c.doc = doc; // keeps what it wrote and pushes it to the new node
+            c.flush().await;
         }
-        c
     })
 }
 
-/// Reads until stopped; returns the text it had received.
-fn observer(mut c: Client, stop: Arc<AtomicBool>) -> JoinHandle<String> {
-    tokio::spawn(async move {
+/// Reads until stopped or closed, counting the markers it holds; returns the client.
+fn observer(mut c: Client, stop: Arc<AtomicBool>) -> (JoinHandle<Client>, Arc<AtomicUsize>) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    let task = tokio::spawn(async move {
         while !stop.load(Ordering::Relaxed) {
-            if let Some(Event::Closed(_)) = c.next_event(Duration::from_millis(50)).await {
+            let event = c.next_event(Duration::from_millis(50)).await;
+            count.store(markers(&c.text()).len(), Ordering::Relaxed);
+            if let Some(Event::Closed(_)) = event {
                 break;
             }
         }
-        c.text()
-    })
+        c
+    });
+    (task, seen)
 }
+
+/// Waits until each counter has reached its target, or fails after [`CAP`].
+async fn wait_counts(what: &str, targets: &[(&AtomicUsize, usize)]) {
+    let reached = common::eventually_async(
+        CAP,
+        || async { targets.iter().all(|(n, at_least)| n.load(Ordering::Relaxed) >= *at_least) },
+        |done| done,
+    )
+    .await;
+    let now: Vec<usize> = targets.iter().map(|(n, _)| n.load(Ordering::Relaxed)).collect();
+    let want: Vec<usize> = targets.iter().map(|(_, t)| *t).collect();
+    assert!(reached, "{what}: counts {now:?} did not reach {want:?} within {CAP:?}");
+}
+
+/// Edits each observer must see before the test moves on to its next step.
+const STEP: usize = 100;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_a_node_loses_nothing_any_client_received() {
@@ -132,47 +171,47 @@ async fn killing_a_node_loses_nothing_any_client_received() {
     let (a, b) = (cluster.node(), cluster.node());
     let url_b = b.ws_url("busy", &cluster.token);
     let stop = Arc::new(AtomicBool::new(false));
-    let watch_a = observer(cluster.client(&a, "busy").await, stop.clone());
-    let watch_b = observer(cluster.client(&b, "busy").await, stop.clone());
+    let (watch_a, seen_a) = observer(cluster.client(&a, "busy").await, stop.clone());
+    let (watch_b, seen_b) = observer(cluster.client(&b, "busy").await, stop.clone());
     let writers = vec![
         writer(cluster.client(&a, "busy").await, "a1", stop.clone(), Some(url_b.clone())),
         writer(cluster.client(&a, "busy").await, "a2", stop.clone(), Some(url_b.clone())),
         writer(cluster.client(&b, "busy").await, "b1", stop.clone(), None),
     ];
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    wait_counts("edits seen on both nodes before the kill", &[(&seen_a, STEP), (&seen_b, STEP)]).await;
     a.kill9();
-    let seen_on_a = markers(&watch_a.await.unwrap());
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let seen_on_a = markers(&watch_a.await.unwrap().text());
+    // The writers of A move to B and go on there.
+    let after_kill = seen_b.load(Ordering::Relaxed);
+    wait_counts("edits seen on B after the kill", &[(&seen_b, after_kill + STEP)]).await;
     stop.store(true, Ordering::Relaxed);
     let mut written = BTreeSet::new();
     for w in writers {
         written.extend(markers(&w.await.unwrap().text()));
     }
-    let seen_on_b = markers(&watch_b.await.unwrap());
+    let seen_on_b = markers(&watch_b.await.unwrap().text());
 
     // Everything any client saw, and everything the writers (now all on B) hold.
-    let mut fresh = cluster.client(&b, "busy").await;
-    fresh.wait_text(T, |t| markers(t).is_superset(&written)).await;
-    let on_b_now = markers(&fresh.text());
     let received: BTreeSet<_> = seen_on_a.union(&seen_on_b).cloned().collect();
-    let lost: Vec<_> = received.difference(&on_b_now).collect();
+    let want: BTreeSet<_> = received.union(&written).cloned().collect();
+    let db = cluster.db.clone();
+    let stored = Stored { database_url: &db, doc: "busy" };
+    let mut fresh = cluster.client(&b, "busy").await;
+    wait_markers(&mut fresh, "a new client on B", &want, |m| m.is_superset(&want), &stored).await;
     eprintln!(
-        "kill -9 node A: written {}, received by observers {} (A {} / B {}), on B afterwards {}, lost {}",
+        "kill -9 node A: written and acknowledged {}, received by observers {} (A {} / B {}), on B afterwards {}, lost 0",
         written.len(),
         received.len(),
         seen_on_a.len(),
         seen_on_b.len(),
-        on_b_now.len(),
-        lost.len()
+        markers(&fresh.text()).len(),
     );
-    assert!(seen_on_a.len() >= 50 && seen_on_b.len() >= 50, "too few edits to mean anything");
-    assert!(lost.is_empty(), "lost {lost:?}");
 
     // And it is durable: a node started afresh reads it all from Postgres.
     b.kill9();
     let c = cluster.node();
-    let reread = markers(&cluster.client(&c, "busy").await.text());
-    assert!(reread.is_superset(&received));
+    let mut reread = cluster.client(&c, "busy").await;
+    wait_markers(&mut reread, "a new client on a new node", &want, |m| m.is_superset(&want), &stored).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,26 +223,34 @@ async fn nodes_converge_by_themselves_after_redis_restarts() {
         writer(cluster.client(&a, "flaky").await, "a", stop.clone(), None),
         writer(cluster.client(&b, "flaky").await, "b", stop.clone(), None),
     ];
-    let mut on_a = cluster.client(&a, "flaky").await;
-    let mut on_b = cluster.client(&b, "flaky").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let (watch_a, seen_a) = observer(cluster.client(&a, "flaky").await, stop_watching.clone());
+    let (watch_b, seen_b) = observer(cluster.client(&b, "flaky").await, stop_watching.clone());
+    let step = |n: &AtomicUsize| n.load(Ordering::Relaxed) + STEP;
+    wait_counts("edits seen before Redis stops", &[(&seen_a, STEP), (&seen_b, STEP)]).await;
     cluster.redis.kill();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Each node goes on with its own writer's edits alone.
+    wait_counts("edits seen while Redis is down", &[(&seen_a, step(&seen_a)), (&seen_b, step(&seen_b))]).await;
     cluster.redis.restart();
     let restarted = std::time::Instant::now();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_counts("edits seen after Redis is back", &[(&seen_a, step(&seen_a)), (&seen_b, step(&seen_b))]).await;
     stop.store(true, Ordering::Relaxed);
     let mut written = BTreeSet::new();
     for w in writers {
         written.extend(markers(&w.await.unwrap().text()));
     }
+    let stopped = std::time::Instant::now();
+    stop_watching.store(true, Ordering::Relaxed);
+    let (mut on_a, mut on_b) = (watch_a.await.unwrap(), watch_b.await.unwrap());
     // No client reconnects or resends: the nodes must catch up between themselves.
-    on_a.wait_text(Duration::from_secs(20), |t| markers(t) == written).await;
-    on_b.wait_text(Duration::from_secs(20), |t| markers(t) == written).await;
+    let stored = Stored { database_url: &cluster.db, doc: "flaky" };
+    wait_markers(&mut on_a, "the client on node A", &written, |m| *m == written, &stored).await;
+    wait_markers(&mut on_b, "the client on node B", &written, |m| *m == written, &stored).await;
     eprintln!(
-        "redis restart: {} edits written, both nodes converged {:?} after redis came back",
+        "redis restart: {} edits written, both nodes converged {:?} after redis came back, {:?} after the last edit",
         written.len(),
-        restarted.elapsed()
+        restarted.elapsed(),
+        stopped.elapsed()
     );
     assert_eq!(on_a.text(), on_b.text());
 }

@@ -3,8 +3,10 @@
 //! count and stops by itself; the default target is loopback.
 
 mod clients;
+mod marks;
 mod report;
 mod scenarios;
+mod server;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +34,14 @@ enum Scenario {
     JoinStorm(scenarios::join_storm::JoinStormArgs),
     /// Clients drop and rejoin in waves.
     ReconnectStorm(scenarios::reconnect_storm::ReconnectStormArgs),
+    /// Fault: kill -9 the server under continuous writers, over and over; counts
+    /// acknowledged edits lost.
+    KillCycles(scenarios::kill_cycles::KillCyclesArgs),
+    /// Fault: one client sends far more edits than the per-connection limits allow, then
+    /// closes; a late joiner must find them all.
+    FastWriter(scenarios::fast_writer::FastWriterArgs),
+    /// Fault: clients that never read; they must be disconnected, server memory flat.
+    SlowReader(scenarios::slow_reader::SlowReaderArgs),
 }
 
 /// Flags every scenario shares.
@@ -114,10 +124,16 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Ramp(args) => scenarios::ramp::run(args).await?,
         Scenario::JoinStorm(args) => scenarios::join_storm::run(args).await?,
         Scenario::ReconnectStorm(args) => scenarios::reconnect_storm::run(args).await?,
+        Scenario::KillCycles(args) => scenarios::kill_cycles::run(args).await?,
+        Scenario::FastWriter(args) => scenarios::fast_writer::run(args).await?,
+        Scenario::SlowReader(args) => scenarios::slow_reader::run(args).await?,
     };
     report.print();
     if let Some(path) = &report.json_path {
         std::fs::write(path, serde_json::to_string_pretty(&report.json())?)?;
+    }
+    if let Some(failure) = report.failure {
+        anyhow::bail!("{failure}");
     }
     Ok(())
 }

@@ -11,11 +11,13 @@ pub struct Report {
     pub scenario: String,
     pub rows: Vec<(String, Value)>,
     pub json_path: Option<PathBuf>,
+    /// Set by fault scenarios when what they check did not hold: the run exits non-zero.
+    pub failure: Option<String>,
 }
 
 impl Report {
     pub fn new(scenario: &str, json_path: Option<PathBuf>) -> Self {
-        Report { scenario: scenario.into(), rows: Vec::new(), json_path }
+        Report { scenario: scenario.into(), rows: Vec::new(), json_path, failure: None }
     }
 
     pub fn add(&mut self, key: &str, value: impl Into<Value>) {

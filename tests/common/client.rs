@@ -32,12 +32,17 @@ pub struct Client {
     pub ws: Ws,
     pub doc: Doc,
     pub synced: bool,
+    /// Our own edits up to this clock (exclusive) came back from the server: committed.
+    pub acked: u32,
 }
+
+/// How long a client waits for the server by default: long enough for a busy machine.
+pub const WAIT: Duration = Duration::from_secs(30);
 
 impl Client {
     pub async fn connect(url: &str) -> Result<Self, tungstenite::Error> {
         let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
-        Ok(Client { ws, doc: Doc::new(), synced: false })
+        Ok(Client { ws, doc: Doc::new(), synced: false, acked: 0 })
     }
 
     /// Connects with a tiny socket receive buffer (no autotuning): a client that stops
@@ -48,17 +53,54 @@ impl Client {
         socket.set_recv_buffer_size(4096)?;
         let stream = socket.connect(addr.parse().unwrap()).await?;
         let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;
-        Ok(Client { ws, doc: Doc::new(), synced: false })
+        Ok(Client { ws, doc: Doc::new(), synced: false, acked: 0 })
     }
 
     /// Sends our sync step 1 and reads until the server's step 2 arrived.
     pub async fn sync(&mut self) {
+        self.synced = false;
         let sv = self.doc.transact().state_vector();
         self.send_raw(proto::encode_sync_step1(&sv)).await;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         while !self.synced {
-            assert!(tokio::time::Instant::now() < deadline, "not synced within 10 s");
-            self.next_event(Duration::from_secs(10)).await.expect("connection open while syncing");
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event(left).await {
+                None => panic!("not synced within {WAIT:?}"),
+                Some(Event::Closed(code)) => panic!("closed ({code:?}) while syncing"),
+                Some(_) => {}
+            }
+        }
+    }
+
+    /// Makes the server commit everything this client holds, as a provider does after a
+    /// reconnect: sends the whole local state, then a sync step 1, whose answer the server
+    /// queues behind the commits in flight. Once it arrives, every own edit is committed.
+    pub async fn flush(&mut self) {
+        let all = self.doc.transact().encode_state_as_update_v1(&StateVector::default());
+        self.send_raw(proto::encode_sync_step2(&all)).await;
+        self.sync().await;
+        self.acked = self.own_clock();
+    }
+
+    /// The clock our next own edit will have.
+    pub fn own_clock(&self) -> u32 {
+        self.doc.transact().state_vector().get(&self.doc.client_id())
+    }
+
+    /// Reads frames until every own edit came back from the server (is committed).
+    pub async fn wait_acked(&mut self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.acked < self.own_clock() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_event(left).await {
+                None => panic!(
+                    "own edits up to clock {} not acknowledged within {within:?} (acknowledged up to {})",
+                    self.own_clock(),
+                    self.acked
+                ),
+                Some(Event::Closed(code)) => panic!("closed ({code:?}) before own edits were acknowledged"),
+                Some(_) => {}
+            }
         }
     }
 
@@ -90,13 +132,13 @@ impl Client {
             let sv = self.doc.transact().state_vector();
             (self.doc.client_id(), sv.get(&self.doc.client_id()))
         };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next_event(left).await {
                 Some(Event::Update(ids)) if ids.contains(&ID::new(me, clock - 1)) => return,
                 Some(Event::Closed(code)) => panic!("closed ({code:?}) before the echo"),
-                None => panic!("no echo within 10 s"),
+                None => panic!("no echo within {WAIT:?}"),
                 Some(_) => {}
             }
         }
@@ -156,6 +198,11 @@ impl Client {
             ClientMessage::Update(u) => {
                 let ids = u.insertions(true);
                 self.apply(u);
+                let me = self.doc.client_id();
+                if let Some((_, ranges)) = ids.iter().find(|(c, _)| **c == me) {
+                    let end = ranges.iter().map(|r| r.end).max().unwrap_or(0);
+                    self.acked = self.acked.max(end);
+                }
                 Event::Update(ids)
             }
             ClientMessage::Awareness(a) => Event::Awareness(a),

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod client;
+pub mod converge;
 pub mod pg;
 pub mod process;
 pub mod proxy;

@@ -41,6 +41,12 @@ impl ServerProcess {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Warnings and errors go to the test's output, shown when it fails.
+                if line.contains("\"target\":\"tandem")
+                    && (line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\""))
+                {
+                    eprintln!("server: {line}");
+                }
                 if !sent && line.contains("\"listening\"") {
                     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
                     let addr: SocketAddr = v["fields"]["addr"].as_str().unwrap().parse().unwrap();

@@ -1,11 +1,14 @@
 //! One module per scenario; each is bounded by `--duration` and its counts.
 
 pub mod fanout;
+pub mod fast_writer;
 pub mod idle;
 pub mod join_storm;
+pub mod kill_cycles;
 pub mod presence;
 pub mod ramp;
 pub mod reconnect_storm;
+pub mod slow_reader;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

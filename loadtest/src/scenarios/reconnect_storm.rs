@@ -26,6 +26,9 @@ pub struct ReconnectStormArgs {
     /// Seconds between waves.
     #[arg(long, default_value_t = 2.0)]
     pub every: f64,
+    /// Seconds between samples of the server's RSS (with `--server-pid`).
+    #[arg(long, default_value_t = 10.0)]
+    pub sample_every: f64,
 }
 
 pub async fn run(args: ReconnectStormArgs) -> anyhow::Result<Report> {
@@ -47,7 +50,16 @@ pub async fn run(args: ReconnectStormArgs) -> anyhow::Result<Report> {
     let deadline = started + common.duration();
     let wave_size = (conns.len() * args.wave.min(100) / 100).max(1);
     let (mut times, mut errors, mut waves, mut offset) = (Vec::new(), 0u64, 0u64, 0usize);
+    let sample_every = Duration::from_secs_f64(args.sample_every.clamp(0.1, 3600.0));
+    let mut rss: Vec<f64> = before.iter().map(|s| (s.rss_kib as f64 / 102.4).round() / 10.0).collect();
+    let mut next_sample = started + sample_every;
     while Instant::now() < deadline {
+        if Instant::now() >= next_sample {
+            next_sample += sample_every;
+            if let Some(s) = common.server_pid.and_then(report::sample) {
+                rss.push((s.rss_kib as f64 / 102.4).round() / 10.0);
+            }
+        }
         let picked: Vec<usize> = (0..wave_size).map(|k| (offset + k) % conns.len()).collect();
         offset += wave_size;
         let mut tasks = Vec::new();
@@ -82,5 +94,11 @@ pub async fn run(args: ReconnectStormArgs) -> anyhow::Result<Report> {
     r.add("errors", errors);
     r.add_latency("reconnect to synced", times);
     report::add_server(&mut r, before, after, elapsed);
+    if let Some(a) = after {
+        rss.push((a.rss_kib as f64 / 102.4).round() / 10.0);
+    }
+    if !rss.is_empty() {
+        r.add(&format!("server rss MiB every {:?}", sample_every), format!("{rss:?}"));
+    }
     Ok(r)
 }
