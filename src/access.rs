@@ -268,7 +268,8 @@ pub async fn watch_socket(
     tick.reset();
     loop {
         tokio::select! {
-            _ = control.closed() => return,
+            // A connection still read after its outgoing side closed stays watched.
+            _ = control.refused() => return,
             changed = epoch.changed() => if changed.is_err() { return },
             _ = tick.tick() => {}
         }

@@ -100,6 +100,7 @@ pub async fn run(
             anti_entropy: config.anti_entropy,
             max_connections: config.max_connections_per_room,
             max_connections_per_user: config.max_connections_per_user_per_room,
+            max_queued_bytes: config.send_queue_bytes,
             max_state_bytes: config.max_document_state_size,
         },
         tracker.clone(),

@@ -100,6 +100,10 @@ pub struct ServeConfig {
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
+    /// Bytes of frames queued for one connection before it counts as too slow (closed with
+    /// 1013); a single larger frame (a whole-document sync) still goes to an empty queue.
+    #[arg(long, env = "TANDEM_SEND_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub send_queue_bytes: usize,
     /// Bytes of large frames (256 KiB and up, such as whole-document syncs) being written
     /// to all connections at once; more wait their turn, first come first served. Bounds
     /// memory in a join storm and lets the first joiners finish first.

@@ -99,6 +99,7 @@ async fn serve(app: AppState, socket: WebSocket) {
         app.config.ping_interval,
         alive.clone(),
         app.large_frames.clone(),
+        ws::Counted::No,
     ));
     let authenticated = CancellationToken::new();
     tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.hocuspocus_auth_timeout));
@@ -197,6 +198,7 @@ impl Socket {
                 biased;
                 _ = control.refused() => return,
                 _ = &mut grace => return,
+                _ = ws::idle_after_close(&control) => return,
                 (name, update) = next_released(&mut self.docs) => {
                     if let Some(joined) = self.docs.get(&name) {
                         let msg = ws::stamped(update, &joined.identity);
@@ -307,7 +309,6 @@ impl Socket {
             }
         };
         let read_only = grant.access == Access::Read;
-        let _ = self.out.try_send(hp::encode_authenticated(&name, read_only).into());
         let (frames, room_frames) = mpsc::channel(self.app.config.send_queue);
         let conn = ConnId::next();
         let sink = ConnSink { frames, control: self.control.clone(), acks: true };
@@ -316,12 +317,17 @@ impl Socket {
             Ok(room) => room,
             Err(e) => {
                 warn!(%doc, error = %e, "join refused");
-                return match e {
-                    RoomError::Full(_) => self.control.close(close_code::TRY_AGAIN_LATER, "room is full"),
-                    _ => self.control.close(close_code::INTERNAL_ERROR, "document unavailable"),
+                // One document refused; the others open on the socket carry on.
+                let reason = match e {
+                    RoomError::Full(_) => "room is full",
+                    _ => "document unavailable",
                 };
+                let _ = self.out.try_send(hp::encode_permission_denied(&name, reason).into());
+                return;
             }
         };
+        // Sent before the room's first frames, which the forwarder below starts moving.
+        let _ = self.out.try_send(hp::encode_authenticated(&name, read_only).into());
         self.authenticated.cancel();
         let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
         let watcher = grant.recheck.map(|recheck| {
@@ -370,6 +376,7 @@ async fn counted_watcher(watch: impl Future<Output = ()>) {
 /// Moves one document's frames from its room to the socket, in the Hocuspocus framing.
 async fn forward(name: String, mut frames: mpsc::Receiver<Bytes>, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
     while let Some(frame) = frames.recv().await {
+        control.dequeued(frame.len());
         let translated = if frame.as_ref() == SYNC_ACK {
             hp::encode_sync_status(&name, true)
         } else if frame.first() == Some(&(tandem_protocol::MSG_AUTH as u8)) {

@@ -78,7 +78,16 @@ const LIMITS: &[&str] = &[
     "hocuspocus_documents",
     "hocuspocus_auth_timeout",
 ];
-const AUTH_REASONS: &[&str] = &["missing_token", "invalid_token", "forbidden", "invalid_credentials"];
+const AUTH_REASONS: &[&str] = &[
+    "missing_token",
+    "invalid_token",
+    "invalid_link",
+    "forbidden",
+    "invalid_credentials",
+    "document_not_found",
+    "identity_provider_unavailable",
+    "store_unavailable",
+];
 const COMPACTION_RESULTS: &[&str] = &["ok", "failed"];
 const RENDER_RESULTS: &[&str] = &["ok", "too_large", "timed_out", "failed"];
 

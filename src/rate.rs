@@ -23,8 +23,10 @@ use crate::app::AppState;
 
 /// How often keys whose allowance is full again are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
-/// Most keys one limiter tracks. Past it, every key is refused until the next sweep
-/// drops those at rest: a flood of distinct keys is refused rather than kept in memory.
+/// Most keys one limiter tracks. Past it, new events are let through untracked until the
+/// next sweep drops the keys at rest: memory stays bounded, and a flood of distinct keys
+/// (someone with that many addresses, whom per-address limits could not hold anyway)
+/// cannot lock everyone else out.
 pub const MAX_KEYS: usize = 100_000;
 
 /// A limiter key: 16 bytes whatever the client sent.
@@ -85,7 +87,7 @@ impl<C: Clock + Clone> KeyedLimiter<C> {
         let Some(limiter) = &self.limiter else { return true };
         self.sweep_if_due(limiter);
         if limiter.len() >= MAX_KEYS {
-            return false;
+            return true;
         }
         limiter.check_key(&key).is_ok()
     }
@@ -194,7 +196,8 @@ mod tests {
             limiter.allow(Key::text(&i.to_string()));
         }
         assert_eq!(limiter.len(), MAX_KEYS, "distinct keys are capped");
-        assert!(!limiter.allow(Key::text("a newcomer")), "past the cap, refused, not remembered");
+        assert!(limiter.allow(Key::text("a newcomer")), "past the cap, let through, not remembered");
+        assert_eq!(limiter.len(), MAX_KEYS);
         // A minute on, every allowance is full again: the next call sweeps them all.
         clock.advance(Duration::from_secs(61));
         assert!(limiter.allow(Key::text("later")));

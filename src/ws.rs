@@ -40,6 +40,15 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long a connection whose outgoing side closed is still read, so that a burst its
 /// client sent just before closing is applied at the pace the limits allow.
 pub(crate) const INPUT_GRACE: Duration = Duration::from_secs(30);
+/// Within that, how long such a connection may stay silent before it is let go.
+const INPUT_IDLE: Duration = Duration::from_secs(2);
+
+/// Resolves once the connection's outgoing side has closed and its client has then sent
+/// nothing for [`INPUT_IDLE`] (made anew for each frame read, so each frame restarts it).
+pub(crate) async fn idle_after_close(control: &ConnControl) {
+    control.closed().await;
+    tokio::time::sleep(INPUT_IDLE).await;
+}
 
 pub async fn upgrade(
     State(app): State<AppState>,
@@ -105,7 +114,15 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
             }
             let mut rx = rx;
             tokio::join!(
-                write_loop(tx, queue, control, app.config.ping_interval, Arc::default(), app.large_frames.clone()),
+                write_loop(
+                    tx,
+                    queue,
+                    control,
+                    app.config.ping_interval,
+                    Arc::default(),
+                    app.large_frames.clone(),
+                    Counted::Yes
+                ),
                 drain_until_close(&mut rx)
             );
             return;
@@ -117,7 +134,8 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
     }
     let alive = Arc::new(AtomicBool::new(true));
     let budget = app.large_frames.clone();
-    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), budget));
+    let interval = app.config.ping_interval;
+    let writer = tokio::spawn(write_loop(tx, queue, control.clone(), interval, alive.clone(), budget, Counted::Yes));
     let mut rx = rx;
     let mut reader = Reader {
         room: &room,
@@ -173,6 +191,7 @@ impl Reader<'_> {
                 biased;
                 _ = control.refused() => return,
                 _ = &mut grace => return,
+                _ = idle_after_close(control) => return,
                 update = self.presence.released() => {
                     if !self.deliver(stamped(update, self.identity), 0).await {
                         return;
@@ -227,7 +246,7 @@ impl Reader<'_> {
     async fn pass_on(&mut self, msg: ClientMessage, len: usize) -> bool {
         match through_presence(&mut self.presence, self.identity, self.control, msg) {
             Some(msg) => self.deliver(msg, len).await,
-            None => !self.control.is_closed(),
+            None => !self.control.is_refused(),
         }
     }
 
@@ -295,6 +314,13 @@ pub(crate) fn is_too_big(e: &axum::Error) -> bool {
     false
 }
 
+/// Whether a writer's queue holds room frames counted in its connection's queued bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counted {
+    Yes,
+    No,
+}
+
 pub(crate) async fn write_loop(
     mut tx: SplitSink<WebSocket, Message>,
     mut queue: mpsc::Receiver<bytes::Bytes>,
@@ -302,6 +328,7 @@ pub(crate) async fn write_loop(
     ping_interval: Duration,
     alive: Arc<AtomicBool>,
     large_frames: Arc<FrameBudget>,
+    counted: Counted,
 ) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_interval, ping_interval);
     loop {
@@ -310,8 +337,10 @@ pub(crate) async fn write_loop(
             _ = control.closed() => break,
             frame = queue.recv() => {
                 let Some(frame) = frame else { break };
+                let taken = |frame: &bytes::Bytes| if counted == Counted::Yes { control.dequeued(frame.len()) };
+                taken(&frame);
                 let sent = tokio::select! {
-                    r = write_batch(&mut tx, &mut queue, frame, &large_frames) => r.is_ok(),
+                    r = write_batch(&mut tx, &mut queue, frame, &large_frames, taken) => r.is_ok(),
                     _ = control.closed() => return, // stuck writing to a slow peer: just drop it
                 };
                 if !sent {
@@ -364,6 +393,7 @@ async fn write_batch(
     queue: &mut mpsc::Receiver<bytes::Bytes>,
     first: bytes::Bytes,
     large_frames: &FrameBudget,
+    taken: impl Fn(&bytes::Bytes),
 ) -> Result<(), axum::Error> {
     let mut next = Some(first);
     let mut fed = 0;
@@ -382,6 +412,7 @@ async fn write_batch(
         }
         if fed < MAX_FRAMES_PER_FLUSH {
             next = queue.try_recv().ok();
+            next.iter().for_each(&taken);
         }
     }
     if fed > 0 {

@@ -226,7 +226,7 @@ async fn a_socket_holds_at_most_the_configured_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_authenticates_nothing_in_time_is_closed_with_4408() {
-    let server = TestServer::start_with(|c| c.hocuspocus_auth_timeout = Duration::from_secs(1)).await;
+    let server = TestServer::start_with(|c| c.hocuspocus_auth_timeout = Duration::from_secs(3)).await;
     let token = server.token(&["hp-idle/*=rw"]);
     // Silent, and sending only refused tokens: both closed at the deadline.
     let mut silent = Hp::connect(server.addr).await;

@@ -91,6 +91,8 @@ pub(crate) struct RoomActor {
     pub(super) shared: Arc<Shared>,
     pub(super) awareness: Awareness,
     pub(super) conns: HashMap<ConnId, Conn>,
+    /// Which connection owns each awareness client id (the inverse of `Conn::clients`).
+    pub(super) owners: HashMap<ClientID, ConnId>,
     pub(super) in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
     /// Log rows written since the last compaction (counting those found at load).
     log_rows: u64,
@@ -117,6 +119,7 @@ impl RoomActor {
             shared,
             awareness: Awareness::new(doc),
             conns: HashMap::new(),
+            owners: HashMap::new(),
             in_flight: FuturesOrdered::new(),
             log_rows: 0,
             compacting: Arc::new(AtomicBool::new(false)),
@@ -501,6 +504,7 @@ impl RoomActor {
         };
         debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "left");
         let gone: Vec<ClientID> = c.clients.into_iter().collect();
+        self.release_clients(Some(conn), &gone);
         for id in &gone {
             self.awareness.remove_state(*id);
         }
@@ -510,8 +514,9 @@ impl RoomActor {
     /// Pushes one encoded frame to every connection; the slow ones are closed.
     pub(super) fn broadcast(&mut self, frame: Bytes) {
         let mut delivered = 0;
+        let max_queued = self.shared.config.max_queued_bytes;
         for c in self.conns.values_mut().filter(|c| c.writable) {
-            c.writable = push(&c.sink, frame.clone());
+            c.writable = push(&c.sink, frame.clone(), max_queued);
             delivered += u64::from(c.writable);
         }
         m::sent(&frame, delivered);
@@ -521,7 +526,7 @@ impl RoomActor {
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.writable) else { return };
         m::sent(&frame, 1);
-        c.writable = push(&c.sink, frame);
+        c.writable = push(&c.sink, frame, self.shared.config.max_queued_bytes);
     }
 
     fn maybe_compact(&mut self) {
@@ -542,14 +547,26 @@ impl RoomActor {
 
 /// `false` if the connection's outgoing side is gone or too slow (then it is told to close
 /// with 1013); what it sends is still applied until it leaves.
-fn push(sink: &ConnSink, frame: Bytes) -> bool {
+fn push(sink: &ConnSink, frame: Bytes, max_queued: usize) -> bool {
+    let len = frame.len();
+    if !sink.control.enqueue(len, max_queued) {
+        return too_slow(sink);
+    }
     match sink.frames.try_send(frame) {
         Ok(()) => true,
         Err(mpsc::error::TrySendError::Full(_)) => {
-            metrics::counter!(m::SLOW_DISCONNECTS).increment(1);
-            sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+            sink.control.dequeued(len);
+            too_slow(sink)
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => {
+            sink.control.dequeued(len);
             false
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
     }
+}
+
+fn too_slow(sink: &ConnSink) -> bool {
+    metrics::counter!(m::SLOW_DISCONNECTS).increment(1);
+    sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+    false
 }

@@ -2,7 +2,7 @@
 //! written to (a bounded frame queue) and closed (a control with a close code).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tandem_protocol::ClientMessage;
@@ -25,7 +25,6 @@ pub mod close_code {
     pub const INTERNAL_ERROR: u16 = 1011;
     pub const SERVICE_RESTART: u16 = 1012;
     pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const POLICY_VIOLATION: u16 = 1008;
     pub const TIMEOUT: u16 = 4408;
     /// The caller's token expired or no longer verifies.
     pub const UNAUTHORIZED: u16 = 4401;
@@ -34,10 +33,10 @@ pub mod close_code {
     pub const FORBIDDEN: u16 = 4403;
 
     /// Whether a connection closed with `code` still has what it already sent applied:
-    /// closes about its outgoing side (it went away, reads too slowly, stopped answering
-    /// pings) do; closes that refuse the client do not.
+    /// closes about its outgoing side (it went away, or reads too slowly) do; closes that
+    /// refuse the client (timeouts included) do not.
     pub const fn keeps_input(code: u16) -> bool {
-        matches!(code, NORMAL | TRY_AGAIN_LATER | TIMEOUT)
+        matches!(code, NORMAL | TRY_AGAIN_LATER)
     }
 }
 
@@ -62,6 +61,8 @@ pub enum RoomError {
 pub struct ConnControl {
     token: CancellationToken,
     refused: CancellationToken,
+    /// Bytes of room frames queued for the connection and not yet taken by its writer.
+    queued: AtomicUsize,
     code: AtomicU16,
     reason: std::sync::OnceLock<&'static str>,
 }
@@ -89,6 +90,22 @@ impl ConnControl {
 
     pub fn is_closed(&self) -> bool {
         self.token.is_cancelled()
+    }
+
+    /// Counts `len` more bytes queued for the connection, unless that takes it past `max`
+    /// (one frame of any size is always let through to an empty queue).
+    pub fn enqueue(&self, len: usize, max: usize) -> bool {
+        let before = self.queued.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > max {
+            self.queued.fetch_sub(len, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Counts `len` bytes taken off the queue (written, or being written).
+    pub fn dequeued(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::AcqRel);
     }
 
     /// Whether the connection was closed for a reason that refuses its input.

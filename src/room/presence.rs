@@ -102,45 +102,59 @@ impl RoomActor {
                 c.clients.remove(id);
             }
         }
+        self.release_clients(Some(conn), &summary.removed);
         self.broadcast_awareness(summary.all_changes(), true);
     }
 
     /// Whether `conn` may set or remove client `id`'s state, taking ownership of it if
     /// nobody holds it: an id belongs to the connection that announced it first, until
-    /// that one leaves or removes it.
+    /// that one leaves or removes it. Constant time per entry, whatever the room's size.
     fn claim(&mut self, conn: ConnId, id: ClientID) -> bool {
         if id == self.awareness.client_id() {
             return false;
         }
-        let Some(identity) = self.conns.get(&conn).map(|c| c.identity.clone()) else {
-            return false;
-        };
-        if self.conns[&conn].clients.contains(&id) {
+        let holder = self.owners.get(&id).copied();
+        if holder == Some(conn) {
             return true;
         }
-        let holder = self.conns.iter().find(|(c, x)| **c != conn && x.clients.contains(&id)).map(|(c, _)| *c);
-        if let Some(holder) = holder {
-            let same = self.conns[&holder].identity.same_principal(&identity);
-            if !same {
-                debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id another connection owns");
-                return false;
-            }
-            if let Some(h) = self.conns.get_mut(&holder) {
-                h.clients.remove(&id);
-            }
-        } else if let Some(state) = self.awareness.state::<Value>(id)
-            && !identity.may_take_over(&state)
-        {
-            // A live state set through another node (or not yet swept).
-            debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id owned elsewhere");
-            return false;
-        }
-        let Some(c) = self.conns.get_mut(&conn) else { return false };
+        let Some(c) = self.conns.get(&conn) else { return false };
         if c.clients.len() >= MAX_CLIENTS_PER_CONN {
             return false;
         }
-        c.clients.insert(id);
+        match holder.and_then(|h| self.conns.get(&h).map(|x| (h, x))) {
+            Some((holder, owner)) => {
+                if !owner.identity.same_principal(&c.identity) {
+                    debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id another connection owns");
+                    return false;
+                }
+                if let Some(h) = self.conns.get_mut(&holder) {
+                    h.clients.remove(&id);
+                }
+            }
+            None => {
+                // A live state set through another node (or not yet swept).
+                if let Some(state) = self.awareness.state::<Value>(id)
+                    && !c.identity.may_take_over(&state)
+                {
+                    debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id owned elsewhere");
+                    return false;
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.clients.insert(id);
+        }
+        self.owners.insert(id, conn);
         true
+    }
+
+    /// Forgets who owned `ids` (removed, timed out, or their connection left).
+    pub(super) fn release_clients(&mut self, conn: Option<ConnId>, ids: &[ClientID]) {
+        for id in ids {
+            if conn.is_none_or(|conn| self.owners.get(id) == Some(&conn)) {
+                self.owners.remove(id);
+            }
+        }
     }
 
     /// Removes awareness states not renewed within the timeout (yrs has no sweep).
@@ -159,10 +173,11 @@ impl RoomActor {
         }
         for id in &stale {
             self.awareness.remove_state(*id);
-            for c in self.conns.values_mut() {
+            if let Some(c) = self.owners.get(id).and_then(|owner| self.conns.get_mut(owner)) {
                 c.clients.remove(id);
             }
         }
+        self.release_clients(None, &stale);
         debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");
         // Every node sweeps for itself: removals by timeout stay local.
         self.broadcast_awareness(stale, false);

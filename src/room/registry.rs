@@ -34,6 +34,8 @@ pub struct RoomConfig {
     pub max_connections: usize,
     /// Connections one user may hold in one room.
     pub max_connections_per_user: usize,
+    /// Bytes of frames queued for one connection before it counts as too slow.
+    pub max_queued_bytes: usize,
     /// Largest a document's encoded state may grow, in bytes.
     pub max_state_bytes: usize,
 }
