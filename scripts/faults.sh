@@ -57,8 +57,14 @@ C=(--url "ws://127.0.0.1:$port/ws" --secret "$secret" --server-pid "$pid")
 failed=()
 log "a writer faster than the limits"
 "$L" fast-writer "${C[@]}" --edits 1000 --settle 10 || failed+=(fast-writer)
-log "clients that never read"
-"$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 150 --duration $limit_s || failed+=(slow-reader)
+if [ $short = 1 ]; then
+    # A debug-build writer cannot send enough in seconds to fill a stuck reader's kernel
+    # buffers and its send queue, so the short run would prove nothing; the full run does it.
+    log "clients that never read: full run only"
+else
+    log "clients that never read"
+    "$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 150 --duration $limit_s || failed+=(slow-reader)
+fi
 log "reconnect storm for $storm_s s, RSS every $sample_s s"
 "$L" reconnect-storm "${C[@]}" --clients 200 --rooms 20 --wave 50 --every 1 \
     --duration $storm_s --sample-every $sample_s || failed+=(reconnect-storm)
