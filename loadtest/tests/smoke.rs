@@ -42,7 +42,7 @@ async fn fanout_reports_every_delivery_and_convergence() {
             "--url",
             &url,
             "--secret",
-            "load-secret",
+            "l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d",
             "--rooms",
             "2",
             "--clients",
@@ -79,7 +79,7 @@ async fn fanout_over_the_hocuspocus_protocol_delivers_and_converges() {
             "--url",
             &url,
             "--secret",
-            "load-secret",
+            "l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d",
             "--rooms",
             "2",
             "--clients",
@@ -109,7 +109,7 @@ async fn idle_and_presence_run_to_completion() {
             "--url",
             &url,
             "--secret",
-            "load-secret",
+            "l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d",
             "--connections",
             "40",
             "--rooms",
@@ -122,7 +122,7 @@ async fn idle_and_presence_run_to_completion() {
             "--url",
             &url,
             "--secret",
-            "load-secret",
+            "l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d",
             "--clients",
             "10",
             "--rooms",
@@ -148,7 +148,7 @@ async fn ramp_join_storm_and_reconnect_storm_run_to_completion() {
     let (addr, _dir, _stop) = start_server().await;
     let url = format!("ws://{addr}/ws");
     let (ramp, storm, waves) = tokio::task::spawn_blocking(move || {
-        let common = ["--url", &url, "--secret", "load-secret"];
+        let common = ["--url", &url, "--secret", "l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d"];
         let ramp = run(&[
             &["ramp"][..],
             &common,
