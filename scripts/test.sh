@@ -27,6 +27,7 @@ apt_install() {
 
 # --- Postgres ---------------------------------------------------------------------
 PG_URL=${TANDEM_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+command -v python3 >/dev/null || apt_install python3 # spare-port lookups here and in scripts/faults.sh
 command -v psql >/dev/null || apt_install postgresql-client
 pg_ok() { psql "$1" -Atqc 'select 1' >/dev/null 2>&1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
