@@ -24,12 +24,15 @@ fuzz_target!(init: common::init(), |frame: &[u8]| {
     assert_eq!(hp::split(&reframed), Ok(Frame::Doc { name: name.clone(), kind, message }));
     match kind {
         hp::MSG_AUTH => {
-            if let Ok(Some(token)) = hp::auth_token(message) {
-                let auth = hp::encode_auth_token(&name, &token);
+            if let Ok(Some(parsed)) = hp::auth_token(message) {
+                let auth = match &parsed.version {
+                    Some(version) => hp::encode_auth_token_v4(&name, &parsed.token, version),
+                    None => hp::encode_auth_token(&name, &parsed.token),
+                };
                 let Ok(Frame::Doc { name: back, kind: hp::MSG_AUTH, message }) = hp::split(&auth) else {
                     panic!("re-encoded Auth frame does not split: {auth:02x?}")
                 };
-                assert_eq!((back, hp::auth_token(message)), (name, Ok(Some(token))));
+                assert_eq!((back, hp::auth_token(message)), (name, Ok(Some(parsed))));
             }
         }
         hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
