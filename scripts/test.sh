@@ -79,6 +79,9 @@ if env -u TANDEM_JWT_SECRET docker-compose -f docker/compose.yaml config -q 2>/d
 fi
 
 # --- Tests --------------------------------------------------------------------------
+log "formatting and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 log "building"
 cargo build --workspace --all-targets
 log "Rust tests"
