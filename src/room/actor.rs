@@ -319,24 +319,17 @@ impl RoomActor {
         }
     }
 
-    /// Which limit a new connection would break, if any: the room's size (its last tenth
-    /// kept for connections that may write), or the user's own share of it.
+    /// Which limit a new connection would break, if any (the policy is
+    /// [`super::registry::RoomConfig::refuses_seat`]).
     fn full_for(&self, access: Access, identity: &Identity) -> Option<&'static str> {
-        let cfg = &self.shared.config;
-        let n = self.conns.len();
-        if n >= cfg.max_connections {
-            return Some("room_connections");
-        }
-        if access == Access::Read && n >= cfg.max_connections - cfg.max_connections / 10 {
-            return Some("room_connections_read_only");
-        }
-        if let Identity::User { id, .. } = identity {
-            let same = |c: &&Conn| matches!(&c.identity, Identity::User { id: other, .. } if other == id);
-            if self.conns.values().filter(same).count() >= cfg.max_connections_per_user {
-                return Some("user_connections");
+        let same_user = match identity {
+            Identity::User { id, .. } => {
+                let same = |c: &&Conn| matches!(&c.identity, Identity::User { id: other, .. } if other == id);
+                Some(self.conns.values().filter(same).count())
             }
-        }
-        None
+            _ => None,
+        };
+        self.shared.config.refuses_seat(self.conns.len(), access, same_user)
     }
 
     async fn on_message(&mut self, conn: ConnId, msg: ClientMessage, len: usize) {
@@ -516,7 +509,7 @@ impl RoomActor {
         let mut delivered = 0;
         let max_queued = self.shared.config.max_queued_bytes;
         for c in self.conns.values_mut().filter(|c| c.writable) {
-            c.writable = push(&c.sink, frame.clone(), max_queued);
+            c.writable = c.sink.push(frame.clone(), max_queued);
             delivered += u64::from(c.writable);
         }
         m::sent(&frame, delivered);
@@ -526,7 +519,7 @@ impl RoomActor {
     fn send(&mut self, conn: ConnId, frame: Bytes) {
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.writable) else { return };
         m::sent(&frame, 1);
-        c.writable = push(&c.sink, frame, self.shared.config.max_queued_bytes);
+        c.writable = c.sink.push(frame, self.shared.config.max_queued_bytes);
     }
 
     fn maybe_compact(&mut self) {
@@ -543,30 +536,4 @@ impl RoomActor {
             flag.store(false, Ordering::Release);
         });
     }
-}
-
-/// `false` if the connection's outgoing side is gone or too slow (then it is told to close
-/// with 1013); what it sends is still applied until it leaves.
-fn push(sink: &ConnSink, frame: Bytes, max_queued: usize) -> bool {
-    let len = frame.len();
-    if !sink.control.enqueue(len, max_queued) {
-        return too_slow(sink);
-    }
-    match sink.frames.try_send(frame) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            sink.control.dequeued(len);
-            too_slow(sink)
-        }
-        Err(mpsc::error::TrySendError::Closed(_)) => {
-            sink.control.dequeued(len);
-            false
-        }
-    }
-}
-
-fn too_slow(sink: &ConnSink) -> bool {
-    metrics::counter!(m::SLOW_DISCONNECTS).increment(1);
-    sink.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
-    false
 }

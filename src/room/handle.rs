@@ -132,6 +132,35 @@ pub struct ConnSink {
     pub acks: bool,
 }
 
+impl ConnSink {
+    /// Queues one frame; `false` if the connection's outgoing side is gone or too slow
+    /// (then it is told to close with 1013). What it sends is still applied until it
+    /// leaves.
+    pub(crate) fn push(&self, frame: Bytes, max_queued: usize) -> bool {
+        let len = frame.len();
+        if !self.control.enqueue(len, max_queued) {
+            return self.too_slow();
+        }
+        match self.frames.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.control.dequeued(len);
+                self.too_slow()
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.control.dequeued(len);
+                false
+            }
+        }
+    }
+
+    fn too_slow(&self) -> bool {
+        metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
+        self.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+        false
+    }
+}
+
 /// The frame that acknowledges a connection's update: Hocuspocus' SyncStatus(applied).
 /// Never a y-websocket message (those start with 0 to 3).
 pub const SYNC_ACK: &[u8] = &[8, 1];

@@ -40,6 +40,26 @@ pub struct RoomConfig {
     pub max_state_bytes: usize,
 }
 
+impl RoomConfig {
+    /// Which limit one more connection would break, if any: the room's size (its last
+    /// tenth kept for connections that may write, so readers cannot lock editors out), or
+    /// the user's own share of it (`same_user`: a signed-in user's connections already in).
+    pub(super) fn refuses_seat(
+        &self,
+        in_room: usize,
+        access: Access,
+        same_user: Option<usize>,
+    ) -> Option<&'static str> {
+        if in_room >= self.max_connections {
+            return Some("room_connections");
+        }
+        if access == Access::Read && in_room >= self.max_connections - self.max_connections / 10 {
+            return Some("room_connections_read_only");
+        }
+        same_user.is_some_and(|n| n >= self.max_connections_per_user).then_some("user_connections")
+    }
+}
+
 /// What every room actor shares.
 pub(crate) struct Shared {
     pub store: Arc<dyn Store>,
