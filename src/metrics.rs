@@ -90,6 +90,7 @@ const AUTH_REASONS: &[&str] = &[
 ];
 const COMPACTION_RESULTS: &[&str] = &["ok", "failed"];
 const RENDER_RESULTS: &[&str] = &["ok", "too_large", "timed_out", "failed"];
+const UPDATE_REFUSALS: &[&str] = &["gap", "invalid", "panic"];
 
 metrics! {
     ROOMS_ACTIVE: Gauge("tandem_rooms_active", Count) = "Documents live in memory on this node.";
@@ -100,6 +101,8 @@ metrics! {
     MESSAGES_OUT: Counter("tandem_ws_messages_out_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages sent (one per receiver), by message kind.";
     BYTES_OUT: Counter("tandem_ws_bytes_out_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages sent (per receiver), by message kind.";
     UPDATES_APPLIED: Counter("tandem_room_updates_applied_total", Count) = "Document updates applied by the rooms on this node.";
+    UPDATES_REFUSED: Counter("tandem_room_updates_refused_total", Count, "reason" => UPDATE_REFUSALS) = "Document updates a room refused (a gap in a client's clocks, yrs refused it, yrs panicked on it), by reason.";
+    ROOM_RELOADS: Counter("tandem_room_reloads_total", Count) = "Live documents rebuilt from the store after yrs panicked on an update.";
     FANOUT_DELIVERIES: Counter("tandem_room_fanout_deliveries_total", Count) = "Frames queued to connections by room fan-out.";
     SLOW_DISCONNECTS: Counter("tandem_ws_slow_client_disconnects_total", Count) = "Connections closed because their send queue was full.";
     REFUSED_FRAMES: Counter("tandem_ws_refused_frames_total", Count, "reason" => REFUSED_REASONS) = "Incoming WebSocket frames refused, by reason.";

@@ -9,6 +9,7 @@ use common::{Client, TestServer};
 use tandem_protocol as proto;
 use tokio_tungstenite::tungstenite;
 use yrs::Transact;
+use yrs::updates::decoder::Decode;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -199,7 +200,8 @@ async fn oversized_messages_close_with_1009() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_waiting_on_missing_dependencies_do_not_corrupt_the_room() {
     let server = TestServer::start().await;
-    // Two updates from one client; the second depends on the first.
+    // Client 1234 writes "ab"; client 5678, having seen it, writes "cd" after it. Its
+    // update depends on one the room does not have yet (its own clocks have no gap).
     let doc = yrs::Doc::with_client_id(1234);
     let text = doc.get_or_insert_text("content");
     let first = {
@@ -207,9 +209,12 @@ async fn updates_waiting_on_missing_dependencies_do_not_corrupt_the_room() {
         yrs::Text::insert(&text, &mut txn, 0, "ab");
         txn.encode_update_v1()
     };
+    let other = yrs::Doc::with_client_id(5678);
+    let other_text = other.get_or_insert_text("content");
+    other.transact_mut().apply_update(yrs::Update::decode_v1(&first).unwrap()).unwrap();
     let second = {
-        let mut txn = doc.transact_mut();
-        yrs::Text::insert(&text, &mut txn, 2, "cd");
+        let mut txn = other.transact_mut();
+        yrs::Text::insert(&other_text, &mut txn, 2, "cd");
         txn.encode_update_v1()
     };
     let mut a = server.client("pending").await;

@@ -4,15 +4,15 @@ use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 thread_local! {
-    static DECODING: Cell<bool> = const { Cell::new(false) };
+    static CAUGHT: Cell<bool> = const { Cell::new(false) };
 }
 
 /// libFuzzer's hook aborts on every panic, even one the code under test catches. Keep
-/// that, except inside [`decoding`].
+/// that, except inside [`decoding`] and [`applying`].
 pub fn init() {
     let abort = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if !DECODING.get() {
+        if !CAUGHT.get() {
             abort(info);
         }
     }));
@@ -23,9 +23,9 @@ pub fn init() {
 /// varint and clock arithmetic; release builds wrap instead and get a wrong number), so a
 /// panic it catches is not a crash; one that escapes still is.
 pub fn decoding<T>(decode: impl FnOnce() -> T) -> T {
-    DECODING.set(true);
+    CAUGHT.set(true);
     let result = catch_unwind(AssertUnwindSafe(decode));
-    DECODING.set(false);
+    CAUGHT.set(false);
     match result {
         Ok(value) => value,
         Err(panic) => {
@@ -34,4 +34,15 @@ pub fn decoding<T>(decode: impl FnOnce() -> T) -> T {
             std::process::abort()
         }
     }
+}
+
+/// Runs what the room runs under `catch_unwind` (src/room/apply.rs): there a yrs panic
+/// costs its sender the connection and the room a rebuild from its log, so it is not a
+/// crash here either; `None` if it panicked. A panic while unwinding still aborts.
+#[allow(dead_code)] // only room_apply applies
+pub fn applying<T>(apply: impl FnOnce() -> T) -> Option<T> {
+    CAUGHT.set(true);
+    let result = catch_unwind(AssertUnwindSafe(apply));
+    CAUGHT.set(false);
+    result.ok()
 }

@@ -131,6 +131,26 @@ pub fn decode_update(buf: &[u8]) -> Result<Update, ProtocolError> {
     Ok(update)
 }
 
+/// The first place where `update` does not continue its clients' clocks from `sv`: a
+/// client and the clock its blocks skip to. yrs 0.28, unlike Yjs, integrates a block that
+/// needs nothing else (a map entry at the root, say) even when it comes after a gap in its
+/// client's clocks, without moving the state vector past the gap: the document then shows
+/// content that no delta encodes (so no log row, broadcast or reload carries it), and
+/// filling the gap later can panic inside yrs. A client on one ordered socket never sends
+/// a gap; a room refuses such an update instead of applying it.
+pub fn first_gap(update: &Update, sv: &StateVector) -> Option<(ClientID, u32)> {
+    update.insertions(true).iter().find_map(|(client, ranges)| {
+        let mut spans: Vec<(u32, u32)> = ranges.iter().map(|r| (r.start, r.end)).collect();
+        spans.sort_unstable();
+        let mut clock = sv.get(client);
+        spans.into_iter().find_map(|(start, end)| {
+            let gap = (start > clock).then_some((*client, start));
+            clock = clock.max(end);
+            gap
+        })
+    })
+}
+
 /// Decodes an awareness payload, refusing client ids over 53 bits and states that are
 /// not a JSON object or `null` (a removal).
 pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, ProtocolError> {

@@ -307,3 +307,57 @@ fn counts_larger_than_the_update_are_refused_before_yrs_reserves_for_them() {
     let client_117 = [&[1, 1, 117, 0xe8, 0x07, 4, 1, 7][..], b"content", &[1, b'x', 0]].concat();
     assert!(matches!(decode_update(&client_117), Ok(u) if !u.is_empty()));
 }
+
+/// Three edits by client 7: "ab" and "cd" in `content`, then `meta.k = "v"`.
+fn three_edits() -> [Vec<u8>; 3] {
+    use yrs::{Map, Text};
+    let doc = Doc::with_client_id(7);
+    let (text, meta) = (doc.get_or_insert_text("content"), doc.get_or_insert_map("meta"));
+    let edit = |f: &dyn Fn(&mut yrs::TransactionMut)| {
+        let mut txn = doc.transact_mut();
+        f(&mut txn);
+        txn.encode_update_v1()
+    };
+    [
+        edit(&|txn| text.insert(txn, 0, "ab")),
+        edit(&|txn| text.insert(txn, 2, "cd")),
+        edit(&|txn| {
+            meta.insert(txn, "k", "v");
+        }),
+    ]
+}
+
+#[test]
+fn a_block_after_a_gap_in_its_clients_clocks_is_found() {
+    use yrs::{Map, StateVector};
+    let [ab, cd, kv] = three_edits();
+    let doc = Doc::new();
+    let meta = doc.get_or_insert_map("meta");
+    doc.transact_mut().apply_update(decode_update(&ab).unwrap()).unwrap();
+    let sv = doc.transact().state_vector();
+    // What yrs does without the check: the map entry after the gap shows, but the state
+    // vector stays at 2 and the transaction's delta is empty (no log row would hold it).
+    let probe = Doc::new();
+    let probe_meta = probe.get_or_insert_map("meta");
+    probe.transact_mut().apply_update(decode_update(&ab).unwrap()).unwrap();
+    let delta = {
+        let mut txn = probe.transact_mut();
+        txn.apply_update(decode_update(&kv).unwrap()).unwrap();
+        txn.encode_update_v1()
+    };
+    assert!(probe_meta.get(&probe.transact(), "k").is_some());
+    assert_eq!((delta.as_slice(), probe.transact().state_vector()), (Update::EMPTY_V1, sv.clone()));
+
+    let client = ClientID::new(7);
+    assert_eq!(first_gap(&decode_update(&kv).unwrap(), &sv), Some((client, 4)));
+    // A gap inside one update (a Skip, as merged updates carry) is found too.
+    let merged = yrs::merge_updates_v1([ab.as_slice(), kv.as_slice()]).unwrap();
+    assert_eq!(first_gap(&decode_update(&merged).unwrap(), &StateVector::default()), Some((client, 4)));
+    // What continues the clocks, resends and what the document already has are not gaps.
+    assert_eq!(first_gap(&decode_update(&cd).unwrap(), &sv), None);
+    assert_eq!(first_gap(&decode_update(&ab).unwrap(), &sv), None);
+    let all = yrs::merge_updates_v1([ab.as_slice(), cd.as_slice(), kv.as_slice()]).unwrap();
+    assert_eq!(first_gap(&decode_update(&all).unwrap(), &StateVector::default()), None);
+    assert_eq!(first_gap(&decode_update(&all).unwrap(), &sv), None);
+    assert!(meta.get(&doc.transact(), "k").is_none());
+}

@@ -19,8 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
 use tracing::{debug, error, info, warn};
 use yrs::sync::Awareness;
-use yrs::updates::decoder::Decode;
-use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
+use yrs::{ClientID, ReadTxn, StateVector, Transact};
 
 use super::handle::{Command, ConnSink, RoomError, TextState, close_code};
 use super::presence::Identity;
@@ -33,7 +32,7 @@ use crate::store::StoreError;
 use crate::store::writer::Committed;
 
 pub(super) struct Conn {
-    sink: ConnSink,
+    pub(super) sink: ConnSink,
     access: Access,
     pub(super) identity: Identity,
     /// Awareness client ids this connection owns; removed when it leaves.
@@ -95,9 +94,14 @@ pub(crate) struct RoomActor {
     pub(super) owners: HashMap<ClientID, ConnId>,
     pub(super) in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
     /// Log rows written since the last compaction (counting those found at load).
-    log_rows: u64,
+    pub(super) log_rows: u64,
     compacting: Arc<AtomicBool>,
-    store_failed: bool,
+    pub(super) store_failed: bool,
+    /// yrs panicked on an update: the document may hold what no delta recorded, and is
+    /// rebuilt from the store before anything else touches it.
+    pub(super) damaged: bool,
+    /// A peer's update skipped ahead of us: ask the peers for what we lack.
+    pub(super) behind: bool,
     /// The sync step 2 frame holding the whole document, while it is unchanged.
     pub(super) full_state: Option<Bytes>,
     /// Whether the catalogue has a row for this document (then its plain text is kept
@@ -112,18 +116,19 @@ pub(crate) struct RoomActor {
 
 impl RoomActor {
     pub fn new(doc_id: DocId, actor_id: u64, shared: Arc<Shared>) -> Self {
-        let doc = Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() });
         RoomActor {
             doc_id,
             actor_id,
             shared,
-            awareness: Awareness::new(doc),
+            awareness: Awareness::new(super::apply::room_doc()),
             conns: HashMap::new(),
             owners: HashMap::new(),
             in_flight: FuturesOrdered::new(),
             log_rows: 0,
             compacting: Arc::new(AtomicBool::new(false)),
             store_failed: false,
+            damaged: false,
+            behind: false,
             full_state: None,
             catalogued: false,
             state_bytes: 0,
@@ -199,6 +204,12 @@ impl RoomActor {
                 }
                 _ = shutdown.cancelled() => return Stop::Shutdown,
             }
+            if self.damaged {
+                self.rebuild().await;
+            }
+            if std::mem::take(&mut self.behind) {
+                self.ask_peers(None);
+            }
             if self.store_failed {
                 return Stop::StoreFailed;
             }
@@ -214,22 +225,6 @@ impl RoomActor {
                 _ => {}
             }
         }
-    }
-
-    async fn load(&mut self) -> Result<(), StoreError> {
-        let stored = self.shared.store.load_doc(&self.doc_id).await?;
-        let corrupt = || StoreError::Corrupt(self.doc_id.clone());
-        let doc = self.awareness.doc();
-        let mut txn = doc.transact_mut();
-        for part in stored.parts() {
-            let update = Update::decode_v1(part).map_err(|_| corrupt())?;
-            txn.apply_update(update).map_err(|_| corrupt())?;
-        }
-        self.log_rows = stored.updates.len() as u64;
-        self.state_bytes = stored.parts().map(<[u8]>::len).sum();
-        drop(txn);
-        self.catalogued = self.shared.store.is_document(&self.doc_id).await?;
-        Ok(())
     }
 
     /// Leaves the registry, finishes what is queued and in flight, closes every connection
@@ -372,64 +367,21 @@ impl RoomActor {
         let frame = if sv.is_empty() {
             // A client with nothing gets the whole document: encode it once for every
             // such joiner until the document changes (a join storm shares one buffer).
+            // Never with yrs' pending structs (what waits on missing content): those are
+            // not the document, and under a reused id they may differ from what it holds.
             let doc = self.awareness.doc();
             self.full_state
                 .get_or_insert_with(|| {
-                    let full = doc.transact().encode_state_as_update_v1(&StateVector::default());
+                    let full = doc.transact().encode_diff_v1(&StateVector::default());
                     Bytes::from(proto::encode_sync_step2(&full))
                 })
                 .clone()
         } else {
-            let diff = self.awareness.doc().transact().encode_state_as_update_v1(sv);
+            let diff = self.awareness.doc().transact().encode_diff_v1(sv);
             Bytes::from(proto::encode_sync_step2(&diff))
         };
         // The diff may hold updates not yet committed: send it after they are.
         self.send_after_commits(conn, frame);
-    }
-
-    /// Applies an update; returns what actually integrated (V1), possibly nothing.
-    pub(super) fn integrate(&mut self, update: Update) -> (Vec<u8>, Result<(), yrs::error::UpdateError>) {
-        let (delta, result) = {
-            let mut txn = self.awareness.doc().transact_mut();
-            let result = txn.apply_update(update);
-            txn.commit();
-            (txn.encode_update_v1(), result)
-        };
-        if delta.as_slice() != Update::EMPTY_V1 {
-            self.changed(delta.len());
-        }
-        (delta, result)
-    }
-
-    /// Applies a client's update (an edit, or its answer to our sync step 1; a connection
-    /// that asks for acknowledgements gets one for each, once durable).
-    async fn apply_update(&mut self, conn: ConnId, update: Update) {
-        let origin = self.conns.get(&conn).is_some_and(|c| c.sink.acks).then_some(conn);
-        let (delta, result) = self.integrate(update);
-        if let Err(e) = result {
-            warn!(doc = %self.doc_id, %conn, error = %e, "update failed to apply");
-            if let Some(c) = self.conns.get(&conn) {
-                c.sink.control.close(close_code::INVALID_PAYLOAD, "update failed to apply");
-            }
-        }
-        // Whatever did integrate is persisted, even from a failed update: memory and
-        // store never disagree.
-        if delta.as_slice() == Update::EMPTY_V1 {
-            // Nothing new (a duplicate): acknowledge it all the same, in order.
-            if let Some(conn) = origin {
-                self.send_after_commits(conn, Bytes::from_static(super::handle::SYNC_ACK));
-            }
-            return;
-        }
-        self.persist(delta, None, origin).await;
-    }
-
-    /// Bookkeeping after a delta of `len` bytes integrated: the cached whole-document
-    /// frame is stale, the searchable text is behind, the size bound grows.
-    pub(super) fn changed(&mut self, len: usize) {
-        self.full_state = None;
-        self.text_dirty = self.catalogued;
-        self.state_bytes += len;
     }
 
     /// Sends once the commits queued before it are done.
@@ -462,7 +414,7 @@ impl RoomActor {
         );
     }
 
-    fn on_deferred(&mut self, done: Deferred) {
+    pub(super) fn on_deferred(&mut self, done: Deferred) {
         match done {
             Deferred::Broadcast { update, frame, committed: Ok(()), ack, origin } => {
                 self.broadcast(frame);

@@ -3,6 +3,7 @@
 //! starts the actor for a document.
 
 mod actor;
+mod apply;
 mod content;
 mod handle;
 mod peers;

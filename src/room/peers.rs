@@ -14,6 +14,7 @@ use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact, Update};
 
 use super::actor::{Deferred, RoomActor};
+use super::apply::Refusal;
 use crate::bus::{BusEvent, BusMessage, NodeId, Payload};
 
 impl RoomActor {
@@ -52,8 +53,11 @@ impl RoomActor {
             }
         };
         let (delta, result) = self.integrate(update);
-        if let Err(e) = result {
-            warn!(doc = %self.doc_id, error = %e, "durable update failed to apply");
+        match result {
+            Ok(()) => {}
+            // A message lost on the bus (or one overtaking another): catch up instead.
+            Err(Refusal::Gap(..)) => self.behind = true,
+            Err(refusal) => warn!(doc = %self.doc_id, %refusal, "durable update refused"),
         }
         if delta.as_slice() != Update::EMPTY_V1 {
             self.broadcast(proto::encode_update(&delta).into());
@@ -75,7 +79,7 @@ impl RoomActor {
             let txn = self.awareness.doc().transact();
             let ours = txn.state_vector();
             let we_lack = theirs.iter().any(|(client, clock)| ours.get(client) < *clock);
-            (txn.encode_state_as_update_v1(&theirs), we_lack)
+            (txn.encode_diff_v1(&theirs), we_lack)
         };
         if diff.as_slice() != Update::EMPTY_V1 {
             let reply = Deferred::Publish { payload: Payload::SyncReply(Bytes::from(diff)), target: peer };
@@ -112,6 +116,9 @@ impl RoomActor {
             Ok(stored) => {
                 for part in stored.parts() {
                     self.apply_durable(part);
+                    if self.damaged {
+                        return;
+                    }
                 }
             }
             Err(e) => {
