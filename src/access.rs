@@ -243,9 +243,25 @@ pub async fn authorize_socket(
             let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
             Identity::User { id: id.to_string(), name }
         }
-        _ => Identity::Guest,
+        Caller::Link(link) => Identity::Guest { link: link.id.clone() },
+        Caller::Anonymous => Identity::Guest { link: String::new() },
     };
     Ok(SocketGrant { access: access_of(role), identity, recheck: Some(Recheck { caller, token }) })
+}
+
+/// Runs one connection's watcher of one document (from `endpoint`), counted in the active-watchers gauge from its
+/// first poll until it ends or is aborted.
+pub async fn counted_watcher(watch: impl Future<Output = ()>, endpoint: &'static str) {
+    struct Active(metrics::Gauge);
+    impl Drop for Active {
+        fn drop(&mut self) {
+            self.0.decrement(1.0);
+        }
+    }
+    let gauge = metrics::gauge!(crate::metrics::ACCESS_WATCHERS_ACTIVE, "endpoint" => endpoint);
+    gauge.increment(1.0);
+    let _active = Active(gauge);
+    watch.await;
 }
 
 /// Keeps an open connection's access in step with roles, shares, links and the

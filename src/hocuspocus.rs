@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
-use crate::access::{authorize_socket, watch_socket};
+use crate::access::{authorize_socket, counted_watcher, watch_socket};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::Access;
@@ -333,7 +333,7 @@ impl Socket {
         let watcher = grant.recheck.map(|recheck| {
             let watch =
                 watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
-            AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch)))
+            AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "hocuspocus")))
         });
         let presence = PresenceLimits::new(&self.app.config);
         let _forwarder = AbortOnDropHandle::new(forwarder);
@@ -356,21 +356,6 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
         return std::future::pending().await;
     }
     futures_util::future::select_all(waits).await.0
-}
-
-/// Runs one document's access watcher, counted in the active-watchers gauge from its
-/// first poll until it ends or is aborted.
-async fn counted_watcher(watch: impl Future<Output = ()>) {
-    struct Active(metrics::Gauge);
-    impl Drop for Active {
-        fn drop(&mut self) {
-            self.0.decrement(1.0);
-        }
-    }
-    let gauge = metrics::gauge!(crate::metrics::ACCESS_WATCHERS_ACTIVE, "endpoint" => "hocuspocus");
-    gauge.increment(1.0);
-    let _active = Active(gauge);
-    watch.await;
 }
 
 /// Moves one document's frames from its room to the socket, in the Hocuspocus framing.

@@ -67,6 +67,7 @@ const LIMITS: &[&str] = &[
     "room_connections",
     "room_connections_read_only",
     "user_connections",
+    "link_connections",
     "document_size",
     "messages_per_second",
     "bytes_per_second",
@@ -95,7 +96,7 @@ const UPDATE_REFUSALS: &[&str] = &["gap", "invalid", "panic"];
 metrics! {
     ROOMS_ACTIVE: Gauge("tandem_rooms_active", Count) = "Documents live in memory on this node.";
     CONNECTIONS_ACTIVE: Gauge("tandem_connections_active", Count) = "Open WebSocket connections (y-websocket and Hocuspocus).";
-    ACCESS_WATCHERS_ACTIVE: Gauge("tandem_access_watchers_active", Count, "endpoint" => &["hocuspocus"]) = "Tasks keeping an open document's access in step with roles (one per document a user or link connection has open).";
+    ACCESS_WATCHERS_ACTIVE: Gauge("tandem_access_watchers_active", Count, "endpoint" => &["ws", "hocuspocus"]) = "Tasks keeping an open document's access in step with roles (one per document a user or link connection has open).";
     MESSAGES_IN: Counter("tandem_ws_messages_in_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages received, by message kind.";
     BYTES_IN: Counter("tandem_ws_bytes_in_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages received, by message kind.";
     MESSAGES_OUT: Counter("tandem_ws_messages_out_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages sent (one per receiver), by message kind.";

@@ -17,9 +17,10 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tandem_protocol as proto;
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
+use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
-use crate::access::{SocketGrant, authorize_socket, watch_socket};
+use crate::access::{SocketGrant, authorize_socket, counted_watcher, watch_socket};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
@@ -128,10 +129,12 @@ async fn serve_connection(app: AppState, socket: WebSocket, doc: DocId, grant: S
             return;
         }
     };
-    if let Some(recheck) = recheck {
+    // Watched while the connection lasts (a connection that simply ends is never
+    // refused, so the watcher would not notice it on its own).
+    let _watch = recheck.map(|recheck| {
         let watch = watch_socket(app.clone(), recheck, doc.clone(), room.clone(), conn, control.clone(), access);
-        tokio::spawn(watch);
-    }
+        AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "ws")))
+    });
     let alive = Arc::new(AtomicBool::new(true));
     let budget = app.large_frames.clone();
     let interval = app.config.ping_interval;

@@ -241,13 +241,17 @@ async fn a_socket_that_authenticates_nothing_in_time_is_closed_with_4408() {
     good.update_acked("hp-idle/doc", 31, "still here").await;
 }
 
-/// The value of `tandem_access_watchers_active` for `/hocuspocus` (0 before any).
-async fn watchers(addr: SocketAddr) -> f64 {
+/// The value of `tandem_access_watchers_active` for `endpoint` (0 before any).
+async fn watchers_of(addr: SocketAddr, endpoint: &str) -> f64 {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
     body.lines()
-        .find_map(|l| l.strip_prefix(r#"tandem_access_watchers_active{endpoint="hocuspocus"} "#))
+        .find_map(|l| l.strip_prefix(&format!(r#"tandem_access_watchers_active{{endpoint="{endpoint}"}} "#)))
         .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn watchers(addr: SocketAddr) -> f64 {
+    watchers_of(addr, "hocuspocus").await
 }
 
 /// A user's documents opened and closed many times on one socket leave no watcher behind,
@@ -286,6 +290,14 @@ async fn closed_documents_leave_no_access_watchers(db: Db) {
     socket.send(hp::encode_close(&kept)).await;
     let none_left = eventually_async(T, || watchers(server.addr), |n| n == 0.0).await;
     assert!(none_left, "watchers with every document closed: {}", watchers(server.addr).await);
+
+    // y-websocket connections are watched, and counted, the same way.
+    let mut ws = common::Client::connect(&server.ws_url(&kept, &ann.token)).await.unwrap();
+    ws.sync().await;
+    assert!(eventually_async(T, || watchers_of(server.addr, "ws"), |n| n == 1.0).await);
+    drop(ws);
+    let ws_left = eventually_async(T, || watchers_of(server.addr, "ws"), |n| n == 0.0).await;
+    assert!(ws_left, "/ws watchers after the connection closed: {}", watchers_of(server.addr, "ws").await);
 }
 
 on_both_databases!(closed_documents_leave_no_access_watchers);

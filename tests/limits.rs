@@ -168,7 +168,7 @@ fn awareness(client: u64, clock: u32) -> yrs::sync::awareness::AwarenessUpdate {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readers_cannot_lock_writers_out_of_a_room_nor_one_user_fill_it() {
+async fn readers_cannot_lock_writers_out_of_a_room_nor_one_user_or_link_fill_it() {
     use common::api::{Api, Db, server_with};
     use serde_json::json;
 
@@ -180,18 +180,29 @@ async fn readers_cannot_lock_writers_out_of_a_room_nor_one_user_fill_it() {
     let api = Api::new(&server);
     let owner = api.signup("owner@example.com").await;
     let doc = api.create_doc(&owner.token, json!({"title": "full"})).await;
-    let (status, link) =
-        api.post(&format!("/api/v1/documents/{doc}/links"), &owner.token, json!({"role": "viewer"})).await;
-    assert_eq!(status, 201);
-    let link_url = format!("ws://{}/ws/{doc}?link={}", server.addr, link["token"].as_str().unwrap());
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let (status, link) =
+            api.post(&format!("/api/v1/documents/{doc}/links"), &owner.token, json!({"role": "viewer"})).await;
+        assert_eq!(status, 201);
+        links.push(format!("ws://{}/ws/{doc}?link={}", server.addr, link["token"].as_str().unwrap()));
+    }
     let mut held = Vec::new();
-    // A view link holder takes every seat but the tenth kept for writers.
-    for _ in 0..18 {
-        let mut viewer = Client::connect(&link_url).await.unwrap();
+    // One link passed around takes at most half the room.
+    for _ in 0..10 {
+        let mut viewer = Client::connect(&links[0]).await.unwrap();
         viewer.sync().await;
         held.push(viewer);
     }
-    let mut one_more = Client::connect(&link_url).await.unwrap();
+    let mut one_more = Client::connect(&links[0]).await.unwrap();
+    assert_eq!(one_more.wait_close(T).await, Some(1013));
+    // Viewers together take every seat but the tenth kept for writers.
+    for _ in 0..8 {
+        let mut viewer = Client::connect(&links[1]).await.unwrap();
+        viewer.sync().await;
+        held.push(viewer);
+    }
+    let mut one_more = Client::connect(&links[1]).await.unwrap();
     assert_eq!(one_more.wait_close(T).await, Some(1013));
     let mut editor = Client::connect(&server.ws_url(&doc, &owner.token)).await.unwrap();
     editor.sync().await;

@@ -80,12 +80,46 @@ async fn a_connection_cannot_set_or_remove_a_client_id_another_one_introduced() 
     let mut late = Client::connect(&url("late")).await.unwrap();
     late.wait_awareness(T, |u| state(u, 100).is_some_and(|s| s["name"] == "alice")).await;
 
-    // Alice herself still owns it; once she leaves it is gone, and free to take.
+    // Alice herself still owns it.
     alice.set_awareness(100, 2, r#"{"name":"alice, moved"}"#).await;
     watcher.wait_awareness(T, |u| state(u, 100).is_some_and(|s| s["name"] == "alice, moved")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_departed_clients_id_waits_an_awareness_timeout_for_its_owner_to_come_back() {
+    const TIMEOUT: Duration = Duration::from_secs(4);
+    let server = TestServer::start_with(|c| c.awareness_timeout = TIMEOUT).await;
+    let url = |subject: &str| {
+        let token = server.keys.mint(subject, &[Grant::parse("*=rw").unwrap()], Duration::from_secs(600));
+        server.ws_url("squat", &token)
+    };
+    let mut watcher = server.client("squat").await;
+    let mut alice = Client::connect(&url("alice")).await.unwrap();
+    alice.sync().await;
+    alice.set_awareness(100, 1, r#"{"name":"alice"}"#).await;
+    watcher.wait_awareness(T, |u| state(u, 100).is_some_and(|s| s["name"] == "alice")).await;
     drop(alice);
     watcher.wait_awareness(T, |u| u.clients.get(&ClientID::new(100)).is_some_and(|e| &*e.json == "null")).await;
+    let left = tokio::time::Instant::now();
+
+    // Someone else cannot take her id while her provider may still come back...
+    let mut mallory = Client::connect(&url("mallory")).await.unwrap();
+    mallory.sync().await;
     mallory.set_awareness(100, 9, r#"{"name":"mallory"}"#).await;
+    mallory.set_awareness(200, 1, r#"{"name":"mallory"}"#).await;
+    until_marker_untouched(&mut watcher, 200, 100).await;
+    // ...and she gets it back when it does.
+    let mut back = Client::connect(&url("alice")).await.unwrap();
+    back.sync().await;
+    back.set_awareness(100, 10, r#"{"name":"alice, back"}"#).await;
+    watcher.wait_awareness(T, |u| state(u, 100).is_some_and(|s| s["name"] == "alice, back")).await;
+
+    // Once she is gone for longer than the awareness timeout, the id is free again.
+    drop(back);
+    watcher.wait_awareness(T, |u| u.clients.get(&ClientID::new(100)).is_some_and(|e| &*e.json == "null")).await;
+    assert!(left.elapsed() < TIMEOUT, "the machine was too slow for this test's timing");
+    tokio::time::sleep(TIMEOUT + Duration::from_millis(200)).await;
+    mallory.set_awareness(100, 20, r#"{"name":"mallory"}"#).await;
     watcher.wait_awareness(T, |u| state(u, 100).is_some_and(|s| s["name"] == "mallory")).await;
 }
 

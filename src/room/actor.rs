@@ -23,7 +23,7 @@ use yrs::{ClientID, ReadTxn, StateVector, Transact};
 
 use super::handle::{Command, ConnSink, RoomError, TextState, close_code};
 use super::presence::Identity;
-use super::registry::Shared;
+use super::registry::{Seats, Shared};
 use crate::auth::Access;
 use crate::bus::{NodeId, Payload, Subscription};
 use crate::ids::{ConnId, DocId};
@@ -92,6 +92,10 @@ pub(crate) struct RoomActor {
     pub(super) conns: HashMap<ConnId, Conn>,
     /// Which connection owns each awareness client id (the inverse of `Conn::clients`).
     pub(super) owners: HashMap<ClientID, ConnId>,
+    /// Client ids whose owner let go of them lately, and who that was, until when: only
+    /// the same principal takes them back before then (a provider that reconnects keeps
+    /// its id), so nobody can squat on a departed user's id.
+    pub(super) released: HashMap<ClientID, (Identity, Instant)>,
     pub(super) in_flight: FuturesOrdered<BoxFuture<'static, Deferred>>,
     /// Log rows written since the last compaction (counting those found at load).
     pub(super) log_rows: u64,
@@ -123,6 +127,7 @@ impl RoomActor {
             awareness: Awareness::new(super::apply::room_doc()),
             conns: HashMap::new(),
             owners: HashMap::new(),
+            released: HashMap::new(),
             in_flight: FuturesOrdered::new(),
             log_rows: 0,
             compacting: Arc::new(AtomicBool::new(false)),
@@ -317,14 +322,17 @@ impl RoomActor {
     /// Which limit a new connection would break, if any (the policy is
     /// [`super::registry::RoomConfig::refuses_seat`]).
     fn full_for(&self, access: Access, identity: &Identity) -> Option<&'static str> {
-        let same_user = match identity {
+        let count = |same: &dyn Fn(&Identity) -> bool| self.conns.values().filter(|c| same(&c.identity)).count();
+        let seats = match identity {
             Identity::User { id, .. } => {
-                let same = |c: &&Conn| matches!(&c.identity, Identity::User { id: other, .. } if other == id);
-                Some(self.conns.values().filter(same).count())
+                Seats::User(count(&|i| matches!(i, Identity::User { id: other, .. } if other == id)))
             }
-            _ => None,
+            Identity::Guest { link } => {
+                Seats::Link(count(&|i| matches!(i, Identity::Guest { link: other } if other == link)))
+            }
+            Identity::App { .. } => Seats::Uncounted,
         };
-        self.shared.config.refuses_seat(self.conns.len(), access, same_user)
+        self.shared.config.refuses_seat(self.conns.len(), access, seats)
     }
 
     async fn on_message(&mut self, conn: ConnId, msg: ClientMessage, len: usize) {
@@ -444,12 +452,12 @@ impl RoomActor {
     }
 
     fn remove_conn(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.remove(&conn) else {
+        let Some(gone) = self.conns.get(&conn).map(|c| c.clients.iter().copied().collect::<Vec<ClientID>>()) else {
             return;
         };
-        debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "left");
-        let gone: Vec<ClientID> = c.clients.into_iter().collect();
         self.release_clients(Some(conn), &gone);
+        self.conns.remove(&conn);
+        debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "left");
         for id in &gone {
             self.awareness.remove_state(*id);
         }

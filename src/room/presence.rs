@@ -10,6 +10,8 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant;
+
 use serde_json::{Value, json};
 use tracing::debug;
 use yrs::ClientID;
@@ -33,8 +35,9 @@ pub const MAX_CLIENTS_PER_CONN: usize = 4;
 pub enum Identity {
     /// A signed-in user: states carry `"tandem": {"user": id, "name": name}`.
     User { id: String, name: String },
-    /// Someone holding a public link: states carry `"tandem": {"guest": true}`.
-    Guest,
+    /// Someone holding a public link (its id, never shown to others): states carry
+    /// `"tandem": {"guest": true}`.
+    Guest { link: String },
     /// A room token's holder, an application that names its own users: no stamp. Holders
     /// of tokens with the same subject are one principal.
     App { subject: String },
@@ -44,7 +47,7 @@ impl Identity {
     fn stamp(&self) -> Option<Value> {
         match self {
             Identity::User { id, name } => Some(json!({ "user": id, "name": name })),
-            Identity::Guest => Some(json!({ "guest": true })),
+            Identity::Guest { .. } => Some(json!({ "guest": true })),
             Identity::App { .. } => None,
         }
     }
@@ -57,7 +60,7 @@ impl Identity {
         let stamp = state.get(STAMP_FIELD);
         match self {
             Identity::User { id, .. } => stamp.and_then(|s| s.get("user")).and_then(Value::as_str) == Some(id),
-            Identity::Guest => false,
+            Identity::Guest { .. } => false,
             Identity::App { .. } => stamp.is_none(),
         }
     }
@@ -121,6 +124,14 @@ impl RoomActor {
         if c.clients.len() >= MAX_CLIENTS_PER_CONN {
             return false;
         }
+        if holder.is_none()
+            && let Some((who, until)) = self.released.get(&id)
+            && *until > Instant::now()
+            && !who.same_principal(&c.identity)
+        {
+            debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id someone else just left");
+            return false;
+        }
         match holder.and_then(|h| self.conns.get(&h).map(|x| (h, x))) {
             Some((holder, owner)) => {
                 if !owner.identity.same_principal(&c.identity) {
@@ -145,14 +156,32 @@ impl RoomActor {
             c.clients.insert(id);
         }
         self.owners.insert(id, conn);
+        self.released.remove(&id);
         true
     }
 
-    /// Forgets who owned `ids` (removed, timed out, or their connection left).
+    /// Forgets who owned `ids` (removed, timed out, or their connection left; `conn`: only
+    /// those it owned), remembering for an awareness timeout which principal it was. Guests
+    /// are anonymous (no principal to give the id back to), and the memory is bounded as
+    /// the owners are: past that, ids are let go as they were before it existed.
     pub(super) fn release_clients(&mut self, conn: Option<ConnId>, ids: &[ClientID]) {
+        let until = Instant::now() + self.shared.config.awareness_timeout;
+        let bound = self.shared.config.max_connections * MAX_CLIENTS_PER_CONN;
         for id in ids {
-            if conn.is_none_or(|conn| self.owners.get(id) == Some(&conn)) {
-                self.owners.remove(id);
+            let Some(owner) = self.owners.get(id).copied().filter(|o| conn.is_none_or(|c| c == *o)) else {
+                continue;
+            };
+            self.owners.remove(id);
+            let Some(identity) = self.conns.get(&owner).map(|c| &c.identity) else { continue };
+            if matches!(identity, Identity::Guest { .. }) {
+                continue;
+            }
+            if self.released.len() >= bound {
+                let now = Instant::now();
+                self.released.retain(|_, (_, until)| *until > now);
+            }
+            if self.released.len() < bound {
+                self.released.insert(*id, (identity.clone(), until));
             }
         }
     }
@@ -178,6 +207,8 @@ impl RoomActor {
             }
         }
         self.release_clients(None, &stale);
+        let now = Instant::now();
+        self.released.retain(|_, (_, until)| *until > now);
         debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");
         // Every node sweeps for itself: removals by timeout stay local.
         self.broadcast_awareness(stale, false);
@@ -216,6 +247,10 @@ mod tests {
 
     use super::*;
 
+    fn guest() -> Identity {
+        Identity::Guest { link: "l1".into() }
+    }
+
     fn app() -> Identity {
         Identity::App { subject: "app".into() }
     }
@@ -240,7 +275,7 @@ mod tests {
     #[test]
     fn guests_are_stamped_and_applications_cannot_forge_a_stamp() {
         let mut u = update(r#"{"tandem":{"user":"victim"}}"#);
-        stamp(&mut u, &Identity::Guest);
+        stamp(&mut u, &guest());
         assert_eq!(state(&u), json!({"tandem": {"guest": true}}));
         let mut u = update(r#"{"cursor":1,"tandem":{"user":"victim"}}"#);
         stamp(&mut u, &app());
@@ -260,7 +295,7 @@ mod tests {
         let live = json!({"tandem": {"user": "u1", "name": "Ann"}});
         assert!(ann.may_take_over(&live));
         assert!(!Identity::User { id: "u2".into(), name: "Ann".into() }.may_take_over(&live));
-        assert!(!Identity::Guest.may_take_over(&json!({"tandem": {"guest": true}})));
+        assert!(!guest().may_take_over(&json!({"tandem": {"guest": true}})));
         assert!(!app().may_take_over(&live));
         assert!(app().may_take_over(&json!({"cursor": 1})));
         assert!(app().same_principal(&app()));

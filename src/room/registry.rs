@@ -43,21 +43,35 @@ pub struct RoomConfig {
 impl RoomConfig {
     /// Which limit one more connection would break, if any: the room's size (its last
     /// tenth kept for connections that may write, so readers cannot lock editors out), or
-    /// the user's own share of it (`same_user`: a signed-in user's connections already in).
-    pub(super) fn refuses_seat(
-        &self,
-        in_room: usize,
-        access: Access,
-        same_user: Option<usize>,
-    ) -> Option<&'static str> {
+    /// the user's own share of it (`same_principal`: a signed-in user's connections already
+    /// in), or one public link's share (`same_link`: at most half the room, so one link
+    /// passed around cannot fill it). Room tokens have no share of their own: the
+    /// application that signs them decides who gets one (and may give all its users one
+    /// subject).
+    pub(super) fn refuses_seat(&self, in_room: usize, access: Access, same: Seats) -> Option<&'static str> {
         if in_room >= self.max_connections {
             return Some("room_connections");
         }
         if access == Access::Read && in_room >= self.max_connections - self.max_connections / 10 {
             return Some("room_connections_read_only");
         }
-        same_user.is_some_and(|n| n >= self.max_connections_per_user).then_some("user_connections")
+        match same {
+            Seats::User(n) if n >= self.max_connections_per_user => Some("user_connections"),
+            Seats::Link(n) if n >= (self.max_connections / 2).max(1) => Some("link_connections"),
+            _ => None,
+        }
     }
+}
+
+/// The seats a new connection's principal already holds in the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Seats {
+    /// A signed-in user's connections.
+    User(usize),
+    /// Connections through the same public link.
+    Link(usize),
+    /// A room token's holder: not counted.
+    Uncounted,
 }
 
 /// What every room actor shares.
