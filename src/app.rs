@@ -22,8 +22,9 @@ use crate::jwks::Jwks;
 use crate::rate::KeyedLimiter;
 use crate::render::{self, Renderer};
 use crate::room::{RoomConfig, Rooms};
+use crate::socket;
 use crate::store::{self, Store};
-use crate::{api, metrics, ws};
+use crate::{api, metrics};
 
 /// How long shutdown waits for rooms to flush before giving up.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -44,14 +45,14 @@ pub struct AppState {
     pub jwks: Option<Arc<Jwks>>,
     /// Renders Markdown within its limits, off the async runtime; holds the render cache.
     pub renderer: Arc<Renderer>,
-    /// KiB of large frames that may be in the writers at once (see `ws::write_batch`).
-    pub large_frames: Arc<ws::FrameBudget>,
+    /// KiB of large frames that may be in the writers at once (see `socket::write`).
+    pub large_frames: Arc<socket::FrameBudget>,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/ws/{*room}", get(ws::upgrade))
-        .route("/hocuspocus", get(crate::hocuspocus::upgrade))
+        .route("/ws/{*room}", get(socket::ws::upgrade))
+        .route("/hocuspocus", get(socket::hocuspocus::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
         .merge(api::router(state.config.max_document_size))
@@ -123,7 +124,7 @@ pub async fn run(
         requests_per_user: Arc::new(KeyedLimiter::per_minute(config.max_requests_per_user_per_minute)),
         jwks,
         renderer: Arc::new(renderer(&config)),
-        large_frames: Arc::new(ws::FrameBudget::new(config.large_frame_budget)),
+        large_frames: Arc::new(socket::FrameBudget::new(config.large_frame_budget)),
         config: Arc::new(config),
     };
     let app = router(state.clone());

@@ -21,7 +21,7 @@ use tracing::{debug, error, info, warn};
 use yrs::sync::Awareness;
 use yrs::{ClientID, ReadTxn, StateVector, Transact};
 
-use super::handle::{Command, ConnSink, RoomError, TextState, close_code};
+use super::handle::{Command, ConnSink, Outbound, RoomError, TextState, close_code};
 use super::presence::Identity;
 use super::registry::{Seats, Shared};
 use crate::auth::Access;
@@ -66,7 +66,7 @@ pub(super) enum Deferred {
     },
     Send {
         conn: ConnId,
-        frame: Bytes,
+        frame: Outbound,
     },
     /// A sync reply to a peer, which must not carry uncommitted updates either.
     Publish {
@@ -294,11 +294,11 @@ impl RoomActor {
             Command::Join { conn, sink, access, identity, reply } => {
                 self.conns.insert(conn, Conn { sink, access, identity, clients: HashSet::new(), writable: true });
                 let sv = self.awareness.doc().transact().state_vector();
-                self.send(conn, proto::encode_sync_step1(&sv).into());
+                self.send(conn, proto::encode_sync_step1(&sv));
                 if let Ok(update) = self.awareness.update()
                     && !update.clients.is_empty()
                 {
-                    self.send(conn, proto::encode_awareness(&update).into());
+                    self.send(conn, proto::encode_awareness(&update));
                 }
                 let _ = reply.send(Ok(()));
                 debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "joined");
@@ -344,10 +344,10 @@ impl RoomActor {
             ClientMessage::SyncStep2(update) | ClientMessage::Update(update) => {
                 if access == Access::Read {
                     if !update.is_empty() {
-                        self.send(conn, proto::encode_permission_denied("read-only access").into());
+                        self.send(conn, Outbound::ReadOnly);
                     } else if self.conns.get(&conn).is_some_and(|c| c.sink.acks) {
                         // A read-only client's empty answer to our sync step 1 completes its sync.
-                        self.send(conn, Bytes::from_static(super::handle::SYNC_ACK));
+                        self.send(conn, Outbound::Ack);
                     }
                     return;
                 }
@@ -364,7 +364,7 @@ impl RoomActor {
             ClientMessage::Awareness(update) => self.on_awareness(conn, update),
             ClientMessage::QueryAwareness => {
                 if let Ok(update) = self.awareness.update() {
-                    self.send(conn, proto::encode_awareness(&update).into());
+                    self.send(conn, proto::encode_awareness(&update));
                 }
             }
             ClientMessage::Auth | ClientMessage::Unknown(_) => {}
@@ -389,11 +389,11 @@ impl RoomActor {
             Bytes::from(proto::encode_sync_step2(&diff))
         };
         // The diff may hold updates not yet committed: send it after they are.
-        self.send_after_commits(conn, frame);
+        self.send_after_commits(conn, frame.into());
     }
 
     /// Sends once the commits queued before it are done.
-    pub(super) fn send_after_commits(&mut self, conn: ConnId, frame: Bytes) {
+    pub(super) fn send_after_commits(&mut self, conn: ConnId, frame: Outbound) {
         if self.in_flight.is_empty() {
             self.send(conn, frame);
         } else {
@@ -427,7 +427,7 @@ impl RoomActor {
             Deferred::Broadcast { update, frame, committed: Ok(()), ack, origin } => {
                 self.broadcast(frame);
                 if let Some(conn) = origin {
-                    self.send(conn, Bytes::from_static(super::handle::SYNC_ACK));
+                    self.send(conn, Outbound::Ack);
                 }
                 if let Some(ack) = ack {
                     let _ = ack.send(self.text_state());
@@ -469,16 +469,19 @@ impl RoomActor {
         let mut delivered = 0;
         let max_queued = self.shared.config.max_queued_bytes;
         for c in self.conns.values_mut().filter(|c| c.writable) {
-            c.writable = c.sink.push(frame.clone(), max_queued);
+            c.writable = c.sink.push(Outbound::Frame(frame.clone()), max_queued);
             delivered += u64::from(c.writable);
         }
         m::sent(&frame, delivered);
         metrics::counter!(m::FANOUT_DELIVERIES).increment(delivered);
     }
 
-    fn send(&mut self, conn: ConnId, frame: Bytes) {
+    fn send(&mut self, conn: ConnId, frame: impl Into<Outbound>) {
         let Some(c) = self.conns.get_mut(&conn).filter(|c| c.writable) else { return };
-        m::sent(&frame, 1);
+        let frame = frame.into();
+        if let Outbound::Frame(bytes) = &frame {
+            m::sent(bytes, 1);
+        }
         c.writable = c.sink.push(frame, self.shared.config.max_queued_bytes);
     }
 

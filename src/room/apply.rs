@@ -13,7 +13,6 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use tandem_protocol as proto;
 use tracing::{error, warn};
@@ -21,7 +20,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, Transact, Update};
 
 use super::actor::RoomActor;
-use super::handle::close_code;
+use super::handle::{Outbound, close_code};
 use crate::ids::ConnId;
 use crate::metrics as m;
 use crate::store::StoreError;
@@ -109,7 +108,7 @@ impl RoomActor {
         if delta.as_slice() == Update::EMPTY_V1 {
             // Nothing new (a duplicate): acknowledge it all the same, in order.
             if let (Some(conn), Ok(())) = (origin, result) {
-                self.send_after_commits(conn, Bytes::from_static(super::handle::SYNC_ACK));
+                self.send_after_commits(conn, Outbound::Ack);
             }
             return;
         }

@@ -122,13 +122,46 @@ impl ConnControl {
     }
 }
 
-/// Where a room writes one connection's frames.
+/// What a room sends one connection; each protocol puts it on the wire its own way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A y-websocket message (sync, update, awareness), encoded once for every receiver.
+    Frame(Bytes),
+    /// The connection's update is durable (only to connections that asked for acks).
+    Ack,
+    /// The connection's update was refused: its access is read-only.
+    ReadOnly,
+}
+
+impl From<Bytes> for Outbound {
+    fn from(frame: Bytes) -> Self {
+        Outbound::Frame(frame)
+    }
+}
+
+impl From<Vec<u8>> for Outbound {
+    fn from(frame: Vec<u8>) -> Self {
+        Outbound::Frame(frame.into())
+    }
+}
+
+impl Outbound {
+    /// Bytes it holds in a connection's queue.
+    pub fn queued_bytes(&self) -> usize {
+        match self {
+            Outbound::Frame(frame) => frame.len(),
+            Outbound::Ack | Outbound::ReadOnly => 0,
+        }
+    }
+}
+
+/// Where a room writes one connection's messages.
 #[derive(Debug, Clone)]
 pub struct ConnSink {
-    pub frames: mpsc::Sender<Bytes>,
+    pub frames: mpsc::Sender<Outbound>,
     pub control: Arc<ConnControl>,
-    /// Whether the connection wants each of its updates acknowledged once durable (with
-    /// [`SYNC_ACK`]; the Hocuspocus protocol) rather than only echoed.
+    /// Whether the connection wants each of its updates acknowledged once durable
+    /// ([`Outbound::Ack`]; the Hocuspocus protocol) rather than only echoed.
     pub acks: bool,
 }
 
@@ -136,8 +169,8 @@ impl ConnSink {
     /// Queues one frame; `false` if the connection's outgoing side is gone or too slow
     /// (then it is told to close with 1013). What it sends is still applied until it
     /// leaves.
-    pub(crate) fn push(&self, frame: Bytes, max_queued: usize) -> bool {
-        let len = frame.len();
+    pub(crate) fn push(&self, frame: Outbound, max_queued: usize) -> bool {
+        let len = frame.queued_bytes();
         if !self.control.enqueue(len, max_queued) {
             return self.too_slow();
         }
@@ -160,10 +193,6 @@ impl ConnSink {
         false
     }
 }
-
-/// The frame that acknowledges a connection's update: Hocuspocus' SyncStatus(applied).
-/// Never a y-websocket message (those start with 0 to 3).
-pub const SYNC_ACK: &[u8] = &[8, 1];
 
 /// The document's Markdown and the state it was read at.
 #[derive(Debug, Clone)]

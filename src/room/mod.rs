@@ -11,6 +11,6 @@ mod presence;
 mod registry;
 
 pub use content::CONTENT;
-pub use handle::{ConnControl, ConnSink, RoomError, RoomHandle, SYNC_ACK, TextState, close_code};
+pub use handle::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, TextState, close_code};
 pub use presence::{Identity, MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
 pub use registry::{RoomConfig, Rooms};

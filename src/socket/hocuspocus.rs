@@ -13,16 +13,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use axum::extract::ws::WebSocket;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{State, WebSocketUpgrade};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use futures_util::stream::SplitStream;
 use tandem_protocol::ClientMessage;
 use tandem_protocol::hocuspocus::{self as hp, Frame};
 use tokio::sync::mpsc;
@@ -30,14 +29,15 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
+use super::read::{FrameReader, Next};
+use super::write::{drain_until_close, write_loop};
 use crate::access::{authorize_socket, counted_watcher, watch_socket};
 use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::auth::Access;
 use crate::ids::{ConnId, DocId};
 use crate::limits::{ConnLimits, PresenceLimits};
-use crate::room::{ConnControl, ConnSink, Identity, RoomError, RoomHandle, SYNC_ACK, close_code};
-use crate::ws;
+use crate::room::{ConnControl, ConnSink, Identity, Outbound, RoomError, RoomHandle, close_code};
 use yrs::sync::awareness::AwarenessUpdate;
 
 /// How often the server sends the protocol's own Ping to a v4 provider (it reconnects
@@ -50,10 +50,10 @@ pub async fn upgrade(
     crate::rate::ClientIp(client): crate::rate::ClientIp,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    ws::allow_connection(&app, client)?;
+    super::allow_connection(&app, client)?;
     let socket = socket.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
     let max = app.config.max_message_size;
-    Ok(ws::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
+    Ok(super::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
 }
 
 /// One document open on the socket. Dropping it stops its forwarder and access watcher.
@@ -78,7 +78,6 @@ struct Socket {
     out: mpsc::Sender<Bytes>,
     control: Arc<ConnControl>,
     docs: HashMap<String, Joined>,
-    limits: ConnLimits,
     /// Cancelled by the first document authenticated: the socket may then stay.
     authenticated: CancellationToken,
     /// The Ping task, started once the client announces v4.
@@ -86,34 +85,25 @@ struct Socket {
 }
 
 async fn serve(app: AppState, socket: WebSocket) {
-    let gauge = metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE);
-    gauge.increment(1.0);
-    let (out, queue) = mpsc::channel(app.config.send_queue);
+    let _counted = super::Counted::connection();
+    let (out, queue) = mpsc::channel::<Bytes>(app.config.send_queue);
     let control = Arc::new(ConnControl::default());
     let alive = Arc::new(AtomicBool::new(true));
     let (tx, mut rx) = socket.split();
-    let writer = tokio::spawn(ws::write_loop(
-        tx,
-        queue,
-        control.clone(),
-        app.config.ping_interval,
-        alive.clone(),
-        app.large_frames.clone(),
-        ws::Counted::No,
-    ));
+    let writer =
+        write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), app.large_frames.clone());
+    let writer = tokio::spawn(writer);
     let authenticated = CancellationToken::new();
     tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.hocuspocus_auth_timeout));
-    let limits = ConnLimits::new(&app.config);
-    let mut socket =
-        Socket { app, out, control: control.clone(), docs: HashMap::new(), limits, authenticated, pinger: None };
-    socket.read_loop(&mut rx, &alive).await;
+    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config));
+    let mut socket = Socket { app, out, control: control.clone(), docs: HashMap::new(), authenticated, pinger: None };
+    socket.read_loop(frames).await;
     for (_, joined) in socket.docs.drain() {
         joined.leave().await;
     }
     drop(socket);
     control.close(close_code::NORMAL, "");
-    let _ = tokio::join!(writer, ws::drain_until_close(&mut rx));
-    gauge.decrement(1.0);
+    let _ = tokio::join!(writer, drain_until_close(&mut rx));
 }
 
 /// Closes the socket with 4408 unless a document is authenticated within `within`.
@@ -174,7 +164,7 @@ impl Incoming {
         };
         Ok(match kind {
             hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
-                Incoming::Room { name, msg: ws::decode_counted(message).map_err(|_| "message")? }
+                Incoming::Room { name, msg: super::decode_counted(message).map_err(|_| "message")? }
             }
             hp::MSG_AUTH => Incoming::Auth { name, auth: hp::auth_token(message).map_err(|_| "auth")? },
             hp::MSG_CLOSE => Incoming::Close { name },
@@ -184,70 +174,30 @@ impl Incoming {
 }
 
 impl Socket {
-    /// Reads until the client closes or is refused; as on `/ws`, when only the outgoing
-    /// side closed, what the client already sent is still applied for a while.
-    async fn read_loop(&mut self, rx: &mut SplitStream<WebSocket>, alive: &AtomicBool) {
-        let control = self.control.clone();
-        let grace = async {
-            control.closed().await;
-            tokio::time::sleep(ws::INPUT_GRACE).await;
-        };
-        tokio::pin!(grace);
+    /// Reads until the client closes or is refused (the close policy and the limits are
+    /// the shared reader's, as on `/ws`); every frame, the protocol's own Auth, Close and
+    /// Ping included, is accounted there before it is parsed.
+    async fn read_loop(&mut self, mut frames: FrameReader<'_>) {
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = control.refused() => return,
-                _ = &mut grace => return,
-                _ = ws::idle_after_close(&control) => return,
-                (name, update) = next_released(&mut self.docs) => {
+            let frame = match frames.next(next_released(&mut self.docs)).await {
+                None => return,
+                Some(Next::Other((name, update))) => {
                     if let Some(joined) = self.docs.get(&name) {
-                        let msg = ws::stamped(update, &joined.identity);
+                        let msg = super::stamped(update, &joined.identity);
                         if !joined.room.message(joined.conn, msg, 0).await {
-                            control.close(close_code::SERVICE_RESTART, "room closed");
+                            self.control.close(close_code::SERVICE_RESTART, "room closed");
                         }
                     }
                     continue;
                 }
-                next = rx.next() => next,
+                Some(Next::Frame(frame)) => frame,
             };
-            let frame = match next {
-                Some(Ok(Message::Binary(frame))) => frame,
-                Some(Ok(Message::Text(_))) => {
-                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "text").increment(1);
-                    return control.close(close_code::UNSUPPORTED_DATA, "binary frames only");
-                }
-                Some(Ok(Message::Close(_))) | None => return,
-                Some(Ok(_)) => {
-                    alive.store(true, Ordering::Relaxed);
-                    continue;
-                }
-                Some(Err(e)) => {
-                    if ws::is_too_big(&e) {
-                        metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
-                        control.close(close_code::TOO_BIG, "message too big");
-                    }
-                    return;
-                }
-            };
-            alive.store(true, Ordering::Relaxed);
-            // The one place every frame is accounted, whatever it is (the protocol's own
-            // Auth, Close and Ping included), before any work on it: over the socket's
-            // rates, reading waits.
-            tokio::select! {
-                biased;
-                _ = control.refused() => return,
-                () = self.limits.admit(frame.len()) => {}
-            }
             let incoming = match Incoming::parse(&frame) {
                 Ok(incoming) => incoming,
-                Err(reason) => {
-                    metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "malformed").increment(1);
-                    warn!(error = reason, "malformed hocuspocus frame");
-                    return control.close(close_code::INVALID_PAYLOAD, "malformed message");
-                }
+                Err(reason) => return super::refuse_malformed(&self.control, &reason),
             };
             self.on_frame(incoming, frame.len()).await;
-            if control.is_refused() {
+            if self.control.is_refused() {
                 return;
             }
         }
@@ -269,7 +219,8 @@ impl Socket {
             Incoming::Room { name, msg } => {
                 // Frames for a document not (yet, or ever) authenticated are dropped.
                 let Some(joined) = self.docs.get_mut(&name) else { return };
-                let Some(msg) = ws::through_presence(&mut joined.presence, &joined.identity, &self.control, msg) else {
+                let Some(msg) = super::through_presence(&mut joined.presence, &joined.identity, &self.control, msg)
+                else {
                     return;
                 };
                 if !joined.room.message(joined.conn, msg, len).await {
@@ -358,17 +309,19 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
     futures_util::future::select_all(waits).await.0
 }
 
-/// Moves one document's frames from its room to the socket, in the Hocuspocus framing.
-async fn forward(name: String, mut frames: mpsc::Receiver<Bytes>, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+/// Moves one document's messages from its room to the socket, in the Hocuspocus framing.
+async fn forward(
+    name: String,
+    mut frames: mpsc::Receiver<Outbound>,
+    out: mpsc::Sender<Bytes>,
+    control: Arc<ConnControl>,
+) {
     while let Some(frame) = frames.recv().await {
-        control.dequeued(frame.len());
-        let translated = if frame.as_ref() == SYNC_ACK {
-            hp::encode_sync_status(&name, true)
-        } else if frame.first() == Some(&(tandem_protocol::MSG_AUTH as u8)) {
-            // The room refused a read-only update.
-            hp::encode_sync_status(&name, false)
-        } else {
-            hp::for_document(&name, &frame)
+        control.dequeued(frame.queued_bytes());
+        let translated = match frame {
+            Outbound::Frame(frame) => hp::for_document(&name, &frame),
+            Outbound::Ack => hp::encode_sync_status(&name, true),
+            Outbound::ReadOnly => hp::encode_sync_status(&name, false),
         };
         if out.try_send(translated.into()).is_err() {
             metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
