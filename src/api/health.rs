@@ -1,4 +1,8 @@
-//! `/healthz` (the process answers) and `/readyz` (the store and the bus answer too).
+//! `/healthz` (the process answers) and `/readyz` (the store answers too: the node can
+//! make edits durable). The bus is not part of readiness: every node shares one Redis, so
+//! a Redis outage would take every node out at once, while each node goes on serving its
+//! rooms alone and catches up with the others when Redis is back (anti-entropy);
+//! `tandem_bus_publish_failures_total` shows the outage.
 
 use axum::Router;
 use axum::extract::State;

@@ -25,8 +25,4 @@ impl Transport for Local {
     async fn publish(&self, _frames: Vec<(String, Bytes)>) -> Result<(), BusError> {
         Ok(())
     }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        Ok(())
-    }
 }

@@ -159,7 +159,6 @@ pub trait Transport: Send + Sync + 'static {
     async fn subscribe(&self, channel: &str) -> Result<(), BusError>;
     async fn unsubscribe(&self, channel: &str) -> Result<(), BusError>;
     async fn publish(&self, frames: Vec<(String, Bytes)>) -> Result<(), BusError>;
-    async fn ping(&self) -> Result<(), BusError>;
 }
 
 struct Sub {
@@ -194,10 +193,6 @@ impl Bus {
         tokio::spawn(publisher(Arc::downgrade(&bus), rx));
         tokio::spawn(dispatcher(Arc::downgrade(&bus), incoming));
         bus
-    }
-
-    pub fn node(&self) -> NodeId {
-        self.node
     }
 
     pub fn distributed(&self) -> bool {
@@ -309,10 +304,6 @@ impl Bus {
             sub.resync.store(true, Ordering::Release);
             let _ = sub.tx.try_send(BusEvent::Resync);
         }
-    }
-
-    pub async fn ping(&self) -> Result<(), BusError> {
-        self.transport.ping().await
     }
 }
 

@@ -97,9 +97,4 @@ impl Transport for RedisTransport {
         let _: Vec<Value> = pipeline.all().await?;
         Ok(())
     }
-
-    async fn ping(&self) -> Result<(), BusError> {
-        let _: String = self.publisher.ping(None).await?;
-        Ok(())
-    }
 }
