@@ -1,6 +1,6 @@
 //! The store contract, run against SQLite and Postgres alike.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

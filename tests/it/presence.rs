@@ -1,7 +1,7 @@
 //! Presence as others see it: only valid states are relayed, a client id belongs to the
 //! connection that introduced it, and a user's or link holder's state says who set it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

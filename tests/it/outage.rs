@@ -1,7 +1,7 @@
 //! Postgres going away under a live room: nothing unsaved is acknowledged or broadcast,
 //! health says so, the server keeps running and recovers when the database returns.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

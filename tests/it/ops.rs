@@ -1,7 +1,7 @@
 //! What operators see: health, readiness and Prometheus metrics from a live server, and
 //! the permissions of what it writes to disk.
 
-mod common;
+use crate::common;
 
 use common::api::{Api, Db};
 use common::process::{ServerProcess, http_get};
@@ -64,7 +64,7 @@ async fn a_plain_get_on_the_websocket_path_gets_a_json_error() {
 
 /// Every metric name in src/metrics.rs (each `"tandem_…"` string literal in it).
 fn metric_names() -> Vec<&'static str> {
-    let source = include_str!("../src/metrics.rs");
+    let source = include_str!("../../src/metrics.rs");
     let names: Vec<&str> = source
         .split('"')
         .skip(1)

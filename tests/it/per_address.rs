@@ -2,7 +2,7 @@
 //! signups) see the client behind a trusted proxy and only there; login fields are
 //! bounded before any work is done.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

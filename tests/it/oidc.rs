@@ -4,7 +4,7 @@
 //! provider or of the database is a 503 and never closes open connections; only an
 //! invalid or expired token logs a user out.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

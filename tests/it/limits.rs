@@ -2,7 +2,7 @@
 //! cannot contain (oversized frames and states, a full room or document) closes only the
 //! offending connection, with its own close code.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! Postgres databases.
 #![allow(dead_code)]
 
+#[macro_use]
 pub mod api;
 pub mod client;
 pub mod converge;

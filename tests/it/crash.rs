@@ -1,7 +1,7 @@
 //! The durability contract against a real server process: whatever any client received
 //! survives `kill -9` (and SIGTERM) of the server, on SQLite and on Postgres.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! filters, trash, duplicate), content through the live room, search, rendering and
 //! export, bad input, and the OpenAPI document against what is served.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! cannot see the resource, 403 where it can but its role is too weak. Then access
 //! changes reaching open connections.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Live rooms over real WebSockets against the real server on 127.0.0.1:0.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 //! insertions depend on how they arrive, so a late joiner can see the text in another
 //! order than the clients who were there.
 
-mod common;
+use crate::common;
 
 use common::client::{Event, WAIT};
 use common::process::http_get;

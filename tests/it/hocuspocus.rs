@@ -3,7 +3,7 @@
 //! stops when it closes, a socket holds a bounded number of documents, and a socket that
 //! authenticates nothing is closed.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Rooms spanning two real server processes that share one Postgres and one Redis, and
 //! what happens when a node or Redis dies.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
