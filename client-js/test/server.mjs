@@ -12,11 +12,12 @@ export const BIN = process.env.TANDEM_BIN ?? join(here, '..', '..', 'target', 'd
 const SECRET = 'js-t3st-0nly-4b6d8f0a2c4e6b8d0f1a3c5e'
 
 export class Server {
-  static async start (dataDir = mkdtempSync(join(tmpdir(), 'tandem-js-'))) {
+  /** Starts a server on `dataDir` (a new temporary one by default), with `env` added. */
+  static async start (dataDir = mkdtempSync(join(tmpdir(), 'tandem-js-')), env = {}) {
     const s = new Server()
     s.dataDir = dataDir
     s.proc = spawn(BIN, ['serve'], {
-      env: { ...process.env, TANDEM_LISTEN: '127.0.0.1:0', TANDEM_DATA_DIR: dataDir, TANDEM_JWT_SECRET: SECRET, TANDEM_LOG_FORMAT: 'json', RUST_LOG: 'info' },
+      env: { ...process.env, TANDEM_LISTEN: '127.0.0.1:0', TANDEM_DATA_DIR: dataDir, TANDEM_JWT_SECRET: SECRET, TANDEM_LOG_FORMAT: 'json', RUST_LOG: 'info', ...env },
       stdio: ['ignore', 'pipe', 'inherit']
     })
     s.exited = new Promise((resolve) => s.proc.on('exit', (code, signal) => resolve({ code, signal })))

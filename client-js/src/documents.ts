@@ -1,0 +1,112 @@
+// Opening a document's live room: a Y.Doc kept in step with the server over an
+// unmodified y-websocket WebsocketProvider (the default) or an @hocuspocus/provider,
+// with the session's access token renewed across reconnects (the server closes a
+// connection whose token expired with 4401; the provider then reconnects with a fresh
+// one), and, in browsers, optional offline persistence with y-indexeddb.
+
+import * as Y from 'yjs'
+import { WebsocketProvider } from 'y-websocket'
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
+import type { Session } from './session.js'
+
+/** The name of the `Y.Text` that holds a document's Markdown. */
+export const CONTENT = 'content'
+
+export interface OpenOptions {
+  /** Which protocol to speak: `y-websocket` (default) or `hocuspocus`. */
+  protocol?: 'y-websocket' | 'hocuspocus'
+  /** Open through a public link's token instead of the signed-in user (y-websocket only). */
+  link?: string
+  /** The document to keep in step (a new one by default). */
+  doc?: Y.Doc
+  /** A WebSocket implementation where there is no global one (Node: the `ws` package). */
+  WebSocketPolyfill?: unknown
+  /** Keep a copy in the browser's IndexedDB (y-indexeddb), to open offline and sync later. */
+  offline?: boolean
+}
+
+export interface OpenDocument {
+  doc: Y.Doc
+  /** The Markdown text. */
+  text: Y.Text
+  provider: WebsocketProvider | HocuspocusProvider
+  /** Resolves once the first sync with the server is done. */
+  synced: Promise<void>
+  /** Disconnects and stops keeping the document in step (the Y.Doc stays usable). */
+  destroy (): void
+}
+
+export async function openDocument (
+  baseUrl: string,
+  session: Session,
+  id: string,
+  opts: OpenOptions = {}
+): Promise<OpenDocument> {
+  const doc = opts.doc ?? new Y.Doc()
+  const wsBase = baseUrl.replace(/^http/, 'ws')
+  const cleanups: Array<() => void> = []
+  if (opts.offline) cleanups.push(await persistOffline(id, doc))
+  const credential = async (): Promise<Record<string, string>> =>
+    opts.link ? { link: opts.link } : { token: await session.accessToken() }
+
+  let provider: WebsocketProvider | HocuspocusProvider
+  let synced: Promise<void>
+  if ((opts.protocol ?? 'y-websocket') === 'y-websocket') {
+    const yws = new WebsocketProvider(wsBase + '/ws', id, doc, {
+      params: await credential(),
+      WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket | undefined,
+      disableBc: true
+    })
+    // Each (re)connect reads `params`: keep the token in it current. The session renews
+    // it ahead of expiry; after a close, fetch one now in case it lapsed meanwhile.
+    const renew = (): void => {
+      if (opts.link) return
+      const current = session.currentToken()
+      if (current) yws.params = { token: current }
+      session.accessToken().then((token) => { yws.params = { token } }, () => undefined)
+    }
+    yws.on('connection-close', renew)
+    // The provider leaves its Awareness (and the Awareness' timer) to the Y.Doc's end.
+    cleanups.push(() => yws.off('connection-close', renew), () => yws.awareness.destroy())
+    provider = yws
+    synced = new Promise((resolve) => {
+      if (yws.synced) return resolve()
+      const done = (isSynced: boolean): void => { if (isSynced) { yws.off('sync', done); resolve() } }
+      yws.on('sync', done)
+    })
+  } else {
+    if (opts.link) throw new Error('public links open over y-websocket only')
+    const websocketProvider = new HocuspocusProviderWebsocket({
+      url: wsBase + '/hocuspocus',
+      ...(opts.WebSocketPolyfill ? { WebSocketPolyfill: opts.WebSocketPolyfill } : {})
+    } as ConstructorParameters<typeof HocuspocusProviderWebsocket>[0])
+    let resolveSynced: () => void = () => undefined
+    synced = new Promise((resolve) => { resolveSynced = resolve })
+    // Asked at each (re)authentication: always a current token.
+    provider = new HocuspocusProvider({
+      websocketProvider, name: id, document: doc, token: () => session.accessToken(), onSynced: () => resolveSynced()
+    })
+    provider.attach()
+    cleanups.push(() => websocketProvider.destroy())
+  }
+  const destroyProvider = provider
+  return {
+    doc,
+    text: doc.getText(CONTENT),
+    provider,
+    synced,
+    destroy () {
+      destroyProvider.destroy()
+      for (const cleanup of cleanups) cleanup()
+    }
+  }
+}
+
+/** Keeps `doc` in the browser's IndexedDB; resolves once what was stored is loaded. */
+async function persistOffline (id: string, doc: Y.Doc): Promise<() => void> {
+  if (typeof indexedDB === 'undefined') throw new Error('offline persistence needs IndexedDB (a browser)')
+  const { IndexeddbPersistence } = await import('y-indexeddb')
+  const persistence = new IndexeddbPersistence('tandem:' + id, doc)
+  await persistence.whenSynced
+  return () => { void persistence.destroy() }
+}

@@ -1,0 +1,67 @@
+// @tandem/client: what an application needs to work with a Tandem server. A typed REST
+// client (its types generated from the server's own OpenAPI document), a session that
+// keeps its access token fresh, and live documents over y-websocket or Hocuspocus.
+
+import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
+import type { paths } from './schema.js'
+import { Session, TandemError } from './session.js'
+import { openDocument, type OpenDocument, type OpenOptions } from './documents.js'
+
+export { Session, TandemError, type Tokens, type User } from './session.js'
+export { CONTENT, type OpenDocument, type OpenOptions } from './documents.js'
+export type { paths, components } from './schema.js'
+
+export interface TandemOptions {
+  /** The server's address, e.g. `http://127.0.0.1:4000`. */
+  baseUrl: string
+  /** A fetch implementation (the global one by default). */
+  fetch?: typeof fetch
+}
+
+export class Tandem {
+  readonly session: Session
+  /** The REST API, typed from the server's OpenAPI document: `api.GET('/api/v1/documents')`. */
+  readonly api: Client<paths>
+  readonly #baseUrl: string
+
+  constructor (opts: TandemOptions) {
+    this.#baseUrl = opts.baseUrl.replace(/\/+$/, '')
+    const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis)
+    this.session = new Session(this.#baseUrl, fetchFn)
+    this.api = createFetchClient<paths>({ baseUrl: this.#baseUrl, fetch: fetchFn })
+    this.api.use(bearer(this.session, fetchFn))
+  }
+
+  /** Opens a document's live room; see {@link OpenOptions}. */
+  openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument> {
+    return openDocument(this.#baseUrl, this.session, id, opts)
+  }
+}
+
+/**
+ * Adds the session's access token to every request made while signed in, and retries
+ * once with a refreshed token when the server answers 401 (a token that lapsed in
+ * between). Requests made signed out go as they are.
+ */
+function bearer (session: Session, fetchFn: typeof fetch): Middleware {
+  const retried = new WeakSet<Request>()
+  return {
+    async onRequest ({ request }) {
+      if (!session.user) return request
+      request.headers.set('authorization', 'Bearer ' + await session.accessToken())
+      return request
+    },
+    async onResponse ({ request, response }) {
+      if (response.status !== 401 || !session.user || retried.has(request)) return response
+      const token = await session.refresh().catch((e: unknown) => {
+        if (e instanceof TandemError) return null
+        throw e
+      })
+      if (!token) return response
+      const again = new Request(request, { headers: new Headers(request.headers) })
+      again.headers.set('authorization', 'Bearer ' + token)
+      retried.add(again)
+      return fetchFn(again)
+    }
+  }
+}
