@@ -96,7 +96,10 @@ if [ $short = 1 ]; then
     log "clients that never read: full run only"
 else
     log "clients that never read"
-    "$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 150 --duration $limit_s || failed+=(slow-reader)
+    # Memory flat: every queue is bounded (8 MiB, frames shared between queues); the run
+    # needs well under 200 MiB, so 512 MiB is a generous ceiling.
+    "$L" slow-reader "${C[@]}" --readers 10 --size 16384 --rate 150 --duration $limit_s --max-rss-mib 512 ||
+        failed+=(slow-reader)
 fi
 log "reconnect storm for $storm_s s, RSS every $sample_s s"
 "$L" reconnect-storm "${C[@]}" --clients 200 --rooms 20 --wave 50 --every 1 \
