@@ -100,6 +100,8 @@ pub async fn run(args: PgRestartArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.down_ms <= 600_000 && args.every_ms <= 3_600_000, "--down-ms at most 600000");
     let settle = Duration::from_secs_f64(args.settle.clamp(1.0, 3600.0));
     let dir = server::scratch_dir("pg-restart")?;
+    // As root the cluster runs as `postgres`, which must be able to reach its directory.
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     let pg_dir = dir.join("pg");
     std::fs::create_dir_all(&pg_dir)?;
     let mut pg = PgCluster::start(args.pg_bin.as_deref(), pg_dir, &args.pg_settings)?;
