@@ -34,11 +34,11 @@ pub async fn stored_markers(database_url: &str, doc: &str) -> anyhow::Result<BTr
     let stored = store.load_doc(&id).await?;
     let ydoc = Doc::new();
     let text = ydoc.get_or_insert_text("content");
-    let mut txn = ydoc.transact_mut();
+    // One transaction per part: yrs is quadratic in what one transaction integrates.
     for part in stored.parts() {
-        txn.apply_update(Update::decode_v1(part)?)?;
+        ydoc.transact_mut().apply_update(Update::decode_v1(part)?)?;
     }
-    Ok(markers(&text.get_string(&txn)))
+    Ok(markers(&text.get_string(&ydoc.transact())))
 }
 
 /// One writer across connections. Each connection starts from a fresh document and

@@ -220,14 +220,13 @@ impl RoomActor {
         let stored = self.shared.store.load_doc(&self.doc_id).await?;
         let corrupt = || StoreError::Corrupt(self.doc_id.clone());
         let doc = self.awareness.doc();
-        let mut txn = doc.transact_mut();
         for part in stored.parts() {
             let update = Update::decode_v1(part).map_err(|_| corrupt())?;
-            txn.apply_update(update).map_err(|_| corrupt())?;
+            // One transaction per part, as `store::merge_state` does (why: there).
+            doc.transact_mut().apply_update(update).map_err(|_| corrupt())?;
         }
         self.log_rows = stored.updates.len() as u64;
         self.state_bytes = stored.parts().map(<[u8]>::len).sum();
-        drop(txn);
         self.catalogued = self.shared.store.is_document(&self.doc_id).await?;
         Ok(())
     }
