@@ -4,6 +4,7 @@
 
 mod clients;
 mod marks;
+mod pg;
 mod report;
 mod scenarios;
 mod server;
@@ -37,6 +38,9 @@ enum Scenario {
     /// Fault: kill -9 the server under continuous writers, over and over; counts
     /// acknowledged edits lost.
     KillCycles(scenarios::kill_cycles::KillCyclesArgs),
+    /// Fault: Postgres (a throwaway cluster of the run's own) stopped and started again
+    /// under writers on two nodes; counts acknowledged edits lost, times the recovery.
+    PgRestart(scenarios::pg_restart::PgRestartArgs),
     /// Fault: one client sends far more edits than the per-connection limits allow, then
     /// closes; a late joiner must find them all.
     FastWriter(scenarios::fast_writer::FastWriterArgs),
@@ -125,6 +129,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::JoinStorm(args) => scenarios::join_storm::run(args).await?,
         Scenario::ReconnectStorm(args) => scenarios::reconnect_storm::run(args).await?,
         Scenario::KillCycles(args) => scenarios::kill_cycles::run(args).await?,
+        Scenario::PgRestart(args) => scenarios::pg_restart::run(args).await?,
         Scenario::FastWriter(args) => scenarios::fast_writer::run(args).await?,
         Scenario::SlowReader(args) => scenarios::slow_reader::run(args).await?,
     };

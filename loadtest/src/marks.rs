@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use tandem_protocol::{self as proto, ClientMessage};
@@ -33,11 +34,11 @@ pub async fn stored_markers(database_url: &str, doc: &str) -> anyhow::Result<BTr
     let stored = store.load_doc(&id).await?;
     let ydoc = Doc::new();
     let text = ydoc.get_or_insert_text("content");
-    let mut txn = ydoc.transact_mut();
+    // One transaction per part: yrs is quadratic in what one transaction integrates.
     for part in stored.parts() {
-        txn.apply_update(Update::decode_v1(part)?)?;
+        ydoc.transact_mut().apply_update(Update::decode_v1(part)?)?;
     }
-    Ok(markers(&text.get_string(&txn)))
+    Ok(markers(&text.get_string(&ydoc.transact())))
 }
 
 /// One writer across connections. Each connection starts from a fresh document and
@@ -48,11 +49,22 @@ pub struct Writer {
     next: u64,
     pub acked: BTreeSet<String>,
     pub sent: u64,
+    /// Every acknowledgement as it arrives (when, marker), shared with the scenario.
+    log: Option<AckLog>,
 }
+
+/// Acknowledged markers with the time their acknowledgement arrived, oldest first.
+pub type AckLog = Arc<Mutex<Vec<(Instant, String)>>>;
 
 impl Writer {
     pub fn new(tag: impl Into<String>) -> Self {
-        Writer { tag: tag.into(), next: 0, acked: BTreeSet::new(), sent: 0 }
+        Writer { tag: tag.into(), next: 0, acked: BTreeSet::new(), sent: 0, log: None }
+    }
+
+    /// Also appends every acknowledgement to `log` as it arrives.
+    pub fn with_log(mut self, log: AckLog) -> Self {
+        self.log = Some(log);
+        self
     }
 
     /// Writes on one connection as fast as acknowledgements allow (at most `window`
@@ -90,11 +102,13 @@ impl Writer {
             let msg = match tokio::time::timeout(wait, c.ws.next()).await {
                 Err(_) => continue,
                 Ok(Some(Ok(msg))) => msg,
-                Ok(_) => anyhow::bail!("connection closed"),
+                Ok(Some(Err(e))) => anyhow::bail!("connection failed: {e}"),
+                Ok(None) => anyhow::bail!("connection closed"),
             };
             let Message::Binary(frame) = msg else {
-                if matches!(msg, Message::Close(_)) {
-                    anyhow::bail!("connection closed by the server");
+                if let Message::Close(frame) = msg {
+                    let code = frame.map(|f| u16::from(f.code).to_string());
+                    anyhow::bail!("connection closed by the server ({})", code.as_deref().unwrap_or("no code"));
                 }
                 continue;
             };
@@ -105,6 +119,9 @@ impl Writer {
                     let upto = ranges.iter().map(|r| r.end).max().unwrap_or(0);
                     while pending.front().is_some_and(|(end, _)| *end <= upto) {
                         let (_, marker) = pending.pop_front().unwrap();
+                        if let Some(log) = &self.log {
+                            log.lock().unwrap().push((Instant::now(), marker.clone()));
+                        }
                         self.acked.insert(marker);
                         acked_total.fetch_add(1, Ordering::Relaxed);
                     }

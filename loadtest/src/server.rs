@@ -112,3 +112,40 @@ pub fn endpoint(base: &str, room: &str, secret: &str) -> crate::clients::Endpoin
         protocol: crate::clients::Protocol::YWebsocket,
     }
 }
+
+/// A redis-server of the run's own on a spare loopback port, nothing saved to disk;
+/// killed when dropped.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("redis-server (Debian's redis-server package): {e}"))?;
+        let redis = Redis { child, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(redis);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        anyhow::bail!("redis-server did not listen on port {port} within 5 s")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

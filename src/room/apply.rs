@@ -128,9 +128,11 @@ impl RoomActor {
     pub(super) async fn load(&mut self) -> Result<(), StoreError> {
         let stored = self.shared.store.load_doc(&self.doc_id).await?;
         let doc = self.awareness.doc();
+        // One transaction per part, as `store::merge_state` does (why: there).
         let applied = catch_unwind(AssertUnwindSafe(|| {
-            let mut txn = doc.transact_mut();
-            stored.parts().all(|part| Update::decode_v1(part).is_ok_and(|update| txn.apply_update(update).is_ok()))
+            stored.parts().all(|part| {
+                Update::decode_v1(part).is_ok_and(|update| doc.transact_mut().apply_update(update).is_ok())
+            })
         }));
         if !matches!(applied, Ok(true)) {
             return Err(StoreError::Corrupt(self.doc_id.clone()));

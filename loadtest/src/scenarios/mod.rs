@@ -5,6 +5,7 @@ pub mod fast_writer;
 pub mod idle;
 pub mod join_storm;
 pub mod kill_cycles;
+pub mod pg_restart;
 pub mod presence;
 pub mod ramp;
 pub mod reconnect_storm;

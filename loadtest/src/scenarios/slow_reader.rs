@@ -29,6 +29,9 @@ pub struct SlowReaderArgs {
     /// Edits per second.
     #[arg(long, default_value_t = 50.0)]
     pub rate: f64,
+    /// Fail if a sample of the server's RSS goes past this many MiB (needs --server-pid).
+    #[arg(long)]
+    pub max_rss_mib: Option<f64>,
 }
 
 pub async fn run(args: SlowReaderArgs) -> anyhow::Result<Report> {
@@ -108,13 +111,24 @@ pub async fn run(args: SlowReaderArgs) -> anyhow::Result<Report> {
     r.add("stuck readers closed with 1013", closed_1013);
     r.add("stuck readers still open", open);
     r.add("frames the normal reader got", normal_frames);
+    let max = rss.iter().copied().fold(0.0, f64::max);
     if let (Some(first), Some(last)) = (rss.first(), rss.last()) {
-        let max = rss.iter().copied().fold(0.0, f64::max);
         r.add("server rss first / max / last MiB", format!("{first} / {max} / {last}"));
         r.add("server rss samples MiB (1 s)", format!("{rss:?}"));
     }
+    let mut failures = Vec::new();
     if open > 0 || normal_frames == 0 {
-        r.failure = Some(format!("{open} stuck readers never disconnected; normal reader got {normal_frames} frames"));
+        failures.push(format!("{open} stuck readers never disconnected; normal reader got {normal_frames} frames"));
+    }
+    if let Some(limit) = args.max_rss_mib {
+        if rss.is_empty() {
+            failures.push("--max-rss-mib needs --server-pid (no RSS sample)".into());
+        } else if max > limit {
+            failures.push(format!("server RSS reached {max} MiB, over --max-rss-mib {limit}"));
+        }
+    }
+    if !failures.is_empty() {
+        r.failure = Some(failures.join("; "));
     }
     Ok(r)
 }
