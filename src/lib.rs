@@ -18,4 +18,5 @@ pub mod rate;
 pub mod render;
 pub mod room;
 pub mod store;
+pub mod web;
 pub mod ws;
