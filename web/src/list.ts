@@ -1,0 +1,128 @@
+// The document list at `/`: workspace switcher, search (`?q=`), create, delete, trash.
+import { ApiError, Doc, explain, request, Workspace } from './api'
+import { clear, h, icon, relativeTime, snippetNodes } from './dom'
+import { header } from './header'
+import { navigate } from './router'
+
+interface Page { documents: Doc[], next_cursor: string | null }
+
+export function listPage (root: HTMLElement): () => void {
+  const params = new URLSearchParams(location.search)
+  let workspaceId = params.get('workspace') ?? localStorage.getItem('tandem-workspace') ?? ''
+  let trash = params.get('trash') === '1'
+  let workspaces: Workspace[] = []
+  let cursor: string | null = null
+  let generation = 0
+
+  const alert = h('p', { role: 'alert', class: 'alert', hidden: true })
+  const list = h('ul', { class: 'doc-list', 'data-testid': 'document-list', 'aria-busy': 'true' })
+  const more = h('button', { type: 'button', class: 'button ghost', hidden: true, onclick: () => { void load(true) } }, 'Load more')
+  const switcher = h('select', { class: 'select', 'aria-label': 'Workspace' })
+  const search = h('input', { type: 'search', name: 'q', placeholder: 'Search documents', 'data-testid': 'search', value: params.get('q') ?? '', 'aria-label': 'Search documents' })
+  const searchForm = h('form', { class: 'search', role: 'search' }, icon('search'), search, h('button', { type: 'submit', class: 'visually-hidden' }, 'Search'))
+  const newButton = h('button', { type: 'button', class: 'button primary', 'data-testid': 'new-document' }, icon('plus'), 'New document')
+  const trashButton = h('button', { type: 'button', class: 'button ghost' })
+  const heading = h('h1', {})
+
+  const showError = (e: unknown) => { alert.textContent = explain(e); alert.hidden = false }
+
+  function syncUrl (): void {
+    const p = new URLSearchParams()
+    if (search.value) p.set('q', search.value)
+    if (workspaceId) p.set('workspace', workspaceId)
+    if (trash) p.set('trash', '1')
+    const qs = p.toString()
+    history.replaceState(null, '', qs ? `/?${qs}` : '/')
+  }
+
+  async function load (append = false): Promise<void> {
+    const mine = ++generation
+    alert.hidden = true
+    const q = new URLSearchParams({ limit: '50' })
+    if (workspaceId) q.set('workspace_id', workspaceId)
+    if (search.value.trim()) q.set('q', search.value.trim())
+    if (trash) q.set('deleted', 'true')
+    if (append && cursor) q.set('cursor', cursor)
+    list.setAttribute('aria-busy', 'true')
+    try {
+      const page = await request<Page>('GET', `/api/v1/documents?${q}`)
+      if (mine !== generation) return
+      if (!append) clear(list)
+      cursor = page.next_cursor
+      more.hidden = !cursor
+      for (const d of page.documents) list.appendChild(item(d))
+      if (!list.firstChild) list.appendChild(empty())
+    } catch (e) {
+      if (mine === generation) showError(e)
+    } finally {
+      if (mine === generation) list.setAttribute('aria-busy', 'false')
+    }
+  }
+
+  function empty (): HTMLElement {
+    const text = search.value.trim() ? 'No documents match your search.' : trash ? 'The trash is empty.' : 'No documents yet. Create your first one.'
+    return h('li', { class: 'empty' }, text)
+  }
+
+  function item (d: Doc): HTMLElement {
+    const actions = trash
+      ? h('button', { type: 'button', class: 'icon-button', title: 'Restore', 'aria-label': `Restore ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/restore`, 'POST') }, icon('restore'))
+      : h('button', { type: 'button', class: 'icon-button danger', title: 'Move to trash', 'aria-label': `Delete ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}`, 'DELETE') }, icon('trash'))
+    const title = trash ? h('span', { class: 'doc-title' }, d.title || 'Untitled') : h('a', { href: `/d/${d.id}`, 'data-link': true, class: 'doc-title' }, d.title || 'Untitled')
+    return h('li', { class: 'doc-item', 'data-id': d.id },
+      h('div', { class: 'doc-main' }, title,
+        d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
+        h('div', { class: 'doc-meta' }, h('span', {}, `Edited ${relativeTime(d.updated_at)}`),
+          ...d.tags.map((t) => h('span', { class: 'tag' }, t)))),
+      actions)
+  }
+
+  async function act (path: string, method: string): Promise<void> {
+    try { await request(method, path); await load() } catch (e) { showError(e) }
+  }
+
+  function renderSwitcher (): void {
+    clear(switcher)
+    for (const w of workspaces) switcher.appendChild(h('option', { value: w.id, selected: w.id === workspaceId }, w.name))
+    heading.textContent = trash ? 'Trash' : (workspaces.find((w) => w.id === workspaceId)?.name ?? 'Documents')
+    trashButton.textContent = ''
+    trashButton.append(icon(trash ? 'back' : 'trash'), trash ? 'Back to documents' : 'Trash')
+  }
+
+  switcher.addEventListener('change', () => {
+    workspaceId = switcher.value
+    localStorage.setItem('tandem-workspace', workspaceId)
+    renderSwitcher(); syncUrl(); void load()
+  })
+  let debounce: ReturnType<typeof setTimeout> | undefined
+  search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(() => { syncUrl(); void load() }, 200) })
+  searchForm.addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(debounce); syncUrl(); void load() })
+  trashButton.addEventListener('click', () => { trash = !trash; renderSwitcher(); syncUrl(); void load() })
+  newButton.addEventListener('click', async () => {
+    newButton.disabled = true
+    try {
+      const doc = await request<Doc>('POST', '/api/v1/documents', { title: 'Untitled', workspace_id: workspaceId || undefined })
+      navigate(`/d/${doc.id}`)
+    } catch (e) { showError(e); newButton.disabled = false }
+  })
+
+  root.append(
+    header(switcher, searchForm),
+    h('main', { class: 'list-page' },
+      h('div', { class: 'list-head' }, heading, h('div', { class: 'list-actions' }, trashButton, newButton)),
+      alert, list, more))
+
+  void (async () => {
+    try {
+      workspaces = await request<Workspace[]>('GET', '/api/v1/workspaces')
+      if (!workspaces.some((w) => w.id === workspaceId)) workspaceId = (workspaces.find((w) => w.personal) ?? workspaces[0])?.id ?? ''
+      renderSwitcher()
+      syncUrl()
+      await load()
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) navigate('/login', true)
+      else showError(e)
+    }
+  })()
+  return () => { generation++; clearTimeout(debounce) }
+}

@@ -1,0 +1,16 @@
+// The build is deterministic (content-hashed names, no timestamps), so CI can rebuild and
+// compare it with the committed web/dist.
+import { defineConfig } from 'vite'
+
+export default defineConfig({
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    // No data: URIs and no inline script: everything is a file the CSP allows as 'self'.
+    assetsInlineLimit: 0,
+    modulePreload: { polyfill: false },
+    reportCompressedSize: false,
+    sourcemap: false
+  }
+})
