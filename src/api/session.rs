@@ -6,7 +6,8 @@
 //! it, which backs up SameSite=Strict against request forgery.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::AppendHeaders;
 
 use super::error::ApiError;
 
@@ -56,22 +57,25 @@ fn secure(headers: &HeaderMap) -> &'static str {
     if https { "; Secure" } else { "" }
 }
 
+/// Two `Set-Cookie` headers (appended: a plain header array would keep only the last).
+pub type Cookies = AppendHeaders<[(HeaderName, HeaderValue); 2]>;
+
 /// Cookies that start (or continue) a session holding `refresh_token` for `max_age` seconds.
-pub fn set(headers: &HeaderMap, refresh_token: &str, max_age: u64) -> [(axum::http::HeaderName, HeaderValue); 2] {
+pub fn set(headers: &HeaderMap, refresh_token: &str, max_age: u64) -> Cookies {
     let secure = secure(headers);
     let refresh = format!(
         "{REFRESH_COOKIE}={refresh_token}; Path={REFRESH_PATH}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
     );
     let marker = format!("{MARKER_COOKIE}=1; Path=/; Max-Age={max_age}; SameSite=Strict{secure}");
-    [(SET_COOKIE, header(refresh)), (SET_COOKIE, header(marker))]
+    AppendHeaders([(SET_COOKIE, header(refresh)), (SET_COOKIE, header(marker))])
 }
 
 /// Cookies that end the session in the browser.
-pub fn clear(headers: &HeaderMap) -> [(axum::http::HeaderName, HeaderValue); 2] {
+pub fn clear(headers: &HeaderMap) -> Cookies {
     let secure = secure(headers);
     let refresh = format!("{REFRESH_COOKIE}=; Path={REFRESH_PATH}; Max-Age=0; HttpOnly; SameSite=Strict{secure}");
     let marker = format!("{MARKER_COOKIE}=; Path=/; Max-Age=0; SameSite=Strict{secure}");
-    [(SET_COOKIE, header(refresh)), (SET_COOKIE, header(marker))]
+    AppendHeaders([(SET_COOKIE, header(refresh)), (SET_COOKIE, header(marker))])
 }
 
 fn header(value: String) -> HeaderValue {
@@ -97,12 +101,12 @@ mod tests {
     #[test]
     fn the_cookie_is_http_only_strict_scoped_and_secure_behind_https() {
         let mut h = HeaderMap::new();
-        let [(_, refresh), (_, marker)] = set(&h, "abc", 60);
+        let AppendHeaders([(_, refresh), (_, marker)]) = set(&h, "abc", 60);
         let refresh = refresh.to_str().unwrap();
         assert!(refresh.contains("HttpOnly") && refresh.contains("SameSite=Strict"));
         assert!(refresh.contains("Path=/api/v1/auth") && !refresh.contains("Secure"));
         assert!(!marker.to_str().unwrap().contains("abc"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-        assert!(set(&h, "abc", 60)[0].1.to_str().unwrap().ends_with("; Secure"));
+        assert!(set(&h, "abc", 60).0[0].1.to_str().unwrap().ends_with("; Secure"));
     }
 }
