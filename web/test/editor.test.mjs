@@ -1,0 +1,135 @@
+// The editor in a real browser against the real server: two people editing together,
+// the preview, read-only viewers, a live role change, view links, and screenshots.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Server, launch, context, signup, tokenOf, api, newDocument, waitSaved, SCREENSHOTS } from './browser.mjs'
+
+let server, browser, base
+before(async () => {
+  server = await Server.start()
+  base = `http://${server.addr}`
+  browser = await launch()
+})
+after(async () => {
+  await browser?.close()
+  await server?.stop()
+  server?.cleanup()
+})
+
+const editable = (page) => page.getAttribute('.cm-content', 'contenteditable')
+/** The editor's text, without remote carets and their name labels. */
+const text = (page) => page.evaluate(() => [...document.querySelectorAll('.cm-content .cm-line')].map((line) => {
+  const copy = line.cloneNode(true)
+  copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer').forEach((n) => n.remove())
+  return copy.textContent
+}).join('\n'))
+
+/** An owner with a new document open, and a second person it is shared with as `role`. */
+async function sharedDocument (role) {
+  const owner = await signup(await context(browser), base, 'Ada Lovelace')
+  const other = await signup(await context(browser), base, 'Grace Hopper')
+  const id = await newDocument(owner.page)
+  const ownerToken = await tokenOf(owner.page)
+  const shared = await api(base, 'POST', `/api/v1/documents/${id}/shares`, ownerToken, { email: other.email, role })
+  assert.equal(shared.status, 200, JSON.stringify(shared.body))
+  return { owner, other, id, ownerToken }
+}
+
+test('two people edit one document and see each other\'s text, caret and name', async () => {
+  const { owner, other, id } = await sharedDocument('editor')
+  await other.page.goto(`${base}/d/${id}`)
+  await other.page.waitForSelector('.editor[data-synced=true]')
+  await owner.page.click('.cm-content')
+  await owner.page.keyboard.type('Ada was here. ')
+  await other.page.waitForFunction(() => document.querySelector('.cm-content').textContent.includes('Ada was here.'))
+  await other.page.click('.cm-content')
+  await other.page.keyboard.press('End')
+  await other.page.keyboard.type('Grace too.')
+  await owner.page.waitForFunction(() => document.querySelector('.cm-content').textContent.includes('Grace too.'))
+  // Each sees the other's caret, labelled by the name the server stamped.
+  await owner.page.waitForSelector('.cm-ySelectionCaret')
+  await other.page.waitForSelector('.cm-ySelectionCaret')
+  await owner.page.waitForFunction(() => document.querySelector('[data-testid=presence]').textContent.includes('Grace Hopper'))
+  await other.page.waitForFunction(() => document.querySelector('[data-testid=presence]').textContent.includes('Ada Lovelace'))
+  await waitSaved(owner.page)
+  await waitSaved(other.page)
+  assert.match(await owner.page.textContent('[data-testid=save-state]'), /saved/)
+  assert.equal(await text(owner.page), 'Ada was here. Grace too.')
+  assert.equal(await text(other.page), 'Ada was here. Grace too.')
+  assert.deepEqual([...owner.page.context().errors, ...other.page.context().errors], [])
+})
+
+test('the preview renders a heading and a task list, and split view is captured', async () => {
+  const owner = await signup(await context(browser), base, 'Ada Lovelace')
+  await newDocument(owner.page)
+  await owner.page.click('[data-testid=mode-split]')
+  await owner.page.fill('.title-input', 'Launch checklist')
+  await owner.page.press('.title-input', 'Enter')
+  await owner.page.click('.cm-content')
+  // Typed line by line: Enter continues a list, as in any Markdown editor.
+  await owner.page.keyboard.type('# Launch plan\n\nWhat is left before we ship:\n\n- [x] write the server\n')
+  // The list continues with "- [ ] "; Enter on that empty item ends the list.
+  await owner.page.keyboard.type('ship the editor\n')
+  await owner.page.keyboard.press('Enter')
+  await owner.page.keyboard.type('> Notes are **saved** as you type, and *everyone* sees them live.')
+  const preview = owner.page.locator('[data-testid=preview]')
+  await preview.locator('h1', { hasText: 'Launch plan' }).waitFor()
+  await preview.locator('input[type=checkbox]').nth(1).waitFor()
+  assert.equal(await preview.locator('input[type=checkbox]').count(), 2)
+  assert.equal(await preview.locator('input[type=checkbox]').first().isChecked(), true)
+  await waitSaved(owner.page)
+  await owner.page.waitForTimeout(400)
+  await owner.page.screenshot({ path: `${SCREENSHOTS}/editor-split.png` })
+  // Editor-only and preview-only, by button and by keyboard.
+  await owner.page.click('[data-testid=mode-preview]')
+  assert.equal(await owner.page.isVisible('.cm-content'), false)
+  await owner.page.keyboard.press('Control+Alt+e')
+  assert.equal(await owner.page.isVisible('[data-testid=preview]'), false)
+  assert.equal(await owner.page.isVisible('.cm-content'), true)
+})
+
+test('a viewer gets the same editor read-only, and typing changes nothing', async () => {
+  const { owner, other, id, ownerToken } = await sharedDocument('viewer')
+  await owner.page.click('.cm-content')
+  await owner.page.keyboard.type('Only the owner writes here.')
+  await waitSaved(owner.page)
+  await other.page.goto(`${base}/d/${id}`)
+  await other.page.waitForSelector('.editor[data-synced=true]')
+  await other.page.waitForFunction(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'false')
+  await other.page.click('.cm-content')
+  await other.page.keyboard.type('viewer typing')
+  await other.page.waitForTimeout(1000)
+  const content = await api(base, 'GET', `/api/v1/documents/${id}/content`, ownerToken)
+  assert.equal(content.body, 'Only the owner writes here.')
+  assert.equal(await text(other.page), 'Only the owner writes here.')
+})
+
+test('a role downgrade turns an open editor read-only live', async () => {
+  const { other, id, ownerToken } = await sharedDocument('editor')
+  await other.page.goto(`${base}/d/${id}`)
+  await other.page.waitForSelector('.editor[data-synced=true]')
+  await other.page.waitForFunction(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'true')
+  const me = await api(base, 'GET', '/api/v1/auth/me', await tokenOf(other.page))
+  const changed = await api(base, 'POST', `/api/v1/documents/${id}/shares`, ownerToken, { user_id: me.body.id, role: 'viewer' })
+  assert.equal(changed.status, 200, JSON.stringify(changed.body))
+  await other.page.waitForFunction(() => document.querySelector('.cm-content').getAttribute('contenteditable') === 'false', null, { timeout: 10_000 })
+  assert.match(await other.page.textContent('[role=alert]'), /read-only/)
+})
+
+test('a view link opens the document read-only without an account', async () => {
+  const owner = await signup(await context(browser), base, 'Ada Lovelace')
+  const id = await newDocument(owner.page)
+  await owner.page.click('.cm-content')
+  await owner.page.keyboard.type('# Public notes\n\nAnyone with the link can read this.')
+  await waitSaved(owner.page)
+  const link = await api(base, 'POST', `/api/v1/documents/${id}/links`, await tokenOf(owner.page), { role: 'viewer' })
+  assert.equal(link.status, 201)
+  const guest = await context(browser)
+  const page = await guest.newPage()
+  await page.goto(`${base}/d/${id}?link=${link.body.token}`)
+  await page.waitForSelector('.editor[data-synced=true]')
+  assert.match(await text(page), /Anyone with the link can read this\./)
+  assert.equal(await editable(page), 'false')
+  await page.locator('[data-testid=preview] h1', { hasText: 'Public notes' }).waitFor()
+  assert.deepEqual(guest.errors, [])
+})
