@@ -751,6 +751,9 @@ fn refresh_cookie(resp: &reqwest::Response) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .find(|v| v.starts_with("tandem_refresh="))?
         .to_owned();
-    assert!(set.contains("; HttpOnly") && set.contains("; SameSite=Strict") && set.contains("; Path=/api/v1/auth"), "{set}");
+    assert!(
+        set.contains("; HttpOnly") && set.contains("; SameSite=Strict") && set.contains("; Path=/api/v1/auth"),
+        "{set}"
+    );
     Some(set.trim_start_matches("tandem_refresh=").split(';').next().unwrap().to_owned())
 }
