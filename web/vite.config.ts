@@ -3,6 +3,13 @@
 import { defineConfig } from 'vite'
 
 export default defineConfig({
+  // `npm run dev` serves the app with hot reload in front of a server on :4000.
+  server: {
+    proxy: {
+      '/api': 'http://127.0.0.1:4000',
+      '/ws': { target: 'ws://127.0.0.1:4000', ws: true }
+    }
+  },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -48,7 +48,8 @@ const ICONS = {
   download: 'M12 3v12M7 10l5 5 5-5M5 21h14',
   moon: 'M20 14.5A8 8 0 0 1 9.5 4 8 8 0 1 0 20 14.5z',
   back: 'M15 18l-6-6 6-6',
-  restore: 'M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5'
+  restore: 'M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5',
+  copy: 'M9 9h11v11H9zM5 15H4V4h11v1'
 }
 
 /** Decodes the five entities the server's escaper writes. */

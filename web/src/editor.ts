@@ -17,6 +17,7 @@ import { h, icon } from './dom'
 import { header, initials } from './header'
 import { Durability, SaveState } from './durability'
 import { shareDialog } from './share'
+import { EditorPrefs, saveSettings, settings } from './settings'
 
 type Mode = 'split' | 'editor' | 'preview'
 const WRITERS: Role[] = ['owner', 'admin', 'editor']
@@ -72,12 +73,21 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     h('div', { class: 'menu-items' },
       h('button', { type: 'button', onclick: () => exportAs('md') }, 'Markdown (.md)'),
       h('button', { type: 'button', onclick: () => exportAs('html') }, 'HTML page (.html)')))
+  const fontSize = h('select', { class: 'select', name: 'font_size', 'aria-label': 'Font size' }, ...[13, 14, 15, 16, 18, 20].map((n) => h('option', { value: n }, `${n} px`)))
+  const lineNumbersBox = h('input', { type: 'checkbox', name: 'line_numbers' })
+  const wrapBox = h('input', { type: 'checkbox', name: 'line_wrapping' })
+  const prefsMenu = h('details', { class: 'menu', hidden: !session.user },
+    h('summary', { class: 'button ghost small' }, 'Aa'),
+    h('form', { class: 'menu-items prefs' },
+      h('label', {}, 'Font size', fontSize),
+      h('label', {}, lineNumbersBox, 'Line numbers'),
+      h('label', {}, wrapBox, 'Wrap long lines')))
   const editorHost = h('div', { class: 'editor', 'data-synced': 'false' })
   const preview = h('article', { class: 'preview markdown-body', 'data-testid': 'preview', 'aria-label': 'Preview' })
   const panes = h('div', { class: 'panes' }, editorHost, h('div', { class: 'preview-pane' }, preview))
   root.append(
     header(h('div', { class: 'doc-head' }, title, roleBadge), presence, saveState),
-    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, modes, exportMenu, shareButton)),
+    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, modes, prefsMenu, exportMenu, shareButton)),
     alert,
     h('main', { class: 'editor-page' }, panes))
 
@@ -135,6 +145,12 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
 
   // --- CodeMirror -----------------------------------------------------------------------
   const editable = new Compartment()
+  const prefs = new Compartment()
+  const prefsExtension = (p: EditorPrefs) => [
+    p.line_numbers ? [lineNumbers(), highlightActiveLineGutter()] : [],
+    p.line_wrapping ? EditorView.lineWrapping : [],
+    EditorView.theme({ '&': { fontSize: `${p.font_size}px` } })
+  ]
   const undoManager = new Y.UndoManager(ytext)
   const view = new EditorView({
     parent: editorHost,
@@ -142,8 +158,8 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
       doc: ytext.toString(),
       extensions: [
         EditorView.cspNonce.of(nonce()),
-        lineNumbers(), highlightActiveLineGutter(), highlightActiveLine(), drawSelection(), highlightSelectionMatches(),
-        EditorView.lineWrapping,
+        prefs.of(prefsExtension({ font_size: 14, line_wrapping: true, line_numbers: false })),
+        highlightActiveLine(), drawSelection(), highlightSelectionMatches(),
         // The Markdown language without lang-markdown's embedded HTML/CSS/JS support,
         // which would triple the editor's download.
         new LanguageSupport(markdownLanguage),
@@ -155,6 +171,19 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
         EditorView.contentAttributes.of({ 'aria-label': 'Document text' })
       ]
     })
+  })
+
+  function applyPrefs (p: EditorPrefs): void {
+    fontSize.value = String(p.font_size)
+    lineNumbersBox.checked = p.line_numbers
+    wrapBox.checked = p.line_wrapping
+    view.dispatch({ effects: prefs.reconfigure(prefsExtension(p)) })
+  }
+  void settings().then((s) => { if (!destroyed) applyPrefs(s.editor) })
+  prefsMenu.addEventListener('change', () => {
+    const p = { font_size: Number(fontSize.value), line_numbers: lineNumbersBox.checked, line_wrapping: wrapBox.checked }
+    applyPrefs(p)
+    void saveSettings({ editor: p }).catch((e) => showError(explain(e)))
   })
 
   function setReadOnly (readOnly: boolean): void {

@@ -10,6 +10,8 @@ export function listPage (root: HTMLElement): () => void {
   const params = new URLSearchParams(location.search)
   let workspaceId = params.get('workspace') ?? localStorage.getItem('tandem-workspace') ?? ''
   let trash = params.get('trash') === '1'
+  let tag = params.get('tag') ?? ''
+  let sort = params.get('sort') ?? 'updated'
   let workspaces: Workspace[] = []
   let cursor: string | null = null
   let generation = 0
@@ -23,6 +25,9 @@ export function listPage (root: HTMLElement): () => void {
   const newButton = h('button', { type: 'button', class: 'button primary', 'data-testid': 'new-document' }, icon('plus'), 'New document')
   const trashButton = h('button', { type: 'button', class: 'button ghost' })
   const heading = h('h1', {})
+  const sortSelect = h('select', { class: 'select', 'aria-label': 'Sort by' },
+    ...[['updated', 'Last edited'], ['created', 'Newest'], ['title', 'Title']].map(([v, label]) => h('option', { value: v, selected: v === sort }, label)))
+  const tagChip = h('button', { type: 'button', class: 'tag filter', title: 'Show all tags' })
 
   const showError = (e: unknown) => { alert.textContent = explain(e); alert.hidden = false }
 
@@ -31,6 +36,8 @@ export function listPage (root: HTMLElement): () => void {
     if (search.value) p.set('q', search.value)
     if (workspaceId) p.set('workspace', workspaceId)
     if (trash) p.set('trash', '1')
+    if (tag) p.set('tag', tag)
+    if (sort !== 'updated') p.set('sort', sort)
     const qs = p.toString()
     history.replaceState(null, '', qs ? `/?${qs}` : '/')
   }
@@ -42,6 +49,9 @@ export function listPage (root: HTMLElement): () => void {
     if (workspaceId) q.set('workspace_id', workspaceId)
     if (search.value.trim()) q.set('q', search.value.trim())
     if (trash) q.set('deleted', 'true')
+    if (tag) q.set('tag', tag)
+    // Searches are ranked by relevance; listings follow the chosen order.
+    if (!search.value.trim()) { q.set('sort', sort); q.set('order', sort === 'title' ? 'asc' : 'desc') }
     if (append && cursor) q.set('cursor', cursor)
     list.setAttribute('aria-busy', 'true')
     try {
@@ -73,13 +83,25 @@ export function listPage (root: HTMLElement): () => void {
       h('div', { class: 'doc-main' }, title,
         d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
         h('div', { class: 'doc-meta' }, h('span', {}, `Edited ${relativeTime(d.updated_at)}`),
-          ...d.tags.map((t) => h('span', { class: 'tag' }, t)))),
+          ...d.tags.map((t) => h('button', { type: 'button', class: 'tag', title: `Only documents tagged ${t}`, onclick: () => setTag(t) }, t)))),
+      trash ? null : h('button', { type: 'button', class: 'icon-button', title: 'Duplicate', 'aria-label': `Duplicate ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/duplicate`, 'POST') }, icon('copy')),
       actions)
   }
 
   async function act (path: string, method: string): Promise<void> {
     try { await request(method, path); await load() } catch (e) { showError(e) }
   }
+
+  function setTag (t: string): void {
+    tag = t
+    tagChip.hidden = !tag
+    tagChip.textContent = `#${tag}  ×`
+    syncUrl(); void load()
+  }
+  tagChip.hidden = !tag
+  tagChip.textContent = `#${tag}  ×`
+  tagChip.addEventListener('click', () => setTag(''))
+  sortSelect.addEventListener('change', () => { sort = sortSelect.value; syncUrl(); void load() })
 
   function renderSwitcher (): void {
     clear(switcher)
@@ -109,7 +131,7 @@ export function listPage (root: HTMLElement): () => void {
   root.append(
     header(switcher, searchForm),
     h('main', { class: 'list-page' },
-      h('div', { class: 'list-head' }, heading, h('div', { class: 'list-actions' }, trashButton, newButton)),
+      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, trashButton, newButton)),
       alert, list, more))
 
   void (async () => {

@@ -5,7 +5,7 @@ import { restore, session } from './api'
 import { h, clear } from './dom'
 import { authPage } from './auth'
 import { listPage } from './list'
-import { applyTheme } from './theme'
+import { adoptSavedTheme, applyTheme } from './theme'
 import { navigate, onRoute } from './router'
 
 const root = document.getElementById('app') as HTMLElement
@@ -55,4 +55,8 @@ window.addEventListener('popstate', () => { void route() })
 
 onRoute(() => { void route() })
 applyTheme()
-void restore().then(route)
+void restore().then(() => {
+  void route()
+  if (session.user) void adoptSavedTheme()
+})
+session.onChange(() => { if (session.user) void adoptSavedTheme() })

@@ -1,3 +1,4 @@
+import { saveSettings, settings } from './settings'
 // Light and dark: the system's choice until the person picks one (kept in localStorage).
 type Theme = 'light' | 'dark'
 
@@ -12,6 +13,16 @@ export function applyTheme (): void {
 }
 
 export function toggleTheme (): void {
-  localStorage.setItem('tandem-theme', currentTheme() === 'dark' ? 'light' : 'dark')
+  const next = currentTheme() === 'dark' ? 'light' : 'dark'
+  localStorage.setItem('tandem-theme', next)
+  applyTheme()
+  void saveSettings({ theme: next }).catch(() => {})
+}
+
+/** The account's saved theme wins over this device's, once settings are known. */
+export async function adoptSavedTheme (): Promise<void> {
+  const { theme } = await settings()
+  if (theme === 'system') localStorage.removeItem('tandem-theme')
+  else localStorage.setItem('tandem-theme', theme)
   applyTheme()
 }
