@@ -17,6 +17,7 @@ import { h, icon } from './dom'
 import { header, initials } from './header'
 import { Durability, SaveState } from './durability'
 import { shareDialog } from './share'
+import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
 
 type Mode = 'split' | 'editor' | 'preview'
@@ -67,7 +68,7 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     h('button', { type: 'button', 'data-testid': `mode-${m}`, title: `${label} (Ctrl+Alt+${key})`, 'aria-pressed': 'false', onclick: () => setMode(m) }, label)
   const modes = h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' },
     modeButton('editor', 'Editor', 'E'), modeButton('split', 'Split', 'B'), modeButton('preview', 'Preview', 'V'))
-  const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: !!link, onclick: () => shareDialog(id, root) }, icon('share'), 'Share')
+  const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: true, onclick: () => shareDialog(id, root) }, icon('share'), 'Share')
   const exportMenu = h('details', { class: 'menu' },
     h('summary', { class: 'button ghost small' }, icon('download'), 'Export'),
     h('div', { class: 'menu-items' },
@@ -92,6 +93,8 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     h('main', { class: 'editor-page' }, panes))
 
   const showError = (msg: string) => { alert.textContent = msg; alert.hidden = false }
+  const notice = sessionStorage.getItem('tandem-notice')
+  if (notice) { sessionStorage.removeItem('tandem-notice'); showError(notice) }
 
   // --- the shared document ------------------------------------------------------------
   const doc = new Y.Doc()
@@ -138,8 +141,14 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
   const durability = new Durability(doc, provider)
   durability.onChange = (s) => renderSaveState(s)
   durability.onDenied = () => {
-    // The server refused an edit: this connection is read-only now.
+    // The server refused an edit: this connection is read-only now. What was typed since
+    // is only on this device: open the document afresh from the server's copy.
     setReadOnly(true)
+    if (durability.pending) {
+      sessionStorage.setItem('tandem-notice', 'Your access changed to read-only: the last edits you made were not saved.')
+      navigate(location.pathname + location.search, true)
+      return
+    }
     void checkRole()
   }
 
@@ -301,6 +310,7 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
       if (document.activeElement !== title) title.value = d.title
       if (document.activeElement !== tagsInput) tagsInput.value = d.tags.join(', ')
       document.title = `${d.title || 'Untitled'} · Tandem`
+      shareButton.hidden = !!link || !(d.role === 'owner' || d.role === 'admin' || d.owner_id === me?.id)
       const next = d.role ?? 'viewer'
       if (next !== role) {
         const wasWriter = role !== null && WRITERS.includes(role)
@@ -315,11 +325,16 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
       }
     } catch (e) {
       if (destroyed) return
-      if (e instanceof ApiError && (e.status === 404 || e.status === 403)) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 403 || e.status === 401)) {
         setReadOnly(true)
-        showError(role === null ? explain(e) : 'You no longer have access to this document.')
+        showError(e.code === 'invalid_link'
+          ? 'This link does not exist or was revoked.'
+          : e.status === 401 ? 'Your session ended. Log in again to keep editing.'
+            : role === null ? explain(e) : 'You no longer have access to this document.')
         provider.disconnect()
         clearInterval(roleTimer)
+        editorHost.dataset.synced = 'false'
+        renderSaveState('offline')
       }
     }
   }
