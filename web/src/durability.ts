@@ -23,6 +23,8 @@ export class Durability {
   private barriers: number[] = []
   private timer: ReturnType<typeof setTimeout> | undefined
   private denied = false
+  /** Whether this connection has had the server's SyncStep1 (and so sent what it lacks). */
+  private greeted = false
   onChange: (state: SaveState) => void = () => {}
   onDenied: (reason: string) => void = () => {}
 
@@ -38,7 +40,10 @@ export class Durability {
       if (kind === syncProtocol.messageYjsSyncStep2) this.answered()
       // The provider answers the server's SyncStep1 with what the server lacks (edits made
       // offline) right after this handler: the barrier must follow that answer.
-      if (kind === syncProtocol.messageYjsSyncStep1) setTimeout(() => this.barrier(), 0)
+      if (kind === syncProtocol.messageYjsSyncStep1) {
+        this.greeted = true
+        setTimeout(() => this.barrier(), 0)
+      }
     }
     const auth = handlers[MESSAGE_AUTH]
     handlers[MESSAGE_AUTH] = (encoder, decoder, p, emitSynced, type) => {
@@ -76,6 +81,7 @@ export class Durability {
 
   private readonly onStatus = ({ status }: { status: string }): void => {
     this.barriers = []
+    this.greeted = false
     clearTimeout(this.timer)
     this.timer = undefined
     // The provider sends its own SyncStep1 right after announcing the connection; its
@@ -88,7 +94,8 @@ export class Durability {
     clearTimeout(this.timer)
     this.timer = undefined
     const ws = this.provider.ws
-    if (!this.provider.wsconnected || !ws || ws.readyState !== WebSocket.OPEN) return
+    // Before the server's SyncStep1, edits made offline have not been sent: no barrier yet.
+    if (!this.greeted || !this.provider.wsconnected || !ws || ws.readyState !== WebSocket.OPEN) return
     if (this.barriers.length > 0 && this.barriers[this.barriers.length - 1] === this.local) return
     const encoder = encoding.createEncoder()
     encoding.writeVarUint(encoder, MESSAGE_SYNC)
