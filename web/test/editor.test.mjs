@@ -80,6 +80,12 @@ test('the preview renders a heading and a task list, and split view is captured'
   await waitSaved(owner.page)
   await owner.page.waitForTimeout(400)
   await owner.page.screenshot({ path: `${SCREENSHOTS}/editor-split.png` })
+  // Export downloads what the server renders (Markdown here), named after the title.
+  await owner.page.click('summary:has-text("Export")')
+  const [download] = await Promise.all([owner.page.waitForEvent('download'), owner.page.click('text=Markdown (.md)')])
+  assert.equal(download.suggestedFilename(), 'launch-checklist.md')
+  const { readFile } = await import('node:fs/promises')
+  assert.match(await readFile(await download.path(), 'utf8'), /^# Launch plan\n/)
   // The dark theme, chosen in the header, is kept in the account's settings.
   await owner.page.click('button[aria-label="Toggle theme"]')
   await owner.page.waitForFunction(() => document.documentElement.dataset.theme === 'dark')
