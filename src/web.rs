@@ -3,9 +3,13 @@
 //! not the API, a socket or an operations endpoint. Hashed assets are cached forever; the
 //! app shell (index.html, the same for every client route) is revalidated and carries a
 //! strict Content-Security-Policy with a fresh nonce for CodeMirror's style elements.
+//! Scripts and styles go out gzipped when the client takes it (compressed once, kept).
 
-use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST};
+use std::io::Write;
+use std::sync::LazyLock;
+
+use axum::body::{Body, Bytes};
+use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HOST, VARY};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
@@ -22,6 +26,9 @@ const SERVER_PREFIXES: [&str; 6] = ["/api", "/ws", "/hocuspocus", "/metrics", "/
 const NONCE_PLACEHOLDER: &str = "__CSP_NONCE__";
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+/// Gzipped hashed assets, by name (a name is its content, so an entry never goes stale).
+static GZIPPED: LazyLock<dashmap::DashMap<String, Bytes>> = LazyLock::new(Default::default);
+
 /// The router's fallback: the web app for GETs outside the server's own paths, the API's
 /// JSON 404 for everything else.
 pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
@@ -30,8 +37,9 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     if server_path || (method != Method::GET && method != Method::HEAD) {
         return api::fallback().await.into_response();
     }
-    if path.starts_with("/assets/") {
-        return file(&path[1..], IMMUTABLE);
+    if let Some(name) = path.strip_prefix("/assets/") {
+        let gzip = accepts_gzip(&headers) && (name.ends_with(".js") || name.ends_with(".css"));
+        return if gzip { gzipped(&path[1..]) } else { file(&path[1..], IMMUTABLE) };
     }
     match path {
         "/favicon.svg" | "/favicon.ico" => file("favicon.svg", "public, max-age=86400"),
@@ -47,9 +55,44 @@ fn file(name: &str, cache: &'static str) -> Response {
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static(content_type(name))),
         (CACHE_CONTROL, HeaderValue::from_static(cache)),
+        (VARY, HeaderValue::from_static("accept-encoding")),
         (axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
     ];
-    (headers, Body::from(found.data.into_owned())).into_response()
+    (headers, Body::from(found.data)).into_response()
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| coding.split(';').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip")))
+}
+
+/// A hashed asset, gzipped (once: the result is kept).
+fn gzipped(name: &str) -> Response {
+    let body = match GZIPPED.get(name) {
+        Some(body) => body.clone(),
+        None => {
+            let Some(found) = Dist::get(name) else { return file(name, IMMUTABLE) };
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            let Ok(body) = encoder.write_all(&found.data).and_then(|()| encoder.finish()) else {
+                return file(name, IMMUTABLE);
+            };
+            let body = Bytes::from(body);
+            GZIPPED.insert(name.to_owned(), body.clone());
+            body
+        }
+    };
+    let headers = [
+        (CONTENT_TYPE, HeaderValue::from_static(content_type(name))),
+        (CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+        (VARY, HeaderValue::from_static("accept-encoding")),
+        (CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
+        (axum::http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    ];
+    (headers, body).into_response()
 }
 
 fn content_type(name: &str) -> &'static str {

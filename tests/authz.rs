@@ -683,6 +683,16 @@ async fn the_web_app_is_public_and_the_session_cookie_needs_the_apps_header(db: 
     let resp = api.request(Method::GET, &asset, None).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{asset}");
     assert_eq!(resp.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let plain = resp.bytes().await.unwrap();
+    let resp = api.request(Method::GET, &asset, None).header("accept-encoding", "br, gzip").send().await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let gzipped = resp.bytes().await.unwrap();
+    assert!(
+        gzipped.len() < plain.len() / 2 && gzipped.starts_with(&[0x1f, 0x8b]),
+        "{} of {}",
+        gzipped.len(),
+        plain.len()
+    );
 
     // Login from the app: the refresh token only as an HttpOnly cookie.
     let login = |app: bool| {
