@@ -54,6 +54,7 @@ test('two people edit one document and see each other\'s text, caret and name', 
   await waitSaved(owner.page)
   await waitSaved(other.page)
   assert.match(await owner.page.textContent('[data-testid=save-state]'), /saved/)
+  await owner.page.screenshot({ path: `${SCREENSHOTS}/editor-collab.png` })
   assert.equal(await text(owner.page), 'Ada was here. Grace too.')
   assert.equal(await text(other.page), 'Ada was here. Grace too.')
   assert.deepEqual([...owner.page.context().errors, ...other.page.context().errors], [])
