@@ -3,6 +3,7 @@ import { ApiError, Doc, explain, request, Workspace } from './api'
 import { clear, h, icon, relativeTime, snippetNodes } from './dom'
 import { header } from './header'
 import { navigate } from './router'
+import { membersDialog } from './members'
 
 interface Page { documents: Doc[], next_cursor: string | null }
 
@@ -24,6 +25,11 @@ export function listPage (root: HTMLElement): () => void {
   const searchForm = h('form', { class: 'search', role: 'search' }, icon('search'), search, h('button', { type: 'submit', class: 'visually-hidden' }, 'Search'))
   const newButton = h('button', { type: 'button', class: 'button primary', 'data-testid': 'new-document' }, icon('plus'), 'New document')
   const trashButton = h('button', { type: 'button', class: 'button ghost' })
+  const membersButton = h('button', { type: 'button', class: 'button ghost', hidden: true }, 'Members')
+  membersButton.addEventListener('click', () => {
+    const w = workspaces.find((x) => x.id === workspaceId)
+    if (w) membersDialog(w, root)
+  })
   const heading = h('h1', {})
   const sortSelect = h('select', { class: 'select', 'aria-label': 'Sort by' },
     ...[['updated', 'Last edited'], ['created', 'Newest'], ['title', 'Title']].map(([v, label]) => h('option', { value: v, selected: v === sort }, label)))
@@ -106,13 +112,24 @@ export function listPage (root: HTMLElement): () => void {
   function renderSwitcher (): void {
     clear(switcher)
     for (const w of workspaces) switcher.appendChild(h('option', { value: w.id, selected: w.id === workspaceId }, w.name))
+    switcher.appendChild(h('option', { value: '__new' }, 'New workspace…'))
+    const current = workspaces.find((w) => w.id === workspaceId)
+    membersButton.hidden = !current || current.personal || !(current.role === 'owner' || current.role === 'admin')
     heading.textContent = trash ? 'Trash' : (workspaces.find((w) => w.id === workspaceId)?.name ?? 'Documents')
     trashButton.textContent = ''
     trashButton.append(icon(trash ? 'back' : 'trash'), trash ? 'Back to documents' : 'Trash')
   }
 
-  switcher.addEventListener('change', () => {
-    workspaceId = switcher.value
+  switcher.addEventListener('change', async () => {
+    if (switcher.value === '__new') {
+      const name = prompt('Name of the new workspace')?.trim()
+      if (!name) { renderSwitcher(); return }
+      try {
+        const w = await request<Workspace>('POST', '/api/v1/workspaces', { name })
+        workspaces.push(w)
+        workspaceId = w.id
+      } catch (e) { showError(e); renderSwitcher(); return }
+    } else workspaceId = switcher.value
     localStorage.setItem('tandem-workspace', workspaceId)
     renderSwitcher(); syncUrl(); void load()
   })
@@ -131,7 +148,7 @@ export function listPage (root: HTMLElement): () => void {
   root.append(
     header(switcher, searchForm),
     h('main', { class: 'list-page' },
-      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, trashButton, newButton)),
+      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, trashButton, newButton)),
       alert, list, more))
 
   void (async () => {

@@ -5,6 +5,7 @@ import { restore, session } from './api'
 import { h, clear } from './dom'
 import { authPage } from './auth'
 import { listPage } from './list'
+import { invitePage } from './members'
 import { adoptSavedTheme, applyTheme } from './theme'
 import { navigate, onRoute } from './router'
 
@@ -26,6 +27,12 @@ async function route (): Promise<void> {
     const { editorPage } = await import('./editor')
     clear(root)
     teardown = editorPage(root, decodeURIComponent(doc[1]), link)
+    return
+  }
+  const invite = pathname.match(/^\/invite\/([0-9a-f]+)$/)
+  if (invite) {
+    if (!session.user) return navigate(`/login?next=${encodeURIComponent(pathname)}`, true)
+    invitePage(root, invite[1], (path) => navigate(path))
     return
   }
   if (pathname === '/login' || pathname === '/signup') {
