@@ -122,7 +122,7 @@ export function listPage (root: HTMLElement): () => void {
 
   switcher.addEventListener('change', async () => {
     if (switcher.value === '__new') {
-      const name = prompt('Name of the new workspace')?.trim()
+      const name = await askName(root)
       if (!name) { renderSwitcher(); return }
       try {
         const w = await request<Workspace>('POST', '/api/v1/workspaces', { name })
@@ -164,4 +164,20 @@ export function listPage (root: HTMLElement): () => void {
     }
   })()
   return () => { generation++; clearTimeout(debounce) }
+}
+
+/** Asks for a new workspace's name in a small dialog; null when cancelled. */
+function askName (root: HTMLElement): Promise<string | null> {
+  return new Promise((resolve) => {
+    const input = h('input', { name: 'name', required: true, maxlength: 100, placeholder: 'Team notes', 'aria-label': 'Workspace name' })
+    const form = h('form', { method: 'dialog', class: 'inline-form' }, input, h('button', { type: 'submit', class: 'button primary small' }, 'Create'))
+    const dialog = h('dialog', { class: 'dialog narrow', 'aria-label': 'New workspace' },
+      h('div', { class: 'dialog-head' }, h('h2', {}, 'New workspace'), h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', onclick: () => dialog.close() }, '×')),
+      h('p', { class: 'muted' }, 'Documents in a workspace are shared with its members.'), form)
+    let name: string | null = null
+    form.addEventListener('submit', () => { name = input.value.trim() || null })
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(name) })
+    root.appendChild(dialog)
+    dialog.showModal()
+  })
 }

@@ -90,8 +90,9 @@ test('search finds a phrase typed a moment ago', async () => {
 test('an admin creates a workspace, invites someone by email, and the invitee joins it', async () => {
   const admin = await signup(await context(browser), base, 'Ada Lovelace')
   const invitee = await signup(await context(browser), base, 'Grace Hopper')
-  admin.page.once('dialog', (d) => d.accept('Research'))
   await admin.page.selectOption('select[aria-label=Workspace]', '__new')
+  await admin.page.fill('dialog[open] input[name=name]', 'Research')
+  await admin.page.click('dialog[open] button:has-text("Create")')
   await admin.page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Research')
   await admin.page.click('button:has-text("Members")')
   const dialog = admin.page.locator('dialog[open]')
