@@ -135,8 +135,15 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
   })
   provider.on('sync', (synced: boolean) => {
     editorHost.dataset.synced = String(synced)
-    if (synced) schedulePreview()
+    if (synced) { schedulePreview(); startWriting() }
   })
+  let autoMode = innerWidth < PHONE_WIDTH
+  /** On a phone an empty document a writer opens has nothing to preview: show the editor. */
+  function startWriting (): void {
+    if (!autoMode || !provider.synced || role === null || !WRITERS.includes(role)) return
+    autoMode = false
+    if (ytext.length === 0) setMode('editor')
+  }
 
   const durability = new Durability(doc, provider)
   durability.onChange = (s) => renderSaveState(s)
@@ -320,6 +327,7 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
         roleBadge.textContent = link ? 'View only (link)' : `Read only (${role})`
         if (writer && durability.state === 'error') location.reload()
         setReadOnly(!writer)
+        startWriting()
         if (wasWriter && !writer) showError(`Your role changed to ${role}: this document is now read-only.`)
         else if (writer) alert.hidden = true
       }

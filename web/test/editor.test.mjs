@@ -162,6 +162,10 @@ test('on a phone-sized screen a document opens in preview only', async () => {
   await page.screenshot({ path: `${SCREENSHOTS}/phone-preview.png` })
   await page.click('[data-testid=mode-editor]')
   assert.equal(await page.isVisible('.cm-content'), true)
+  // A new (empty) document has nothing to preview: it opens in the editor.
+  await page.goto(`${base}/`)
+  await page.click('[data-testid=new-document]')
+  await page.locator('.cm-content[contenteditable=true]').waitFor({ state: 'visible' })
 })
 
 test('the share dialog shares by email, makes a view link that works, and revokes it', async () => {
