@@ -60,6 +60,7 @@ export function listPage (root: HTMLElement): () => void {
     if (!search.value.trim()) { q.set('sort', sort); q.set('order', sort === 'title' ? 'asc' : 'desc') }
     if (append && cursor) q.set('cursor', cursor)
     list.setAttribute('aria-busy', 'true')
+    if (!append && !list.querySelector('.doc-item')) list.replaceChildren(h('li', { class: 'empty' }, h('span', { class: 'spinner small' }), 'Loading documents…'))
     try {
       const page = await request<Page>('GET', `/api/v1/documents?${q}`)
       if (mine !== generation) return
@@ -69,7 +70,10 @@ export function listPage (root: HTMLElement): () => void {
       for (const d of page.documents) list.appendChild(item(d))
       if (!list.firstChild) list.appendChild(empty())
     } catch (e) {
-      if (mine === generation) showError(e)
+      if (mine === generation) {
+        showError(e)
+        list.querySelector('.empty')?.remove()
+      }
     } finally {
       if (mine === generation) list.setAttribute('aria-busy', 'false')
     }
