@@ -201,3 +201,23 @@ test('the share dialog shares by email, makes a view link that works, and revoke
   await again.waitForSelector('[role=alert]:not([hidden])')
   assert.match(await again.textContent('[role=alert]'), /revoked/)
 })
+
+test('an edit link lets a guest write, saved like anyone else\'s edits', async () => {
+  const owner = await signup(await context(browser), base, 'Ada Lovelace')
+  const id = await newDocument(owner.page)
+  const ownerToken = await tokenOf(owner.page)
+  const link = await api(base, 'POST', `/api/v1/documents/${id}/links`, ownerToken, { role: 'editor' })
+  assert.equal(link.status, 201)
+  const guest = await context(browser)
+  const page = await guest.newPage()
+  await page.goto(`${base}/d/${id}?link=${link.body.token}`)
+  await page.locator('.cm-content[contenteditable=true]').waitFor()
+  assert.equal(await page.isDisabled('.title-input'), true, 'an edit link changes content only')
+  await page.click('.cm-content')
+  await page.keyboard.type('A guest was here.')
+  await waitSaved(page)
+  assert.equal((await api(base, 'GET', `/api/v1/documents/${id}/content`, ownerToken)).body, 'A guest was here.')
+  // The owner sees the guest among those present, named as a guest.
+  await owner.page.waitForFunction(() => document.querySelector('[data-testid=presence]').textContent.includes('Guest'))
+  assert.deepEqual(guest.errors, [])
+})
