@@ -77,7 +77,10 @@ let inflight: Promise<boolean> | null = null
 /** Rotates the cookie's refresh token for a new access token. One at a time across tabs:
  *  two tabs presenting the same token would look like token theft to the server. */
 export function refresh (): Promise<boolean> {
-  if (!hasSessionCookie()) { signedOut(); return Promise.resolve(false) }
+  if (!hasSessionCookie()) {
+    if (accessToken) signedOut()
+    return Promise.resolve(false)
+  }
   inflight ??= (async () => {
     const run = async (): Promise<boolean> => {
       try {
@@ -87,7 +90,7 @@ export function refresh (): Promise<boolean> {
           body: '{}'
         })
         if (resp.ok) { signedIn(await resp.json()); return true }
-        if (resp.status === 401 || resp.status === 403) signedOut()
+        if ((resp.status === 401 || resp.status === 403) && accessToken) signedOut()
         return false
       } catch { return accessToken !== null }
     }

@@ -66,4 +66,11 @@ void restore().then(() => {
   void route()
   if (session.user) void adoptSavedTheme()
 })
-session.onChange(() => { if (session.user) void adoptSavedTheme() })
+session.onChange(() => {
+  if (session.user) { void adoptSavedTheme(); return }
+  // The session ended (logged out elsewhere, or revoked): back to the login page, unless
+  // this page works without one.
+  const { pathname, search } = location
+  const public_ = pathname === '/login' || pathname === '/signup' || new URLSearchParams(search).has('link')
+  if (!public_) navigate(`/login?next=${encodeURIComponent(pathname + search)}`, true)
+})
