@@ -62,6 +62,8 @@ window.addEventListener('popstate', () => { void route() })
 
 onRoute(() => { void route() })
 applyTheme()
+// Fetch the editor while the session is restored, not after.
+if (location.pathname.startsWith('/d/')) void import('./editor')
 void restore().then(() => {
   void route()
   if (session.user) void adoptSavedTheme()
