@@ -36,7 +36,6 @@ const highlight = HighlightStyle.define([
   { tag: tags.url, class: 'tok-url' },
   { tag: tags.monospace, class: 'tok-code' },
   { tag: tags.quote, class: 'tok-quote' },
-  { tag: tags.list, class: 'tok-list' },
   { tag: [tags.processingInstruction, tags.meta, tags.contentSeparator], class: 'tok-meta' },
   { tag: tags.strikethrough, class: 'tok-strike' }
 ])
