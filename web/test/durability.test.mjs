@@ -8,11 +8,16 @@ let browser
 const servers = []
 after(async () => {
   await browser?.close()
-  for (const s of servers) { await s.stop('SIGKILL'); s.cleanup() }
+  for (const s of servers) {
+    s.proc.kill('SIGCONT')
+    await s.stop('SIGKILL')
+    s.cleanup()
+  }
 })
 
 test('what the save state calls saved survives kill -9 of the server', async () => {
   const first = await Server.start()
+  servers.push(first)
   browser = await launch()
   const { page, email, password } = await signup(await context(browser), `http://${first.addr}`)
   const id = await newDocument(page)
@@ -35,6 +40,7 @@ test('what the save state calls saved survives kill -9 of the server', async () 
   await first.stop('SIGKILL')
   const second = await Server.start(first.dataDir)
   servers.push(second)
+  second.cleanup = () => {} // the same directory as the first's
   const base = `http://${second.addr}`
   const content = await api(base, 'GET', `/api/v1/documents/${id}/content`, await login(base, email, password))
   assert.equal(content.status, 200)
