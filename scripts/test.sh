@@ -7,7 +7,8 @@
 # postgres://postgres@127.0.0.1:5432/postgres) it starts a throwaway cluster on a spare
 # loopback port, installing PostgreSQL from Debian's packages if need be; the cluster
 # tests run redis-server processes of their own (installed if missing); Node packages
-# are installed from client-js/package-lock.json.
+# are installed from client-js/package-lock.json and web/package-lock.json; the browser
+# tests use Debian's chromium (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -68,6 +69,21 @@ if [ ! -d client-js/node_modules ] || [ client-js/package-lock.json -nt client-j
     (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
+# --- The web app: rebuilt from its lock file, and the committed build must match it ------
+if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules ]; then
+    log "installing web packages"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+log "building the web app (web/dist is committed and embedded in the binary)"
+(cd web && npm run build --silent >/dev/null)
+if [ -n "$(git status --porcelain web/dist)" ]; then
+    git status --porcelain web/dist >&2
+    echo "web/dist is stale: run npm run build in web/" >&2
+    exit 1
+fi
+# Browser tests drive Debian's Chromium (never a downloaded browser).
+[ -x /usr/bin/chromium ] || apt_install chromium
+
 # --- docker/compose.yaml stays valid (no Docker engine here: a config check only) -------
 command -v docker-compose >/dev/null || apt_install docker-compose
 log "checking docker/compose.yaml"
@@ -91,5 +107,7 @@ command -v c++ >/dev/null || apt_install g++
 fuzz/ci.sh 25
 log "JS tests (unmodified y-websocket providers against the real server)"
 TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix client-js test
+log "browser tests (the web app in Chromium against the real server)"
+TANDEM_BIN="$PWD/target/debug/tandem" npm --prefix web test
 log "faults under load, short (scripts/faults.sh; the long runs are documented in RELIABILITY.md)"
 scripts/faults.sh --short

@@ -26,17 +26,21 @@ static DECOY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 pub struct Tokens {
     /// JWT for `Authorization: Bearer` and the WebSocket `token` parameter.
     pub access_token: String,
-    /// Single-use token for `POST /api/v1/auth/refresh`.
-    pub refresh_token: String,
+    /// Single-use token for `POST /api/v1/auth/refresh`. Left out for the web app
+    /// (`X-Tandem-Session: 1`), which gets it only as an HttpOnly cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// Seconds until the access token expires.
     pub expires_in: u64,
     pub token_type: &'static str,
     pub user: User,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// The refresh token; the web app leaves it out and sends its session cookie instead.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
 }
 
 pub async fn hash_password(password: String) -> Result<String, ApiError> {
@@ -78,7 +82,7 @@ pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result
     app.store.create_session(&session, &token_hash(&refresh_token)).await?;
     Ok(Tokens {
         access_token: app.keys.mint_user(user.id.as_str(), cfg.access_token_ttl),
-        refresh_token,
+        refresh_token: Some(refresh_token),
         expires_in: cfg.access_token_ttl.as_secs(),
         token_type: "Bearer",
         user,

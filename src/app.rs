@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
         .merge(api::router(state.config.max_document_size))
-        .fallback(api::fallback)
+        .fallback(crate::web::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }

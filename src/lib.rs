@@ -18,3 +18,4 @@ pub mod render;
 pub mod room;
 pub mod socket;
 pub mod store;
+pub mod web;

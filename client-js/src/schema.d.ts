@@ -27,7 +27,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Ends the session the refresh token belongs to. */
+        /**
+         * Ends the session the refresh token (in the body, or the web app's cookie) belongs to,
+         *     and clears the cookie.
+         */
         post: operations["auth_logout"];
         delete?: never;
         options?: never;
@@ -63,7 +66,8 @@ export interface paths {
         put?: never;
         /**
          * Trades a refresh token for a new pair; the old one stops working. Reusing a used
-         *     token revokes the whole session.
+         *     token revokes the whole session. The token comes in the body, or (from the web app,
+         *     with `X-Tandem-Session: 1`) in the session cookie, which is then rotated too.
          */
         post: operations["auth_refresh"];
         delete?: never;
@@ -621,8 +625,9 @@ export interface components {
             invited_by: components["schemas"]["UserId"];
             role: components["schemas"]["Role"];
         };
+        /** @description The refresh token; the web app leaves it out and sends its session cookie instead. */
         RefreshRequest: {
-            refresh_token: string;
+            refresh_token?: string | null;
         };
         RenderPatch: {
             live_preview?: boolean | null;
@@ -682,8 +687,11 @@ export interface components {
              * @description Seconds until the access token expires.
              */
             expires_in: number;
-            /** @description Single-use token for `POST /api/v1/auth/refresh`. */
-            refresh_token: string;
+            /**
+             * @description Single-use token for `POST /api/v1/auth/refresh`. Left out for the web app
+             *     (`X-Tandem-Session: 1`), which gets it only as an HttpOnly cookie.
+             */
+            refresh_token?: string | null;
             token_type: string;
             user: components["schemas"]["User"];
         };
@@ -792,6 +800,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description session_header_required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     auth_me: {
@@ -844,6 +861,15 @@ export interface operations {
             };
             /** @description invalid_refresh_token or refresh_token_reused */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description session_header_required */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -2,15 +2,18 @@
 //! every field is bounded before any work (hashing, limiter keys, queries) is done.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, text_field};
+use super::extract::{ApiJson, optional_json, text_field};
+use super::session;
 use crate::access::Caller;
 use crate::accounts::{self, RefreshRequest, Tokens};
 use crate::app::AppState;
@@ -103,8 +106,9 @@ fn email_field(email: &str) -> Result<String, ApiError> {
 async fn signup(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<SignupRequest>,
-) -> Result<(StatusCode, Json<Tokens>), ApiError> {
+) -> Result<Response, ApiError> {
     let email = email_field(&req.email)?;
     let name = text_field("name", &req.name, 100)?;
     password_field(&req.password)?;
@@ -118,7 +122,8 @@ async fn signup(
     }
     let password_hash = Some(accounts::hash_password(req.password).await?);
     let user = accounts::create_user(&app, NewUser { email: Some(email), name, password_hash, external: None }).await?;
-    Ok((StatusCode::CREATED, Json(accounts::issue(&app, user, None).await?)))
+    let tokens = accounts::issue(&app, user, None).await?;
+    Ok(with_session(&app, &headers, StatusCode::CREATED, tokens))
 }
 
 /// Logs in with email and password. Throttled per account and per address.
@@ -129,8 +134,9 @@ async fn signup(
 async fn login(
     State(app): State<AppState>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<Tokens>, ApiError> {
+) -> Result<Response, ApiError> {
     let email = login_email(&req.email)?;
     if req.password.len() > *PASSWORD_BYTES.end() {
         return Err(invalid_field("`password` must be at most 1024 bytes"));
@@ -150,28 +156,72 @@ async fn login(
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password"));
     }
     let user = creds.map(|c| c.user).ok_or_else(|| ApiError::internal("verified a password without an account"))?;
-    Ok(Json(accounts::issue(&app, user, None).await?))
+    let tokens = accounts::issue(&app, user, None).await?;
+    Ok(with_session(&app, &headers, StatusCode::OK, tokens))
 }
 
 /// Trades a refresh token for a new pair; the old one stops working. Reusing a used
-/// token revokes the whole session.
+/// token revokes the whole session. The token comes in the body, or (from the web app,
+/// with `X-Tandem-Session: 1`) in the session cookie, which is then rotated too.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = Tokens),
-        (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorBody)))]
-async fn refresh(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<Json<Tokens>, ApiError> {
-    refresh_token_field(&req.refresh_token)?;
-    Ok(Json(accounts::refresh(&app, &req.refresh_token).await?))
+        (status = 401, description = "invalid_refresh_token or refresh_token_reused", body = ErrorBody),
+        (status = 403, description = "session_header_required", body = ErrorBody)))]
+async fn refresh(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let req: RefreshRequest = optional_json(&body)?;
+    let (token, from_cookie) = match req.refresh_token {
+        Some(token) => (token, false),
+        None => match session::cookie_refresh_token(&headers)? {
+            Some(token) => (token, true),
+            None => return Err(invalid_refresh_token()),
+        },
+    };
+    refresh_token_field(&token)?;
+    match accounts::refresh(&app, &token).await {
+        Ok(tokens) if from_cookie => Ok(with_session(&app, &headers, StatusCode::OK, tokens)),
+        Ok(tokens) => Ok(Json(tokens).into_response()),
+        // A dead cookie is cleared, so the app stops presenting it.
+        Err(e) if from_cookie && e.status == StatusCode::UNAUTHORIZED => {
+            Ok((session::clear(&headers), e).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// Ends the session the refresh token belongs to.
+/// Ends the session the refresh token (in the body, or the web app's cookie) belongs to,
+/// and clears the cookie.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "logged out")))]
-async fn logout(State(app): State<AppState>, ApiJson(req): ApiJson<RefreshRequest>) -> Result<StatusCode, ApiError> {
-    if refresh_token_field(&req.refresh_token).is_err() {
-        return Ok(StatusCode::NO_CONTENT);
+    responses((status = 204, description = "logged out"),
+        (status = 403, description = "session_header_required", body = ErrorBody)))]
+async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let req: RefreshRequest = optional_json(&body)?;
+    let token = match req.refresh_token {
+        Some(token) => Some(token),
+        None => session::cookie_refresh_token(&headers)?,
+    };
+    if let Some(token) = token.filter(|t| refresh_token_field(t).is_ok()) {
+        accounts::logout(&app, &token).await?;
     }
-    accounts::logout(&app, &req.refresh_token).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok((StatusCode::NO_CONTENT, session::clear(&headers)).into_response())
+}
+
+fn invalid_refresh_token() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+        "no refresh token in the body or the session cookie",
+    )
+}
+
+/// The tokens as JSON, and the session cookie. A request from the web app gets the
+/// refresh token only as the HttpOnly cookie, never in a body its scripts could read.
+fn with_session(app: &AppState, headers: &HeaderMap, status: StatusCode, mut tokens: Tokens) -> Response {
+    let max_age = app.config.refresh_token_ttl.as_secs();
+    let cookies = session::set(headers, tokens.refresh_token.as_deref().unwrap_or_default(), max_age);
+    if session::from_app(headers) {
+        tokens.refresh_token = None;
+    }
+    (status, cookies, Json(tokens)).into_response()
 }
 
 /// The calling user.

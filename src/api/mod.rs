@@ -7,6 +7,7 @@ pub mod documents;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod session;
 pub mod shares;
 pub mod users;
 pub mod workspaces;

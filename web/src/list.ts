@@ -1,0 +1,187 @@
+// The document list at `/`: workspace switcher, search (`?q=`), create, delete, trash.
+import { ApiError, Doc, explain, request, Workspace } from './api'
+import { clear, h, icon, relativeTime, snippetNodes } from './dom'
+import { header } from './header'
+import { navigate } from './router'
+import { membersDialog } from './members'
+
+interface Page { documents: Doc[], next_cursor: string | null }
+
+export function listPage (root: HTMLElement): () => void {
+  const params = new URLSearchParams(location.search)
+  let workspaceId = params.get('workspace') ?? localStorage.getItem('tandem-workspace') ?? ''
+  let trash = params.get('trash') === '1'
+  let tag = params.get('tag') ?? ''
+  let sort = params.get('sort') ?? 'updated'
+  let workspaces: Workspace[] = []
+  let cursor: string | null = null
+  let generation = 0
+
+  const alert = h('p', { role: 'alert', class: 'alert', hidden: true })
+  const list = h('ul', { class: 'doc-list', 'data-testid': 'document-list', 'aria-busy': 'true' })
+  const more = h('button', { type: 'button', class: 'button ghost', hidden: true, onclick: () => { void load(true) } }, 'Load more')
+  const switcher = h('select', { class: 'select', 'aria-label': 'Workspace' })
+  const search = h('input', { type: 'search', name: 'q', placeholder: 'Search documents', 'data-testid': 'search', value: params.get('q') ?? '', 'aria-label': 'Search documents' })
+  const searchForm = h('form', { class: 'search', role: 'search' }, icon('search'), search, h('button', { type: 'submit', class: 'visually-hidden' }, 'Search'))
+  const newButton = h('button', { type: 'button', class: 'button primary', 'data-testid': 'new-document' }, icon('plus'), 'New document')
+  const trashButton = h('button', { type: 'button', class: 'button ghost' })
+  const membersButton = h('button', { type: 'button', class: 'button ghost', hidden: true }, 'Members')
+  membersButton.addEventListener('click', () => {
+    const w = workspaces.find((x) => x.id === workspaceId)
+    if (w) membersDialog(w, root)
+  })
+  const heading = h('h1', {})
+  const sortSelect = h('select', { class: 'select', 'aria-label': 'Sort by' },
+    ...[['updated', 'Last edited'], ['created', 'Newest'], ['title', 'Title']].map(([v, label]) => h('option', { value: v, selected: v === sort }, label)))
+  const tagChip = h('button', { type: 'button', class: 'tag filter', title: 'Show all tags' })
+
+  const showError = (e: unknown) => { alert.textContent = explain(e); alert.hidden = false }
+
+  function syncUrl (): void {
+    const p = new URLSearchParams()
+    if (search.value) p.set('q', search.value)
+    if (workspaceId) p.set('workspace', workspaceId)
+    if (trash) p.set('trash', '1')
+    if (tag) p.set('tag', tag)
+    if (sort !== 'updated') p.set('sort', sort)
+    const qs = p.toString()
+    history.replaceState(null, '', qs ? `/?${qs}` : '/')
+  }
+
+  async function load (append = false): Promise<void> {
+    const mine = ++generation
+    alert.hidden = true
+    const q = new URLSearchParams({ limit: '50' })
+    if (workspaceId) q.set('workspace_id', workspaceId)
+    if (search.value.trim()) q.set('q', search.value.trim())
+    if (trash) q.set('deleted', 'true')
+    if (tag) q.set('tag', tag)
+    // Searches are ranked by relevance; listings follow the chosen order.
+    if (!search.value.trim()) { q.set('sort', sort); q.set('order', sort === 'title' ? 'asc' : 'desc') }
+    if (append && cursor) q.set('cursor', cursor)
+    list.setAttribute('aria-busy', 'true')
+    if (!append && !list.querySelector('.doc-item')) list.replaceChildren(h('li', { class: 'empty' }, h('span', { class: 'spinner small' }), 'Loading documents…'))
+    try {
+      const page = await request<Page>('GET', `/api/v1/documents?${q}`)
+      if (mine !== generation) return
+      if (!append) clear(list)
+      cursor = page.next_cursor
+      more.hidden = !cursor
+      for (const d of page.documents) list.appendChild(item(d))
+      if (!list.firstChild) list.appendChild(empty())
+    } catch (e) {
+      if (mine === generation) {
+        showError(e)
+        list.querySelector('.empty')?.remove()
+      }
+    } finally {
+      if (mine === generation) list.setAttribute('aria-busy', 'false')
+    }
+  }
+
+  function empty (): HTMLElement {
+    const text = search.value.trim() ? 'No documents match your search.' : trash ? 'The trash is empty.' : 'No documents yet. Create your first one.'
+    return h('li', { class: 'empty' }, text)
+  }
+
+  function item (d: Doc): HTMLElement {
+    const actions = trash
+      ? h('button', { type: 'button', class: 'icon-button', title: 'Restore', 'aria-label': `Restore ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/restore`, 'POST') }, icon('restore'))
+      : h('button', { type: 'button', class: 'icon-button danger', title: 'Move to trash', 'aria-label': `Delete ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}`, 'DELETE') }, icon('trash'))
+    const title = trash ? h('span', { class: 'doc-title' }, d.title || 'Untitled') : h('a', { href: `/d/${d.id}`, 'data-link': true, class: 'doc-title' }, d.title || 'Untitled')
+    return h('li', { class: 'doc-item', 'data-id': d.id },
+      h('div', { class: 'doc-main' }, title,
+        d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
+        h('div', { class: 'doc-meta' }, h('span', {}, `Edited ${relativeTime(d.updated_at)}`),
+          ...d.tags.map((t) => h('button', { type: 'button', class: 'tag', title: `Only documents tagged ${t}`, onclick: () => setTag(t) }, t)))),
+      trash ? null : h('button', { type: 'button', class: 'icon-button', title: 'Duplicate', 'aria-label': `Duplicate ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/duplicate`, 'POST') }, icon('copy')),
+      actions)
+  }
+
+  async function act (path: string, method: string): Promise<void> {
+    try { await request(method, path); await load() } catch (e) { showError(e) }
+  }
+
+  function setTag (t: string): void {
+    tag = t
+    tagChip.hidden = !tag
+    tagChip.textContent = `#${tag}  ×`
+    syncUrl(); void load()
+  }
+  tagChip.hidden = !tag
+  tagChip.textContent = `#${tag}  ×`
+  tagChip.addEventListener('click', () => setTag(''))
+  sortSelect.addEventListener('change', () => { sort = sortSelect.value; syncUrl(); void load() })
+
+  function renderSwitcher (): void {
+    clear(switcher)
+    for (const w of workspaces) switcher.appendChild(h('option', { value: w.id, selected: w.id === workspaceId }, w.name))
+    switcher.appendChild(h('option', { value: '__new' }, 'New workspace…'))
+    const current = workspaces.find((w) => w.id === workspaceId)
+    membersButton.hidden = !current || current.personal || !(current.role === 'owner' || current.role === 'admin')
+    heading.textContent = trash ? 'Trash' : (workspaces.find((w) => w.id === workspaceId)?.name ?? 'Documents')
+    trashButton.textContent = ''
+    trashButton.append(icon(trash ? 'back' : 'trash'), trash ? 'Back to documents' : 'Trash')
+  }
+
+  switcher.addEventListener('change', async () => {
+    if (switcher.value === '__new') {
+      const name = await askName(root)
+      if (!name) { renderSwitcher(); return }
+      try {
+        const w = await request<Workspace>('POST', '/api/v1/workspaces', { name })
+        workspaces.push(w)
+        workspaceId = w.id
+      } catch (e) { showError(e); renderSwitcher(); return }
+    } else workspaceId = switcher.value
+    localStorage.setItem('tandem-workspace', workspaceId)
+    renderSwitcher(); syncUrl(); void load()
+  })
+  let debounce: ReturnType<typeof setTimeout> | undefined
+  search.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(() => { syncUrl(); void load() }, 200) })
+  searchForm.addEventListener('submit', (e) => { e.preventDefault(); clearTimeout(debounce); syncUrl(); void load() })
+  trashButton.addEventListener('click', () => { trash = !trash; renderSwitcher(); syncUrl(); void load() })
+  newButton.addEventListener('click', async () => {
+    newButton.disabled = true
+    try {
+      const doc = await request<Doc>('POST', '/api/v1/documents', { title: 'Untitled', workspace_id: workspaceId || undefined })
+      navigate(`/d/${doc.id}`)
+    } catch (e) { showError(e); newButton.disabled = false }
+  })
+
+  root.append(
+    header(switcher, searchForm),
+    h('main', { class: 'list-page' },
+      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, trashButton, newButton)),
+      alert, list, more))
+
+  void (async () => {
+    try {
+      workspaces = await request<Workspace[]>('GET', '/api/v1/workspaces')
+      if (!workspaces.some((w) => w.id === workspaceId)) workspaceId = (workspaces.find((w) => w.personal) ?? workspaces[0])?.id ?? ''
+      renderSwitcher()
+      syncUrl()
+      await load()
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) navigate('/login', true)
+      else showError(e)
+    }
+  })()
+  return () => { generation++; clearTimeout(debounce) }
+}
+
+/** Asks for a new workspace's name in a small dialog; null when cancelled. */
+function askName (root: HTMLElement): Promise<string | null> {
+  return new Promise((resolve) => {
+    const input = h('input', { name: 'name', required: true, maxlength: 100, placeholder: 'Team notes', 'aria-label': 'Workspace name' })
+    const form = h('form', { method: 'dialog', class: 'inline-form' }, input, h('button', { type: 'submit', class: 'button primary small' }, 'Create'))
+    const dialog = h('dialog', { class: 'dialog narrow', 'aria-label': 'New workspace' },
+      h('div', { class: 'dialog-head' }, h('h2', {}, 'New workspace'), h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', onclick: () => dialog.close() }, '×')),
+      h('p', { class: 'muted' }, 'Documents in a workspace are shared with its members.'), form)
+    let name: string | null = null
+    form.addEventListener('submit', () => { name = input.value.trim() || null })
+    dialog.addEventListener('close', () => { dialog.remove(); resolve(name) })
+    root.appendChild(dialog)
+    dialog.showModal()
+  })
+}
