@@ -130,9 +130,9 @@ impl RoomActor {
         let doc = self.awareness.doc();
         // One transaction per part, as `store::merge_state` does (why: there).
         let applied = catch_unwind(AssertUnwindSafe(|| {
-            stored.parts().all(|part| {
-                Update::decode_v1(part).is_ok_and(|update| doc.transact_mut().apply_update(update).is_ok())
-            })
+            stored
+                .parts()
+                .all(|part| Update::decode_v1(part).is_ok_and(|update| doc.transact_mut().apply_update(update).is_ok()))
         }));
         if !matches!(applied, Ok(true)) {
             return Err(StoreError::Corrupt(self.doc_id.clone()));

@@ -5,6 +5,9 @@ import { mkdirSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+import { before, after } from 'node:test'
+import { Server } from '../../client-js/test/server.mjs'
+
 export { Server, until } from '../../client-js/test/server.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -77,4 +80,25 @@ export async function newDocument (page) {
 
 export async function waitSaved (page, ms = 10_000) {
   await page.waitForFunction(() => document.querySelector('[data-testid=save-state]')?.dataset.state === 'saved', null, { timeout: ms })
+}
+
+/**
+ * For a test file: the real server (with `env` added to its environment) and a browser,
+ * started before the file's tests (then handed to `up` as `{ server, browser, base }`,
+ * `base` being the server's http address) and stopped after them.
+ */
+export function serverAndBrowser (env, up) {
+  const running = { server: null, browser: null, base: '' }
+  before(async () => {
+    running.server = await Server.start(undefined, env)
+    running.base = `http://${running.server.addr}`
+    running.browser = await launch()
+    up(running)
+  })
+  after(async () => {
+    await running.browser?.close()
+    await running.server?.stop()
+    running.server?.cleanup()
+  })
+  return running
 }

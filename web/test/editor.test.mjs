@@ -1,20 +1,11 @@
 // The editor in a real browser against the real server: two people editing together,
 // the preview, read-only viewers, a live role change, view links, and screenshots.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Server, launch, context, signup, tokenOf, api, newDocument, waitSaved, SCREENSHOTS } from './browser.mjs'
+import { serverAndBrowser, launch, context, signup, tokenOf, api, newDocument, waitSaved, SCREENSHOTS } from './browser.mjs'
 
 let server, browser, base
-before(async () => {
-  server = await Server.start()
-  base = `http://${server.addr}`
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  server?.cleanup()
-})
+serverAndBrowser({}, (up) => { ({ server, browser, base } = up) })
 
 const editable = (page) => page.getAttribute('.cm-content', 'contenteditable')
 /** The editor's text, without remote carets and their name labels. */

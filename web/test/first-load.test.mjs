@@ -1,22 +1,13 @@
 // Measures the first load of /d/{id} with a 1 MB document, from navigation to an editor
 // that is synced and editable, and prints it (BENCHMARKS.md has the release figure).
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Server, launch, context, signup, tokenOf, api } from './browser.mjs'
+import { serverAndBrowser, context, signup, tokenOf, api } from './browser.mjs'
 
 const BUDGET_MS = Number(process.env.FIRST_LOAD_BUDGET_MS ?? 10_000)
 
 let server, browser, base
-before(async () => {
-  server = await Server.start()
-  base = `http://${server.addr}`
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  server?.cleanup()
-})
+serverAndBrowser({}, (up) => { ({ server, browser, base } = up) })
 
 function markdown (bytes) {
   const parts = []

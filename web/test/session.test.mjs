@@ -1,20 +1,11 @@
 // Sessions and the list in a real browser: a signed-out visit, a reload, search, and the
 // list and login screenshots.
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Server, launch, context, signup, newDocument, waitSaved, SCREENSHOTS } from './browser.mjs'
+import { serverAndBrowser, context, signup, newDocument, waitSaved, SCREENSHOTS } from './browser.mjs'
 
 let server, browser, base
-before(async () => {
-  server = await Server.start()
-  base = `http://${server.addr}`
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  server?.cleanup()
-})
+serverAndBrowser({}, (up) => { ({ server, browser, base } = up) })
 
 test('a signed-out visit shows the login page and logs no console errors', async () => {
   const ctx = await context(browser)

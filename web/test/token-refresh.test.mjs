@@ -1,26 +1,12 @@
 // Access tokens that expire every few seconds: the app refreshes them before they do, for
 // its REST calls and for the editor's socket (which the server closes with 4401 once the
 // token it joined with expires, and the provider rejoins with the fresh one).
-import { test, before, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Server, launch, context, signup, newDocument, waitSaved } from './browser.mjs'
+import { serverAndBrowser, context, signup, newDocument, waitSaved } from './browser.mjs'
 
 let server, browser, base
-before(async () => {
-  process.env.TANDEM_ACCESS_TOKEN_TTL = '4s'
-  process.env.TANDEM_ACCESS_RECHECK = '1s'
-  try { server = await Server.start() } finally {
-    delete process.env.TANDEM_ACCESS_TOKEN_TTL
-    delete process.env.TANDEM_ACCESS_RECHECK
-  }
-  base = `http://${server.addr}`
-  browser = await launch()
-})
-after(async () => {
-  await browser?.close()
-  await server?.stop()
-  server?.cleanup()
-})
+serverAndBrowser({ TANDEM_ACCESS_TOKEN_TTL: '4s', TANDEM_ACCESS_RECHECK: '1s' }, (up) => { ({ server, browser, base } = up) })
 
 test('editing goes on across several access token lifetimes', async () => {
   const { page } = await signup(await context(browser), base)
