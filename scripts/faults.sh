@@ -20,18 +20,7 @@ cd "$(dirname "$0")/.."
 
 short=0
 [ "${1:-}" = "--short" ] && short=1
-log() { printf '==> %s\n' "$*" >&2; }
-apt_install() {
-    log "installing $*"
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-    else
-        sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-    fi
-}
-cleanups=()
-cleanup() { local c; for c in "${cleanups[@]}"; do eval "$c" || true; done; }
-trap cleanup EXIT
+. scripts/common.sh
 
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/dev/null || apt_install postgresql
 command -v redis-server >/dev/null || apt_install redis-server
