@@ -44,6 +44,8 @@ export async function openDocument (
 ): Promise<OpenDocument> {
   const doc = opts.doc ?? new Y.Doc()
   const wsBase = baseUrl.replace(/^http/, 'ws')
+  const hocuspocus = (opts.protocol ?? 'y-websocket') === 'hocuspocus'
+  if (hocuspocus && opts.link) throw new Error('public links open over y-websocket only')
   const cleanups: Array<() => void> = []
   if (opts.offline) cleanups.push(await persistOffline(id, doc))
   const credential = async (): Promise<Record<string, string>> =>
@@ -51,7 +53,7 @@ export async function openDocument (
 
   let provider: WebsocketProvider | HocuspocusProvider
   let synced: Promise<void>
-  if ((opts.protocol ?? 'y-websocket') === 'y-websocket') {
+  if (!hocuspocus) {
     const yws = new WebsocketProvider(wsBase + '/ws', id, doc, {
       params: await credential(),
       WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket | undefined,
@@ -75,7 +77,6 @@ export async function openDocument (
       yws.on('sync', done)
     })
   } else {
-    if (opts.link) throw new Error('public links open over y-websocket only')
     const websocketProvider = new HocuspocusProviderWebsocket({
       url: wsBase + '/hocuspocus',
       ...(opts.WebSocketPolyfill ? { WebSocketPolyfill: opts.WebSocketPolyfill } : {})

@@ -44,24 +44,29 @@ export class Tandem {
  * between). Requests made signed out go as they are.
  */
 function bearer (session: Session, fetchFn: typeof fetch): Middleware {
-  const retried = new WeakSet<Request>()
+  // Sending a request uses up its body: keep an unsent copy of each for the retry.
+  const unsent = new Map<string, Request>()
   return {
-    async onRequest ({ request }) {
+    async onRequest ({ request, id }) {
       if (!session.user) return request
       request.headers.set('authorization', 'Bearer ' + await session.accessToken())
+      unsent.set(id, request.clone())
       return request
     },
-    async onResponse ({ request, response }) {
-      if (response.status !== 401 || !session.user || retried.has(request)) return response
+    async onResponse ({ response, id }) {
+      const again = unsent.get(id)
+      unsent.delete(id)
+      if (response.status !== 401 || !again) return response
       const token = await session.refresh().catch((e: unknown) => {
         if (e instanceof TandemError) return null
         throw e
       })
       if (!token) return response
-      const again = new Request(request, { headers: new Headers(request.headers) })
       again.headers.set('authorization', 'Bearer ' + token)
-      retried.add(again)
       return fetchFn(again)
+    },
+    onError ({ id }) {
+      unsent.delete(id)
     }
   }
 }

@@ -209,6 +209,11 @@ impl RoomActor {
                 }
                 _ = shutdown.cancelled() => return Stop::Shutdown,
             }
+            if sub.resync.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                self.resync().await;
+            }
+            // After anything that applied updates: nothing touches a document yrs
+            // panicked on before it is rebuilt.
             if self.damaged {
                 self.rebuild().await;
             }
@@ -220,9 +225,6 @@ impl RoomActor {
             }
             if self.evicted.is_some() {
                 return Stop::Evicted;
-            }
-            if sub.resync.swap(false, std::sync::atomic::Ordering::AcqRel) {
-                self.resync().await;
             }
             match (self.conns.is_empty(), idle_since) {
                 (true, None) => idle_since = Some(Instant::now()),
@@ -327,16 +329,16 @@ impl RoomActor {
             Identity::User { id, .. } => {
                 Seats::User(count(&|i| matches!(i, Identity::User { id: other, .. } if other == id)))
             }
-            Identity::Guest { link } => {
-                Seats::Link(count(&|i| matches!(i, Identity::Guest { link: other } if other == link)))
-            }
+            Identity::Guest { .. } => Seats::Links(count(&|i| matches!(i, Identity::Guest { .. }))),
             Identity::App { .. } => Seats::Uncounted,
         };
         self.shared.config.refuses_seat(self.conns.len(), access, seats)
     }
 
     async fn on_message(&mut self, conn: ConnId, msg: ClientMessage, len: usize) {
-        let Some(access) = self.conns.get(&conn).map(|c| c.access) else {
+        // A connection refused meanwhile (bad input, lost access) has nothing more applied,
+        // queued or not: one bad frame sent on many connections costs one refusal each.
+        let Some(access) = self.conns.get(&conn).filter(|c| !c.sink.control.is_refused()).map(|c| c.access) else {
             return;
         };
         match msg {
@@ -455,7 +457,7 @@ impl RoomActor {
         let Some(gone) = self.conns.get(&conn).map(|c| c.clients.iter().copied().collect::<Vec<ClientID>>()) else {
             return;
         };
-        self.release_clients(Some(conn), &gone);
+        self.release_clients(Some(conn), &gone, true);
         self.conns.remove(&conn);
         debug!(doc = %self.doc_id, %conn, clients = self.conns.len(), "left");
         for id in &gone {

@@ -105,7 +105,8 @@ impl RoomActor {
                 c.clients.remove(id);
             }
         }
-        self.release_clients(Some(conn), &summary.removed);
+        // Removed by their owner: nothing to keep for it (it said it is gone).
+        self.release_clients(Some(conn), &summary.removed, false);
         self.broadcast_awareness(summary.all_changes(), true);
     }
 
@@ -161,10 +162,11 @@ impl RoomActor {
     }
 
     /// Forgets who owned `ids` (removed, timed out, or their connection left; `conn`: only
-    /// those it owned), remembering for an awareness timeout which principal it was. Guests
+    /// those it owned), remembering for an awareness timeout which principal it was when
+    /// the owner did not remove them itself (`remember`): its provider may come back. Guests
     /// are anonymous (no principal to give the id back to), and the memory is bounded as
     /// the owners are: past that, ids are let go as they were before it existed.
-    pub(super) fn release_clients(&mut self, conn: Option<ConnId>, ids: &[ClientID]) {
+    pub(super) fn release_clients(&mut self, conn: Option<ConnId>, ids: &[ClientID], remember: bool) {
         let until = Instant::now() + self.shared.config.awareness_timeout;
         let bound = self.shared.config.max_connections * MAX_CLIENTS_PER_CONN;
         for id in ids {
@@ -172,7 +174,7 @@ impl RoomActor {
                 continue;
             };
             self.owners.remove(id);
-            let Some(identity) = self.conns.get(&owner).map(|c| &c.identity) else { continue };
+            let Some(identity) = self.conns.get(&owner).map(|c| &c.identity).filter(|_| remember) else { continue };
             if matches!(identity, Identity::Guest { .. }) {
                 continue;
             }
@@ -206,7 +208,7 @@ impl RoomActor {
                 c.clients.remove(id);
             }
         }
-        self.release_clients(None, &stale);
+        self.release_clients(None, &stale, true);
         let now = Instant::now();
         self.released.retain(|_, (_, until)| *until > now);
         debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");

@@ -43,11 +43,11 @@ pub struct RoomConfig {
 impl RoomConfig {
     /// Which limit one more connection would break, if any: the room's size (its last
     /// tenth kept for connections that may write, so readers cannot lock editors out), or
-    /// the user's own share of it (`same_principal`: a signed-in user's connections already
-    /// in), or one public link's share (`same_link`: at most half the room, so one link
-    /// passed around cannot fill it). Room tokens have no share of their own: the
-    /// application that signs them decides who gets one (and may give all its users one
-    /// subject).
+    /// the user's own share of it (`Seats::User`: a signed-in user's connections already
+    /// in), or the share of public links (`Seats::Links`: all of a document's links together
+    /// take at most half the room, so links passed around cannot lock its members out). Room
+    /// tokens have no share of their own: the application that signs them decides who gets
+    /// one (and may give all its users one subject).
     pub(super) fn refuses_seat(&self, in_room: usize, access: Access, same: Seats) -> Option<&'static str> {
         if in_room >= self.max_connections {
             return Some("room_connections");
@@ -57,7 +57,7 @@ impl RoomConfig {
         }
         match same {
             Seats::User(n) if n >= self.max_connections_per_user => Some("user_connections"),
-            Seats::Link(n) if n >= (self.max_connections / 2).max(1) => Some("link_connections"),
+            Seats::Links(n) if n >= (self.max_connections / 2).max(1) => Some("link_connections"),
             _ => None,
         }
     }
@@ -68,8 +68,8 @@ impl RoomConfig {
 pub(super) enum Seats {
     /// A signed-in user's connections.
     User(usize),
-    /// Connections through the same public link.
-    Link(usize),
+    /// Connections through public links (any of the document's).
+    Links(usize),
     /// A room token's holder: not counted.
     Uncounted,
 }

@@ -25,7 +25,7 @@ export function authPage (kind: 'login' | 'signup', next: string | null): HTMLEl
     try {
       if (kind === 'login') await login(value('email'), value('password'))
       else await signup(value('email'), value('password'), value('name'))
-      navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', true)
+      navigate(safeNext(next), true)
     } catch (err) {
       alert.textContent = explain(err)
       alert.hidden = false
@@ -41,4 +41,9 @@ export function authPage (kind: 'login' | 'signup', next: string | null): HTMLEl
       h('h1', {}, kind === 'login' ? 'Welcome back' : 'Create your account'),
       h('p', { class: 'muted' }, 'Markdown notes your team writes together, live.'),
       form, other))
+}
+
+/** Where to go after signing in: a path of this app (`next`), never another site. */
+export function safeNext (next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/'
 }

@@ -3,7 +3,7 @@
 import './style.css'
 import { restore, session } from './api'
 import { h, clear } from './dom'
-import { authPage } from './auth'
+import { authPage, safeNext } from './auth'
 import { listPage } from './list'
 import { invitePage } from './members'
 import { adoptSavedTheme, applyTheme } from './theme'
@@ -36,7 +36,7 @@ async function route (): Promise<void> {
     return
   }
   if (pathname === '/login' || pathname === '/signup') {
-    if (session.user) return navigate(params.get('next') ?? '/', true)
+    if (session.user) return navigate(safeNext(params.get('next')), true)
     root.appendChild(authPage(pathname === '/signup' ? 'signup' : 'login', params.get('next')))
     return
   }

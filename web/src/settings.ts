@@ -23,6 +23,8 @@ export function settings (): Promise<Settings> {
 export async function saveSettings (patch: Partial<Omit<Settings, 'editor'>> & { editor?: Partial<EditorPrefs> }): Promise<void> {
   if (!session.user) return
   const next = request<Settings>('PATCH', '/api/v1/users/me/settings', patch)
-  loaded = next.catch(() => settings())
+  // A failed save keeps what was there before (not `settings()`: that is `loaded` itself).
+  const before = loaded ?? Promise.resolve(DEFAULTS)
+  loaded = next.catch(() => before)
   await next
 }
