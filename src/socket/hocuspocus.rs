@@ -238,24 +238,34 @@ impl Socket {
 
     /// Checks a document's token and joins its room; answers Authenticated (with the
     /// scope) or PermissionDenied. A document already open costs nothing.
+    ///
+    /// A socket whose queue cannot take an answer is closed as too slow: the provider
+    /// would otherwise wait for it forever.
+    fn answer(&self, frame: Bytes) {
+        if self.out.try_send(frame).is_err() {
+            metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
+            self.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+        }
+    }
+
     async fn authenticate(&mut self, name: String, token: &str) {
         if self.docs.contains_key(&name) {
             return;
         }
         if self.docs.len() >= self.app.config.hocuspocus_max_documents {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_documents").increment(1);
-            let _ = self.out.try_send(hp::encode_permission_denied(&name, TOO_MANY_DOCUMENTS).into());
+            self.answer(hp::encode_permission_denied(&name, TOO_MANY_DOCUMENTS).into());
             return;
         }
         let Some(doc) = DocId::parse(&name) else {
-            let _ = self.out.try_send(hp::encode_permission_denied(&name, "invalid document name").into());
+            self.answer(hp::encode_permission_denied(&name, "invalid document name").into());
             return;
         };
         let grant = match authorize_socket(&self.app, &doc, Some(token), None).await {
             Ok(grant) => grant,
             Err(e) => {
                 metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code).increment(1);
-                let _ = self.out.try_send(hp::encode_permission_denied(&name, &e.message).into());
+                self.answer(hp::encode_permission_denied(&name, &e.message).into());
                 return;
             }
         };
@@ -273,12 +283,12 @@ impl Socket {
                     RoomError::Full(_) => "room is full",
                     _ => "document unavailable",
                 };
-                let _ = self.out.try_send(hp::encode_permission_denied(&name, reason).into());
+                self.answer(hp::encode_permission_denied(&name, reason).into());
                 return;
             }
         };
         // Sent before the room's first frames, which the forwarder below starts moving.
-        let _ = self.out.try_send(hp::encode_authenticated(&name, read_only).into());
+        self.answer(hp::encode_authenticated(&name, read_only).into());
         self.authenticated.cancel();
         let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
         let watcher = grant.recheck.map(|recheck| {

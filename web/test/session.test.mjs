@@ -108,8 +108,9 @@ test('a deleted document goes to the trash and comes back from it', async () => 
   const { page } = await signup(await context(browser), base)
   await newDocument(page)
   await page.fill('.title-input', 'Keep me')
+  const saved = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok())
   await page.press('.title-input', 'Enter')
-  await page.waitForTimeout(300)
+  await saved
   await page.click('a.brand')
   const item = page.locator('[data-testid=document-list] .doc-item', { hasText: 'Keep me' })
   await item.waitFor()

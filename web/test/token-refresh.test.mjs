@@ -25,8 +25,9 @@ test('editing goes on across several access token lifetimes', async () => {
   assert.ok(sockets.length >= 1, 'the socket was never renewed')
   assert.equal(new Set(sockets.map((u) => new URL(u).searchParams.get('token'))).size, sockets.length)
   await page.fill('.title-input', 'Still signed in')
+  const saved = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok())
   await page.press('.title-input', 'Enter')
-  await page.waitForTimeout(500)
+  await saved
   await page.reload()
   await page.waitForSelector('.editor[data-synced=true]')
   assert.equal(await page.inputValue('.title-input'), 'Still signed in')
