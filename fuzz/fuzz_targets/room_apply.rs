@@ -74,14 +74,12 @@ fn text_state(doc: &Doc) -> (String, BTreeMap<u64, u32>) {
 }
 
 /// The document a reload builds from the logged deltas.
+/// As `RoomActor::load` (src/room/apply.rs) reads a stored log: one transaction a row.
 fn rebuilt(updates: &[Vec<u8>]) -> Doc {
     let doc = room_doc();
-    {
-        let mut txn = doc.transact_mut();
-        for update in updates {
-            let update = Update::decode_v1(update).expect("every logged delta decodes");
-            txn.apply_update(update).expect("a logged delta applies");
-        }
+    for update in updates {
+        let update = Update::decode_v1(update).expect("every logged delta decodes");
+        doc.transact_mut().apply_update(update).expect("a logged delta applies");
     }
     doc
 }
