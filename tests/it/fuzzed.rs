@@ -12,7 +12,7 @@
 use crate::common;
 
 use common::client::{Event, WAIT};
-use common::process::http_get;
+use common::process::{http_get, metric_sample};
 use common::{Client, TestServer};
 use futures_util::SinkExt;
 use tandem_protocol::{self as proto, ClientMessage};
@@ -38,18 +38,10 @@ fn frames(mut data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-fn sample(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0.0)
-}
-
 const PANICS: &str = r#"tandem_room_updates_refused_total{reason="panic"}"#;
 
 async fn panics_so_far(server: &TestServer) -> f64 {
-    sample(&http_get(server.addr, "/metrics").await.1, PANICS)
+    metric_sample(&http_get(server.addr, "/metrics").await.1, PANICS).unwrap_or(0.0)
 }
 
 /// What became of a replay.

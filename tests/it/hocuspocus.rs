@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::api::{Api, Db};
 use common::client::insert_update;
-use common::process::{ServerProcess, http_get};
+use common::process::{ServerProcess, http_get, metric_sample};
 use common::{TestServer, eventually_async};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -245,9 +245,7 @@ async fn a_socket_that_authenticates_nothing_in_time_is_closed_with_4408() {
 async fn watchers_of(addr: SocketAddr, endpoint: &str) -> f64 {
     let (status, body) = http_get(addr, "/metrics").await;
     assert_eq!(status, 200);
-    body.lines()
-        .find_map(|l| l.strip_prefix(&format!(r#"tandem_access_watchers_active{{endpoint="{endpoint}"}} "#)))
-        .map_or(0.0, |v| v.trim().parse().unwrap())
+    metric_sample(&body, &format!(r#"tandem_access_watchers_active{{endpoint="{endpoint}"}}"#)).unwrap_or(0.0)
 }
 
 async fn watchers(addr: SocketAddr) -> f64 {

@@ -4,18 +4,10 @@
 use crate::common;
 
 use common::api::{Api, Db};
-use common::process::{ServerProcess, http_get};
+use common::process::{ServerProcess, http_get, metric_sample};
 use common::{Client, TestServer};
 
 on_both_databases!(the_data_dir_database_files_and_generated_secret_are_private);
-
-/// The value of the first sample of `series` (name plus labels, as rendered).
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics
-        .lines()
-        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_reflect_activity() {
@@ -35,7 +27,7 @@ async fn health_readiness_and_metrics_reflect_activity() {
     assert_eq!(status, 200);
     // The recorder is process-wide (other tests' servers add to it): check lower bounds.
     let at_least = |series: &str, min: f64| {
-        let v = sample(&m, series).unwrap_or_else(|| panic!("no {series} in:\n{m}"));
+        let v = metric_sample(&m, series).unwrap_or_else(|| panic!("no {series} in:\n{m}"));
         assert!(v >= min, "{series} = {v}, expected at least {min}");
     };
     at_least("tandem_room_updates_applied_total", 5.0);
@@ -100,7 +92,7 @@ async fn a_fresh_servers_first_scrape_describes_every_metric() {
         r#"tandem_auth_failures_total{reason="invalid_token"}"#,
         r#"tandem_store_compactions_total{result="failed"}"#,
     ] {
-        assert_eq!(sample(&m, series), Some(0.0), "{series} in:\n{m}");
+        assert_eq!(metric_sample(&m, series), Some(0.0), "{series} in:\n{m}");
     }
 }
 
