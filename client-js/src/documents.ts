@@ -45,12 +45,19 @@ export interface OpenDocument {
   destroy (): void
 }
 
-export async function openDocument (
-  baseUrl: string,
-  session: Session,
-  id: string,
-  opts: OpenOptions = {}
-): Promise<OpenDocument> {
+/** Where documents are opened from, and as whom: a `Tandem`. */
+export interface Origin {
+  baseUrl: string
+  session: Session
+}
+
+/**
+ * `tandem.openDocument(id, opts)`, for apps that import it where they would rather load
+ * its code together with their own page (`@tandem/client/documents`) than on first use.
+ */
+export function openDocument (tandem: Origin, id: string, opts?: OpenOptions & { protocol?: 'y-websocket' }): Promise<WebsocketDocument>
+export function openDocument (tandem: Origin, id: string, opts?: OpenOptions): Promise<OpenDocument>
+export async function openDocument ({ baseUrl, session }: Origin, id: string, opts: OpenOptions = {}): Promise<OpenDocument> {
   const doc = opts.doc ?? new Y.Doc()
   const wsBase = baseUrl.replace(/^http/, 'ws')
   const hocuspocus = (opts.protocol ?? 'y-websocket') === 'hocuspocus'
@@ -122,6 +129,12 @@ export async function openDocument (
       for (const cleanup of cleanups) cleanup()
     }
   }
+}
+
+/** A document open over y-websocket (the default protocol): its provider, and its save state. */
+export interface WebsocketDocument extends OpenDocument {
+  provider: WebsocketProvider
+  durability: Durability
 }
 
 /** Keeps `doc` in the browser's IndexedDB; resolves once what was stored is loaded. */

@@ -5,11 +5,11 @@
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
 import type { paths } from './schema.js'
 import { Session, TandemError } from './session.js'
-import type { OpenDocument, OpenOptions } from './documents.js'
+import type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
 
 export { Session, TandemError, type SessionOptions, type Tokens, type User } from './session.js'
 export { CONTENT } from './content.js'
-export type { OpenDocument, OpenOptions } from './documents.js'
+export type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
 export type { Durability, SaveState } from './durability.js'
 export type { paths, components } from './schema.js'
 
@@ -29,13 +29,14 @@ export class Tandem {
   readonly session: Session
   /** The REST API, typed from the server's OpenAPI document: `api.GET('/api/v1/documents')`. */
   readonly api: Client<paths>
-  readonly #baseUrl: string
+  /** The server's address, without a trailing slash. */
+  readonly baseUrl: string
 
   constructor (opts: TandemOptions) {
-    this.#baseUrl = opts.baseUrl.replace(/\/+$/, '')
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
     const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis)
-    this.session = new Session(this.#baseUrl, fetchFn, { cookie: opts.cookie ?? false })
-    this.api = createFetchClient<paths>({ baseUrl: this.#baseUrl, fetch: fetchFn })
+    this.session = new Session(this.baseUrl, fetchFn, { cookie: opts.cookie ?? false })
+    this.api = createFetchClient<paths>({ baseUrl: this.baseUrl, fetch: fetchFn })
     this.api.use(bearer(this.session, fetchFn))
   }
 
@@ -43,9 +44,11 @@ export class Tandem {
    * Opens a document's live room; see {@link OpenOptions}. The Yjs code loads on first
    * use, so an app's pages without a live document do not carry it.
    */
+  openDocument (id: string, opts?: OpenOptions & { protocol?: 'y-websocket' }): Promise<WebsocketDocument>
+  openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument>
   async openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument> {
     const { openDocument } = await import('./documents.js')
-    return openDocument(this.#baseUrl, this.session, id, opts)
+    return openDocument(this, id, opts)
   }
 }
 
