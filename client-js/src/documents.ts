@@ -2,15 +2,22 @@
 // unmodified y-websocket WebsocketProvider (the default) or an @hocuspocus/provider,
 // with the session's access token renewed across reconnects (the server closes a
 // connection whose token expired with 4401; the provider then reconnects with a fresh
-// one), and, in browsers, optional offline persistence with y-indexeddb.
+// one), save state from the server's durability barrier over y-websocket, and, in
+// browsers, optional offline persistence with y-indexeddb. Loaded on first use by
+// `Tandem.openDocument`; the Hocuspocus provider only when asked for.
 
 import * as Y from 'yjs'
 import { WebsocketProvider } from 'y-websocket'
-import { HocuspocusProvider, HocuspocusProviderWebsocket } from '@hocuspocus/provider'
+import type { HocuspocusProvider } from '@hocuspocus/provider'
 import type { Session } from './session.js'
+import { CONTENT } from './content.js'
+import { Durability } from './durability.js'
 
-/** The name of the `Y.Text` that holds a document's Markdown. */
-export const CONTENT = 'content'
+/** Close codes after which reconnecting cannot help: access is gone (the server's 4403). */
+const FORBIDDEN = 4403
+const NOT_FOUND = 4404
+/** The access token expired: rejoin with a fresh one. */
+const UNAUTHORIZED = 4401
 
 export interface OpenOptions {
   /** Which protocol to speak: `y-websocket` (default) or `hocuspocus`. */
@@ -32,16 +39,25 @@ export interface OpenDocument {
   provider: WebsocketProvider | HocuspocusProvider
   /** Resolves once the first sync with the server is done. */
   synced: Promise<void>
+  /** Whether local edits are durable on the server (y-websocket; null over Hocuspocus). */
+  durability: Durability | null
   /** Disconnects and stops keeping the document in step (the Y.Doc stays usable). */
   destroy (): void
 }
 
-export async function openDocument (
-  baseUrl: string,
-  session: Session,
-  id: string,
-  opts: OpenOptions = {}
-): Promise<OpenDocument> {
+/** Where documents are opened from, and as whom: a `Tandem`. */
+export interface Origin {
+  baseUrl: string
+  session: Session
+}
+
+/**
+ * `tandem.openDocument(id, opts)`, for apps that import it where they would rather load
+ * its code together with their own page (`@tandem/client/documents`) than on first use.
+ */
+export function openDocument (tandem: Origin, id: string, opts?: OpenOptions & { protocol?: 'y-websocket' }): Promise<WebsocketDocument>
+export function openDocument (tandem: Origin, id: string, opts?: OpenOptions): Promise<OpenDocument>
+export async function openDocument ({ baseUrl, session }: Origin, id: string, opts: OpenOptions = {}): Promise<OpenDocument> {
   const doc = opts.doc ?? new Y.Doc()
   const wsBase = baseUrl.replace(/^http/, 'ws')
   const hocuspocus = (opts.protocol ?? 'y-websocket') === 'hocuspocus'
@@ -53,23 +69,33 @@ export async function openDocument (
 
   let provider: WebsocketProvider | HocuspocusProvider
   let synced: Promise<void>
+  let durability: Durability | null = null
   if (!hocuspocus) {
     const yws = new WebsocketProvider(wsBase + '/ws', id, doc, {
       params: await credential(),
       WebSocketPolyfill: opts.WebSocketPolyfill as typeof WebSocket | undefined,
-      disableBc: true
+      disableBc: true,
+      // Installed before the socket opens, so that no answer to a barrier is missed.
+      connect: false,
+      // y-websocket stops at every 44xx code; an expired token (4401) only needs a new one.
+      shouldReconnect: (event) => event.code !== FORBIDDEN && event.code !== NOT_FOUND
     })
     // Each (re)connect reads `params`: keep the token in it current. The session renews
-    // it ahead of expiry; after a close, fetch one now in case it lapsed meanwhile.
-    const renew = (): void => {
+    // it ahead of expiry; after a close, fetch one now in case it lapsed meanwhile, and
+    // a new one when the server said it had.
+    const renew = (event: CloseEvent | null): void => {
       if (opts.link) return
       const current = session.currentToken()
       if (current) yws.params = { token: current }
-      session.accessToken().then((token) => { yws.params = { token } }, () => undefined)
+      const next = event?.code === UNAUTHORIZED ? session.refresh() : session.accessToken()
+      next.then((token) => { yws.params = { token } }, () => undefined)
     }
     yws.on('connection-close', renew)
+    durability = new Durability(doc, yws)
+    const tracker = durability
     // The provider leaves its Awareness (and the Awareness' timer) to the Y.Doc's end.
-    cleanups.push(() => yws.off('connection-close', renew), () => yws.awareness.destroy())
+    cleanups.push(() => yws.off('connection-close', renew), () => tracker.destroy(), () => yws.awareness.destroy())
+    yws.connect()
     provider = yws
     synced = new Promise((resolve) => {
       if (yws.synced) return resolve()
@@ -77,6 +103,7 @@ export async function openDocument (
       yws.on('sync', done)
     })
   } else {
+    const { HocuspocusProvider, HocuspocusProviderWebsocket } = await import('@hocuspocus/provider')
     const websocketProvider = new HocuspocusProviderWebsocket({
       url: wsBase + '/hocuspocus',
       ...(opts.WebSocketPolyfill ? { WebSocketPolyfill: opts.WebSocketPolyfill } : {})
@@ -96,11 +123,18 @@ export async function openDocument (
     text: doc.getText(CONTENT),
     provider,
     synced,
+    durability,
     destroy () {
       destroyProvider.destroy()
       for (const cleanup of cleanups) cleanup()
     }
   }
+}
+
+/** A document open over y-websocket (the default protocol): its provider, and its save state. */
+export interface WebsocketDocument extends OpenDocument {
+  provider: WebsocketProvider
+  durability: Durability
 }
 
 /** Keeps `doc` in the browser's IndexedDB; resolves once what was stored is loaded. */

@@ -5,10 +5,12 @@
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
 import type { paths } from './schema.js'
 import { Session, TandemError } from './session.js'
-import { openDocument, type OpenDocument, type OpenOptions } from './documents.js'
+import type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
 
-export { Session, TandemError, type Tokens, type User } from './session.js'
-export { CONTENT, type OpenDocument, type OpenOptions } from './documents.js'
+export { Session, TandemError, type SessionOptions, type Tokens, type User } from './session.js'
+export { CONTENT } from './content.js'
+export type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
+export type { Durability, SaveState } from './durability.js'
 export type { paths, components } from './schema.js'
 
 export interface TandemOptions {
@@ -16,39 +18,52 @@ export interface TandemOptions {
   baseUrl: string
   /** A fetch implementation (the global one by default). */
   fetch?: typeof fetch
+  /**
+   * Keep the refresh token in the server's HttpOnly session cookie: for a web app served
+   * by the Tandem server (see {@link SessionOptions.cookie}).
+   */
+  cookie?: boolean
 }
 
 export class Tandem {
   readonly session: Session
   /** The REST API, typed from the server's OpenAPI document: `api.GET('/api/v1/documents')`. */
   readonly api: Client<paths>
-  readonly #baseUrl: string
+  /** The server's address, without a trailing slash. */
+  readonly baseUrl: string
 
   constructor (opts: TandemOptions) {
-    this.#baseUrl = opts.baseUrl.replace(/\/+$/, '')
+    this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
     const fetchFn = opts.fetch ?? globalThis.fetch.bind(globalThis)
-    this.session = new Session(this.#baseUrl, fetchFn)
-    this.api = createFetchClient<paths>({ baseUrl: this.#baseUrl, fetch: fetchFn })
+    this.session = new Session(this.baseUrl, fetchFn, { cookie: opts.cookie ?? false })
+    this.api = createFetchClient<paths>({ baseUrl: this.baseUrl, fetch: fetchFn })
     this.api.use(bearer(this.session, fetchFn))
   }
 
-  /** Opens a document's live room; see {@link OpenOptions}. */
-  openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument> {
-    return openDocument(this.#baseUrl, this.session, id, opts)
+  /**
+   * Opens a document's live room; see {@link OpenOptions}. The Yjs code loads on first
+   * use, so an app's pages without a live document do not carry it.
+   */
+  openDocument (id: string, opts?: OpenOptions & { protocol?: 'y-websocket' }): Promise<WebsocketDocument>
+  openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument>
+  async openDocument (id: string, opts?: OpenOptions): Promise<OpenDocument> {
+    const { openDocument } = await import('./documents.js')
+    return openDocument(this, id, opts)
   }
 }
 
 /**
  * Adds the session's access token to every request made while signed in, and retries
  * once with a refreshed token when the server answers 401 (a token that lapsed in
- * between). Requests made signed out go as they are.
+ * between). Requests made signed out, or through a public link (`Tandem-Link`), go as
+ * they are.
  */
 function bearer (session: Session, fetchFn: typeof fetch): Middleware {
   // Sending a request uses up its body: keep an unsent copy of each for the retry.
   const unsent = new Map<string, Request>()
   return {
     async onRequest ({ request, id }) {
-      if (!session.user) return request
+      if (!session.user || request.headers.has('tandem-link')) return request
       request.headers.set('authorization', 'Bearer ' + await session.accessToken())
       unsent.set(id, request.clone())
       return request

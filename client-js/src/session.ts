@@ -1,6 +1,12 @@
 // Signing in, and keeping the access token fresh: refreshed a while before it expires
 // (the refresh token is single-use: each refresh rotates it), and once more on demand
 // when the server says 401. One refresh at a time, whoever asks.
+//
+// Two places for the refresh token. By default the session holds it (a script stores it
+// to resume later). In cookie mode, for a browser app served by the Tandem server, the
+// server keeps it in an HttpOnly cookie the app's scripts never read (src/api/session.rs):
+// auth requests carry `X-Tandem-Session: 1` and the cookie, and a readable marker cookie
+// tells whether a session may exist, so a signed-out visit asks the server nothing.
 
 import type { components } from './schema.js'
 
@@ -15,13 +21,33 @@ export class TandemError extends Error {
   }
 
   static async from (res: Response): Promise<TandemError> {
-    const body = await res.json().catch(() => null) as { error?: { code?: string, message?: string } } | null
-    return new TandemError(res.status, body?.error?.code ?? 'http_' + res.status, body?.error?.message ?? res.statusText)
+    return TandemError.fromBody(res.status, await res.json().catch(() => null), res.statusText)
   }
+
+  /** From an error body already read (e.g. the `error` of a typed REST call). */
+  static fromBody (status: number, body: unknown, statusText = ''): TandemError {
+    const error = (body as { error?: { code?: string, message?: string } } | null)?.error
+    return new TandemError(status, error?.code ?? 'http_' + status, error?.message ?? statusText)
+  }
+}
+
+export interface SessionOptions {
+  /**
+   * Keep the refresh token in the server's HttpOnly session cookie instead of in this
+   * object: for a web app served by the Tandem server. {@link Session.refreshToken} is
+   * then always null, and {@link Session.resume} takes no token.
+   */
+  cookie?: boolean
 }
 
 /** How long before expiry the access token is refreshed, at most (a third of its life if shorter). */
 const REFRESH_AHEAD_MS = 60_000
+/** The header that marks an auth request as the web app's (its refresh token is in the cookie). */
+const SESSION_HEADER = 'x-tandem-session'
+/** The script-readable cookie that says a session may exist (it carries nothing secret). */
+const MARKER_COOKIE = 'tandem_session=1'
+/** Tabs of one browser share the cookie: their refreshes take turns under this lock. */
+const REFRESH_LOCK = 'tandem-refresh'
 
 export class Session {
   #tokens: Tokens | null = null
@@ -29,12 +55,15 @@ export class Session {
   #refreshing: Promise<string> | null = null
   #timer: ReturnType<typeof setTimeout> | null = null
   readonly #listeners = new Set<(user: User | null) => void>()
+  readonly #cookie: boolean
 
-  constructor (private readonly baseUrl: string, private readonly fetchFn: typeof fetch) {}
+  constructor (private readonly baseUrl: string, private readonly fetchFn: typeof fetch, opts: SessionOptions = {}) {
+    this.#cookie = opts.cookie ?? false
+  }
 
   get user (): User | null { return this.#tokens?.user ?? null }
 
-  /** The refresh token, to keep a session across restarts of a script (store it safely). */
+  /** The refresh token, to keep a session across restarts of a script (store it safely). Null in cookie mode. */
   get refreshToken (): string | null { return this.#tokens?.refresh_token ?? null }
 
   /** Called with the user on sign-in and refresh, and with null once signed out. */
@@ -52,23 +81,43 @@ export class Session {
   }
 
   /** Resumes a session from a refresh token kept from an earlier one. */
-  async resume (refreshToken: string): Promise<User> {
-    return this.#start(await this.#post('/api/v1/auth/refresh', { refresh_token: refreshToken }))
+  resume (refreshToken: string): Promise<User>
+  /**
+   * Cookie mode: resumes the session the browser's cookie holds (after a reload, or in a
+   * new tab); null when there is none, without asking the server when the marker cookie
+   * says so.
+   */
+  resume (): Promise<User | null>
+  async resume (refreshToken?: string): Promise<User | null> {
+    if (refreshToken !== undefined) return this.#start(await this.#post('/api/v1/auth/refresh', { refresh_token: refreshToken }))
+    if (!this.#cookie) throw new TypeError('resume() without a refresh token needs cookie mode')
+    if (!this.#maybeSession()) return null
+    try {
+      await this.refresh()
+    } catch (e) {
+      if (e instanceof TandemError && e.status === 401) return null
+      throw e
+    }
+    return this.user
   }
 
+  /** Ends the session on the server (in cookie mode, clearing the cookie too), then here. */
   async logout (): Promise<void> {
     const refresh = this.refreshToken
-    this.#stop()
-    if (refresh) {
-      await this.fetchFn(this.baseUrl + '/api/v1/auth/logout', {
-        method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refresh_token: refresh })
-      }).catch(() => undefined)
+    try {
+      if (this.#cookie || refresh) {
+        await this.fetchFn(this.baseUrl + '/api/v1/auth/logout', this.#init(this.#cookie ? {} : { refresh_token: refresh }))
+      }
+    } catch {
+      // Signed out here all the same; the server's session lapses on its own.
+    } finally {
+      this.#stop()
     }
   }
 
   /** A valid access token: the current one, or a new one if it is (about to be) expired. */
   async accessToken (): Promise<string> {
-    if (!this.#tokens) throw new TandemError(401, 'not_signed_in', 'not signed in')
+    if (!this.#tokens) throw notSignedIn()
     if (Date.now() < this.#expiresAt - 5_000) return this.#tokens.access_token
     return this.refresh()
   }
@@ -80,8 +129,14 @@ export class Session {
   refresh (): Promise<string> {
     if (!this.#refreshing) {
       const token = this.refreshToken
-      if (!token) return Promise.reject(new TandemError(401, 'not_signed_in', 'not signed in'))
-      this.#refreshing = this.#post('/api/v1/auth/refresh', { refresh_token: token })
+      if (this.#cookie ? !this.#maybeSession() : !token) {
+        // In cookie mode: another tab logged out, or the cookie expired.
+        this.#stop()
+        return Promise.reject(notSignedIn())
+      }
+      const body = this.#cookie ? {} : { refresh_token: token }
+      const post = (): Promise<Tokens> => this.#post('/api/v1/auth/refresh', body)
+      this.#refreshing = (this.#cookie ? inTurn(post) : post())
         .then((tokens) => { this.#start(tokens); return tokens.access_token })
         .catch((e: unknown) => {
           if (e instanceof TandemError && e.status === 401) this.#stop()
@@ -92,10 +147,21 @@ export class Session {
     return this.#refreshing
   }
 
+  /** Whether a session may exist: cookie mode reads the marker when this page shares the server's origin. */
+  #maybeSession (): boolean {
+    if (typeof document === 'undefined' || typeof location === 'undefined') return true
+    if (new URL(this.baseUrl, location.href).origin !== location.origin) return true
+    return document.cookie.split(';').some((c) => c.trim() === MARKER_COOKIE)
+  }
+
+  #init (body: unknown): RequestInit {
+    const headers: Record<string, string> = { 'content-type': 'application/json' }
+    if (this.#cookie) headers[SESSION_HEADER] = '1'
+    return { method: 'POST', headers, body: JSON.stringify(body), ...(this.#cookie ? { credentials: 'include' } : {}) }
+  }
+
   async #post (path: string, body: unknown): Promise<Tokens> {
-    const res = await this.fetchFn(this.baseUrl + path, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body)
-    })
+    const res = await this.fetchFn(this.baseUrl + path, this.#init(body))
     if (!res.ok) throw await TandemError.from(res)
     return await res.json() as Tokens
   }
@@ -113,11 +179,27 @@ export class Session {
     return tokens.user
   }
 
+  /** Forgets the session; listeners hear of it only if there was one. */
   #stop (): void {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
+    const had = this.#tokens !== null
     this.#tokens = null
     this.#expiresAt = 0
-    for (const listener of this.#listeners) listener(null)
+    if (had) for (const listener of this.#listeners) listener(null)
   }
+}
+
+function notSignedIn (): TandemError {
+  return new TandemError(401, 'not_signed_in', 'not signed in')
+}
+
+/**
+ * Runs `f` under the browser's cross-tab lock where there is one: two tabs presenting the
+ * same cookie at once would look like a stolen refresh token to the server, which then
+ * ends the session.
+ */
+async function inTurn<T> (f: () => Promise<T>): Promise<T> {
+  const locks = (globalThis as { navigator?: { locks?: LockManager } }).navigator?.locks
+  return locks ? await locks.request(REFRESH_LOCK, f) : await f()
 }

@@ -88,3 +88,20 @@ for (const protocol of ['y-websocket', 'hocuspocus']) {
     assert.equal(text, b.text.toString())
   })
 }
+
+test('y-websocket: the save state turns saved only once the server holds the edits', async () => {
+  const ann = await signedIn()
+  const { data: doc } = await ann.api.POST('/api/v1/documents', { body: { title: 'durable' } })
+  const d = await openDoc(ann, doc.id)
+  const states = []
+  d.durability.onChange((s) => states.push(s))
+  assert.equal(d.durability.state, 'saved')
+  d.text.insert(0, 'kept. ')
+  assert.equal(d.durability.state, 'saving')
+  await until(() => d.durability.state === 'saved', 10_000, 'the edit to be saved')
+  assert.deepEqual([states[0], states.at(-1)], ['saving', 'saved'])
+  const { data } = await ann.api.GET('/api/v1/documents/{id}/content', { params: { path: { id: doc.id } }, headers: { accept: 'application/json' } })
+  assert.equal(data.content, 'kept. ')
+  const hp = await openDoc(ann, doc.id, { protocol: 'hocuspocus' })
+  assert.equal(hp.durability, null)
+})

@@ -1,6 +1,6 @@
 // The login and signup pages: real forms (inputs `email`, `password`, `name`), errors in
 // a `role=alert` element.
-import { explain, login, signup } from './api'
+import { explain, reach, session } from './api'
 import { h } from './dom'
 import { navigate } from './router'
 
@@ -23,8 +23,8 @@ export function authPage (kind: 'login' | 'signup', next: string | null): HTMLEl
     alert.hidden = true
     submit.disabled = true
     try {
-      if (kind === 'login') await login(value('email'), value('password'))
-      else await signup(value('email'), value('password'), value('name'))
+      if (kind === 'login') await reach(session.login({ email: value('email'), password: value('password') }))
+      else await reach(session.signup({ email: value('email'), password: value('password'), name: value('name') }))
       navigate(safeNext(next), true)
     } catch (err) {
       alert.textContent = explain(err)

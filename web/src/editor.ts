@@ -1,9 +1,14 @@
 // The editor at `/d/{id}` (and `/d/{id}?link=TOKEN`): CodeMirror 6 bound to the `content`
-// Y.Text by y-codemirror.next over an unmodified y-websocket provider; the server's
+// Y.Text by y-codemirror.next over @tandem/client's y-websocket connection; the server's
 // renderer for the preview; presence; save state from the server's durability barrier;
 // read-only for viewers, commenters and view links, switched live when the role changes.
+// `editorPage` builds the page, then each part below takes one concern.
 import * as Y from 'yjs'
-import { WebsocketProvider } from 'y-websocket'
+import type { components, SaveState, WebsocketDocument } from '@tandem/client'
+import { TandemError } from '@tandem/client'
+// Imported here, not through `tandem.openDocument`, so that the live document's code
+// (provider, save state) loads together with the editor's rather than after it.
+import { openDocument } from '@tandem/client/documents'
 import { yCollab, yUndoManagerKeymap } from 'y-codemirror.next'
 import { Compartment, EditorState } from '@codemirror/state'
 import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers, placeholder } from '@codemirror/view'
@@ -12,10 +17,10 @@ import { markdownKeymap, markdownLanguage } from '@codemirror/lang-markdown'
 import { HighlightStyle, LanguageSupport, syntaxHighlighting } from '@codemirror/language'
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search'
 import { tags } from '@lezer/highlight'
-import { ApiError, Doc, explain, refresh, request, Role, session } from './api'
+import { answer, api, explain, ok, Role, session, tandem } from './api'
 import { h, icon } from './dom'
-import { header, initials } from './header'
-import { Durability, SaveState } from './durability'
+import { header } from './header'
+import { showPresence } from './presence'
 import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
@@ -26,7 +31,6 @@ const WRITERS: Role[] = ['owner', 'admin', 'editor']
 const ROLE_CHECK_MS = 3000
 const PREVIEW_DELAY_MS = 250
 const PHONE_WIDTH = 720
-const COLORS = ['#e5484d', '#f76b15', '#d6a000', '#30a46c', '#12a594', '#0090ff', '#6e56cf', '#d6409f']
 
 const highlight = HighlightStyle.define([
   { tag: tags.heading, class: 'tok-heading' },
@@ -40,23 +44,71 @@ const highlight = HighlightStyle.define([
   { tag: tags.strikethrough, class: 'tok-strike' }
 ])
 
-function colorOf (id: string): string {
-  let n = 0
-  for (const c of id) n = (n * 31 + c.charCodeAt(0)) >>> 0
-  return COLORS[n % COLORS.length]
-}
-
 function nonce (): string {
   return document.querySelector('meta[name=csp-nonce]')?.getAttribute('content') ?? ''
 }
 
-export function editorPage (root: HTMLElement, id: string, link?: string): () => void {
-  let destroyed = false
-  let role: Role | null = null
-  let mode: Mode = innerWidth < PHONE_WIDTH ? 'preview' : ((localStorage.getItem('tandem-mode') as Mode | null) ?? 'split')
-  const opts = { link }
+/** What the parts share: the document's address, the page's elements, and its state. */
+interface Editor {
+  id: string
+  link: string | undefined
+  page: Page
+  destroyed: boolean
+  role: Role | null
+  mode: Mode
+  /** On a phone, until a writer's first sync picks the view for an empty document. */
+  autoMode: boolean
+  /** Set once the live document is open. */
+  live?: Live
+  /** Access is gone (or never was): the document stays disconnected. */
+  refused: boolean
+  /** What a change of mode does besides the page's layout (once the document is open). */
+  onMode?: (m: Mode) => void
+  showError (message: string): void
+  /** Stops looking up the role (access is gone). */
+  stopWatchingRole?: () => void
+  /** Everything to undo when the page goes. */
+  cleanups: Array<() => void>
+}
 
-  // --- the page -------------------------------------------------------------------
+interface Live {
+  open: WebsocketDocument
+  view: EditorView
+  setReadOnly (readOnly: boolean): void
+}
+
+export function editorPage (root: HTMLElement, id: string, link?: string): () => void {
+  const page = buildPage(root, id, {
+    setMode: (m) => setMode(editor, m),
+    exportAs: (format) => { void exportAs(editor, format) }
+  })
+  const editor: Editor = {
+    id,
+    link,
+    page,
+    destroyed: false,
+    role: null,
+    mode: innerWidth < PHONE_WIDTH ? 'preview' : ((localStorage.getItem('tandem-mode') as Mode | null) ?? 'split'),
+    autoMode: innerWidth < PHONE_WIDTH,
+    refused: false,
+    showError: (message) => { page.alert.textContent = message; page.alert.hidden = false },
+    cleanups: []
+  }
+  const notice = sessionStorage.getItem('tandem-notice')
+  if (notice) { sessionStorage.removeItem('tandem-notice'); editor.showError(notice) }
+  switchModes(editor)
+  editTitleAndTags(editor)
+  void openLive(editor)
+  watchRole(editor)
+  return () => {
+    editor.destroyed = true
+    for (const cleanup of editor.cleanups.reverse()) cleanup()
+    document.title = 'Tandem'
+  }
+}
+
+/** The page's elements, appended to `root`; buttons call `actions`. */
+function buildPage (root: HTMLElement, id: string, actions: { setMode (m: Mode): void, exportAs (format: 'md' | 'html'): void }) {
   const alert = h('p', { role: 'alert', class: 'alert banner', hidden: true })
   const title = h('input', { class: 'title-input', name: 'title', 'aria-label': 'Title', placeholder: 'Untitled', maxlength: 256, disabled: true })
   const tagsInput = h('input', { class: 'tags-input', name: 'tags', 'aria-label': 'Tags', placeholder: 'Add tags, comma separated', disabled: true })
@@ -64,15 +116,15 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
   const presence = h('ul', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'Who is here' })
   const roleBadge = h('span', { class: 'badge', hidden: true })
   const modeButton = (m: Mode, label: string, key: string) =>
-    h('button', { type: 'button', 'data-testid': `mode-${m}`, title: `${label} (Ctrl+Alt+${key})`, 'aria-pressed': 'false', onclick: () => setMode(m) }, label)
+    h('button', { type: 'button', 'data-testid': `mode-${m}`, title: `${label} (Ctrl+Alt+${key})`, 'aria-pressed': 'false', onclick: () => actions.setMode(m) }, label)
   const modes = h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' },
     modeButton('editor', 'Editor', 'E'), modeButton('split', 'Split', 'B'), modeButton('preview', 'Preview', 'V'))
   const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: true, onclick: () => shareDialog(id, root) }, icon('share'), 'Share')
   const exportMenu = h('details', { class: 'menu' },
     h('summary', { class: 'button ghost small' }, icon('download'), 'Export'),
     h('div', { class: 'menu-items' },
-      h('button', { type: 'button', onclick: () => exportAs('md') }, 'Markdown (.md)'),
-      h('button', { type: 'button', onclick: () => exportAs('html') }, 'HTML page (.html)')))
+      h('button', { type: 'button', onclick: () => actions.exportAs('md') }, 'Markdown (.md)'),
+      h('button', { type: 'button', onclick: () => actions.exportAs('html') }, 'HTML page (.html)')))
   const fontSize = h('select', { class: 'select', name: 'font_size', 'aria-label': 'Font size' }, ...[13, 14, 15, 16, 18, 20].map((n) => h('option', { value: n }, `${n} px`)))
   const lineNumbersBox = h('input', { type: 'checkbox', name: 'line_numbers' })
   const wrapBox = h('input', { type: 'checkbox', name: 'line_wrapping' })
@@ -90,90 +142,72 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, modes, prefsMenu, exportMenu, shareButton)),
     alert,
     h('main', { class: 'editor-page' }, panes))
+  return { alert, title, tagsInput, saveState, presence, roleBadge, modes, shareButton, exportMenu, fontSize, lineNumbersBox, wrapBox, prefsMenu, editorHost, preview, panes }
+}
+type Page = ReturnType<typeof buildPage>
 
-  const showError = (msg: string) => { alert.textContent = msg; alert.hidden = false }
-  const notice = sessionStorage.getItem('tandem-notice')
-  if (notice) { sessionStorage.removeItem('tandem-notice'); showError(notice) }
-
-  // --- the shared document ------------------------------------------------------------
-  const doc = new Y.Doc()
-  const ytext = doc.getText('content')
-  const wsUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
-  const params: Record<string, string> = link ? { link } : { token: session.token ?? '' }
-  const provider = new WebsocketProvider(wsUrl, id, doc, {
-    params,
-    disableBc: true,
-    connect: false,
-    // 4401: the token expired (it is refreshed before the next attempt); 4403: access is gone.
-    shouldReconnect: (e) => e.code !== 4403 && e.code !== 4404
-  })
-  const awareness = provider.awareness
-  const me = session.user
-  const myColor = colorOf(me?.id ?? String(doc.clientID))
-  awareness.setLocalStateField('user', { name: me?.name ?? 'Guest', color: myColor, colorLight: myColor + '33' })
-  // Names come from the server's stamp (the identity it authenticated), never from what
-  // a client claims; runs before the caret plugin reads the states.
-  awareness.on('change', () => {
-    awareness.getStates().forEach((state, client) => {
-      if (client === doc.clientID) return
-      const stamp = state.tandem as { name?: string, guest?: boolean } | undefined
-      const color = typeof state.user?.color === 'string' && /^#[0-9a-f]{6}$/i.test(state.user.color) ? state.user.color : '#888888'
-      state.user = { name: stamp?.name ?? 'Guest', color, colorLight: color + '33' }
-    })
-    renderPresence()
-  })
-  provider.on('connection-close', (event) => {
-    if (!link && session.token) provider.params.token = session.token
-    if (event?.code === 4401 && !link) void refresh().then(() => { if (session.token) provider.params.token = session.token })
-  })
+/** Connects to the document's room, then sets up everything that needs it. */
+async function openLive (editor: Editor): Promise<void> {
+  let open: WebsocketDocument
+  try {
+    open = await openDocument(tandem, editor.id, { link: editor.link })
+  } catch (e) {
+    if (!editor.destroyed) editor.showError(explain(e))
+    return
+  }
+  if (editor.destroyed) { open.destroy(); open.doc.destroy(); return }
+  const { page } = editor
+  editor.cleanups.push(() => open.doc.destroy(), () => open.destroy())
+  if (editor.refused) open.provider.disconnect()
+  showPresence(open, page.presence)
+  const { view, setReadOnly } = codeMirror(editor, open)
+  editor.live = { open, view, setReadOnly }
+  showSaveState(editor, open)
+  const { provider } = open
   provider.on('closed', ({ code }) => {
     if (code === 4403 || code === 4404) {
       setReadOnly(true)
-      showError('You no longer have access to this document.')
+      editor.showError('You no longer have access to this document.')
     }
   })
   provider.on('sync', (synced: boolean) => {
-    editorHost.dataset.synced = String(synced)
-    if (synced) { schedulePreview(); startWriting() }
+    page.editorHost.dataset.synced = String(synced)
+    if (synced) { schedulePreview(); startWriting(editor) }
   })
-  let autoMode = innerWidth < PHONE_WIDTH
-  /** On a phone an empty document a writer opens has nothing to preview: show the editor. */
-  function startWriting (): void {
-    if (!autoMode || !provider.synced || role === null || !WRITERS.includes(role)) return
-    autoMode = false
-    if (ytext.length === 0) setMode('editor')
+  const schedulePreview = livePreview(editor, open.text)
+  editor.onMode = (m) => {
+    if (m !== 'preview') view.requestMeasure()
+    schedulePreview()
   }
+  schedulePreview()
+  followPrefs(editor, view)
+  // A role already known was applied to nothing: apply it to the editor now.
+  if (editor.role !== null) applyRole(editor, editor.role)
+}
 
-  const durability = new Durability(doc, provider)
-  durability.onChange = (s) => renderSaveState(s)
-  durability.onDenied = () => {
-    // The server refused an edit: this connection is read-only now. What was typed since
-    // is only on this device: open the document afresh from the server's copy.
-    setReadOnly(true)
-    if (durability.pending) {
-      sessionStorage.setItem('tandem-notice', 'Your access changed to read-only: the last edits you made were not saved.')
-      navigate(location.pathname + location.search, true)
-      return
-    }
-    void checkRole()
-  }
+const prefsCompartment = new Compartment()
+const editableCompartment = new Compartment()
+const READ_ONLY = [EditorState.readOnly.of(true), EditorView.editable.of(false)]
 
-  // --- CodeMirror -----------------------------------------------------------------------
-  const editable = new Compartment()
-  const prefs = new Compartment()
-  const prefsExtension = (p: EditorPrefs) => [
+function prefsExtension (p: EditorPrefs) {
+  return [
     p.line_numbers ? [lineNumbers(), highlightActiveLineGutter()] : [],
     p.line_wrapping ? EditorView.lineWrapping : [],
     EditorView.theme({ '&': { fontSize: `${p.font_size}px` } })
   ]
-  const undoManager = new Y.UndoManager(ytext)
+}
+
+/** CodeMirror bound to the shared text, read-only until the role says otherwise. */
+function codeMirror (editor: Editor, open: WebsocketDocument): { view: EditorView, setReadOnly (readOnly: boolean): void } {
+  const { page } = editor
+  const undoManager = new Y.UndoManager(open.text)
   const view = new EditorView({
-    parent: editorHost,
+    parent: page.editorHost,
     state: EditorState.create({
-      doc: ytext.toString(),
+      doc: open.text.toString(),
       extensions: [
         EditorView.cspNonce.of(nonce()),
-        prefs.of(prefsExtension({ font_size: 14, line_wrapping: true, line_numbers: false })),
+        prefsCompartment.of(prefsExtension({ font_size: 14, line_wrapping: true, line_numbers: false })),
         highlightActiveLine(), drawSelection(), highlightSelectionMatches(),
         // The Markdown language without lang-markdown's embedded HTML/CSS/JS support,
         // which would triple the editor's download.
@@ -181,189 +215,227 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
         syntaxHighlighting(highlight),
         placeholder('Start writing Markdown…'),
         keymap.of([...markdownKeymap, ...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap, indentWithTab]),
-        yCollab(ytext, awareness, { undoManager }),
-        editable.of([EditorState.readOnly.of(true), EditorView.editable.of(false)]),
+        yCollab(open.text, open.provider.awareness, { undoManager }),
+        editableCompartment.of(READ_ONLY),
         EditorView.contentAttributes.of({ 'aria-label': 'Document text' })
       ]
     })
   })
+  editor.cleanups.push(() => view.destroy())
+  const setReadOnly = (readOnly: boolean): void => {
+    view.dispatch({ effects: editableCompartment.reconfigure(readOnly ? READ_ONLY : []) })
+    page.editorHost.dataset.readonly = String(readOnly)
+    page.title.disabled = readOnly || !!editor.link
+    page.tagsInput.disabled = readOnly || !!editor.link
+  }
+  return { view, setReadOnly }
+}
 
-  function applyPrefs (p: EditorPrefs): void {
+/** The account's editor preferences: applied when loaded, saved when changed. */
+function followPrefs (editor: Editor, view: EditorView): void {
+  const { fontSize, lineNumbersBox, wrapBox, prefsMenu } = editor.page
+  const apply = (p: EditorPrefs): void => {
     fontSize.value = String(p.font_size)
     lineNumbersBox.checked = p.line_numbers
     wrapBox.checked = p.line_wrapping
-    view.dispatch({ effects: prefs.reconfigure(prefsExtension(p)) })
+    view.dispatch({ effects: prefsCompartment.reconfigure(prefsExtension(p)) })
   }
-  void settings().then((s) => { if (!destroyed) applyPrefs(s.editor) })
+  void settings().then((s) => { if (!editor.destroyed) apply(s.editor) })
   prefsMenu.addEventListener('change', () => {
     const p = { font_size: Number(fontSize.value), line_numbers: lineNumbersBox.checked, line_wrapping: wrapBox.checked }
-    applyPrefs(p)
-    void saveSettings({ editor: p }).catch((e) => showError(explain(e)))
+    apply(p)
+    void saveSettings({ editor: p }).catch((e) => editor.showError(explain(e)))
   })
+}
 
-  function setReadOnly (readOnly: boolean): void {
-    view.dispatch({ effects: editable.reconfigure(readOnly ? [EditorState.readOnly.of(true), EditorView.editable.of(false)] : []) })
-    editorHost.dataset.readonly = String(readOnly)
-    title.disabled = readOnly || !!link
-    tagsInput.disabled = readOnly || !!link
-  }
-
-  function renderSaveState (s: SaveState): void {
-    const text: Record<SaveState, string> = {
-      saved: 'All changes saved',
-      saving: 'Saving…',
-      offline: durability.pending ? 'Offline: edits kept on this device' : 'Offline: reconnecting…',
-      error: 'Edits refused: read-only'
+/**
+ * "Saved" only once the server has made every edit durable; a refused edit makes the
+ * connection read-only, and what was typed since is reopened from the server's copy.
+ */
+function showSaveState (editor: Editor, open: WebsocketDocument): void {
+  const { durability } = open
+  durability.onChange((s) => renderSaveState(editor, s))
+  durability.onDenied(() => {
+    // What was typed since is only on this device: open the document afresh.
+    editor.live?.setReadOnly(true)
+    if (durability.pending) {
+      sessionStorage.setItem('tandem-notice', 'Your access changed to read-only: the last edits you made were not saved.')
+      navigate(location.pathname + location.search, true)
+      return
     }
-    saveState.dataset.state = s
-    saveState.textContent = text[s]
-  }
+    void checkRole(editor)
+  })
+  const onBeforeUnload = (e: BeforeUnloadEvent) => { if (durability.pending) e.preventDefault() }
+  addEventListener('beforeunload', onBeforeUnload)
+  editor.cleanups.push(() => removeEventListener('beforeunload', onBeforeUnload))
+}
 
-  function renderPresence (): void {
-    presence.replaceChildren()
-    const seen = new Set<string>()
-    const entries: { name: string, color: string, self: boolean }[] = []
-    awareness.getStates().forEach((state, client) => {
-      const self = client === doc.clientID
-      const stamp = state.tandem as { user?: string, name?: string } | undefined
-      const key = self ? 'self' : stamp?.user ?? `guest-${client}`
-      if (seen.has(key) || (!self && !state.user)) return
-      seen.add(key)
-      const name = self ? (me?.name ?? 'Guest') : state.user.name
-      entries.push({ name, color: self ? myColor : state.user.color, self })
-    })
-    entries.sort((a, b) => Number(b.self) - Number(a.self))
-    for (const e of entries) {
-      const avatar = h('span', { class: 'avatar' }, initials(e.name))
-      avatar.style.backgroundColor = e.color
-      presence.appendChild(h('li', { class: 'presence-entry', title: e.self ? `${e.name} (you)` : e.name }, avatar, h('span', { class: 'presence-name' }, e.self ? `${e.name} (you)` : e.name)))
-    }
+function renderSaveState (editor: Editor, s: SaveState): void {
+  const text: Record<SaveState, string> = {
+    saved: 'All changes saved',
+    saving: 'Saving…',
+    offline: editor.live?.open.durability.pending ? 'Offline: edits kept on this device' : 'Offline: reconnecting…',
+    error: 'Edits refused: read-only'
   }
+  editor.page.saveState.dataset.state = s
+  editor.page.saveState.textContent = text[s]
+}
 
-  // --- preview (off the typing path: debounced, only when visible) -------------------------
-  let previewTimer: ReturnType<typeof setTimeout> | undefined
-  let previewAbort: AbortController | undefined
-  let previewDirty = true
-  ytext.observe(() => { previewDirty = true; schedulePreview() })
-  function schedulePreview (): void {
-    if (mode === 'editor' || !previewDirty) return
-    clearTimeout(previewTimer)
-    previewTimer = setTimeout(() => { void renderPreview() }, PREVIEW_DELAY_MS)
+/** The rendered preview, off the typing path: debounced, and only when visible. Returns its scheduler. */
+function livePreview (editor: Editor, text: Y.Text): () => void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let abort: AbortController | undefined
+  let dirty = true
+  const schedule = (): void => {
+    if (editor.mode === 'editor' || !dirty) return
+    clearTimeout(timer)
+    timer = setTimeout(() => { void render() }, PREVIEW_DELAY_MS)
   }
-  async function renderPreview (): Promise<void> {
-    previewDirty = false
-    previewAbort?.abort()
-    const abort = previewAbort = new AbortController()
+  const render = async (): Promise<void> => {
+    dirty = false
+    abort?.abort()
+    const mine = abort = new AbortController()
     try {
-      const html = link
-        ? await request<string>('GET', `/api/v1/documents/${encodeURIComponent(id)}/render`, undefined, { ...opts, signal: abort.signal })
-        : await request<string>('POST', '/api/v1/render', ytext.toString(), { signal: abort.signal })
-      if (abort.signal.aborted || destroyed) return
+      const html = await renderMarkdown(editor, text, mine.signal)
+      if (mine.signal.aborted || editor.destroyed) return
       // Sanitised by the server (ammonia), and the CSP allows no inline script.
-      preview.innerHTML = html
-      preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
+      editor.page.preview.innerHTML = html
+      editor.page.preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
     } catch (e) {
-      if ((e as Error).name !== 'AbortError' && !destroyed) preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
+      if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
     }
   }
+  text.observe(() => { dirty = true; schedule() })
+  editor.cleanups.push(() => { clearTimeout(timer); abort?.abort() })
+  return schedule
+}
 
-  function setMode (m: Mode): void {
-    mode = m
-    if (innerWidth >= PHONE_WIDTH) localStorage.setItem('tandem-mode', m)
-    panes.dataset.mode = m
-    modes.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.testid === `mode-${m}`)))
-    if (m !== 'preview') view.requestMeasure()
-    schedulePreview()
+/** The server's HTML for the text: rendered from the live text, or (view links) the stored document. */
+function renderMarkdown (editor: Editor, text: Y.Text, signal: AbortSignal): Promise<string> {
+  if (editor.link) {
+    return ok(api.GET('/api/v1/documents/{id}/render', {
+      params: { path: { id: editor.id } }, headers: { 'tandem-link': editor.link }, parseAs: 'text', signal
+    })) as Promise<string>
   }
+  return ok(api.POST('/api/v1/render', {
+    body: text.toString(), bodySerializer: (body) => body as string, headers: { 'content-type': 'text/markdown' }, parseAs: 'text', signal
+  })) as Promise<string>
+}
+
+/** Editor, split and preview: buttons, Ctrl+Alt+E/B/V, remembered on wide screens. */
+function switchModes (editor: Editor): void {
   const onKey = (e: KeyboardEvent) => {
     if (!e.ctrlKey || !e.altKey) return
     const m = ({ e: 'editor', b: 'split', v: 'preview' } as Record<string, Mode>)[e.key.toLowerCase()]
-    if (m) { e.preventDefault(); setMode(m) }
+    if (m) { e.preventDefault(); setMode(editor, m) }
   }
   document.addEventListener('keydown', onKey)
-  setMode(mode)
+  editor.cleanups.push(() => document.removeEventListener('keydown', onKey))
+  setMode(editor, editor.mode)
+}
 
-  // --- title, tags, export ------------------------------------------------------------------
-  async function patch (body: Partial<Doc>): Promise<void> {
-    try { await request('PATCH', `/api/v1/documents/${encodeURIComponent(id)}`, body) } catch (e) { showError(explain(e)) }
+function setMode (editor: Editor, m: Mode): void {
+  editor.mode = m
+  if (innerWidth >= PHONE_WIDTH) localStorage.setItem('tandem-mode', m)
+  editor.page.panes.dataset.mode = m
+  editor.page.modes.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.testid === `mode-${m}`)))
+  editor.onMode?.(m)
+}
+
+/** On a phone an empty document a writer opens has nothing to preview: show the editor. */
+function startWriting (editor: Editor): void {
+  const open = editor.live?.open
+  if (!editor.autoMode || !open?.provider.synced || editor.role === null || !WRITERS.includes(editor.role)) return
+  editor.autoMode = false
+  if (open.text.length === 0) setMode(editor, 'editor')
+}
+
+/** The title and tags inputs, saved as they change. */
+function editTitleAndTags (editor: Editor): void {
+  const { title, tagsInput } = editor.page
+  const patch = async (body: { title?: string, tags?: string[] }): Promise<void> => {
+    try {
+      await ok(api.PATCH('/api/v1/documents/{id}', { params: { path: { id: editor.id } }, body }))
+    } catch (e) { editor.showError(explain(e)) }
   }
   title.addEventListener('change', () => { void patch({ title: title.value.trim() || 'Untitled' }); document.title = `${title.value || 'Untitled'} · Tandem` })
-  title.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); view.focus() } })
+  title.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); editor.live?.view.focus() } })
   tagsInput.addEventListener('change', () => {
     const tags = tagsInput.value.split(',').map((t) => t.trim()).filter(Boolean)
     void patch({ tags })
   })
+}
 
-  async function exportAs (format: 'md' | 'html'): Promise<void> {
-    exportMenu.open = false
-    try {
-      const resp = await request<Response>('GET', `/api/v1/documents/${encodeURIComponent(id)}/export?format=${format}`, undefined, { ...opts, raw: true })
-      const url = URL.createObjectURL(await resp.blob())
-      const name = /filename="([^"]+)"/.exec(resp.headers.get('content-disposition') ?? '')?.[1] ?? `document.${format}`
-      const a = h('a', { href: url, download: name })
-      document.body.appendChild(a)
-      a.click()
-      a.remove()
-      setTimeout(() => URL.revokeObjectURL(url), 10_000)
-    } catch (e) { showError(explain(e)) }
-  }
+/** Downloads what the server exports, named as the server says. */
+async function exportAs (editor: Editor, format: 'md' | 'html'): Promise<void> {
+  editor.page.exportMenu.open = false
+  try {
+    const { data: blob, response } = await answer(api.GET('/api/v1/documents/{id}/export', {
+      params: { path: { id: editor.id }, query: { format } }, headers: linkHeader(editor), parseAs: 'blob'
+    }))
+    const url = URL.createObjectURL(blob)
+    const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `document.${format}`
+    const a = h('a', { href: url, download: name })
+    document.body.appendChild(a)
+    a.click()
+    a.remove()
+    setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  } catch (e) { editor.showError(explain(e)) }
+}
 
-  // --- role: at open, then kept current ------------------------------------------------------
-  async function checkRole (): Promise<void> {
-    try {
-      const d = await request<Doc>('GET', `/api/v1/documents/${encodeURIComponent(id)}`, undefined, opts)
-      if (destroyed) return
-      if (document.activeElement !== title) title.value = d.title
-      if (document.activeElement !== tagsInput) tagsInput.value = d.tags.join(', ')
-      document.title = `${d.title || 'Untitled'} · Tandem`
-      shareButton.hidden = !!link || !(d.role === 'owner' || d.role === 'admin' || d.owner_id === me?.id)
-      const next = d.role ?? 'viewer'
-      if (next !== role) {
-        const wasWriter = role !== null && WRITERS.includes(role)
-        role = next
-        const writer = WRITERS.includes(role)
-        roleBadge.hidden = writer
-        roleBadge.textContent = link ? 'View only (link)' : `Read only (${role})`
-        if (writer && durability.state === 'error') location.reload()
-        setReadOnly(!writer)
-        startWriting()
-        if (wasWriter && !writer) showError(`Your role changed to ${role}: this document is now read-only.`)
-        else if (writer) alert.hidden = true
-      }
-    } catch (e) {
-      if (destroyed) return
-      if (e instanceof ApiError && (e.status === 404 || e.status === 403 || e.status === 401)) {
-        setReadOnly(true)
-        showError(e.code === 'invalid_link'
-          ? 'This link does not exist or was revoked.'
-          : e.status === 401 ? 'Your session ended. Log in again to keep editing.'
-            : role === null ? explain(e) : 'You no longer have access to this document.')
-        provider.disconnect()
-        clearInterval(roleTimer)
-        editorHost.dataset.synced = 'false'
-        renderSaveState('offline')
-      }
+function linkHeader (editor: Editor): Record<string, string> {
+  return editor.link ? { 'tandem-link': editor.link } : {}
+}
+
+/** The role: looked up at open, then every few seconds, and applied to the page. */
+function watchRole (editor: Editor): void {
+  const timer = setInterval(() => { void checkRole(editor) }, ROLE_CHECK_MS)
+  editor.cleanups.push(() => clearInterval(timer))
+  editor.stopWatchingRole = () => clearInterval(timer)
+  void checkRole(editor)
+}
+
+async function checkRole (editor: Editor): Promise<void> {
+  const { page, link } = editor
+  try {
+    const d: components['schemas']['DocumentView'] = await ok(api.GET('/api/v1/documents/{id}', { params: { path: { id: editor.id } }, headers: linkHeader(editor) }))
+    if (editor.destroyed) return
+    if (document.activeElement !== page.title) page.title.value = d.title
+    if (document.activeElement !== page.tagsInput) page.tagsInput.value = d.tags.join(', ')
+    document.title = `${d.title || 'Untitled'} · Tandem`
+    page.shareButton.hidden = !!link || !(d.role === 'owner' || d.role === 'admin' || d.owner_id === session.user?.id)
+    const next = d.role ?? 'viewer'
+    if (next !== editor.role) {
+      const wasWriter = editor.role !== null && WRITERS.includes(editor.role)
+      editor.role = next
+      const writer = applyRole(editor, next)
+      if (wasWriter && !writer) editor.showError(`Your role changed to ${next}: this document is now read-only.`)
+      else if (writer) page.alert.hidden = true
     }
+  } catch (e) {
+    if (editor.destroyed || !(e instanceof TandemError) || !(e.status === 404 || e.status === 403 || e.status === 401)) return
+    editor.live?.setReadOnly(true)
+    editor.showError(e.code === 'invalid_link'
+      ? 'This link does not exist or was revoked.'
+      : e.status === 401 ? 'Your session ended. Log in again to keep editing.'
+        : editor.role === null ? explain(e) : 'You no longer have access to this document.')
+    editor.refused = true
+    editor.live?.open.provider.disconnect()
+    editor.stopWatchingRole?.()
+    page.editorHost.dataset.synced = 'false'
+    renderSaveState(editor, 'offline')
   }
-  const roleTimer = setInterval(() => { void checkRole() }, ROLE_CHECK_MS)
-  void checkRole()
-  provider.connect()
+}
 
-  const onBeforeUnload = (e: BeforeUnloadEvent) => { if (durability.pending) e.preventDefault() }
-  addEventListener('beforeunload', onBeforeUnload)
-  renderPresence()
-
-  return () => {
-    destroyed = true
-    clearInterval(roleTimer)
-    clearTimeout(previewTimer)
-    previewAbort?.abort()
-    document.removeEventListener('keydown', onKey)
-    removeEventListener('beforeunload', onBeforeUnload)
-    durability.destroy()
-    provider.destroy()
-    view.destroy()
-    doc.destroy()
-    document.title = 'Tandem'
-  }
+/** Makes the page read-only or writable for `role`; whether it writes. */
+function applyRole (editor: Editor, role: Role): boolean {
+  const writer = WRITERS.includes(role)
+  editor.page.roleBadge.hidden = writer
+  editor.page.roleBadge.textContent = editor.link ? 'View only (link)' : `Read only (${role})`
+  const live = editor.live
+  if (!live) return writer
+  if (writer && live.open.durability.state === 'error') location.reload()
+  live.setReadOnly(!writer)
+  startWriting(editor)
+  return writer
 }

@@ -1,18 +1,20 @@
 // The document list at `/`: workspace switcher, search (`?q=`), create, delete, trash.
-import { ApiError, Doc, explain, request, Workspace } from './api'
+import { TandemError, type components, type paths } from '@tandem/client'
+import { api, Doc, explain, ok, Workspace } from './api'
 import { clear, h, icon, relativeTime, snippetNodes } from './dom'
 import { header } from './header'
 import { navigate } from './router'
 import { membersDialog } from './members'
 
-interface Page { documents: Doc[], next_cursor: string | null }
+type Query = NonNullable<paths['/api/v1/documents']['get']['parameters']['query']>
+type SortKey = components['schemas']['SortKey']
 
 export function listPage (root: HTMLElement): () => void {
   const params = new URLSearchParams(location.search)
   let workspaceId = params.get('workspace') ?? localStorage.getItem('tandem-workspace') ?? ''
   let trash = params.get('trash') === '1'
   let tag = params.get('tag') ?? ''
-  let sort = params.get('sort') ?? 'updated'
+  let sort = (params.get('sort') ?? 'updated') as SortKey
   let workspaces: Workspace[] = []
   let cursor: string | null = null
   let generation = 0
@@ -51,21 +53,22 @@ export function listPage (root: HTMLElement): () => void {
   async function load (append = false): Promise<void> {
     const mine = ++generation
     alert.hidden = true
-    const q = new URLSearchParams({ limit: '50' })
-    if (workspaceId) q.set('workspace_id', workspaceId)
-    if (search.value.trim()) q.set('q', search.value.trim())
-    if (trash) q.set('deleted', 'true')
-    if (tag) q.set('tag', tag)
+    const q = search.value.trim()
+    const query: Query = { limit: 50 }
+    if (workspaceId) query.workspace_id = workspaceId
+    if (q) query.q = q
+    if (trash) query.deleted = true
+    if (tag) query.tag = tag
     // Searches are ranked by relevance; listings follow the chosen order.
-    if (!search.value.trim()) { q.set('sort', sort); q.set('order', sort === 'title' ? 'asc' : 'desc') }
-    if (append && cursor) q.set('cursor', cursor)
+    if (!q) { query.sort = sort; query.order = sort === 'title' ? 'asc' : 'desc' }
+    if (append && cursor) query.cursor = cursor
     list.setAttribute('aria-busy', 'true')
     if (!append && !list.querySelector('.doc-item')) list.replaceChildren(h('li', { class: 'empty' }, h('span', { class: 'spinner small' }), 'Loading documents…'))
     try {
-      const page = await request<Page>('GET', `/api/v1/documents?${q}`)
+      const page = await ok(api.GET('/api/v1/documents', { params: { query } }))
       if (mine !== generation) return
       if (!append) clear(list)
-      cursor = page.next_cursor
+      cursor = page.next_cursor ?? null
       more.hidden = !cursor
       for (const d of page.documents) list.appendChild(item(d))
       if (!list.firstChild) list.appendChild(empty())
@@ -86,20 +89,20 @@ export function listPage (root: HTMLElement): () => void {
 
   function item (d: Doc): HTMLElement {
     const actions = trash
-      ? h('button', { type: 'button', class: 'icon-button', title: 'Restore', 'aria-label': `Restore ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/restore`, 'POST') }, icon('restore'))
-      : h('button', { type: 'button', class: 'icon-button danger', title: 'Move to trash', 'aria-label': `Delete ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}`, 'DELETE') }, icon('trash'))
+      ? h('button', { type: 'button', class: 'icon-button', title: 'Restore', 'aria-label': `Restore ${d.title}`, onclick: () => act(api.POST('/api/v1/documents/{id}/restore', { params: { path: { id: d.id } } })) }, icon('restore'))
+      : h('button', { type: 'button', class: 'icon-button danger', title: 'Move to trash', 'aria-label': `Delete ${d.title}`, onclick: () => act(api.DELETE('/api/v1/documents/{id}', { params: { path: { id: d.id } } })) }, icon('trash'))
     const title = trash ? h('span', { class: 'doc-title' }, d.title || 'Untitled') : h('a', { href: `/d/${d.id}`, 'data-link': true, class: 'doc-title' }, d.title || 'Untitled')
     return h('li', { class: 'doc-item', 'data-id': d.id },
       h('div', { class: 'doc-main' }, title,
         d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
         h('div', { class: 'doc-meta' }, h('span', {}, `Edited ${relativeTime(d.updated_at)}`),
           ...d.tags.map((t) => h('button', { type: 'button', class: 'tag', title: `Only documents tagged ${t}`, onclick: () => setTag(t) }, t)))),
-      trash ? null : h('button', { type: 'button', class: 'icon-button', title: 'Duplicate', 'aria-label': `Duplicate ${d.title}`, onclick: () => act(`/api/v1/documents/${d.id}/duplicate`, 'POST') }, icon('copy')),
+      trash ? null : h('button', { type: 'button', class: 'icon-button', title: 'Duplicate', 'aria-label': `Duplicate ${d.title}`, onclick: () => act(api.POST('/api/v1/documents/{id}/duplicate', { params: { path: { id: d.id } }, body: {} })) }, icon('copy')),
       actions)
   }
 
-  async function act (path: string, method: string): Promise<void> {
-    try { await request(method, path); await load() } catch (e) { showError(e) }
+  async function act (call: Promise<{ error?: unknown, response: Response }>): Promise<void> {
+    try { await ok(call); await load() } catch (e) { showError(e) }
   }
 
   function setTag (t: string): void {
@@ -111,7 +114,7 @@ export function listPage (root: HTMLElement): () => void {
   tagChip.hidden = !tag
   tagChip.textContent = `#${tag}  ×`
   tagChip.addEventListener('click', () => setTag(''))
-  sortSelect.addEventListener('change', () => { sort = sortSelect.value; syncUrl(); void load() })
+  sortSelect.addEventListener('change', () => { sort = sortSelect.value as SortKey; syncUrl(); void load() })
 
   function renderSwitcher (): void {
     clear(switcher)
@@ -129,7 +132,7 @@ export function listPage (root: HTMLElement): () => void {
       const name = await askName(root)
       if (!name) { renderSwitcher(); return }
       try {
-        const w = await request<Workspace>('POST', '/api/v1/workspaces', { name })
+        const w = await ok(api.POST('/api/v1/workspaces', { body: { name } }))
         workspaces.push(w)
         workspaceId = w.id
       } catch (e) { showError(e); renderSwitcher(); return }
@@ -144,7 +147,7 @@ export function listPage (root: HTMLElement): () => void {
   newButton.addEventListener('click', async () => {
     newButton.disabled = true
     try {
-      const doc = await request<Doc>('POST', '/api/v1/documents', { title: 'Untitled', workspace_id: workspaceId || undefined })
+      const doc = await ok(api.POST('/api/v1/documents', { body: { title: 'Untitled', workspace_id: workspaceId || undefined } }))
       navigate(`/d/${doc.id}`)
     } catch (e) { showError(e); newButton.disabled = false }
   })
@@ -157,13 +160,13 @@ export function listPage (root: HTMLElement): () => void {
 
   void (async () => {
     try {
-      workspaces = await request<Workspace[]>('GET', '/api/v1/workspaces')
+      workspaces = await ok(api.GET('/api/v1/workspaces'))
       if (!workspaces.some((w) => w.id === workspaceId)) workspaceId = (workspaces.find((w) => w.personal) ?? workspaces[0])?.id ?? ''
       renderSwitcher()
       syncUrl()
       await load()
     } catch (e) {
-      if (e instanceof ApiError && e.status === 401) navigate('/login', true)
+      if (e instanceof TandemError && e.status === 401) navigate('/login', true)
       else showError(e)
     }
   })()

@@ -1,7 +1,7 @@
 // Entry: restores the session, then routes `/`, `/login`, `/signup` and `/d/{id}`. The
 // editor (CodeMirror, Yjs) is loaded only on `/d/...`, so the list and login stay light.
 import './style.css'
-import { restore, session } from './api'
+import { session } from './api'
 import { h, clear } from './dom'
 import { authPage, safeNext } from './auth'
 import { listPage } from './list'
@@ -64,7 +64,8 @@ onRoute(() => { void route() })
 applyTheme()
 // Fetch the editor while the session is restored, not after.
 if (location.pathname.startsWith('/d/')) void import('./editor')
-void restore().then(() => {
+// Resumed from the session cookie; when the server cannot be reached, signed out.
+void session.resume().catch(() => null).then(() => {
   void route()
   if (session.user) void adoptSavedTheme()
 })

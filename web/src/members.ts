@@ -1,17 +1,13 @@
 // Workspace members and invitations, for the workspace's admins and owners: roles changed
 // in place, members removed, people invited by email (the invitation link is shown once,
 // to send), pending invitations revoked.
-import { explain, request, Role, session, Workspace } from './api'
+import { api, explain, ok, Role, session, Workspace } from './api'
 import { h } from './dom'
-
-interface Member { user: { id: string, name: string, email: string | null }, role: Role }
-interface Pending { id: string, email: string, role: Role, expires_at: number }
-interface Invitation extends Pending { token: string }
 
 const ROLES: Role[] = ['owner', 'admin', 'editor', 'commenter', 'viewer']
 
 export function membersDialog (workspace: Workspace, root: HTMLElement): void {
-  const base = `/api/v1/workspaces/${encodeURIComponent(workspace.id)}`
+  const id = workspace.id
   const alert = h('p', { role: 'alert', class: 'alert', hidden: true })
   const members = h('ul', { class: 'share-list' })
   const pending = h('ul', { class: 'share-list' })
@@ -23,9 +19,9 @@ export function membersDialog (workspace: Workspace, root: HTMLElement): void {
   const inviteForm = h('form', { class: 'inline-form' }, email, roleSelect(['admin', 'editor', 'commenter', 'viewer'], 'editor'), h('button', { type: 'submit', class: 'button primary small' }, 'Invite'))
   inviteForm.addEventListener('submit', async (e) => {
     e.preventDefault()
-    const role = (inviteForm.elements.namedItem('role') as HTMLSelectElement).value
+    const role = (inviteForm.elements.namedItem('role') as HTMLSelectElement).value as Role
     try {
-      const inv = await request<Invitation>('POST', `${base}/invitations`, { email: email.value.trim(), role })
+      const inv = await ok(api.POST('/api/v1/workspaces/{id}/invitations', { params: { path: { id } }, body: { email: email.value.trim(), role } }))
       const url = `${location.origin}/invite/${inv.token}`
       created.replaceChildren(`Send this link to ${inv.email} (shown only once): `, h('input', { readonly: true, value: url, 'aria-label': 'Invitation link' }))
       created.hidden = false
@@ -37,24 +33,27 @@ export function membersDialog (workspace: Workspace, root: HTMLElement): void {
 
   async function load (): Promise<void> {
     try {
-      const [ms, ps] = await Promise.all([request<Member[]>('GET', `${base}/members`), request<Pending[]>('GET', `${base}/invitations`)])
+      const [ms, ps] = await Promise.all([
+        ok(api.GET('/api/v1/workspaces/{id}/members', { params: { path: { id } } })),
+        ok(api.GET('/api/v1/workspaces/{id}/invitations', { params: { path: { id } } }))])
       members.replaceChildren(...ms.map((m) => {
         const self = m.user.id === session.user?.id
         const select = roleSelect(workspace.role === 'owner' ? ROLES : ROLES.filter((r) => r !== 'owner'), m.role)
         select.disabled = self
         select.addEventListener('change', async () => {
-          try { await request('PATCH', `${base}/members/${m.user.id}`, { role: select.value }); await load() } catch (e) { fail(e); await load() }
+          const path = { id, user_id: m.user.id }
+          try { await ok(api.PATCH('/api/v1/workspaces/{id}/members/{user_id}', { params: { path }, body: { role: select.value as Role } })); await load() } catch (e) { fail(e); await load() }
         })
         return h('li', {}, h('span', { class: 'grow' }, m.user.name, self ? ' (you)' : '', h('span', { class: 'muted' }, ` ${m.user.email ?? ''}`)), select,
-          self ? null : h('button', { type: 'button', class: 'button ghost small', onclick: () => act('DELETE', `${base}/members/${m.user.id}`) }, 'Remove'))
+          self ? null : h('button', { type: 'button', class: 'button ghost small', onclick: () => act(api.DELETE('/api/v1/workspaces/{id}/members/{user_id}', { params: { path: { id, user_id: m.user.id } } })) }, 'Remove'))
       }))
       pending.replaceChildren(...ps.map((p) => h('li', {}, h('span', { class: 'grow' }, p.email), h('span', { class: 'badge' }, p.role),
-        h('button', { type: 'button', class: 'button ghost small', onclick: () => act('DELETE', `${base}/invitations/${p.id}`) }, 'Revoke'))))
+        h('button', { type: 'button', class: 'button ghost small', onclick: () => act(api.DELETE('/api/v1/workspaces/{id}/invitations/{invitation_id}', { params: { path: { id, invitation_id: p.id } } })) }, 'Revoke'))))
       if (!ps.length) pending.appendChild(h('li', { class: 'muted' }, 'No pending invitations.'))
     } catch (e) { fail(e) }
   }
-  async function act (method: string, path: string): Promise<void> {
-    try { await request(method, path); await load() } catch (e) { fail(e) }
+  async function act (call: Promise<{ error?: unknown, response: Response }>): Promise<void> {
+    try { await ok(call); await load() } catch (e) { fail(e) }
   }
 
   const dialog = h('dialog', { class: 'dialog', 'aria-label': 'Members' },
@@ -77,7 +76,7 @@ export function invitePage (root: HTMLElement, token: string, go: (path: string)
     e.preventDefault()
     button.disabled = true
     try {
-      const ws = await request<Workspace>('POST', `/api/v1/invitations/${encodeURIComponent(token)}/accept`)
+      const ws = await ok(api.POST('/api/v1/invitations/{token}/accept', { params: { path: { token } } }))
       localStorage.setItem('tandem-workspace', ws.id)
       go(`/?workspace=${encodeURIComponent(ws.id)}`)
     } catch (err) {

@@ -1,6 +1,6 @@
 // The signed-in user's preferences (`/users/me/settings`): theme and editor options,
 // loaded once per session and saved as they change.
-import { request, session } from './api'
+import { api, ok, session } from './api'
 
 export interface EditorPrefs { font_size: number, line_wrapping: boolean, line_numbers: boolean }
 export interface Settings { theme: 'light' | 'dark' | 'system', editor: EditorPrefs }
@@ -14,7 +14,7 @@ export function settings (): Promise<Settings> {
   if (!user) return Promise.resolve(DEFAULTS)
   if (!loaded || forUser !== user) {
     forUser = user
-    loaded = request<Settings>('GET', '/api/v1/users/me/settings').catch(() => DEFAULTS)
+    loaded = ok(api.GET('/api/v1/users/me/settings')).catch(() => DEFAULTS)
   }
   return loaded
 }
@@ -22,7 +22,7 @@ export function settings (): Promise<Settings> {
 /** Saves a change; the returned settings are what the server kept. */
 export async function saveSettings (patch: Partial<Omit<Settings, 'editor'>> & { editor?: Partial<EditorPrefs> }): Promise<void> {
   if (!session.user) return
-  const next = request<Settings>('PATCH', '/api/v1/users/me/settings', patch)
+  const next: Promise<Settings> = ok(api.PATCH('/api/v1/users/me/settings', { body: patch }))
   // A failed save keeps what was there before (not `settings()`: that is `loaded` itself).
   const before = loaded ?? Promise.resolve(DEFAULTS)
   loaded = next.catch(() => before)
