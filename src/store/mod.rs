@@ -1,7 +1,7 @@
 //! Durable document state behind one [`Store`] trait: SQLite (embedded default) and
 //! Postgres. The room actor loads through it; the group-commit [`writer`] appends to it.
 //! All SQL lives in this module: written once in [`sql::SqlStore`] and the catalogue
-//! files, generic over the database, with what differs in each backend's [`dialect`].
+//! files, generic over the database, with what differs in each backend's `Dialect`.
 
 mod accounts_sql;
 pub mod catalog;
