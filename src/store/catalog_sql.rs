@@ -1,9 +1,5 @@
-//! The catalogue's SQL, written once for both backends: `$N` placeholders, `RETURNING`,
-//! `ON CONFLICT … excluded`, BIGINT times and TEXT ids mean the same on SQLite and
-//! Postgres. This file holds the rows and helpers; [`accounts_impl!`] and
-//! [`documents_impl!`] (in `accounts_sql.rs` and `documents_sql.rs`) expand the queries
-//! for each store type. Only the ranked full-text match is written per dialect (in
-//! `sqlite.rs` and `postgres.rs`).
+//! The catalogue's rows as the database returns them, and their conversion to the
+//! catalogue's types; the queries are in `accounts_sql.rs` and `documents_sql.rs`.
 
 use sqlx::FromRow;
 
@@ -177,14 +173,6 @@ impl LinkRow {
 
 pub(super) fn role(s: &str) -> Result<Role, StoreError> {
     Role::parse(s).ok_or_else(|| StoreError::Invalid(format!("role `{s}`")))
-}
-
-/// A unique-constraint violation becomes [`StoreError::Conflict`]; anything else stays.
-pub(super) fn conflict(e: sqlx::Error, what: &'static str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
-        _ => StoreError::Database(e),
-    }
 }
 
 /// Groups `(document_id, tag)` rows by document, in the order of `docs`.

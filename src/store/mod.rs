@@ -1,12 +1,16 @@
 //! Durable document state behind one [`Store`] trait: SQLite (embedded default) and
 //! Postgres. The room actor loads through it; the group-commit [`writer`] appends to it.
-//! All SQL lives in this module's backends.
+//! All SQL lives in this module: written once in [`sql::SqlStore`] and the catalogue
+//! files, generic over the database, with what differs in each backend's `Dialect`.
 
 mod accounts_sql;
 pub mod catalog;
 mod catalog_sql;
+mod dialect;
 mod documents_sql;
+mod error;
 mod postgres;
+mod sql;
 mod sqlite;
 pub mod writer;
 
@@ -19,53 +23,10 @@ use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 use crate::config::SqliteSync;
 use crate::ids::DocId;
 
+pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
+pub use sql::SqlStore;
 pub use sqlite::SqliteStore;
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("stored state of document `{0}` does not decode")]
-    Corrupt(DocId),
-    #[error("the group-commit writer has stopped")]
-    WriterGone,
-    #[error("unsupported database URL `{0}`: expected sqlite:// or postgres://")]
-    UnsupportedUrl(String),
-    #[error("a {0} with that key exists already")]
-    Conflict(&'static str),
-    #[error("stored value is invalid: {0}")]
-    Invalid(String),
-}
-
-impl StoreError {
-    /// Whether the database could not be reached or is refusing work for now (a retry
-    /// may succeed), as opposed to a bug or bad data.
-    pub fn is_unavailable(&self) -> bool {
-        match self {
-            StoreError::Database(e) => match e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                sqlx::Error::Database(db) => db.code().is_some_and(|code| match code.parse::<u32>() {
-                    // SQLite's (extended) result codes: busy, locked, I/O error, cannot open.
-                    Ok(n) if code.len() < 5 => matches!(n & 0xff, 5 | 6 | 10 | 14),
-                    // Postgres SQLSTATEs: connection exceptions, shutting down or not yet
-                    // accepting connections, too many connections, database missing
-                    // (renamed, being restored).
-                    _ => code.starts_with("08") || code.starts_with("57P") || matches!(&*code, "53300" | "3D000"),
-                }),
-                _ => false,
-            },
-            StoreError::WriterGone => true,
-            _ => false,
-        }
-    }
-}
 
 /// What the store holds for one document: the snapshot, then the log rows after it.
 #[derive(Debug, Default)]

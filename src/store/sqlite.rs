@@ -1,29 +1,24 @@
 //! The embedded store: SQLite in WAL mode. `synchronous=NORMAL` survives a crash of the
-//! process (the contract every mode keeps); `FULL` also survives power loss.
+//! process (the contract every mode keeps); `FULL` also survives power loss. Opening it,
+//! its background checkpoints, and its [`Dialect`].
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use sqlx::SqlitePool;
+use bytes::Bytes;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
+use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
-use super::{Compaction, Store, StoreError, StoredDoc, fold};
+use super::dialect::{Dialect, RowsAffected};
+use super::sql::SqlStore;
 use crate::config::SqliteSync;
-use crate::ids::DocId;
+use crate::ids::{DocId, WorkspaceId};
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-    checkpointer: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        self.checkpointer.abort();
-    }
-}
+/// The embedded store.
+pub type SqliteStore = SqlStore<Sqlite>;
 
 /// How often the WAL is copied back into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
@@ -73,7 +68,7 @@ fn make_private(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     pub async fn open(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -94,29 +89,57 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let checkpointer = tokio::spawn(checkpoint(pool.clone()));
-        Ok(SqliteStore { pool, checkpointer })
+        Ok(SqlStore { pool, background: Some(checkpointer.abort_handle()) })
     }
+}
 
-    /// A transaction that writes takes the lock up front (no BUSY on upgrade).
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
-    }
+impl Dialect for Sqlite {
+    /// Takes the write lock up front: no BUSY on the read-to-write upgrade, and every
+    /// writer waits for the one before (which is what serialises membership changes and
+    /// compactions here).
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    /// A read transaction in WAL mode sees one snapshot.
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+    const NOW: &'static str = "unixepoch()";
 
-    /// Serialises changes to a workspace's membership: nothing to do, `BEGIN IMMEDIATE`
-    /// already makes every writer wait for the one before.
-    async fn lock_workspace(
-        _tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
-        _ws: &crate::ids::WorkspaceId,
-    ) -> Result<(), StoreError> {
+    async fn lock_workspace(_tx: &mut SqliteConnection, _ws: &WorkspaceId) -> Result<(), StoreError> {
         Ok(())
     }
 
-    /// The ranked full-text match in FTS5 (matches between the control characters of
-    /// [`super::catalog::SNIPPET_START`] and `SNIPPET_STOP`): selects the document columns, `rank` and
-    /// `snippet`, and ends in a WHERE clause the listing filters extend.
-    fn search_query(terms: &str) -> Option<sqlx::QueryBuilder<sqlx::Sqlite>> {
+    async fn lock_compaction(_tx: &mut SqliteConnection, _doc: &DocId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn append(pool: &SqlitePool, batch: &[(DocId, Bytes)]) -> Result<(), StoreError> {
+        // In-process: a round trip is a function call, so one prepared INSERT per row.
+        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
+        for (doc, data) in batch {
+            sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES ($1, $2)")
+                .bind(doc.as_str())
+                .bind(data.as_ref())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_folded(tx: &mut SqliteConnection, doc: &DocId, rows: &[(i64, Vec<u8>)]) -> Result<u64, StoreError> {
+        // The write lock was held since the rows were read: the rows up to the last one
+        // read are exactly those read.
+        let Some((upto, _)) = rows.last() else { return Ok(0) };
+        let done = sqlx::query("DELETE FROM doc_updates WHERE doc_id = $1 AND seq <= $2")
+            .bind(doc.as_str())
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// FTS5, ranked by bm25 with the title weighted over the body.
+    fn search_query(terms: &str) -> Option<QueryBuilder<Sqlite>> {
         let matcher = super::catalog::fts5_query(terms)?;
-        let mut qb = sqlx::QueryBuilder::new(format!(
+        let mut qb = QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, -bm25(documents_fts, 0.0, 10.0, 1.0) AS rank,
                  snippet(documents_fts, -1, char(1), char(2), '…', 16) AS snippet
              FROM documents_fts JOIN documents d ON d.id = documents_fts.doc_id
@@ -127,84 +150,8 @@ impl SqliteStore {
     }
 }
 
-super::accounts_sql::accounts_impl!(SqliteStore, sqlx::Sqlite);
-super::documents_sql::documents_impl!(SqliteStore, sqlx::Sqlite);
-
-#[async_trait]
-impl Store for SqliteStore {
-    async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
-            .bind(doc.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let updates: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
-            .bind(doc.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(StoredDoc { snapshot: snapshot.map(|(d,)| d), updates: updates.into_iter().map(|(d,)| d).collect() })
-    }
-
-    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        for (doc, data) in batch {
-            sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES (?, ?)")
-                .bind(doc.as_str())
-                .bind(data.as_ref())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError> {
-        // IMMEDIATE takes the write lock first: nothing can append between the read and
-        // the delete, and the deferred read-then-write upgrade can't fail with BUSY.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let snapshot: Option<(Vec<u8>,)> = sqlx::query_as("SELECT data FROM doc_snapshots WHERE doc_id = ?")
-            .bind(doc.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let rows: Vec<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT seq, data FROM doc_updates WHERE doc_id = ? ORDER BY seq")
-                .bind(doc.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
-        let Some((merged, upto)) = fold(doc, snapshot.map(|(d,)| d), &rows)? else {
-            return Ok(Compaction::default());
-        };
-        sqlx::query(
-            "INSERT INTO doc_snapshots (doc_id, data, upto_seq) VALUES (?, ?, ?)
-             ON CONFLICT (doc_id) DO UPDATE SET data = excluded.data,
-                 upto_seq = excluded.upto_seq, updated_at = unixepoch()",
-        )
-        .bind(doc.as_str())
-        .bind(&merged)
-        .bind(upto)
-        .execute(&mut *tx)
-        .await?;
-        let deleted = sqlx::query("DELETE FROM doc_updates WHERE doc_id = ? AND seq <= ?")
-            .bind(doc.as_str())
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(Compaction { rows: deleted, snapshot_bytes: merged.len() })
-    }
-
-    async fn log_len(&self, doc: &DocId) -> Result<u64, StoreError> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM doc_updates WHERE doc_id = ?")
-            .bind(doc.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
     }
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
 use tandem::config::SqliteSync;
-use tandem::ids::DocId;
-use tandem::store::{self, Store, StoreError};
+use tandem::ids::{DocId, UserId, WorkspaceId};
+use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
+use tandem::store::{self, Conflict, Store, StoreError};
 use yrs::{Doc, GetString, Text, Transact};
 
 struct Backend {
@@ -42,6 +43,7 @@ contract!(
     compaction_keeps_updates_waiting_on_missing_dependencies,
     compaction_racing_appends_loses_nothing,
     corrupt_rows_fail_compaction_and_stay_in_the_log,
+    taken_keys_and_missing_parents_are_typed_conflicts,
 );
 
 fn doc(s: &str) -> DocId {
@@ -170,4 +172,44 @@ async fn corrupt_rows_fail_compaction_and_stay_in_the_log(store: Arc<dyn Store>)
     store.append_updates(&[(id.clone(), Bytes::from_static(b"\xff\xff\xff"))]).await.unwrap();
     assert!(matches!(store.compact(&id).await, Err(StoreError::Corrupt(_))));
     assert_eq!(store.log_len(&id).await.unwrap(), 2);
+}
+
+fn conflict<T>(r: Result<T, StoreError>) -> Option<Conflict> {
+    r.err().and_then(|e| e.conflict())
+}
+
+async fn taken_keys_and_missing_parents_are_typed_conflicts(store: Arc<dyn Store>) {
+    let user = |email: Option<&str>, external: Option<(&str, &str)>| NewUser {
+        email: email.map(Into::into),
+        name: "n".into(),
+        password_hash: None,
+        external: external.map(|(i, s)| (i.into(), s.into())),
+    };
+    let ada = store.create_user(user(Some("ada@example.com"), None)).await.unwrap();
+    let taken = store.create_user(user(Some("ada@example.com"), None)).await;
+    assert_eq!(conflict(taken), Some(Conflict::EmailTaken));
+    store.create_user(user(None, Some(("https://idp", "42")))).await.unwrap();
+    let taken = store.create_user(user(None, Some(("https://idp", "42")))).await;
+    assert_eq!(conflict(taken), Some(Conflict::IdentityTaken));
+
+    let ws = store.create_workspace("w", &ada.id, false).await.unwrap();
+    let new = |workspace_id: WorkspaceId| NewDocument {
+        id: doc("typed"),
+        workspace_id,
+        title: "t".into(),
+        owner_id: ada.id.clone(),
+        tags: vec![],
+    };
+    store.create_document(&new(ws.id.clone())).await.unwrap();
+    assert_eq!(conflict(store.create_document(&new(ws.id.clone())).await), Some(Conflict::DocumentIdTaken));
+    let orphan = NewDocument { id: doc("orphan"), ..new(WorkspaceId::new("gone")) };
+    assert_eq!(conflict(store.create_document(&orphan).await), Some(Conflict::DocumentParentGone));
+
+    let nobody = UserId::new("nobody");
+    let share = store.set_share(&doc("typed"), &nobody, Role::Viewer, now_ms()).await;
+    assert_eq!(conflict(share), Some(Conflict::ShareTargetGone));
+    let share = store.share_by_email(&doc("gone"), "x@example.com", Role::Viewer, now_ms()).await;
+    assert_eq!(conflict(share), Some(Conflict::ShareTargetGone));
+    let link = Link { id: "l".into(), token: "t".into(), document_id: doc("gone"), role: Role::Viewer, created_at: 0 };
+    assert_eq!(conflict(store.create_link(&link).await), Some(Conflict::LinkDocumentGone));
 }
