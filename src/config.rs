@@ -10,6 +10,8 @@ use clap::{Args, Parser, Subcommand};
 
 mod api;
 mod auth;
+#[cfg(test)]
+mod readme;
 mod room;
 mod server;
 mod socket;
