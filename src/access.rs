@@ -280,7 +280,7 @@ pub async fn watch_socket(
     mut access: Access,
 ) {
     let mut epoch = app.bus.access_epoch();
-    let mut tick = tokio::time::interval(app.config.access_recheck);
+    let mut tick = tokio::time::interval(app.config.auth.access_recheck);
     tick.reset();
     loop {
         tokio::select! {

@@ -69,7 +69,7 @@ pub fn token_hash(token: &str) -> String {
 
 /// A new access token and a refresh token in `family` (a new family for a new login).
 pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result<Tokens, ApiError> {
-    let cfg = &app.config;
+    let cfg = &app.config.auth;
     let refresh_token = random_hex(32);
     let session = Session {
         id: random_hex(12),

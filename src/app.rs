@@ -17,11 +17,11 @@ use crate::auth::Keys;
 use crate::bus::local::Local;
 use crate::bus::redis::RedisTransport;
 use crate::bus::{Bus, NodeId};
-use crate::config::ServeConfig;
+use crate::config::{ApiConfig, ServeConfig};
 use crate::jwks::Jwks;
 use crate::rate::KeyedLimiter;
 use crate::render::{self, Renderer};
-use crate::room::{RoomConfig, Rooms};
+use crate::room::Rooms;
 use crate::socket;
 use crate::store::{self, Store};
 use crate::{api, metrics};
@@ -55,14 +55,14 @@ pub fn router(state: AppState) -> Router {
         .route("/hocuspocus", get(socket::hocuspocus::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
-        .merge(api::router(state.config.max_document_size))
+        .merge(api::router(state.config.api.max_document_size))
         .fallback(crate::web::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }
 
 /// Renders take at most half the cores (at least one), whatever the rooms are doing.
-fn renderer(config: &ServeConfig) -> Renderer {
+fn renderer(config: &ApiConfig) -> Renderer {
     let limits = render::Limits { max_input: config.max_render_input, max_output: config.max_render_output };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Renderer::new(limits, config.render_timeout, config.render_cache_bytes, cores / 2)
@@ -76,13 +76,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     metrics::handle();
-    let keys = Keys::load(config.common.jwt_secret.as_deref(), &config.common.data_dir)?;
-    let identity_provider = config.identity_provider().map_err(anyhow::Error::msg)?;
-    let store = store::open(&config.database_url(), config.sqlite_synchronous).await?;
+    let keys = Keys::load(config.signing.jwt_secret.as_deref(), &config.common.data_dir)?;
+    let identity_provider = config.auth.identity_provider().map_err(anyhow::Error::msg)?;
+    let store = store::open(&config.database_url(), config.storage.sqlite_synchronous).await?;
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();
     let node = NodeId::random();
-    let bus = match &config.redis_url {
+    let bus = match &config.server.redis_url {
         Some(url) => {
             let (transport, incoming) = RedisTransport::connect(url).await?;
             Bus::start(node, Arc::new(transport), incoming)
@@ -91,23 +91,8 @@ pub async fn run(
     };
     bus.listen_for_access_changes().await?;
     info!(%node, distributed = bus.distributed(), "bus ready");
-    let rooms = Rooms::new(
-        store.clone(),
-        bus.clone(),
-        RoomConfig {
-            grace: config.room_grace,
-            awareness_timeout: config.awareness_timeout,
-            compact_after: config.compact_after,
-            anti_entropy: config.anti_entropy,
-            max_connections: config.max_connections_per_room,
-            max_connections_per_user: config.max_connections_per_user_per_room,
-            max_queued_bytes: config.send_queue_bytes,
-            max_state_bytes: config.max_document_state_size,
-        },
-        tracker.clone(),
-        root.child_token(),
-    );
-    let connects_per_ip = Arc::new(KeyedLimiter::per_minute(config.max_connections_per_ip_per_minute));
+    let rooms = Rooms::new(store.clone(), bus.clone(), config.room.clone(), tracker.clone(), root.child_token());
+    let connects_per_ip = Arc::new(KeyedLimiter::per_minute(config.socket.max_connections_per_ip_per_minute));
     let jwks = match identity_provider {
         Some(cfg) => Some(Arc::new(Jwks::new(cfg)?)),
         None => None,
@@ -118,13 +103,13 @@ pub async fn run(
         bus,
         rooms,
         connects_per_ip,
-        login_per_account: Arc::new(KeyedLimiter::per_minute(config.login_attempts_per_minute)),
-        login_per_ip: Arc::new(KeyedLimiter::per_minute(config.login_attempts_per_minute.saturating_mul(10))),
-        signups_per_ip: Arc::new(KeyedLimiter::per_hour(config.max_signups_per_ip_per_hour)),
-        requests_per_user: Arc::new(KeyedLimiter::per_minute(config.max_requests_per_user_per_minute)),
+        login_per_account: Arc::new(KeyedLimiter::per_minute(config.auth.login_attempts_per_minute)),
+        login_per_ip: Arc::new(KeyedLimiter::per_minute(config.auth.login_attempts_per_minute.saturating_mul(10))),
+        signups_per_ip: Arc::new(KeyedLimiter::per_hour(config.auth.max_signups_per_ip_per_hour)),
+        requests_per_user: Arc::new(KeyedLimiter::per_minute(config.api.max_requests_per_user_per_minute)),
         jwks,
-        renderer: Arc::new(renderer(&config)),
-        large_frames: Arc::new(socket::FrameBudget::new(config.large_frame_budget)),
+        renderer: Arc::new(renderer(&config.api)),
+        large_frames: Arc::new(socket::FrameBudget::new(config.socket.large_frame_budget)),
         config: Arc::new(config),
     };
     let app = router(state.clone());

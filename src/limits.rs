@@ -11,7 +11,7 @@ use governor::{DefaultDirectRateLimiter, Quota};
 use tandem_protocol::ClientMessage;
 use yrs::sync::awareness::AwarenessUpdate;
 
-use crate::config::ServeConfig;
+use crate::config::SocketConfig;
 use crate::room::{MAX_CLIENTS_PER_CONN, close_code};
 
 /// Why a connection is being closed.
@@ -37,7 +37,7 @@ pub struct ConnLimits {
 }
 
 impl ConnLimits {
-    pub fn new(cfg: &ServeConfig) -> Self {
+    pub fn new(cfg: &SocketConfig) -> Self {
         let msgs = u64::from(cfg.max_messages_per_second.max(1));
         let bytes = cfg.max_bytes_per_second.max(1);
         // One maximum-size message (an initial sync of a large document) must fit.
@@ -71,7 +71,7 @@ pub struct PresenceLimits {
 }
 
 impl PresenceLimits {
-    pub fn new(cfg: &ServeConfig) -> Self {
+    pub fn new(cfg: &SocketConfig) -> Self {
         let rate = u64::from(cfg.max_awareness_per_second.max(1));
         PresenceLimits { rate: limiter(rate, rate * 2), max_state_bytes: cfg.max_awareness_bytes, held: None }
     }
@@ -139,8 +139,8 @@ mod tests {
 
     use super::*;
 
-    fn cfg() -> ServeConfig {
-        ServeConfig::with_data_dir("/nonexistent")
+    fn cfg() -> SocketConfig {
+        crate::config::ServeConfig::with_data_dir("/nonexistent").socket
     }
 
     fn awareness(entries: &[(u64, u32, &str)]) -> ClientMessage {

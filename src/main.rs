@@ -12,9 +12,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Token(args)) => token(args),
         Some(Command::Serve(cfg)) => serve(cfg).await,
-        Some(Command::Migrate(cfg)) => {
-            tandem::store::open(&cfg.database_url(), cfg.sqlite_synchronous).await?;
-            println!("migrations applied to {}", redact(&cfg.database_url()));
+        Some(Command::Migrate(args)) => {
+            tandem::store::open(&args.database_url(), args.storage.sqlite_synchronous).await?;
+            println!("migrations applied to {}", redact(&args.database_url()));
             Ok(())
         }
         None => serve(cli.serve).await,
@@ -23,18 +23,19 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    match cfg.log_format {
+    match cfg.server.log_format {
         LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
     }
-    let listener =
-        tokio::net::TcpListener::bind(cfg.listen).await.with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.server.listen))?;
     tandem::app::run(cfg, listener, shutdown_signal()).await
 }
 
 fn token(args: TokenArgs) -> anyhow::Result<()> {
     let grants = args.rooms.iter().map(|g| Grant::parse(g)).collect::<Result<Vec<_>, _>>()?;
-    let keys = Keys::load(args.common.jwt_secret.as_deref(), &args.common.data_dir)?;
+    let keys = Keys::load(args.signing.jwt_secret.as_deref(), &args.common.data_dir)?;
     println!("{}", keys.mint(&args.sub, &grants, args.ttl));
     Ok(())
 }

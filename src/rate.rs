@@ -155,7 +155,7 @@ impl FromRequestParts<AppState> for ClientIp {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         // Without connection info (never when served by `app::run`) all clients are one.
         let peer = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(ClientIp(client_ip(&app.config.trusted_proxies, peer, &parts.headers)))
+        Ok(ClientIp(client_ip(&app.config.server.trusted_proxies, peer, &parts.headers)))
     }
 }
 

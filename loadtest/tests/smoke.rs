@@ -8,9 +8,9 @@ use serde_json::Value;
 async fn start_server() -> (std::net::SocketAddr, tempfile::TempDir, tokio::sync::oneshot::Sender<()>) {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = tandem::config::ServeConfig::with_data_dir(dir.path());
-    cfg.common.jwt_secret = Some("l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d".into());
+    cfg.signing.jwt_secret = Some("l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d".into());
     // All load comes from 127.0.0.1: lift the per-address connection rate limit.
-    cfg.max_connections_per_ip_per_minute = 0;
+    cfg.socket.max_connections_per_ip_per_minute = 0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -216,7 +216,7 @@ fn invalid_refresh_token() -> ApiError {
 /// The tokens as JSON, and the session cookie. A request from the web app gets the
 /// refresh token only as the HttpOnly cookie, never in a body its scripts could read.
 fn with_session(app: &AppState, headers: &HeaderMap, status: StatusCode, mut tokens: Tokens) -> Response {
-    let max_age = app.config.refresh_token_ttl.as_secs();
+    let max_age = app.config.auth.refresh_token_ttl.as_secs();
     let cookies = session::set(headers, tokens.refresh_token.as_deref().unwrap_or_default(), max_age);
     if session::from_app(headers) {
         tokens.refresh_token = None;

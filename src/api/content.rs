@@ -69,7 +69,7 @@ pub fn too_large(app: &AppState) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "document_too_large",
-        format!("documents are limited to {} bytes", app.config.max_document_size),
+        format!("documents are limited to {} bytes", app.config.api.max_document_size),
     )
 }
 
@@ -132,7 +132,7 @@ async fn put_content(
 /// at most the largest document.
 fn markdown_body(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> {
     let text = parse_markdown(headers, body)?;
-    if text.len() > app.config.max_document_size {
+    if text.len() > app.config.api.max_document_size {
         return Err(too_large(app));
     }
     Ok(text)

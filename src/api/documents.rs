@@ -215,7 +215,7 @@ async fn target_workspace(app: &AppState, user: &UserId, asked: Option<Workspace
 
 async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&str>) -> Result<Document, ApiError> {
     if let Some(content) = content
-        && content.len() > app.config.max_document_size
+        && content.len() > app.config.api.max_document_size
     {
         return Err(super::content::too_large(app));
     }

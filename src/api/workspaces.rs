@@ -252,7 +252,7 @@ async fn invite(
         workspace_id: id.clone(),
         email: email.clone(),
         role: req.role,
-        expires_at: now_ms() + app.config.invitation_ttl.as_millis() as i64,
+        expires_at: now_ms() + app.config.auth.invitation_ttl.as_millis() as i64,
         accepted_at: None,
     };
     if !app.store.create_invitation(&inv, &token_hash(&token), me).await? {

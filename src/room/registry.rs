@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
@@ -19,26 +18,8 @@ use crate::ids::{ConnId, DocId};
 use crate::store::Store;
 use crate::store::writer::Writer;
 
-/// Tunables every room shares.
-#[derive(Debug, Clone)]
-pub struct RoomConfig {
-    /// How long an empty room stays loaded.
-    pub grace: Duration,
-    /// Awareness states older than this are removed.
-    pub awareness_timeout: Duration,
-    /// Log rows after which a live document is compacted.
-    pub compact_after: u64,
-    /// How often a room exchanges state vectors with its peers on other nodes.
-    pub anti_entropy: Duration,
-    /// Connections one room accepts (the last tenth only from connections that may write).
-    pub max_connections: usize,
-    /// Connections one user may hold in one room.
-    pub max_connections_per_user: usize,
-    /// Bytes of frames queued for one connection before it counts as too slow.
-    pub max_queued_bytes: usize,
-    /// Largest a document's encoded state may grow, in bytes.
-    pub max_state_bytes: usize,
-}
+/// Tunables every room shares: the room group of the serve config, as parsed.
+pub use crate::config::RoomConfig;
 
 impl RoomConfig {
     /// Which limit one more connection would break, if any: the room's size (its last

@@ -52,7 +52,7 @@ pub async fn upgrade(
 ) -> Result<Response, ApiError> {
     super::allow_connection(&app, client)?;
     let socket = socket.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
-    let max = app.config.max_message_size;
+    let max = app.config.socket.max_message_size;
     Ok(super::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
 }
 
@@ -86,16 +86,22 @@ struct Socket {
 
 async fn serve(app: AppState, socket: WebSocket) {
     let _counted = super::Counted::connection();
-    let (out, queue) = mpsc::channel::<Bytes>(app.config.send_queue);
+    let (out, queue) = mpsc::channel::<Bytes>(app.config.socket.send_queue);
     let control = Arc::new(ConnControl::default());
     let alive = Arc::new(AtomicBool::new(true));
     let (tx, mut rx) = socket.split();
-    let writer =
-        write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), app.large_frames.clone());
+    let writer = write_loop(
+        tx,
+        queue,
+        control.clone(),
+        app.config.socket.ping_interval,
+        alive.clone(),
+        app.large_frames.clone(),
+    );
     let writer = tokio::spawn(writer);
     let authenticated = CancellationToken::new();
-    tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.hocuspocus_auth_timeout));
-    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config));
+    tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.socket.hocuspocus_auth_timeout));
+    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config.socket));
     let mut socket = Socket { app, out, control: control.clone(), docs: HashMap::new(), authenticated, pinger: None };
     socket.read_loop(frames).await;
     for (_, joined) in socket.docs.drain() {
@@ -252,7 +258,7 @@ impl Socket {
         if self.docs.contains_key(&name) {
             return;
         }
-        if self.docs.len() >= self.app.config.hocuspocus_max_documents {
+        if self.docs.len() >= self.app.config.socket.hocuspocus_max_documents {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_documents").increment(1);
             self.answer(hp::encode_permission_denied(&name, TOO_MANY_DOCUMENTS).into());
             return;
@@ -270,7 +276,7 @@ impl Socket {
             }
         };
         let read_only = grant.access == Access::Read;
-        let (frames, room_frames) = mpsc::channel(self.app.config.send_queue);
+        let (frames, room_frames) = mpsc::channel(self.app.config.socket.send_queue);
         let conn = ConnId::next();
         let sink = ConnSink { frames, control: self.control.clone(), acks: true };
         let identity = grant.identity.clone();
@@ -296,7 +302,7 @@ impl Socket {
                 watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
             AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "hocuspocus")))
         });
-        let presence = PresenceLimits::new(&self.app.config);
+        let presence = PresenceLimits::new(&self.app.config.socket);
         let _forwarder = AbortOnDropHandle::new(forwarder);
         let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher };
         self.docs.insert(name, joined);

@@ -47,7 +47,7 @@ pub async fn upgrade(
                 metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code).increment(1);
             })?;
     let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
-    let max = app.config.max_message_size;
+    let max = app.config.socket.max_message_size;
     Ok(super::configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
 }
 
@@ -68,13 +68,19 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant)
     let _counted = super::Counted::connection();
     let SocketGrant { access, identity, recheck } = grant;
     let conn = ConnId::next();
-    let (frames, queue) = mpsc::channel(app.config.send_queue);
+    let (frames, queue) = mpsc::channel(app.config.socket.send_queue);
     let control = Arc::new(ConnControl::default());
     let sink = ConnSink { frames, control: control.clone(), acks: false };
     let (tx, mut rx) = socket.split();
     let alive = Arc::new(AtomicBool::new(true));
-    let writer =
-        write_loop(tx, queue, control.clone(), app.config.ping_interval, alive.clone(), app.large_frames.clone());
+    let writer = write_loop(
+        tx,
+        queue,
+        control.clone(),
+        app.config.socket.ping_interval,
+        alive.clone(),
+        app.large_frames.clone(),
+    );
     let room = match app.rooms.join(&doc, conn, sink, access, identity.clone()).await {
         Ok(room) => room,
         Err(e) => {
@@ -94,8 +100,8 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant)
         AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "ws")))
     });
     let writer = tokio::spawn(writer);
-    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config));
-    let presence = PresenceLimits::new(&app.config);
+    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config.socket));
+    let presence = PresenceLimits::new(&app.config.socket);
     Reader { room: &room, conn, identity: &identity, control: &control, presence }.read(frames).await;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");

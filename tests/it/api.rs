@@ -35,7 +35,7 @@ on_both_databases!(
 );
 
 async fn rest_requests_per_user_are_limited(db: Db) {
-    let server = server_with(db, |c| c.max_requests_per_user_per_minute = 5).await;
+    let server = server_with(db, |c| c.api.max_requests_per_user_per_minute = 5).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
     let bob = api.signup("bob@example.com").await;
@@ -136,7 +136,7 @@ async fn a_reused_refresh_token_revokes_its_whole_family(db: Db) {
 }
 
 async fn login_is_throttled_per_account(db: Db) {
-    let server = server_with(db, |c| c.login_attempts_per_minute = 5).await;
+    let server = server_with(db, |c| c.auth.login_attempts_per_minute = 5).await;
     let api = Api::new(&server);
     api.signup("cat@example.com").await;
     let mut statuses = Vec::new();
@@ -529,8 +529,8 @@ async fn hostile_renders_stay_within_their_caps(db: Db) {
     let server = server(db).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
-    let limit = tandem::config::ServeConfig::with_data_dir("unused").max_render_input;
-    let output_limit = tandem::config::ServeConfig::with_data_dir("unused").max_render_output;
+    let limit = tandem::config::ServeConfig::with_data_dir("unused").api.max_render_input;
+    let output_limit = tandem::config::ServeConfig::with_data_dir("unused").api.max_render_output;
 
     // Just under the input limit, one code block: plain escaped text, quickly, not 25x.
     let block = code_block(limit - 1024);
@@ -579,7 +579,7 @@ async fn hostile_renders_stay_within_their_caps(db: Db) {
 }
 
 async fn renders_out_of_time_are_answered_503(db: Db) {
-    let server = server_with(db, |c| c.render_timeout = Duration::from_millis(1)).await;
+    let server = server_with(db, |c| c.api.render_timeout = Duration::from_millis(1)).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
     let markdown = "# Title\n\nSome *text* with [links](https://example.com).\n\n".repeat(5_000);
@@ -591,7 +591,7 @@ async fn renders_out_of_time_are_answered_503(db: Db) {
 }
 
 async fn bad_input_gets_specific_errors_and_writes_nothing(db: Db) {
-    let server = server_with(db, |c| c.max_document_size = 1024).await;
+    let server = server_with(db, |c| c.api.max_document_size = 1024).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
     let raw = |body: &'static str, kind: &'static str| {
@@ -867,7 +867,7 @@ async fn owners_removing_each_other_at_once_leave_exactly_one_owner(db: Db) {
 
 async fn deleting_a_workspace_evicts_its_live_rooms(db: Db) {
     // A long grace period: a room left running would still hold the document.
-    let server = server_with(db, |c| c.room_grace = Duration::from_secs(120)).await;
+    let server = server_with(db, |c| c.room.grace = Duration::from_secs(120)).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
     let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Team"})).await;

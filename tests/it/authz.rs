@@ -440,7 +440,7 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
 
 async fn every_role_against_every_endpoint(db: Db) {
     // The owner sets up every cell: far more requests than a person makes in a minute.
-    let server = server_with(db, |c| c.max_requests_per_user_per_minute = 0).await;
+    let server = server_with(db, |c| c.api.max_requests_per_user_per_minute = 0).await;
     let w = world(&server).await;
     let mut failures = Vec::new();
     let mut cells = 0;

@@ -170,7 +170,7 @@ async fn flood_and_count(socket: Hp, frames: Vec<Vec<u8>>, window: Duration, cou
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auth_close_and_ping_floods_are_held_to_the_message_rate() {
     const RATE: u32 = 20;
-    let server = TestServer::start_with(|c| c.max_messages_per_second = RATE).await;
+    let server = TestServer::start_with(|c| c.socket.max_messages_per_second = RATE).await;
     let token = server.token(&["hp-flood/*=rw"]);
     // Frames the server may act on in the window: a burst, then the rate (a limiter that
     // refuses closes the socket sooner, one that throttles reads on slowly). Generous, so
@@ -200,7 +200,7 @@ async fn auth_close_and_ping_floods_are_held_to_the_message_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_holds_at_most_the_configured_documents() {
-    let server = TestServer::start_with(|c| c.hocuspocus_max_documents = 3).await;
+    let server = TestServer::start_with(|c| c.socket.hocuspocus_max_documents = 3).await;
     let token = server.token(&["hp-cap/*=rw"]);
     let mut socket = Hp::connect(server.addr).await;
     for i in 0..3 {
@@ -226,7 +226,7 @@ async fn a_socket_holds_at_most_the_configured_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_authenticates_nothing_in_time_is_closed_with_4408() {
-    let server = TestServer::start_with(|c| c.hocuspocus_auth_timeout = Duration::from_secs(3)).await;
+    let server = TestServer::start_with(|c| c.socket.hocuspocus_auth_timeout = Duration::from_secs(3)).await;
     let token = server.token(&["hp-idle/*=rw"]);
     // Silent, and sending only refused tokens: both closed at the deadline.
     let mut silent = Hp::connect(server.addr).await;

@@ -42,7 +42,7 @@ async fn a_thousand_edits_sent_at_once_then_a_disconnect_all_survive() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_closing_right_after_its_burst_loses_nothing_of_it() {
-    let server = TestServer::start_with(|c| c.max_messages_per_second = 5000).await;
+    let server = TestServer::start_with(|c| c.socket.max_messages_per_second = 5000).await;
     let url = server.ws_url("closing", &server.token(&["*=rw"]));
     let mut reader = server.client("closing").await;
     for round in 1..=5 {
@@ -54,7 +54,7 @@ async fn a_client_closing_right_after_its_burst_loses_nothing_of_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_over_its_message_rate_is_slowed_not_closed() {
-    let server = TestServer::start_with(|c| c.max_messages_per_second = 50).await;
+    let server = TestServer::start_with(|c| c.socket.max_messages_per_second = 50).await;
     let mut reader = server.client("slowed").await;
     let mut fast = server.client("slowed").await;
     let started = std::time::Instant::now();
@@ -70,8 +70,8 @@ async fn a_sender_over_its_message_rate_is_slowed_not_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sender_over_its_byte_rate_is_slowed_not_closed() {
     let server = TestServer::start_with(|c| {
-        c.max_message_size = 64 * 1024;
-        c.max_bytes_per_second = 16 * 1024;
+        c.socket.max_message_size = 64 * 1024;
+        c.socket.max_bytes_per_second = 16 * 1024;
     })
     .await;
     let mut reader = server.client("bytes").await;
@@ -89,7 +89,7 @@ async fn a_sender_over_its_byte_rate_is_slowed_not_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_new_connections_from_one_address_get_429() {
-    let server = TestServer::start_with(|c| c.max_connections_per_ip_per_minute = 3).await;
+    let server = TestServer::start_with(|c| c.socket.max_connections_per_ip_per_minute = 3).await;
     let url = server.ws_url("ip", &server.token(&["*=rw"]));
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -108,7 +108,7 @@ async fn too_many_new_connections_from_one_address_get_429() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_room_refuses_the_next_join_with_1013() {
-    let server = TestServer::start_with(|c| c.max_connections_per_room = 2).await;
+    let server = TestServer::start_with(|c| c.room.max_connections = 2).await;
     let _a = server.client("small").await;
     let _b = server.client("small").await;
     let mut c = Client::connect(&server.ws_url("small", &server.token(&["*=rw"]))).await.unwrap();
@@ -119,7 +119,7 @@ async fn a_full_room_refuses_the_next_join_with_1013() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_awareness_states_close_with_1009() {
-    let server = TestServer::start_with(|c| c.max_awareness_bytes = 100).await;
+    let server = TestServer::start_with(|c| c.socket.max_awareness_bytes = 100).await;
     let mut peer = server.client("aw").await;
     let mut big = server.client("aw").await;
     big.set_awareness(77, 1, &format!(r#"{{"name":"{}"}}"#, "x".repeat(200))).await;
@@ -130,7 +130,7 @@ async fn oversized_awareness_states_close_with_1009() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_past_the_document_size_limit_closes_its_sender_with_1009() {
-    let server = TestServer::start_with(|c| c.max_document_state_size = 8 * 1024).await;
+    let server = TestServer::start_with(|c| c.room.max_state_bytes = 8 * 1024).await;
     let mut reader = server.client("size").await;
     let mut writer = server.client("size").await;
     writer.append_acked(&"a".repeat(5000)).await;
@@ -146,7 +146,7 @@ async fn an_update_past_the_document_size_limit_closes_its_sender_with_1009() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awareness_faster_than_its_rate_is_held_and_the_newest_state_delivered() {
-    let server = TestServer::start_with(|c| c.max_awareness_per_second = 5).await;
+    let server = TestServer::start_with(|c| c.socket.max_awareness_per_second = 5).await;
     let mut calm = server.client("presence-rate").await;
     let mut chatty = server.client("presence-rate").await;
     let me = chatty.doc.client_id().get();
@@ -173,8 +173,8 @@ async fn links_cannot_lock_members_out_of_a_room_nor_one_user_fill_it() {
     use serde_json::json;
 
     let server = server_with(Db::Sqlite, |c| {
-        c.max_connections_per_room = 20;
-        c.max_connections_per_user_per_room = 3;
+        c.room.max_connections = 20;
+        c.room.max_connections_per_user = 3;
     })
     .await;
     let api = Api::new(&server);

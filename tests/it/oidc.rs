@@ -122,9 +122,9 @@ fn sign_claims(kid: &str, mut claims: serde_json::Value) -> String {
 fn with_provider(url: &str) -> impl FnOnce(&mut tandem::config::ServeConfig) {
     let url = url.to_owned();
     move |c| {
-        c.oidc_jwks_url = Some(url);
-        c.oidc_issuer = Some(ISSUER.into());
-        c.oidc_audience = Some(AUDIENCE.into());
+        c.auth.oidc_jwks_url = Some(url);
+        c.auth.oidc_issuer = Some(ISSUER.into());
+        c.auth.oidc_audience = Some(AUDIENCE.into());
     }
 }
 
@@ -177,9 +177,9 @@ async fn an_identity_provider_outage_is_a_503_and_open_connections_stay(db: Db) 
     let mut provider = Provider::start().await;
     let server = server_with(db, |c| {
         with_provider(&provider.url)(c);
-        c.oidc_jwks_cache = Duration::from_millis(500);
-        c.oidc_jwks_grace = Duration::from_millis(500);
-        c.access_recheck = Duration::from_millis(200);
+        c.auth.oidc_jwks_cache = Duration::from_millis(500);
+        c.auth.oidc_jwks_grace = Duration::from_millis(500);
+        c.auth.access_recheck = Duration::from_millis(200);
     })
     .await;
     let api = Api::new(&server);
@@ -256,7 +256,7 @@ async fn expect_open(client: &mut Client, within: Duration) {
 async fn a_provider_without_an_audience_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = common::base_config(dir.path());
-    cfg.oidc_jwks_url = Some("http://127.0.0.1:9/jwks.json".into());
+    cfg.auth.oidc_jwks_url = Some("http://127.0.0.1:9/jwks.json".into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let run = tandem::app::run(cfg, listener, std::future::pending());
     let result = tokio::time::timeout(Duration::from_secs(10), run).await.expect("refused at once, not served");
@@ -277,7 +277,7 @@ async fn a_database_blip_keeps_identity_provider_users_connected() {
     let through_proxy = direct.replacen(&upstream.to_string(), &proxy.addr.to_string(), 1);
     let server = TestServer::start_in(tempfile::tempdir().unwrap(), Some(through_proxy), |c| {
         with_provider(&provider.url)(c);
-        c.access_recheck = Duration::from_millis(200);
+        c.auth.access_recheck = Duration::from_millis(200);
     })
     .await;
     let api = Api::new(&server);

@@ -106,7 +106,7 @@ fn mode(path: &std::path::Path) -> u32 {
 async fn start_private(db: Db, data: std::path::PathBuf, url: Option<String>) -> TestServer {
     let server = TestServer::start_in(tempfile::tempdir().unwrap(), url, |c| {
         c.common.data_dir = data;
-        c.common.jwt_secret = None;
+        c.signing.jwt_secret = None;
     })
     .await;
     let ready = common::eventually_async(

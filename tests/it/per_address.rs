@@ -29,8 +29,8 @@ async fn connect_status(server: &TestServer, forwarded_for: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     let behind_proxy = TestServer::start_with(|c| {
-        c.max_connections_per_ip_per_minute = 2;
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.socket.max_connections_per_ip_per_minute = 2;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let mut statuses = Vec::new();
@@ -41,7 +41,7 @@ async fn forwarded_for_counts_only_from_a_trusted_proxy() {
     // own counts for nothing); past it, 429 before the upgrade.
     assert_eq!(statuses, [401, 401, 429, 401, 401]);
 
-    let direct = TestServer::start_with(|c| c.max_connections_per_ip_per_minute = 2).await;
+    let direct = TestServer::start_with(|c| c.socket.max_connections_per_ip_per_minute = 2).await;
     let mut statuses = Vec::new();
     for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
         statuses.push(connect_status(&direct, client).await);
@@ -61,8 +61,8 @@ async fn status_of(req: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
 
 async fn signups_are_limited_per_address(db: Db) {
     let server = server_with(db, |c| {
-        c.max_signups_per_ip_per_hour = 2;
-        c.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        c.auth.max_signups_per_ip_per_hour = 2;
+        c.server.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
     })
     .await;
     let api = Api::new(&server);
@@ -90,8 +90,8 @@ async fn signups_are_limited_per_address(db: Db) {
 async fn logins_are_limited_per_forwarded_client(db: Db) {
     // One attempt per account per minute, ten per address.
     let server = server_with(db, |c| {
-        c.login_attempts_per_minute = 1;
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.auth.login_attempts_per_minute = 1;
+        c.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let api = Api::new(&server);
@@ -110,7 +110,7 @@ async fn logins_are_limited_per_forwarded_client(db: Db) {
 }
 
 async fn login_fields_are_bounded_before_any_work(db: Db) {
-    let server = server_with(db, |c| c.login_attempts_per_minute = 1000).await;
+    let server = server_with(db, |c| c.auth.login_attempts_per_minute = 1000).await;
     let api = Api::new(&server);
     api.signup("ann@example.com").await;
     let login = |email: String, password: String| {
@@ -152,7 +152,7 @@ fn a_bare_address_is_a_trusted_proxy_too() {
     use clap::Parser;
     let cli =
         tandem::config::Cli::try_parse_from(["tandem", "--trusted-proxies", "10.0.0.0/8, 127.0.0.1,::1"]).unwrap();
-    let nets: Vec<String> = cli.serve.trusted_proxies.iter().map(ToString::to_string).collect();
+    let nets: Vec<String> = cli.serve.server.trusted_proxies.iter().map(ToString::to_string).collect();
     assert_eq!(nets, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
     assert!(tandem::config::Cli::try_parse_from(["tandem", "--trusted-proxies", "nginx"]).is_err());
 }

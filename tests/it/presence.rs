@@ -88,7 +88,7 @@ async fn a_connection_cannot_set_or_remove_a_client_id_another_one_introduced() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_departed_clients_id_waits_an_awareness_timeout_for_its_owner_to_come_back() {
     const TIMEOUT: Duration = Duration::from_secs(10);
-    let server = TestServer::start_with(|c| c.awareness_timeout = TIMEOUT).await;
+    let server = TestServer::start_with(|c| c.room.awareness_timeout = TIMEOUT).await;
     let url = |subject: &str| {
         let token = server.keys.mint(subject, &[Grant::parse("*=rw").unwrap()], Duration::from_secs(600));
         server.ws_url("squat", &token)

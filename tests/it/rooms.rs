@@ -37,7 +37,7 @@ async fn updates_are_echoed_to_their_sender() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_joiner_gets_full_state_after_room_was_evicted() {
-    let server = TestServer::start_with(|c| c.room_grace = Duration::from_millis(100)).await;
+    let server = TestServer::start_with(|c| c.room.grace = Duration::from_millis(100)).await;
     {
         let mut a = server.client("late").await;
         for i in 0..19 {
@@ -187,7 +187,7 @@ async fn unknown_message_types_are_ignored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_messages_close_with_1009() {
-    let server = TestServer::start_with(|c| c.max_message_size = 64 * 1024).await;
+    let server = TestServer::start_with(|c| c.socket.max_message_size = 64 * 1024).await;
     let mut good = server.client("big").await;
     let mut bad = server.client("big").await;
     let big = insert_update(3, &"y".repeat(100 * 1024));
@@ -274,7 +274,7 @@ async fn awareness_reaches_peers_and_is_removed_when_a_client_leaves() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_awareness_states_are_swept() {
-    let server = TestServer::start_with(|c| c.awareness_timeout = Duration::from_millis(600)).await;
+    let server = TestServer::start_with(|c| c.room.awareness_timeout = Duration::from_millis(600)).await;
     let mut a = server.client("sweep").await;
     let mut b = server.client("sweep").await;
     a.set_awareness(601, 1, r#"{"user":"quiet"}"#).await;
@@ -297,7 +297,7 @@ async fn query_awareness_answers_every_state() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_that_miss_pongs_are_closed() {
-    let server = TestServer::start_with(|c| c.ping_interval = Duration::from_millis(200)).await;
+    let server = TestServer::start_with(|c| c.socket.ping_interval = Duration::from_millis(200)).await;
     let mut quiet = server.client("ping").await;
     // tungstenite answers pings only while it reads: stop reading for a while.
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -313,7 +313,7 @@ async fn clients_that_miss_pongs_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_are_disconnected_with_1013() {
-    let server = TestServer::start_with(|c| c.send_queue = 16).await;
+    let server = TestServer::start_with(|c| c.socket.send_queue = 16).await;
     let url = server.ws_url("slow", &server.token(&["*=rw"]));
     let mut slow = Client::connect_small_buffer(&url).await.unwrap();
     slow.sync().await;
@@ -357,8 +357,8 @@ async fn slow_clients_are_disconnected_with_1013() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_documents_are_compacted_and_reload_whole() {
     let server = TestServer::start_with(|c| {
-        c.compact_after = 10;
-        c.room_grace = Duration::from_millis(50);
+        c.room.compact_after = 10;
+        c.room.grace = Duration::from_millis(50);
     })
     .await;
     let mut a = server.client("compact").await;
@@ -400,7 +400,7 @@ async fn a_document_that_fails_to_load_is_refused_not_served_empty() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joiners_of_a_large_document_all_sync_under_a_small_frame_budget() {
     // The budget is smaller than one sync frame: each joiner waits its turn for all of it.
-    let server = TestServer::start_with(|c| c.large_frame_budget = 256 * 1024).await;
+    let server = TestServer::start_with(|c| c.socket.large_frame_budget = 256 * 1024).await;
     let mut writer = server.client("big").await;
     writer.append_acked(&"w".repeat(1 << 20)).await;
     let joins = (0..6).map(|_| {

@@ -36,7 +36,7 @@ pub struct TestServer {
 
 pub fn base_config(dir: &std::path::Path) -> ServeConfig {
     let mut cfg = ServeConfig::with_data_dir(dir);
-    cfg.common.jwt_secret = Some(SECRET.into());
+    cfg.signing.jwt_secret = Some(SECRET.into());
     cfg
 }
 
@@ -52,7 +52,7 @@ impl TestServer {
     /// Starts a server on `dir` (reusing what an earlier server left there).
     pub async fn start_in(dir: TempDir, database_url: Option<String>, tweak: impl FnOnce(&mut ServeConfig)) -> Self {
         let mut cfg = base_config(dir.path());
-        cfg.database_url = database_url.clone();
+        cfg.storage.database_url = database_url.clone();
         tweak(&mut cfg);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
