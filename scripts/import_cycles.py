@@ -3,12 +3,12 @@
 
 Each file under src/ is a module (`src/room/actor.rs` is `room::actor`, a `mod.rs` is its
 folder). Every `crate::…`, `super::…` and `self::…` path in a file (in `use` items or inline,
-groups `{…}` expanded) is an edge from that file's module to the module the path names,
-cut at the longest module that exists. Edges are then grouped at each level: two siblings
-(children of one parent, e.g. `room::actor` and `room::presence`, or the top-level `api` and
-`app`) are in a cycle if each reaches the other through imports between their subtrees.
-A parent's `mod.rs` re-exporting its children is not a cycle with them (the edge from a
-module to its own descendants is ignored).
+groups `{…}` expanded) is an edge from that file's module to the module the path names:
+the longest module that exists, or the child it comes from when that module re-exports
+the name (`pub use child::Name`); a parent naming a child by its bare name (`mod auth;`
+then `auth::AuthConfig`) counts too. A child using what its ancestors define is not an
+edge: a `mod.rs` declares its children, and they lean on it. Modules that reach each
+other through these edges (a strongly connected set of two or more) are a cycle.
 
 Usage: scripts/import_cycles.py [src dir]   (exit 1 and the cycles printed if any)
 """
@@ -90,42 +90,51 @@ def references(text: str, here: tuple[str, ...]) -> list[tuple[str, ...]]:
     return refs
 
 
+def reexports(src: Path, files: list[Path]) -> dict[tuple[str, ...], dict[str, str]]:
+    """For each module, the names it re-exports from a child (`pub use child::{A, B}`)."""
+    out: dict[tuple[str, ...], dict[str, str]] = {}
+    for f in files:
+        here = module_of(src, f)
+        text = strip_comments(f.read_text())
+        for m in re.finditer(r"pub(?:\([^)]*\))?\s+use\s+(?:self::)?(\w+)::([^;]+);", text):
+            child, rest = m.group(1), m.group(2).strip()
+            names = expand_group(rest, 0) if rest.startswith("{") else [rest]
+            for name in names:
+                name = name.split("::")[-1].split(" as ")[-1].strip()
+                out.setdefault(here, {})[name] = child
+    return out
+
+
 def main() -> int:
     src = Path(sys.argv[1] if len(sys.argv) > 1 else "src")
     files = sorted(src.rglob("*.rs"))
     modules = {module_of(src, f) for f in files}
-    edges: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    exported = reexports(src, files)
+    edges: dict[tuple[str, ...], set[tuple[str, ...]]] = {m: set() for m in modules}
     for f in files:
         here = module_of(src, f)
         for ref in references(strip_comments(f.read_text()), here):
-            target = max((ref[:n] for n in range(len(ref) + 1) if ref[:n] in modules), key=len)
-            if target != here and target[: len(here)] != here and here[: len(target)] != target:
-                edges.add((here, target))
-    cycles = []
-    parents = {m[:-1] for m in modules if m}
-    for parent in sorted(parents):
-        children = sorted({m[len(parent)] for m in modules if len(m) > len(parent) and m[: len(parent)] == parent})
-        graph = {c: set() for c in children}
-        for a, b in edges:
-            if a[: len(parent)] == parent and b[: len(parent)] == parent and len(a) > len(parent) and len(b) > len(parent):
-                ca, cb = a[len(parent)], b[len(parent)]
-                if ca != cb:
-                    graph[ca].add(cb)
-        for scc in strongly_connected(graph):
-            if len(scc) > 1:
-                cycles.append(("::".join(parent) or "crate", sorted(scc), graph))
-    for parent, scc, graph in cycles:
-        print(f"import cycle in {parent}: {' <-> '.join(scc)}")
+            n = max(n for n in range(len(ref) + 1) if ref[:n] in modules)
+            target = ref[:n]
+            # A name a module re-exports from a child is the child's.
+            while n < len(ref) and ref[n] in exported.get(target, {}) and target + (exported[target][ref[n]],) in modules:
+                target = target + (exported[target][ref[n]],)
+            # A module leans on its ancestors (the items a `mod.rs` defines or re-exports
+            # for its children); only the other way round is a dependency worth a cycle.
+            if target != () and here[: len(target)] != target:
+                edges[here].add(target)
+        # A child named by its bare name (`mod auth;` then `auth::AuthConfig`).
+        text = strip_comments(f.read_text())
+        for child in {m[len(here)] for m in modules if len(m) == len(here) + 1 and m[: len(here)] == here}:
+            if re.search(r"(?<![\w:])" + child + r"::", text):
+                edges[here].add(here + (child,))
+    graph = {"::".join(m) or "crate": {"::".join(t) or "crate" for t in ts} for m, ts in edges.items()}
+    cycles = [sorted(scc) for scc in strongly_connected(graph) if len(scc) > 1]
+    for scc in cycles:
+        print(f"import cycle: {' <-> '.join(scc)}")
         for a in scc:
             for b in sorted(graph[a] & set(scc)):
-                why = sorted(
-                    "::".join(x) + " -> " + "::".join(y)
-                    for x, y in edges
-                    if x[len(parent.split("::")) if parent != "crate" else 0 :][:1] == (a,)
-                    and y[len(parent.split("::")) if parent != "crate" else 0 :][:1] == (b,)
-                    and (parent == "crate" or x[: len(parent.split("::"))] == tuple(parent.split("::")))
-                )
-                print(f"  {a} -> {b}: {', '.join(why[:4])}")
+                print(f"  {a} -> {b}")
     return 1 if cycles else 0
 
 
