@@ -10,10 +10,12 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
 use super::{Effect, Room, Stop};
 use crate::auth::Access;
+use crate::bus::{BusMessage, NodeId, Payload};
 use crate::ids::{ConnId, DocId};
 use crate::room::content::CONTENT;
 use crate::room::handle::{Outbound, TextState, close_code};
@@ -46,9 +48,15 @@ struct Fixture {
 
 impl Fixture {
     fn new(config: RoomConfig) -> Self {
-        let mut room = Room::new(DocId::parse("doc").unwrap(), config, false);
+        Self::on_nodes(config, false)
+    }
+
+    /// A room that other nodes may hold too.
+    fn on_nodes(config: RoomConfig, distributed: bool) -> Self {
+        let mut room = Room::new(DocId::parse("doc").unwrap(), config, distributed);
         room.load(&StoredDoc::default(), true).unwrap();
         room.opened();
+        room.take_effects();
         Fixture { room, names: HashMap::new() }
     }
 
@@ -110,6 +118,20 @@ fn edit(client: u64, text: &str) -> Vec<u8> {
     let doc = Doc::with_client_id(client);
     doc.get_or_insert_text(CONTENT).insert(&mut doc.transact_mut(), 0, text);
     doc.transact().encode_state_as_update_v1(&StateVector::default())
+}
+
+/// The second of two edits by one client, alone: it skips ahead in that client's clocks.
+fn second_edit_only() -> Vec<u8> {
+    let client = Doc::with_client_id(9);
+    let text = client.get_or_insert_text(CONTENT);
+    text.insert(&mut client.transact_mut(), 0, "first");
+    let before = client.transact().state_vector();
+    text.insert(&mut client.transact_mut(), 5, " second");
+    client.transact().encode_state_as_update_v1(&before)
+}
+
+fn from_peer(payload: Payload) -> BusMessage {
+    BusMessage { origin: NodeId::random(), target: None, payload }
 }
 
 fn update(bytes: &[u8]) -> ClientMessage {
@@ -200,13 +222,7 @@ fn a_failed_commit_stops_the_room_and_releases_nothing_behind_it() {
 fn an_update_that_skips_ahead_closes_its_sender_with_1007_and_nothing_is_persisted() {
     let mut f = Fixture::new(config());
     let a = f.join("A", Access::ReadWrite, user("a"), true);
-    let client = Doc::with_client_id(9);
-    let text = client.get_or_insert_text(CONTENT);
-    text.insert(&mut client.transact_mut(), 0, "first");
-    let before = client.transact().state_vector();
-    text.insert(&mut client.transact_mut(), 5, " second");
-    let second_only = client.transact().encode_state_as_update_v1(&before);
-    f.send(a, update(&second_only));
+    f.send(a, update(&second_edit_only()));
     assert_eq!(f.take(), [format!("close A {}", close_code::INVALID_PAYLOAD)]);
     // Refused: what it sends next is not applied either.
     f.send(a, update(&edit(10, "valid")));
@@ -342,4 +358,53 @@ fn a_replacement_reaches_the_text() {
         }
     }
     assert_eq!(rx.try_recv().unwrap().text, "# Title");
+}
+
+#[test]
+fn a_duplicate_update_is_acknowledged_in_order_without_a_commit_of_its_own() {
+    let mut f = Fixture::new(config());
+    let a = f.join("A", Access::ReadWrite, user("a"), true);
+    let edit = edit(1, "twice");
+    f.send(a, update(&edit));
+    f.send(a, update(&edit));
+    let (effects, seqs) = f.take_persists();
+    assert_eq!(effects, ["persist"]);
+    f.room.committed(seqs[0], committed());
+    assert_eq!(f.take(), ["all <- update", "A <- ack", "publish update", "A <- ack"]);
+}
+
+#[test]
+fn a_peers_update_is_fanned_out_and_not_stored_again() {
+    let mut f = Fixture::on_nodes(config(), true);
+    f.join("A", Access::ReadWrite, user("a"), true);
+    f.room.peer(from_peer(Payload::Update(edit(1, "elsewhere").into())));
+    assert_eq!(f.take(), ["all <- update"]);
+}
+
+#[test]
+fn a_peers_update_that_skips_ahead_makes_the_room_ask_its_peers() {
+    let mut f = Fixture::on_nodes(config(), true);
+    f.room.peer(from_peer(Payload::Update(second_edit_only().into())));
+    assert_eq!(f.take(), ["publish syncrequest"]);
+}
+
+#[test]
+fn a_peers_sync_request_is_answered_after_the_commits_in_flight() {
+    let mut f = Fixture::on_nodes(config(), true);
+    let a = f.join("A", Access::ReadWrite, user("a"), false);
+    f.send(a, update(&edit(1, "local")));
+    let (_, seqs) = f.take_persists();
+    let empty = StateVector::default().encode_v1();
+    f.room.peer(from_peer(Payload::SyncRequest(empty.into())));
+    assert!(f.take().is_empty(), "the reply holds an update not yet durable");
+    f.room.committed(seqs[0], committed());
+    assert_eq!(f.take(), ["all <- update", "publish update", "publish syncreply to one"]);
+}
+
+#[test]
+fn a_single_node_room_asks_no_peers() {
+    let mut f = Fixture::new(config());
+    f.room.ask_peers(None);
+    f.room.peer(from_peer(Payload::Update(second_edit_only().into())));
+    assert!(f.take().is_empty());
 }
