@@ -183,6 +183,9 @@ impl RoomActor {
     /// Rebuilds a damaged document from the store, once every commit in flight landed.
     async fn rebuild(&mut self) {
         self.drain_commits().await;
+        if self.room.failed() {
+            return;
+        }
         let loaded = self.load().await;
         self.room.reload(loaded);
         self.perform().await;
