@@ -408,3 +408,35 @@ fn a_single_node_room_asks_no_peers() {
     f.room.peer(from_peer(Payload::Update(second_edit_only().into())));
     assert!(f.take().is_empty());
 }
+
+#[test]
+fn a_stored_document_that_does_not_apply_is_refused_not_served_empty() {
+    let mut room = Room::new(DocId::parse("doc").unwrap(), config(), false);
+    let stored = StoredDoc { snapshot: None, updates: vec![vec![0xff, 0x01, 0x02]] };
+    assert!(matches!(room.load(&stored, false), Err(StoreError::Corrupt(_))));
+}
+
+#[test]
+fn a_rebuild_replaces_the_document_with_the_stored_one_or_stops_the_room() {
+    let mut f = Fixture::new(config());
+    let a = f.join("A", Access::ReadWrite, user("a"), false);
+    f.send(a, update(&edit(1, "live only")));
+    // The actor lets the commits in flight land before it reads the store back.
+    let (_, seqs) = f.take_persists();
+    f.room.committed(seqs[0], committed());
+    f.take();
+    let stored = StoredDoc { snapshot: None, updates: vec![edit(2, "stored")] };
+    f.room.reload(Ok((stored, true)));
+    assert!(f.take().is_empty());
+    assert!(f.room.text_dirty(), "the search text follows the rebuilt document");
+    let (reply, mut rx) = oneshot::channel();
+    f.room.text(reply);
+    for effect in f.room.take_effects() {
+        if let Effect::Reply { reply, state } = effect {
+            reply.send(state).unwrap();
+        }
+    }
+    assert_eq!(rx.try_recv().unwrap().text, "stored");
+    f.room.reload(Err(StoreError::WriterGone));
+    assert_eq!(f.take(), ["stop StoreFailed"]);
+}
