@@ -1,8 +1,8 @@
 //! Client frames decoded and applied to a room's document, several per input so that
 //! sequences (updates waiting on missing dependencies, deletions of what came later,
-//! duplicates) are exercised. The room's apply path (`RoomActor::integrate` and what
-//! follows it in src/room/actor.rs, content.rs, presence.rs) is private to the server and
-//! tied to its store and sockets, so this replays the same yrs calls on a Doc built the same
+//! duplicates) are exercised. The room's apply path (`apply::integrate` in src/room/apply.rs
+//! and what `Room` does with it in src/room/live.rs, live/awareness.rs, content.rs) is
+//! private to the server, so this replays the same yrs calls on a Doc built the same
 //! way (`OffsetKind::Utf16`): apply in a transaction, commit, encode the delta as the log row
 //! and the broadcast frame, read the state vector and the `content` text, answer sync step 1
 //! with a diff or the whole state, apply awareness and remove it when the client leaves.
@@ -50,7 +50,7 @@ use yrs::{ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, T
 /// src/room/content.rs `CONTENT`.
 const CONTENT: &str = "content";
 
-/// A Doc as `RoomActor::new` builds it, with a fixed client id so runs repeat.
+/// A Doc as `Room::new` (src/room/live.rs, with `apply::room_doc`) builds it, with a fixed client id so runs repeat.
 fn room_doc() -> Doc {
     Doc::with_options(Options { offset_kind: OffsetKind::Utf16, client_id: ClientID::new(1), ..Options::default() })
 }
@@ -69,7 +69,7 @@ fn frames(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// `RoomActor::text_state`: the text and state vector a REST read answers with. A client
+/// `content::text_state` (src/room/content.rs): the text and state vector a REST read answers with. A client
 /// at clock 0 (yrs keeps one after an update that integrated nothing of it) is no state.
 fn text_state(doc: &Doc) -> (String, BTreeMap<u64, u32>) {
     let text = doc.get_or_insert_text(CONTENT);
@@ -81,7 +81,7 @@ fn text_state(doc: &Doc) -> (String, BTreeMap<u64, u32>) {
 }
 
 /// The document a reload builds from the logged deltas.
-/// As `RoomActor::load` (src/room/apply.rs) reads a stored log: one transaction a row.
+/// As `apply::load` (src/room/apply.rs) reads a stored log: one transaction a row.
 fn rebuilt(updates: &[Vec<u8>]) -> Doc {
     let doc = room_doc();
     for update in updates {

@@ -1,6 +1,6 @@
-//! Applying updates to the room's document: a client's (made durable, then fanned out),
-//! a peer's or the store's (already durable), and the whole stored state when the room
-//! opens.
+//! Applying updates to a room's document, without I/O: one update (a client's, a peer's
+//! or the store's), and the whole stored state when the room opens. What the room does
+//! with the outcome (persist, fan out, refuse) is [`super::live`]'s.
 //!
 //! Two kinds of update never reach the document whole. One that skips ahead in a client's
 //! clocks is refused before yrs sees it ([`proto::first_gap`] says why yrs cannot be
@@ -13,17 +13,11 @@
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use futures_util::StreamExt;
 use tandem_protocol as proto;
-use tracing::{error, warn};
 use yrs::updates::decoder::Decode;
 use yrs::{ClientID, Doc, OffsetKind, Options, ReadTxn, Transact, Update};
 
-use super::actor::RoomActor;
-use super::handle::{Outbound, close_code};
-use crate::ids::ConnId;
-use crate::metrics as m;
-use crate::store::StoreError;
+use crate::store::StoredDoc;
 
 /// Why an update did not integrate (whole).
 #[derive(Debug)]
@@ -37,7 +31,7 @@ pub(super) enum Refusal {
 }
 
 impl Refusal {
-    fn reason(&self) -> &'static str {
+    pub(super) fn reason(&self) -> &'static str {
         match self {
             Refusal::Gap(..) => "gap",
             Refusal::Invalid(_) => "invalid",
@@ -62,104 +56,29 @@ pub(super) fn room_doc() -> Doc {
     Doc::with_options(Options { offset_kind: OffsetKind::Utf16, ..Options::default() })
 }
 
-impl RoomActor {
-    /// Applies an update; returns what actually integrated (V1), possibly nothing.
-    pub(super) fn integrate(&mut self, update: Update) -> (Vec<u8>, Result<(), Refusal>) {
-        let doc = self.awareness.doc();
-        let applied = catch_unwind(AssertUnwindSafe(|| {
-            let mut txn = doc.transact_mut();
-            if let Some((client, clock)) = proto::first_gap(&update, &txn.state_vector()) {
-                return (Update::EMPTY_V1.to_vec(), Err(Refusal::Gap(client, clock)));
-            }
-            let result = txn.apply_update(update).map_err(Refusal::Invalid);
-            txn.commit();
-            (txn.encode_update_v1(), result)
-        }));
-        let (delta, result) = applied.unwrap_or_else(|_| {
-            error!(doc = %self.doc_id, "yrs panicked applying an update; rebuilding the document from the store");
-            self.damaged = true;
-            (Update::EMPTY_V1.to_vec(), Err(Refusal::Panicked))
-        });
-        if let Err(refusal) = &result {
-            metrics::counter!(m::UPDATES_REFUSED, "reason" => refusal.reason()).increment(1);
+/// Applies an update; returns what actually integrated (V1), possibly nothing. `Err`
+/// with [`Refusal::Panicked`] means the document may now hold what no delta recorded.
+pub(super) fn integrate(doc: &Doc, update: Update) -> (Vec<u8>, Result<(), Refusal>) {
+    let applied = catch_unwind(AssertUnwindSafe(|| {
+        let mut txn = doc.transact_mut();
+        if let Some((client, clock)) = proto::first_gap(&update, &txn.state_vector()) {
+            return (Update::EMPTY_V1.to_vec(), Err(Refusal::Gap(client, clock)));
         }
-        if delta.as_slice() != Update::EMPTY_V1 {
-            self.changed(delta.len());
-        }
-        (delta, result)
-    }
+        let result = txn.apply_update(update).map_err(Refusal::Invalid);
+        txn.commit();
+        (txn.encode_update_v1(), result)
+    }));
+    applied.unwrap_or_else(|_| (Update::EMPTY_V1.to_vec(), Err(Refusal::Panicked)))
+}
 
-    /// Applies a client's update (an edit, or its answer to our sync step 1; a connection
-    /// that asks for acknowledgements gets one for each, once durable). A refused update
-    /// closes its sender with 1007.
-    pub(super) async fn apply_update(&mut self, conn: ConnId, update: Update) {
-        let origin = self.conns.get(&conn).is_some_and(|c| c.sink.acks).then_some(conn);
-        let (delta, result) = self.integrate(update);
-        if let Err(refusal) = &result {
-            warn!(doc = %self.doc_id, %conn, %refusal, "client update refused");
-            if let Some(c) = self.conns.get(&conn) {
-                let reason =
-                    if matches!(refusal, Refusal::Gap(..)) { "update skips ahead" } else { "update failed to apply" };
-                c.sink.control.close(close_code::INVALID_PAYLOAD, reason);
-            }
-        }
-        // Whatever did integrate is persisted, even from a failed update: memory and
-        // store never disagree.
-        if delta.as_slice() == Update::EMPTY_V1 {
-            // Nothing new (a duplicate): acknowledge it all the same, in order.
-            if let (Some(conn), Ok(())) = (origin, result) {
-                self.send_after_commits(conn, Outbound::Ack);
-            }
-            return;
-        }
-        self.persist(delta, None, origin).await;
-    }
-
-    /// Bookkeeping after a delta of `len` bytes integrated: the cached whole-document
-    /// frame is stale, the searchable text is behind, the size bound grows.
-    pub(super) fn changed(&mut self, len: usize) {
-        self.full_state = None;
-        self.text_dirty = self.catalogued;
-        self.state_bytes += len;
-    }
-
-    /// Reads the document from the store into the (empty) live one. A stored update that
-    /// does not decode or apply, or on which yrs panics, makes the document corrupt.
-    pub(super) async fn load(&mut self) -> Result<(), StoreError> {
-        let stored = self.shared.store.load_doc(&self.doc_id).await?;
-        let doc = self.awareness.doc();
-        // One transaction per part, as `store::merge_state` does (why: there).
-        let applied = catch_unwind(AssertUnwindSafe(|| {
-            stored
-                .parts()
-                .all(|part| Update::decode_v1(part).is_ok_and(|update| doc.transact_mut().apply_update(update).is_ok()))
-        }));
-        if !matches!(applied, Ok(true)) {
-            return Err(StoreError::Corrupt(self.doc_id.clone()));
-        }
-        self.log_rows = stored.updates.len() as u64;
-        self.state_bytes = stored.parts().map(<[u8]>::len).sum();
-        self.catalogued = self.shared.store.is_document(&self.doc_id).await?;
-        Ok(())
-    }
-
-    /// Replaces a document yrs panicked on with what the store holds, once every delta
-    /// that integrated before the panic has landed there (connections and peers have seen
-    /// exactly those). If the store cannot give it back, the room closes.
-    pub(super) async fn rebuild(&mut self) {
-        while let Some(done) = self.in_flight.next().await {
-            self.on_deferred(done);
-        }
-        metrics::counter!(m::ROOM_RELOADS).increment(1);
-        self.damaged = false;
-        *self.awareness.doc_mut() = room_doc();
-        self.full_state = None;
-        match self.load().await {
-            Ok(()) => self.text_dirty = self.catalogued,
-            Err(e) => {
-                error!(doc = %self.doc_id, error = %e, "document could not be rebuilt from the store; closing the room");
-                self.store_failed = true;
-            }
-        }
-    }
+/// Reads a stored document into the (empty) live one; `false` if a stored update does not
+/// decode or apply, or yrs panics on it: the document is corrupt.
+pub(super) fn load(doc: &Doc, stored: &StoredDoc) -> bool {
+    // One transaction per part, as `store::merge_state` does (why: there).
+    let applied = catch_unwind(AssertUnwindSafe(|| {
+        stored
+            .parts()
+            .all(|part| Update::decode_v1(part).is_ok_and(|update| doc.transact_mut().apply_update(update).is_ok()))
+    }));
+    matches!(applied, Ok(true))
 }

@@ -1,19 +1,16 @@
 //! What the REST API asks of a live document: its Markdown (the `Y.Text` named
 //! [`CONTENT`]) and its replacement, applied as a minimal character diff so editors in the
 //! room see the change live and keep everything they typed outside the changed spans.
-//! Also keeps the catalogue's plain-text copy, which search reads, a few seconds behind.
+//! Plain functions of a document, without I/O: the room ([`super::live`]) decides when
+//! they run, and keeps the catalogue's plain-text copy, which search reads, a few seconds
+//! behind.
 
 use std::time::Duration;
 
-use futures_util::FutureExt;
-use futures_util::future::ready;
 use similar::{Algorithm, DiffOp, TextDiff};
-use tokio::sync::oneshot;
-use tracing::warn;
 use yrs::updates::encoder::Encode;
-use yrs::{GetString, ReadTxn, Text, TextRef, Transact, TransactionMut, Update};
+use yrs::{Doc, GetString, ReadTxn, Text, TextRef, Transact, TransactionMut};
 
-use super::actor::{Deferred, RoomActor};
 use super::handle::TextState;
 
 /// The root type holding a document's Markdown.
@@ -23,68 +20,31 @@ pub(crate) const TEXT_INDEX_DELAY: Duration = Duration::from_secs(2);
 /// Longest a diff may search for a minimal answer before settling for a coarser one.
 const DIFF_DEADLINE: Duration = Duration::from_millis(500);
 
-impl RoomActor {
-    pub(super) fn encoded_state_vector(&self) -> Vec<u8> {
-        self.awareness.doc().transact().state_vector().encode_v1()
-    }
+/// The encoded state vector: equal vectors mean equal documents.
+pub(super) fn state_vector(doc: &Doc) -> Vec<u8> {
+    doc.transact().state_vector().encode_v1()
+}
 
-    pub(super) fn text_state(&self) -> TextState {
-        let doc = self.awareness.doc();
-        let text = doc.get_or_insert_text(CONTENT);
-        let txn = doc.transact();
-        TextState { text: text.get_string(&txn), state_vector: txn.state_vector().encode_v1() }
-    }
+/// The text and the state it was read at.
+pub(super) fn text_state(doc: &Doc) -> TextState {
+    let text = doc.get_or_insert_text(CONTENT);
+    let txn = doc.transact();
+    TextState { text: text.get_string(&txn), state_vector: txn.state_vector().encode_v1() }
+}
 
-    /// Answers with the text as it is now, after the commits it may include.
-    pub(super) fn read_text(&mut self, reply: oneshot::Sender<TextState>) {
-        let state = self.text_state();
-        if self.in_flight.is_empty() {
-            let _ = reply.send(state);
-        } else {
-            self.in_flight.push_back(ready(Deferred::Reply { reply, state }).boxed());
-        }
-    }
+/// The plain text, for search.
+pub(super) fn plain_text(doc: &Doc) -> String {
+    doc.get_or_insert_text(CONTENT).get_string(&doc.transact())
+}
 
-    pub(super) async fn replace_text(&mut self, new: &str, reply: oneshot::Sender<TextState>) {
-        let delta = {
-            let doc = self.awareness.doc();
-            let text = doc.get_or_insert_text(CONTENT);
-            let mut txn = doc.transact_mut();
-            let old = text.get_string(&txn);
-            apply_diff(&text, &mut txn, &old, new);
-            txn.commit();
-            txn.encode_update_v1()
-        };
-        if delta.as_slice() == Update::EMPTY_V1 {
-            self.read_text(reply);
-            return;
-        }
-        self.changed(delta.len());
-        self.persist(delta, Some(reply), None).await;
-    }
-
-    /// Writes the plain text search reads, once the commits it includes are done (search
-    /// never shows text that is not durable), off the actor.
-    pub(super) fn index_text(&mut self) {
-        self.text_dirty = false;
-        let doc = self.awareness.doc();
-        let text = doc.get_or_insert_text(CONTENT).get_string(&doc.transact());
-        if self.in_flight.is_empty() {
-            self.write_index(text);
-        } else {
-            self.in_flight.push_back(ready(Deferred::Index { text }).boxed());
-        }
-    }
-
-    pub(super) fn write_index(&self, text: String) {
-        let (store, doc) = (self.shared.store.clone(), self.doc_id.clone());
-        self.shared.tracker.spawn(async move {
-            let now = crate::store::catalog::now_ms();
-            if let Err(e) = store.set_document_text(&doc, &text, now).await {
-                warn!(%doc, error = %e, "indexing the document text failed");
-            }
-        });
-    }
+/// Turns the text into `new` by a minimal diff; returns the delta (V1), possibly empty.
+pub(super) fn replace(doc: &Doc, new: &str) -> Vec<u8> {
+    let text = doc.get_or_insert_text(CONTENT);
+    let mut txn = doc.transact_mut();
+    let old = text.get_string(&txn);
+    apply_diff(&text, &mut txn, &old, new);
+    txn.commit();
+    txn.encode_update_v1()
 }
 
 /// Turns `old` (the current content of `text`) into `new` with the fewest changes found

@@ -1,12 +1,14 @@
-//! Live rooms: one actor per open document owns its `yrs` Doc and Awareness
-//! ([`actor`]); everything else talks to it through a [`RoomHandle`]; [`Rooms`] finds or
-//! starts the actor for a document.
+//! Live rooms: one actor per open document ([`actor`], the I/O loop) owns its [`live`]
+//! room (the `yrs` Doc and Awareness and every decision about them, without I/O);
+//! everything else talks to it through a [`RoomHandle`]; [`Rooms`] finds or starts the
+//! actor for a document.
 
 mod actor;
 mod apply;
 mod content;
+mod durable;
 mod handle;
-mod peers;
+mod live;
 mod presence;
 mod registry;
 

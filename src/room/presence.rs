@@ -1,27 +1,14 @@
-//! Presence in a room: awareness states from the room's connections (owned, applied, fanned
-//! out, published to peers), and the sweep that removes states not renewed in time (yrs
-//! has none; every node sweeps for itself).
-//!
-//! What a connection may set is decided here: a client id belongs to the first connection
-//! that announces it until that connection leaves or removes it, and the identity the
-//! connection authenticated with is stamped into every state it sets ([`stamp`], run by the
-//! connection's reader), so nobody can move, remove or rename someone else's cursor.
+//! Who sets presence in a room: the identity a connection authenticated with, stamped into
+//! every state it sets ([`stamp`], run by the connection's reader), and which identities
+//! may take over one another's client ids. With the room's ownership of client ids
+//! ([`super::live`]'s awareness part: an id belongs to the first connection that announces
+//! it until that connection leaves or removes it), nobody can move, remove or rename
+//! someone else's cursor.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use tokio::time::Instant;
 
 use serde_json::{Value, json};
-use tracing::debug;
-use yrs::ClientID;
 use yrs::sync::awareness::AwarenessUpdate;
-use yrs::updates::encoder::Encode;
-
-use super::actor::RoomActor;
-use crate::bus::Payload;
-use crate::ids::ConnId;
-use tandem_protocol as proto;
 
 /// The reserved field of a presence state that says who set it. The server writes it into
 /// every state a user or link connection sets and strips it from any other connection's.
@@ -56,7 +43,7 @@ impl Identity {
     /// same user (a provider that reconnected before its old connection was noticed gone),
     /// or an application's connection taking an unstamped state. Guests are anonymous:
     /// never.
-    fn may_take_over(&self, state: &Value) -> bool {
+    pub(super) fn may_take_over(&self, state: &Value) -> bool {
         let stamp = state.get(STAMP_FIELD);
         match self {
             Identity::User { id, .. } => stamp.and_then(|s| s.get("user")).and_then(Value::as_str) == Some(id),
@@ -86,155 +73,10 @@ pub fn stamp(update: &mut AwarenessUpdate, identity: &Identity) {
     }
 }
 
-impl RoomActor {
-    pub(super) fn on_awareness(&mut self, conn: ConnId, mut update: AwarenessUpdate) {
-        update.clients.retain(|id, _| self.claim(conn, *id));
-        if update.clients.is_empty() {
-            return;
-        }
-        let summary = match self.awareness.apply_update_summary(update) {
-            Ok(Some(summary)) => summary,
-            Ok(None) => return,
-            Err(e) => {
-                debug!(doc = %self.doc_id, %conn, error = %e, "awareness update refused");
-                return;
-            }
-        };
-        if let Some(c) = self.conns.get_mut(&conn) {
-            for id in &summary.removed {
-                c.clients.remove(id);
-            }
-        }
-        // Removed by their owner: nothing to keep for it (it said it is gone).
-        self.release_clients(Some(conn), &summary.removed, false);
-        self.broadcast_awareness(summary.all_changes(), true);
-    }
-
-    /// Whether `conn` may set or remove client `id`'s state, taking ownership of it if
-    /// nobody holds it: an id belongs to the connection that announced it first, until
-    /// that one leaves or removes it. Constant time per entry, whatever the room's size.
-    fn claim(&mut self, conn: ConnId, id: ClientID) -> bool {
-        if id == self.awareness.client_id() {
-            return false;
-        }
-        let holder = self.owners.get(&id).copied();
-        if holder == Some(conn) {
-            return true;
-        }
-        let Some(c) = self.conns.get(&conn) else { return false };
-        if c.clients.len() >= MAX_CLIENTS_PER_CONN {
-            return false;
-        }
-        if holder.is_none()
-            && let Some((who, until)) = self.released.get(&id)
-            && *until > Instant::now()
-            && !who.same_principal(&c.identity)
-        {
-            debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id someone else just left");
-            return false;
-        }
-        match holder.and_then(|h| self.conns.get(&h).map(|x| (h, x))) {
-            Some((holder, owner)) => {
-                if !owner.identity.same_principal(&c.identity) {
-                    debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id another connection owns");
-                    return false;
-                }
-                if let Some(h) = self.conns.get_mut(&holder) {
-                    h.clients.remove(&id);
-                }
-            }
-            None => {
-                // A live state set through another node (or not yet swept).
-                if let Some(state) = self.awareness.state::<Value>(id)
-                    && !c.identity.may_take_over(&state)
-                {
-                    debug!(doc = %self.doc_id, %conn, client = id.get(), "awareness for a client id owned elsewhere");
-                    return false;
-                }
-            }
-        }
-        if let Some(c) = self.conns.get_mut(&conn) {
-            c.clients.insert(id);
-        }
-        self.owners.insert(id, conn);
-        self.released.remove(&id);
-        true
-    }
-
-    /// Forgets who owned `ids` (removed, timed out, or their connection left; `conn`: only
-    /// those it owned), remembering for an awareness timeout which principal it was when
-    /// the owner did not remove them itself (`remember`): its provider may come back. Guests
-    /// are anonymous (no principal to give the id back to), and the memory is bounded as
-    /// the owners are: past that, ids are let go as they were before it existed.
-    pub(super) fn release_clients(&mut self, conn: Option<ConnId>, ids: &[ClientID], remember: bool) {
-        let until = Instant::now() + self.shared.config.awareness_timeout;
-        let bound = self.shared.config.max_connections * MAX_CLIENTS_PER_CONN;
-        for id in ids {
-            let Some(owner) = self.owners.get(id).copied().filter(|o| conn.is_none_or(|c| c == *o)) else {
-                continue;
-            };
-            self.owners.remove(id);
-            let Some(identity) = self.conns.get(&owner).map(|c| &c.identity).filter(|_| remember) else { continue };
-            if matches!(identity, Identity::Guest { .. }) {
-                continue;
-            }
-            if self.released.len() >= bound {
-                let now = Instant::now();
-                self.released.retain(|_, (_, until)| *until > now);
-            }
-            if self.released.len() < bound {
-                self.released.insert(*id, (identity.clone(), until));
-            }
-        }
-    }
-
-    /// Removes awareness states not renewed within the timeout (yrs has no sweep).
-    pub(super) fn sweep_awareness(&mut self) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
-        let timeout = self.shared.config.awareness_timeout.as_millis() as u64;
-        let local = self.awareness.client_id();
-        let stale: Vec<ClientID> = self
-            .awareness
-            .iter()
-            .filter(|(id, s)| *id != local && s.data.is_some() && now.saturating_sub(s.last_updated) >= timeout)
-            .map(|(id, _)| id)
-            .collect();
-        if stale.is_empty() {
-            return;
-        }
-        for id in &stale {
-            self.awareness.remove_state(*id);
-            if let Some(c) = self.owners.get(id).and_then(|owner| self.conns.get_mut(owner)) {
-                c.clients.remove(id);
-            }
-        }
-        self.release_clients(None, &stale, true);
-        let now = Instant::now();
-        self.released.retain(|_, (_, until)| *until > now);
-        debug!(doc = %self.doc_id, removed = stale.len(), "awareness timed out");
-        // Every node sweeps for itself: removals by timeout stay local.
-        self.broadcast_awareness(stale, false);
-    }
-
-    /// Fans awareness states out locally, and to peers when `publish`.
-    pub(super) fn broadcast_awareness(&mut self, clients: Vec<ClientID>, publish: bool) {
-        if clients.is_empty() {
-            return;
-        }
-        if let Ok(update) = self.awareness.update_with_clients(clients) {
-            if publish {
-                let payload = Payload::Awareness(update.encode_v1().into());
-                self.shared.bus.publish(&self.doc_id, payload, None);
-            }
-            self.broadcast(proto::encode_awareness(&update).into());
-        }
-    }
-}
-
 impl Identity {
     /// Whether two connections are the same principal, so that one may take over the
     /// other's client ids.
-    fn same_principal(&self, other: &Identity) -> bool {
+    pub(super) fn same_principal(&self, other: &Identity) -> bool {
         match (self, other) {
             (Identity::User { id: a, .. }, Identity::User { id: b, .. }) => a == b,
             (Identity::App { subject: a }, Identity::App { subject: b }) => a == b,
@@ -245,6 +87,7 @@ impl Identity {
 
 #[cfg(test)]
 mod tests {
+    use yrs::ClientID;
     use yrs::sync::awareness::AwarenessUpdateEntry;
 
     use super::*;

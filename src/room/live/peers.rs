@@ -1,32 +1,24 @@
-//! The room actor's side of the bus: updates and awareness from other nodes holding the
-//! same room, the state-vector exchange that fills gaps, and resync after a gap.
+//! The room's side of the bus: updates and awareness from other nodes holding the same
+//! room, the state-vector exchange that fills gaps, and resync after a gap.
 //!
 //! Whatever arrives from a peer was made durable by that peer (updates are published after
 //! commit, sync replies wait behind the peer's in-flight commits), so it is applied and
 //! fanned out here without being stored again.
 
 use bytes::Bytes;
-use futures_util::FutureExt;
-use futures_util::future::ready;
 use tandem_protocol as proto;
 use tracing::{debug, warn};
 use yrs::updates::encoder::Encode;
 use yrs::{ReadTxn, Transact, Update};
 
-use super::actor::{Deferred, RoomActor};
-use super::apply::Refusal;
-use crate::bus::{BusEvent, BusMessage, NodeId, Payload};
+use super::{Effect, Room};
+use crate::bus::{BusMessage, NodeId, Payload};
+use crate::room::apply::Refusal;
+use crate::store::{StoreError, StoredDoc};
 
-impl RoomActor {
-    pub(super) fn on_bus(&mut self, event: BusEvent) {
-        match event {
-            // The flag that came with it makes the serve loop resync.
-            BusEvent::Resync => {}
-            BusEvent::Message(msg) => self.on_peer(msg),
-        }
-    }
-
-    fn on_peer(&mut self, msg: BusMessage) {
+impl Room {
+    /// A message from another node holding the room.
+    pub fn peer(&mut self, msg: BusMessage) {
         match msg.payload {
             Payload::Update(update) | Payload::SyncReply(update) => self.apply_durable(&update),
             Payload::Awareness(bytes) => match proto::decode_awareness(&bytes) {
@@ -40,6 +32,10 @@ impl RoomActor {
             Payload::SyncRequest(sv) => self.answer_peer(msg.origin, msg.target.is_none(), &sv),
             // Only meaningful on the access channel, which the bus handles itself.
             Payload::AccessChanged => {}
+        }
+        // A damaged document is rebuilt first (and asks then).
+        if !self.damaged && std::mem::take(&mut self.behind) {
+            self.ask_peers(None);
         }
     }
 
@@ -82,37 +78,38 @@ impl RoomActor {
             (txn.encode_diff_v1(&theirs), we_lack)
         };
         if diff.as_slice() != Update::EMPTY_V1 {
-            let reply = Deferred::Publish { payload: Payload::SyncReply(Bytes::from(diff)), target: peer };
-            self.in_flight.push_back(ready(reply).boxed());
+            let payload = Payload::SyncReply(Bytes::from(diff));
+            self.after_commits(Effect::Publish { payload, target: Some(peer) });
         }
         if we_lack && broadcast_request {
             self.ask_peers(Some(peer));
         }
         if broadcast_request {
-            let ours: Vec<_> = self.conns.values().flat_map(|c| c.clients.iter().copied()).collect();
+            let ours: Vec<_> = self.seats.values().flat_map(|s| s.clients.iter().copied()).collect();
             if !ours.is_empty()
                 && let Ok(update) = self.awareness.update_with_clients(ours)
             {
                 let payload = Payload::Awareness(update.encode_v1().into());
-                self.shared.bus.publish(&self.doc_id, payload, Some(peer));
+                self.effects.push(Effect::Publish { payload, target: Some(peer) });
             }
         }
     }
 
-    /// Publishes our state vector; peers answer with what we lack.
-    pub(super) fn ask_peers(&mut self, target: Option<NodeId>) {
-        if !self.shared.bus.distributed() {
+    /// Publishes our state vector; peers answer with what we lack. Also the periodic
+    /// anti-entropy exchange (pub/sub can drop).
+    pub fn ask_peers(&mut self, target: Option<NodeId>) {
+        if !self.distributed {
             return;
         }
         let sv = self.awareness.doc().transact().state_vector().encode_v1();
-        self.shared.bus.publish(&self.doc_id, Payload::SyncRequest(sv.into()), target);
+        self.effects.push(Effect::Publish { payload: Payload::SyncRequest(sv.into()), target });
     }
 
-    /// After a gap on the bus: catch up from the store (every node's commits are there),
-    /// then from peers (and let them catch up from us).
-    pub(super) async fn resync(&mut self) {
+    /// After a gap on the bus: catch up from the store (`stored`: every node's commits are
+    /// there), then from peers (and let them catch up from us).
+    pub fn resync(&mut self, stored: Result<StoredDoc, StoreError>) {
         debug!(doc = %self.doc_id, "resyncing");
-        match self.shared.store.load_doc(&self.doc_id).await {
+        match stored {
             Ok(stored) => {
                 for part in stored.parts() {
                     self.apply_durable(part);
@@ -125,6 +122,7 @@ impl RoomActor {
                 warn!(doc = %self.doc_id, error = %e, "resync from store failed; asking peers only")
             }
         }
+        self.behind = false;
         self.ask_peers(None);
     }
 }
