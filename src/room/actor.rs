@@ -10,21 +10,35 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use dashmap::DashMap;
 use futures_util::future::{BoxFuture, FutureExt, OptionFuture};
 use futures_util::stream::{FuturesOrdered, StreamExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::handle::{Command, ConnSink, Outbound, RoomError};
+use super::handle::{Command, ConnSink, Outbound, RoomError, RoomHandle};
 use super::live::{Effect, Room, Stop};
-use super::registry::Shared;
-use crate::bus::{BusEvent, Subscription};
+use super::seats::RoomConfig;
+use crate::bus::{Bus, BusEvent, Subscription};
 use crate::ids::{ConnId, DocId};
 use crate::metrics as m;
-use crate::store::writer::Committed;
-use crate::store::{StoreError, StoredDoc};
+use crate::store::writer::{Committed, Writer};
+use crate::store::{Store, StoreError, StoredDoc};
+
+/// What every room actor shares.
+pub(crate) struct Shared {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<Bus>,
+    pub writer: Writer,
+    pub config: RoomConfig,
+    pub rooms: DashMap<DocId, RoomHandle>,
+    pub tracker: TaskTracker,
+    pub shutdown: CancellationToken,
+}
 
 /// Where the actor writes one connection.
 struct Sink {

@@ -31,7 +31,7 @@ use super::content;
 use super::durable::Commits;
 use super::handle::{Outbound, RoomError, TextState, close_code};
 use super::presence::Identity;
-use super::registry::{RoomConfig, Seats};
+use super::seats::{RoomConfig, Seats};
 use crate::auth::Access;
 use crate::bus::{NodeId, Payload};
 use crate::ids::{ConnId, DocId};

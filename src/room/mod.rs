@@ -11,8 +11,10 @@ mod handle;
 mod live;
 mod presence;
 mod registry;
+mod seats;
 
 pub use content::CONTENT;
 pub use handle::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, TextState, close_code};
 pub use presence::{Identity, MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
-pub use registry::{RoomConfig, Rooms};
+pub use registry::Rooms;
+pub use seats::RoomConfig;

@@ -9,62 +9,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::actor::RoomActor;
+use super::actor::{RoomActor, Shared};
 use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
 use super::presence::Identity;
+use super::seats::RoomConfig;
 use crate::auth::Access;
 use crate::bus::Bus;
 use crate::ids::{ConnId, DocId};
 use crate::store::Store;
 use crate::store::writer::Writer;
-
-/// Tunables every room shares: the room group of the serve config, as parsed.
-pub use crate::config::RoomConfig;
-
-impl RoomConfig {
-    /// Which limit one more connection would break, if any: the room's size (its last
-    /// tenth kept for connections that may write, so readers cannot lock editors out), or
-    /// the user's own share of it (`Seats::User`: a signed-in user's connections already
-    /// in), or the share of public links (`Seats::Links`: all of a document's links together
-    /// take at most half the room, so links passed around cannot lock its members out). Room
-    /// tokens have no share of their own: the application that signs them decides who gets
-    /// one (and may give all its users one subject).
-    pub(super) fn refuses_seat(&self, in_room: usize, access: Access, same: Seats) -> Option<&'static str> {
-        if in_room >= self.max_connections {
-            return Some("room_connections");
-        }
-        if access == Access::Read && in_room >= self.max_connections - self.max_connections / 10 {
-            return Some("room_connections_read_only");
-        }
-        match same {
-            Seats::User(n) if n >= self.max_connections_per_user => Some("user_connections"),
-            Seats::Links(n) if n >= (self.max_connections / 2).max(1) => Some("link_connections"),
-            _ => None,
-        }
-    }
-}
-
-/// The seats a new connection's principal already holds in the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Seats {
-    /// A signed-in user's connections.
-    User(usize),
-    /// Connections through public links (any of the document's).
-    Links(usize),
-    /// A room token's holder: not counted.
-    Uncounted,
-}
-
-/// What every room actor shares.
-pub(crate) struct Shared {
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<Bus>,
-    pub writer: Writer,
-    pub config: RoomConfig,
-    pub rooms: DashMap<DocId, RoomHandle>,
-    pub tracker: TaskTracker,
-    pub shutdown: CancellationToken,
-}
 
 /// Finds or starts the actor of a document. Cheap to clone.
 #[derive(Clone)]

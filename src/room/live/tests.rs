@@ -17,10 +17,10 @@ use super::{Effect, Room, Stop};
 use crate::auth::Access;
 use crate::bus::{BusMessage, NodeId, Payload};
 use crate::ids::{ConnId, DocId};
+use crate::room::RoomConfig;
 use crate::room::content::CONTENT;
 use crate::room::handle::{Outbound, TextState, close_code};
 use crate::room::presence::Identity;
-use crate::room::registry::RoomConfig;
 use crate::store::{StoreError, StoredDoc};
 
 fn config() -> RoomConfig {
