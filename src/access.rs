@@ -4,11 +4,10 @@
 //! weak a role is told so (403); no credentials at all is 401.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::auth::{Access, AuthError, TokenKind};
 use crate::ids::{ConnId, DocId, UserId, WorkspaceId};
@@ -31,9 +30,10 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let caller = if let Some(value) = parts.headers.get(AUTHORIZATION) {
-            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "expected `Authorization: Bearer <token>`")
-            })?;
+            let token =
+                value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
+                    ApiError::new(ErrorCode::InvalidToken, "expected `Authorization: Bearer <token>`")
+                })?;
             Caller::User(user_of_token(app, token.trim()).await?)
         } else if let Some(token) = link_token(parts) {
             Caller::Link(link_of_token(app, &token).await?)
@@ -47,11 +47,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         if !app.requests_per_user.allow(crate::rate::Key::text(&key)) {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "requests_per_user").increment(1);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests for this user; retry in a minute",
-            ));
+            return Err(ApiError::new(ErrorCode::RateLimited, "too many requests for this user; retry in a minute"));
         }
         Ok(caller)
     }
@@ -102,23 +98,24 @@ pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, ApiErr
 }
 
 pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, ApiError> {
-    app.store.link_by_token(token).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_link", "this link does not exist or was revoked")
-    })
+    app.store
+        .link_by_token(token)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidLink, "this link does not exist or was revoked"))
 }
 
 pub fn not_found(what: &'static str) -> ApiError {
     let code = match what {
-        "document" => "document_not_found",
-        "workspace" => "workspace_not_found",
-        "user" => "user_not_found",
-        _ => "not_found",
+        "document" => ErrorCode::DocumentNotFound,
+        "workspace" => ErrorCode::WorkspaceNotFound,
+        "user" => ErrorCode::UserNotFound,
+        _ => ErrorCode::NotFound,
     };
-    ApiError::new(StatusCode::NOT_FOUND, code, format!("no such {what}"))
+    ApiError::new(code, format!("no such {what}"))
 }
 
 pub fn forbidden(need: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs {need}"))
+    ApiError::new(ErrorCode::Forbidden, format!("this needs {need}"))
 }
 
 impl Caller {
@@ -126,11 +123,9 @@ impl Caller {
     pub fn user(&self) -> Result<&UserId, ApiError> {
         match self {
             Caller::User(u) => Ok(u),
-            Caller::Link(_) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "a public link gives access to its document only",
-            )),
+            Caller::Link(_) => {
+                Err(ApiError::new(ErrorCode::Forbidden, "a public link gives access to its document only"))
+            }
             Caller::Anonymous => Err(AuthError::MissingToken.into()),
         }
     }
@@ -319,7 +314,7 @@ pub async fn watch_socket(
                 room.set_access(conn, access).await;
             }
             Ok(_) => {}
-            Err(e) if e.status.is_client_error() => {
+            Err(e) if e.status().is_client_error() => {
                 control.close(close_code::FORBIDDEN, "access revoked");
                 return;
             }

@@ -3,12 +3,11 @@
 //! external identity provider.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::ids::{UserId, random_hex};
 use crate::jwks::Identity;
@@ -90,7 +89,7 @@ pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result
 }
 
 fn invalid_refresh(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message)
+    ApiError::new(ErrorCode::InvalidRefreshToken, message)
 }
 
 /// Trades a refresh token for a new pair. A token that was already used means it leaked:
@@ -106,8 +105,7 @@ pub async fn refresh(app: &AppState, token: &str) -> Result<Tokens, ApiError> {
         app.store.revoke_family(&session.family, now).await?;
         tracing::warn!(user = %session.user_id, "refresh token reused; session family revoked");
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "refresh_token_reused",
+            ErrorCode::RefreshTokenReused,
             "this refresh token was already used; the session is revoked, log in again",
         ));
     }
@@ -129,9 +127,7 @@ pub async fn logout(app: &AppState, token: &str) -> Result<(), ApiError> {
 /// Creates a user and their personal workspace.
 pub async fn create_user(app: &AppState, new: NewUser) -> Result<User, ApiError> {
     let user = app.store.create_user(new).await.map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email exists already")
-        }
+        StoreError::Conflict(_) => ApiError::new(ErrorCode::EmailTaken, "an account with this email exists already"),
         e => e.into(),
     })?;
     app.store.create_workspace("Personal", &user.id, true).await?;
@@ -152,7 +148,7 @@ pub async fn provision_external(app: &AppState, id: Identity) -> Result<UserId, 
     match create_user(app, new).await {
         Ok(user) => Ok(user.id),
         // Two first requests raced: the other one created the user.
-        Err(e) if e.status == StatusCode::CONFLICT => app
+        Err(e) if e.code == ErrorCode::EmailTaken => app
             .store
             .user_by_external(&id.issuer, &id.subject)
             .await?

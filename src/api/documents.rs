@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiQuery, tags_field, text_field};
 use crate::access::{self, Caller, can_manage, not_found, workspace_role};
 use crate::app::AppState;
@@ -121,7 +121,7 @@ pub struct DeleteQuery {
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "`cursor` is not one this server handed out")
+    ApiError::new(ErrorCode::InvalidCursor, "`cursor` is not one this server handed out")
 }
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -145,7 +145,7 @@ async fn list(
     let user = caller.user()?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "`limit` must be 1 to 200"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "`limit` must be 1 to 200"));
     }
     let workspace = p.workspace_id.map(WorkspaceId::new);
     if let Some(ws) = &workspace {
@@ -304,7 +304,7 @@ async fn delete(
     if q.permanent.unwrap_or(false) {
         let (doc, role) = match caller.role_on(&app, &id, false).await {
             Ok(found) => found,
-            Err(e) if e.status == StatusCode::NOT_FOUND => caller.role_on(&app, &id, true).await?,
+            Err(e) if e.code == ErrorCode::DocumentNotFound => caller.role_on(&app, &id, true).await?,
             Err(e) => return Err(e),
         };
         if !can_manage(&caller, &doc, role) {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 pub struct ApiJson<T>(pub T);
 
@@ -23,19 +23,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 pub fn json_error(e: JsonRejection) -> ApiError {
     match e {
-        JsonRejection::JsonDataError(e) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text())
-        }
-        JsonRejection::JsonSyntaxError(e) => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.body_text()),
+        JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidBody, e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::MalformedJson, e.body_text()),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with `Content-Type: application/json`",
         ),
         e if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is too large")
+            ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
         }
-        e => ApiError::new(e.status(), "invalid_body", e.body_text()),
+        e => ApiError::rejected(ErrorCode::InvalidBody, e.status(), e.body_text()),
     }
 }
 
@@ -46,9 +43,9 @@ pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Ap
     }
     serde_json::from_slice(body).map_err(|e| {
         if e.is_data() {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string())
+            ApiError::new(ErrorCode::InvalidBody, e.to_string())
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", e.to_string())
+            ApiError::new(ErrorCode::MalformedJson, e.to_string())
         }
     })
 }
@@ -62,7 +59,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| ApiQuery(v))
-            .map_err(|e: QueryRejection| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| ApiError::new(ErrorCode::InvalidQuery, e.body_text()))
     }
 }
 
@@ -71,8 +68,7 @@ pub fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiErro
     let v = value.trim();
     if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
+            ErrorCode::InvalidField,
             format!("`{name}` must be 1 to {max} characters, without control characters"),
         ));
     }
@@ -82,7 +78,7 @@ pub fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiErro
 /// Checks tags: at most 32, each 1 to 64 characters, deduplicated and sorted.
 pub fn tags_field(tags: &[String]) -> Result<Vec<String>, ApiError> {
     if tags.len() > 32 {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "at most 32 tags"));
+        return Err(ApiError::new(ErrorCode::InvalidField, "at most 32 tags"));
     }
     let mut out = tags.iter().map(|t| text_field("tags", t, 64)).collect::<Result<Vec<_>, _>>()?;
     out.sort();

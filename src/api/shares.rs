@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiJson;
 use crate::access::{self, Caller, can_manage, not_found};
 use crate::app::AppState;
@@ -97,11 +97,7 @@ async fn share(
 ) -> Result<Json<ShareAnswer>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if req.role > Role::Editor {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "a share's role is viewer, commenter or editor",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "a share's role is viewer, commenter or editor"));
     }
     let answer = match (req.user_id, req.email) {
         (Some(id), None) => {
@@ -115,11 +111,7 @@ async fn share(
             ShareAnswer::Email(EmailShare { email, role: req.role })
         }
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                "give exactly one of `user_id` and `email`",
-            ));
+            return Err(ApiError::new(ErrorCode::InvalidField, "give exactly one of `user_id` and `email`"));
         }
     };
     access::changed(&app);
@@ -132,11 +124,7 @@ fn email_field(email: &str) -> Result<String, ApiError> {
     if email.len() > 254
         || !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`email` is not an email address",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
     }
     Ok(email)
 }
@@ -188,11 +176,7 @@ async fn create_link(
 ) -> Result<(StatusCode, Json<Link>), ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if !matches!(req.role, Role::Viewer | Role::Editor) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "a link's role is viewer or editor",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "a link's role is viewer or editor"));
     }
     let link =
         Link { id: random_hex(8), token: random_hex(24), document_id: doc.id, role: req.role, created_at: now_ms() };

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, text_field};
 use crate::access::{self, Caller, not_found, workspace_role};
 use crate::accounts::token_hash;
@@ -135,11 +135,7 @@ async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<Stri
     workspace_role(&app, caller.user()?, &id, Role::Owner).await?;
     let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
     if ws.personal {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "personal_workspace",
-            "a personal workspace cannot be deleted",
-        ));
+        return Err(ApiError::new(ErrorCode::PersonalWorkspace, "a personal workspace cannot be deleted"));
     }
     // Like a permanent document deletion, for every document: live rooms close (4403)
     // without writing anything more. Evicted again after the delete, for a room a join
@@ -180,7 +176,7 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
         Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher")),
         Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners")),
         Err(MemberRefusal::LastOwner) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "a workspace must keep at least one owner"))
+            Err(ApiError::new(ErrorCode::LastOwner, "a workspace must keep at least one owner"))
         }
     }
 }
@@ -240,11 +236,7 @@ async fn invite(
     }
     let email = req.email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`email` is not an email address",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
     }
     let token = random_hex(24);
     let inv = Invitation {
@@ -290,7 +282,7 @@ async fn revoke_invitation(
 ) -> Result<StatusCode, ApiError> {
     let id = ws_id(&id);
     let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
-    let no_such = || ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation");
+    let no_such = || ApiError::new(ErrorCode::InvitationNotFound, "no such invitation");
     let pending = app.store.pending_invitations(&id, now_ms()).await?;
     let inv = pending.iter().find(|i| i.id == invitation_id).ok_or_else(no_such)?;
     if inv.role == Role::Owner && actor_role != Role::Owner {
@@ -318,24 +310,23 @@ async fn accept(
         .store
         .invitation_by_hash(&token_hash(&token))
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvitationNotFound, "no such invitation"))?;
     let user = app.store.user(me).await?.ok_or_else(|| not_found("user"))?;
     if user.email.as_deref() != Some(inv.email.as_str()) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invitation_for_another_email",
+            ErrorCode::InvitationForAnotherEmail,
             "this invitation is for another email address",
         ));
     }
     let now = now_ms();
     if inv.accepted_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+        return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     if inv.expires_at <= now {
-        return Err(ApiError::new(StatusCode::GONE, "invitation_expired", "this invitation has expired"));
+        return Err(ApiError::new(ErrorCode::InvitationExpired, "this invitation has expired"));
     }
     if !app.store.accept_invitation(&inv, me, now).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+        return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     access::changed(&app);
     let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found("workspace"))?;
