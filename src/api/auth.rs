@@ -170,10 +170,8 @@ async fn refresh(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         Ok(tokens) if from_cookie => Ok(with_session(&app, &headers, StatusCode::OK, tokens)),
         Ok(tokens) => Ok(Json(tokens).into_response()),
         // A dead cookie is cleared, so the app stops presenting it.
-        Err(e) if from_cookie && e.status() == StatusCode::UNAUTHORIZED => {
-            Ok((session::clear(&headers), e).into_response())
-        }
-        Err(e) => Err(e),
+        Err(e) if from_cookie && e.ends_session() => Ok((session::clear(&headers), ApiError::from(e)).into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -214,5 +212,5 @@ fn with_session(app: &AppState, headers: &HeaderMap, status: StatusCode, mut tok
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 async fn me(State(app): State<AppState>, caller: Caller) -> Result<Json<User>, ApiError> {
     let user = caller.user()?;
-    Ok(Json(app.store.user(user).await?.ok_or_else(|| crate::access::not_found("user"))?))
+    Ok(Json(app.store.user(user).await?.ok_or_else(|| crate::access::not_found(crate::access::Resource::User))?))
 }

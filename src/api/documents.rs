@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiQuery, tags_field, text_field};
-use crate::access::{self, Caller, can_manage, not_found, workspace_role};
+use crate::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
 use crate::app::AppState;
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::store::catalog::{DocQuery, Document, NewDocument, Role, SortKey, now_ms};
@@ -209,7 +209,7 @@ async fn target_workspace(app: &AppState, user: &UserId, asked: Option<Workspace
             workspace_role(app, user, &ws, Role::Editor).await?;
             Ok(ws)
         }
-        None => app.store.personal_workspace(user).await?.ok_or_else(|| not_found("workspace")),
+        None => app.store.personal_workspace(user).await?.ok_or_else(|| not_found(Resource::Workspace).into()),
     }
 }
 
@@ -284,7 +284,7 @@ async fn patch(
         .store
         .update_document(&doc.id, title.as_deref(), tags.as_deref(), now_ms())
         .await?
-        .ok_or_else(|| not_found("document"))?;
+        .ok_or_else(|| not_found(Resource::Document))?;
     Ok(Json(DocumentView { document, role }))
 }
 
@@ -304,11 +304,11 @@ async fn delete(
     if q.permanent.unwrap_or(false) {
         let (doc, role) = match caller.role_on(&app, &id, false).await {
             Ok(found) => found,
-            Err(e) if e.code == ErrorCode::DocumentNotFound => caller.role_on(&app, &id, true).await?,
-            Err(e) => return Err(e),
+            Err(AccessError::NotFound(Resource::Document)) => caller.role_on(&app, &id, true).await?,
+            Err(e) => return Err(e.into()),
         };
         if !can_manage(&caller, &doc, role) {
-            return Err(access::forbidden("the admin role or authorship"));
+            return Err(access::forbidden("the admin role or authorship").into());
         }
         app.rooms.evict(&doc.id).await;
         app.store.purge_document(&doc.id).await?;
@@ -333,7 +333,7 @@ async fn restore(
     let (doc, role) = caller.role_on(&app, &id, true).await?;
     access::require(role, Role::Editor)?;
     app.store.set_deleted(&doc.id, None).await?;
-    let document = app.store.document(&doc.id).await?.ok_or_else(|| not_found("document"))?;
+    let document = app.store.document(&doc.id).await?.ok_or_else(|| not_found(Resource::Document))?;
     Ok(Json(DocumentView { document, role }))
 }
 

@@ -8,6 +8,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::access::{AccessError, Resource};
+use crate::accounts::AccountError;
 use crate::auth::AuthError;
 
 /// Declares [`ErrorCode`] from one table: variant, wire code, HTTP status.
@@ -156,6 +158,43 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        let code = match e {
+            AccessError::Auth(e) => return e.into(),
+            AccessError::Account(e) => return e.into(),
+            AccessError::Store(e) => return e.into(),
+            AccessError::MalformedAuthorization => ErrorCode::InvalidToken,
+            AccessError::InvalidLink => ErrorCode::InvalidLink,
+            AccessError::RateLimited => ErrorCode::RateLimited,
+            AccessError::NotFound(what) => match what {
+                Resource::Document => ErrorCode::DocumentNotFound,
+                Resource::Workspace => ErrorCode::WorkspaceNotFound,
+                Resource::User => ErrorCode::UserNotFound,
+                Resource::Share | Resource::Link => ErrorCode::NotFound,
+            },
+            AccessError::Forbidden(_) | AccessError::LinkOnly => ErrorCode::Forbidden,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        let code = match e {
+            AccountError::UnknownRefreshToken
+            | AccountError::SessionRevoked
+            | AccountError::RefreshTokenExpired
+            | AccountError::AccountGone => ErrorCode::InvalidRefreshToken,
+            AccountError::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            AccountError::EmailTaken => ErrorCode::EmailTaken,
+            AccountError::Internal(_) => return Self::internal(e),
+            AccountError::Store(e) => return e.into(),
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     /// An unreachable database is an outage (503, retry), not a server bug.
     fn from(e: crate::store::StoreError) -> Self {
@@ -216,6 +255,48 @@ mod tests {
             );
             let status = code.status();
             assert!(status.is_client_error() || status.is_server_error(), "{s}: {status}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_exactly_the_client_errors() {
+        let store = || crate::store::StoreError::WriterGone;
+        let access = [
+            AccessError::Auth(AuthError::MissingToken),
+            AccessError::Auth(AuthError::InvalidToken("x".into())),
+            AccessError::Auth(AuthError::NoGrant("x".into())),
+            AccessError::Auth(AuthError::ProviderUnavailable("x".into())),
+            AccessError::Auth(AuthError::BadGrant("x".into())),
+            AccessError::MalformedAuthorization,
+            AccessError::InvalidLink,
+            AccessError::RateLimited,
+            AccessError::NotFound(Resource::Document),
+            AccessError::Forbidden("x".into()),
+            AccessError::LinkOnly,
+            AccessError::Store(store()),
+            AccessError::Account(AccountError::EmailTaken),
+            AccessError::Account(AccountError::Internal("x".into())),
+        ];
+        for e in access {
+            let refusal = e.is_refusal();
+            let status = ApiError::from(e).status();
+            assert_eq!(refusal, status.is_client_error(), "{status}");
+        }
+        let accounts = [
+            AccountError::UnknownRefreshToken,
+            AccountError::SessionRevoked,
+            AccountError::RefreshTokenExpired,
+            AccountError::AccountGone,
+            AccountError::RefreshTokenReused,
+            AccountError::EmailTaken,
+            AccountError::Internal("x".into()),
+            AccountError::Store(store()),
+        ];
+        for e in accounts {
+            let (refusal, ends) = (e.is_refusal(), e.ends_session());
+            let status = ApiError::from(e).status();
+            assert_eq!(refusal, status.is_client_error(), "{status}");
+            assert_eq!(ends, status == StatusCode::UNAUTHORIZED, "{status}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! Extractors that answer bad input with the API's JSON errors instead of axum's plain
 //! text: malformed JSON 400, wrong fields or types 422, wrong content type 415, too
-//! large 413, bad query parameters 400.
+//! large 413, bad query parameters 400; and the caller of every request.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -10,6 +10,16 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
+use crate::access::Caller;
+use crate::app::AppState;
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        Ok(Caller::of_request(parts, app).await?)
+    }
+}
 
 pub struct ApiJson<T>(pub T);
 

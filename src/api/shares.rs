@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiJson;
-use crate::access::{self, Caller, can_manage, not_found};
+use crate::access::{self, Caller, Resource, can_manage, not_found};
 use crate::app::AppState;
 use crate::ids::{UserId, random_hex};
 use crate::store::catalog::{Document, Link, Member, Role, now_ms};
@@ -66,7 +66,7 @@ async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, 
     caller.user()?;
     let (doc, role) = caller.document(app, id, Role::Viewer).await?;
     if !can_manage(caller, &doc, role) {
-        return Err(access::forbidden("the admin role or authorship"));
+        return Err(access::forbidden("the admin role or authorship").into());
     }
     Ok(doc)
 }
@@ -101,7 +101,7 @@ async fn share(
     }
     let answer = match (req.user_id, req.email) {
         (Some(id), None) => {
-            let user = app.store.user(&id).await?.ok_or_else(|| not_found("user"))?;
+            let user = app.store.user(&id).await?.ok_or_else(|| not_found(Resource::User))?;
             app.store.set_share(&doc.id, &user.id, req.role, now_ms()).await?;
             ShareAnswer::User(Member { user, role: req.role })
         }
@@ -146,7 +146,7 @@ async fn unshare(
         app.store.remove_share(&doc.id, &UserId::new(user_id)).await?
     };
     if !removed {
-        return Err(not_found("share"));
+        return Err(not_found(Resource::Share).into());
     }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)
@@ -195,7 +195,7 @@ async fn revoke_link(
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if !app.store.revoke_link(&doc.id, &link_id, now_ms()).await? {
-        return Err(not_found("link"));
+        return Err(not_found(Resource::Link).into());
     }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)

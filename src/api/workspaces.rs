@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, text_field};
-use crate::access::{self, Caller, not_found, workspace_role};
+use crate::access::{self, Caller, Resource, not_found, workspace_role};
 use crate::accounts::token_hash;
 use crate::app::AppState;
 use crate::ids::{UserId, WorkspaceId, random_hex};
@@ -104,7 +104,7 @@ async fn get_one(
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let id = ws_id(&id);
     let role = workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
-    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     Ok(Json(WorkspaceView { workspace, role }))
 }
 
@@ -122,7 +122,7 @@ async fn rename(
     let role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     let name = text_field("name", &req.name, 100)?;
     app.store.rename_workspace(&id, &name).await?;
-    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     Ok(Json(WorkspaceView { workspace, role }))
 }
 
@@ -133,7 +133,7 @@ async fn rename(
 async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     let id = ws_id(&id);
     workspace_role(&app, caller.user()?, &id, Role::Owner).await?;
-    let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     if ws.personal {
         return Err(ApiError::new(ErrorCode::PersonalWorkspace, "a personal workspace cannot be deleted"));
     }
@@ -171,10 +171,10 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
             access::changed(app);
             Ok(())
         }
-        Err(MemberRefusal::ActorNotMember) => Err(not_found("workspace")),
-        Err(MemberRefusal::TargetNotMember) => Err(not_found("user")),
-        Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher")),
-        Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners")),
+        Err(MemberRefusal::ActorNotMember) => Err(not_found(Resource::Workspace).into()),
+        Err(MemberRefusal::TargetNotMember) => Err(not_found(Resource::User).into()),
+        Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher").into()),
+        Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners").into()),
         Err(MemberRefusal::LastOwner) => {
             Err(ApiError::new(ErrorCode::LastOwner, "a workspace must keep at least one owner"))
         }
@@ -196,7 +196,7 @@ async fn change_role(
     let (id, target) = (ws_id(&id), UserId::new(user_id));
     let change = MemberChange { actor: caller.user()?.clone(), target: target.clone(), to: Some(req.role) };
     change_member(&app, &id, change).await?;
-    let user = app.store.user(&target).await?.ok_or_else(|| not_found("user"))?;
+    let user = app.store.user(&target).await?.ok_or_else(|| not_found(Resource::User))?;
     Ok(Json(Member { user, role: req.role }))
 }
 
@@ -232,7 +232,7 @@ async fn invite(
     let me = caller.user()?;
     let actor_role = workspace_role(&app, me, &id, Role::Admin).await?;
     if req.role == Role::Owner && actor_role != Role::Owner {
-        return Err(access::forbidden("the owner role to invite owners"));
+        return Err(access::forbidden("the owner role to invite owners").into());
     }
     let email = req.email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
@@ -249,7 +249,7 @@ async fn invite(
     };
     if !app.store.create_invitation(&inv, &token_hash(&token), me).await? {
         // Lost the role since it was checked above.
-        return Err(access::forbidden("the admin role or higher"));
+        return Err(access::forbidden("the admin role or higher").into());
     }
     let view =
         InvitationView { id: inv.id, workspace_id: id, email, role: inv.role, expires_at: inv.expires_at, token };
@@ -286,7 +286,7 @@ async fn revoke_invitation(
     let pending = app.store.pending_invitations(&id, now_ms()).await?;
     let inv = pending.iter().find(|i| i.id == invitation_id).ok_or_else(no_such)?;
     if inv.role == Role::Owner && actor_role != Role::Owner {
-        return Err(access::forbidden("the owner role to revoke an owner invitation"));
+        return Err(access::forbidden("the owner role to revoke an owner invitation").into());
     }
     if !app.store.revoke_invitation(&id, &invitation_id).await? {
         return Err(no_such());
@@ -311,7 +311,7 @@ async fn accept(
         .invitation_by_hash(&token_hash(&token))
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::InvitationNotFound, "no such invitation"))?;
-    let user = app.store.user(me).await?.ok_or_else(|| not_found("user"))?;
+    let user = app.store.user(me).await?.ok_or_else(|| not_found(Resource::User))?;
     if user.email.as_deref() != Some(inv.email.as_str()) {
         return Err(ApiError::new(
             ErrorCode::InvitationForAnotherEmail,
@@ -329,7 +329,7 @@ async fn accept(
         return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     access::changed(&app);
-    let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     let role = app.store.member_role(&inv.workspace_id, me).await?.unwrap_or(inv.role);
     Ok(Json(WorkspaceView { workspace, role }))
 }

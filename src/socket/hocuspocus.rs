@@ -264,6 +264,7 @@ impl Socket {
         let grant = match authorize_socket(&self.app, &doc, Some(token), None).await {
             Ok(grant) => grant,
             Err(e) => {
+                let e = ApiError::from(e);
                 metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code.as_str()).increment(1);
                 self.answer(hp::encode_permission_denied(&name, &e.message).into());
                 return;

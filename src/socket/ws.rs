@@ -41,6 +41,7 @@ pub async fn upgrade(
     let grant =
         authorize_socket(&app, &doc, params.get("token").map(String::as_str), params.get("link").map(String::as_str))
             .await
+            .map_err(ApiError::from)
             .inspect_err(|e| {
                 metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code.as_str()).increment(1);
             })?;
