@@ -193,18 +193,16 @@ impl Caller {
 
     /// The caller's role on a document; `trash` selects deleted documents instead of
     /// live ones. Fails 401/404 as for any other missing document.
-    pub async fn role_on(&self, app: &AppState, id: &str, trash: bool) -> Result<(Document, Role), AccessError> {
-        let id = DocId::parse(id).ok_or_else(|| not_found(Resource::Document))?;
+    pub async fn role_on(&self, app: &AppState, id: &DocId, trash: bool) -> Result<(Document, Role), AccessError> {
         let (document, role) = match self {
             Caller::Anonymous => return Err(AuthError::MissingToken.into()),
-            Caller::Link(link) if link.document_id == id => {
-                let document = app.store.document(&id).await?.ok_or_else(|| not_found(Resource::Document))?;
+            Caller::Link(link) if link.document_id == *id => {
+                let document = app.store.document(id).await?.ok_or_else(|| not_found(Resource::Document))?;
                 (document, Some(link.role))
             }
             Caller::Link(_) => return Err(not_found(Resource::Document)),
             Caller::User(user) => {
-                let access =
-                    app.store.document_access(&id, user).await?.ok_or_else(|| not_found(Resource::Document))?;
+                let access = app.store.document_access(id, user).await?.ok_or_else(|| not_found(Resource::Document))?;
                 let role = access.role();
                 (access.document, role)
             }
@@ -216,7 +214,7 @@ impl Caller {
     }
 
     /// [`Self::role_on`], requiring at least `need`.
-    pub async fn document(&self, app: &AppState, id: &str, need: Role) -> Result<(Document, Role), AccessError> {
+    pub async fn document(&self, app: &AppState, id: &DocId, need: Role) -> Result<(Document, Role), AccessError> {
         let (doc, role) = self.role_on(app, id, false).await?;
         require(role, need)?;
         Ok((doc, role))
@@ -294,7 +292,7 @@ pub async fn authorize_socket(
         }
         (None, None) => return Err(AuthError::MissingToken.into()),
     };
-    let (_, role) = caller.role_on(app, doc.as_str(), false).await?;
+    let (_, role) = caller.role_on(app, doc, false).await?;
     let identity = match &caller {
         Caller::User(id) => {
             let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
@@ -367,7 +365,7 @@ pub async fn watch_socket(
             other => Ok(other.clone()),
         };
         let role = match caller {
-            Ok(caller) => caller.role_on(&app, doc.as_str(), false).await,
+            Ok(caller) => caller.role_on(&app, &doc, false).await,
             Err(e) => Err(e),
         };
         match role {

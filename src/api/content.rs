@@ -4,7 +4,7 @@
 //! or the Markdown file) and `POST /api/v1/render` (previews of any Markdown).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
 };
@@ -17,9 +17,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::ApiQuery;
+use super::extract::{ApiPath, ApiQuery};
 use crate::access::Caller;
 use crate::app::AppState;
+use crate::ids::DocId;
 use crate::render::RenderError;
 use crate::room::TextState;
 use crate::store::catalog::{Document, Role};
@@ -96,7 +97,7 @@ fn header(v: &str) -> HeaderValue {
 async fn get_content(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, state, tag) = read(&app, &caller, &id).await?;
@@ -117,7 +118,7 @@ async fn get_content(
 async fn put_content(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<ContentWritten>, ApiError> {
@@ -155,7 +156,7 @@ fn parse_markdown(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> 
 }
 
 /// A document the caller may read, its text and ETag.
-async fn read(app: &AppState, caller: &Caller, id: &str) -> Result<(Document, TextState, String), ApiError> {
+async fn read(app: &AppState, caller: &Caller, id: &DocId) -> Result<(Document, TextState, String), ApiError> {
     let (doc, _) = caller.document(app, id, Role::Viewer).await?;
     let state = app.rooms.text(&doc.id).await?;
     let tag = etag(&state);
@@ -194,7 +195,7 @@ fn render_error(e: RenderError) -> ApiError {
 async fn render_document(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
@@ -241,7 +242,7 @@ fn file_name(title: &str, ext: &str) -> String {
 async fn export(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let (doc, state, tag) = read(&app, &caller, &id).await?;

@@ -5,7 +5,7 @@
 //! metadata, trash, restore and duplicate need a signed-in user with the role.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{ApiJson, ApiQuery, tags_field, text_field};
+use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
 use crate::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
 use crate::app::AppState;
 use crate::ids::{DocId, UserId, WorkspaceId};
@@ -260,7 +260,7 @@ async fn create(
 async fn get_one(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<DocumentView>, ApiError> {
     let (document, role) = caller.document(&app, &id, Role::Viewer).await?;
     Ok(Json(DocumentView { document, role }))
@@ -273,7 +273,7 @@ async fn get_one(
 async fn patch(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<PatchRequest>,
 ) -> Result<Json<DocumentView>, ApiError> {
     caller.user()?;
@@ -297,7 +297,7 @@ async fn patch(
 async fn delete(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.user()?;
@@ -327,7 +327,7 @@ async fn delete(
 async fn restore(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<DocumentView>, ApiError> {
     caller.user()?;
     let (doc, role) = caller.role_on(&app, &id, true).await?;
@@ -344,7 +344,7 @@ async fn restore(
 async fn duplicate(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let user = caller.user()?.clone();

@@ -1,17 +1,20 @@
 //! Extractors that answer bad input with the API's JSON errors instead of axum's plain
 //! text: malformed JSON 400, wrong fields or types 422, wrong content type 415, too
-//! large 413, bad query parameters 400; and the caller of every request.
+//! large 413, bad query parameters 400; ids in the path parsed as their types; and the
+//! caller of every request.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
-use crate::access::Caller;
+use crate::access::{Caller, Resource, not_found};
 use crate::app::AppState;
+use crate::ids::{DocId, InvitationId, LinkId, UserId, WorkspaceId};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -73,6 +76,78 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// Ids from the request path, each parsed as its own type: `ApiPath<DocId>`,
+/// `ApiPath<(WorkspaceId, UserId)>`. An id that cannot name anything is answered as the
+/// thing not existing (a document id past 256 bytes: 404 `document_not_found`); a path
+/// that does not decode (not UTF-8) keeps axum's own 400.
+pub struct ApiPath<T>(pub T);
+
+/// One path segment as a typed value.
+pub trait PathSegment: Sized {
+    fn from_segment(s: String) -> Result<Self, ApiError>;
+}
+
+impl PathSegment for DocId {
+    fn from_segment(s: String) -> Result<Self, ApiError> {
+        DocId::parse(&s).ok_or_else(|| not_found(Resource::Document).into())
+    }
+}
+
+/// Ids any string can be: one that names nothing is not found by the handler.
+macro_rules! any_string_segment {
+    ($($ty:ty => $make:expr),* $(,)?) => {
+        $(impl PathSegment for $ty {
+            fn from_segment(s: String) -> Result<Self, ApiError> {
+                Ok($make(s))
+            }
+        })*
+    };
+}
+
+any_string_segment!(
+    WorkspaceId => WorkspaceId::new,
+    UserId => UserId::new,
+    LinkId => LinkId::new,
+    InvitationId => InvitationId::new,
+    String => String::from,
+);
+
+/// What [`ApiPath`] extracts: one segment, or a pair.
+pub trait PathParams: Sized {
+    type Raw: DeserializeOwned + Send;
+    fn from_raw(raw: Self::Raw) -> Result<Self, ApiError>;
+}
+
+macro_rules! one_segment {
+    ($($ty:ty),*) => {
+        $(impl PathParams for $ty {
+            type Raw = String;
+            fn from_raw(raw: String) -> Result<Self, ApiError> {
+                <$ty>::from_segment(raw)
+            }
+        })*
+    };
+}
+
+one_segment!(DocId, WorkspaceId, String);
+
+impl<A: PathSegment, B: PathSegment> PathParams for (A, B) {
+    type Raw = (String, String);
+
+    fn from_raw((a, b): (String, String)) -> Result<Self, ApiError> {
+        Ok((A::from_segment(a)?, B::from_segment(b)?))
+    }
+}
+
+impl<S: Send + Sync, T: PathParams> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Path(raw) = Path::<T::Raw>::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        T::from_raw(raw).map(ApiPath).map_err(IntoResponse::into_response)
+    }
+}
+
 /// Checks a free-text field: trimmed, non-empty, at most `max` characters.
 pub fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiError> {
     let v = value.trim();
@@ -94,4 +169,17 @@ pub fn tags_field(tags: &[String]) -> Result<Vec<String>, ApiError> {
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_ids_parse_as_their_types_and_an_impossible_document_is_not_found() {
+        let (doc, user) = <(DocId, UserId)>::from_raw(("notes".into(), "u1".into())).unwrap();
+        assert_eq!((doc.as_str(), user.as_str()), ("notes", "u1"));
+        let e = DocId::from_raw("x".repeat(crate::ids::MAX_DOC_ID_LEN + 1)).unwrap_err();
+        assert_eq!((e.status(), e.code), (StatusCode::NOT_FOUND, ErrorCode::DocumentNotFound));
+    }
 }

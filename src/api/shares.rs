@@ -5,7 +5,7 @@
 //! an address without one, the share is pending and applies when that account is made.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,10 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use crate::access::{self, Caller, Resource, can_manage, not_found};
 use crate::app::AppState;
-use crate::ids::{UserId, random_hex};
+use crate::ids::{DocId, LinkId, UserId, random_hex};
 use crate::store::catalog::{Document, Link, Member, Role, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,7 +62,7 @@ pub struct LinkRequest {
 }
 
 /// The document, if the caller is a signed-in user who may manage its shares and links.
-async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, ApiError> {
+async fn managed(app: &AppState, caller: &Caller, id: &DocId) -> Result<Document, ApiError> {
     caller.user()?;
     let (doc, role) = caller.document(app, id, Role::Viewer).await?;
     if !can_manage(caller, &doc, role) {
@@ -76,7 +76,7 @@ async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, 
 async fn list_shares(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     Ok(Json(app.store.shares(&doc.id).await?))
@@ -92,7 +92,7 @@ async fn list_shares(
 async fn share(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<ShareAnswer>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
@@ -137,7 +137,7 @@ fn email_field(email: &str) -> Result<String, ApiError> {
 async fn unshare(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, user_id)): ApiPath<(DocId, String)>,
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     let removed = if user_id.contains('@') {
@@ -157,7 +157,7 @@ async fn unshare(
 async fn list_links(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<Vec<Link>>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     Ok(Json(app.store.links(&doc.id).await?))
@@ -171,7 +171,7 @@ async fn list_links(
 async fn create_link(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<LinkRequest>,
 ) -> Result<(StatusCode, Json<Link>), ApiError> {
     let doc = managed(&app, &caller, &id).await?;
@@ -191,10 +191,10 @@ async fn create_link(
 async fn revoke_link(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, link_id)): Path<(String, String)>,
+    ApiPath((id, link_id)): ApiPath<(DocId, LinkId)>,
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
-    if !app.store.revoke_link(&doc.id, &link_id, now_ms()).await? {
+    if !app.store.revoke_link(&doc.id, link_id.as_str(), now_ms()).await? {
         return Err(not_found(Resource::Link).into());
     }
     access::changed(&app);

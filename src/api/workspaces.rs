@@ -4,7 +4,7 @@
 //! who loses the right to invite loses their pending invitations with it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,11 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{ApiJson, text_field};
+use super::extract::{ApiJson, ApiPath, text_field};
 use crate::access::{self, Caller, Resource, not_found, workspace_role};
 use crate::accounts::token_hash;
 use crate::app::AppState;
-use crate::ids::{UserId, WorkspaceId, random_hex};
+use crate::ids::{InvitationId, UserId, WorkspaceId, random_hex};
 use crate::store::catalog::{
     Invitation, Member, MemberChange, MemberRefusal, PendingInvitation, Role, Workspace, now_ms,
 };
@@ -70,10 +70,6 @@ pub struct InvitationView {
     pub token: String,
 }
 
-fn ws_id(id: &str) -> WorkspaceId {
-    WorkspaceId::new(id)
-}
-
 /// The caller's workspaces and role in each.
 #[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody)))]
@@ -100,9 +96,8 @@ async fn create(
 async fn get_one(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    let id = ws_id(&id);
     let role = workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
     let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     Ok(Json(WorkspaceView { workspace, role }))
@@ -115,10 +110,9 @@ async fn get_one(
 async fn rename(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<WorkspaceRequest>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    let id = ws_id(&id);
     let role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     let name = text_field("name", &req.name, 100)?;
     app.store.rename_workspace(&id, &name).await?;
@@ -130,8 +124,11 @@ async fn rename(
 #[utoipa::path(delete, path = "/api/v1/workspaces/{id}", tag = "workspaces", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, description = "personal_workspace", body = ErrorBody)))]
-async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id = ws_id(&id);
+async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<WorkspaceId>,
+) -> Result<StatusCode, ApiError> {
     workspace_role(&app, caller.user()?, &id, Role::Owner).await?;
     let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     if ws.personal {
@@ -157,9 +154,8 @@ async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<Stri
 async fn members(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let id = ws_id(&id);
     workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
     Ok(Json(app.store.members(&id).await?))
 }
@@ -190,10 +186,9 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
 async fn change_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, target)): ApiPath<(WorkspaceId, UserId)>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<Member>, ApiError> {
-    let (id, target) = (ws_id(&id), UserId::new(user_id));
     let change = MemberChange { actor: caller.user()?.clone(), target: target.clone(), to: Some(req.role) };
     change_member(&app, &id, change).await?;
     let user = app.store.user(&target).await?.ok_or_else(|| not_found(Resource::User))?;
@@ -209,9 +204,8 @@ async fn change_role(
 async fn remove_member(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, target)): ApiPath<(WorkspaceId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, target) = (ws_id(&id), UserId::new(user_id));
     // Leaving needs no rights over others, but the last owner may not leave.
     change_member(&app, &id, MemberChange { actor: caller.user()?.clone(), target, to: None }).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -225,10 +219,9 @@ async fn remove_member(
 async fn invite(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
-    let id = ws_id(&id);
     let me = caller.user()?;
     let actor_role = workspace_role(&app, me, &id, Role::Admin).await?;
     if req.role == Role::Owner && actor_role != Role::Owner {
@@ -263,9 +256,8 @@ async fn invite(
 async fn list_invitations(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Vec<PendingInvitation>>, ApiError> {
-    let id = ws_id(&id);
     workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     Ok(Json(app.store.pending_invitations(&id, now_ms()).await?))
 }
@@ -278,17 +270,16 @@ async fn list_invitations(
 async fn revoke_invitation(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, invitation_id)): Path<(String, String)>,
+    ApiPath((id, invitation_id)): ApiPath<(WorkspaceId, InvitationId)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = ws_id(&id);
     let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     let no_such = || ApiError::new(ErrorCode::InvitationNotFound, "no such invitation");
     let pending = app.store.pending_invitations(&id, now_ms()).await?;
-    let inv = pending.iter().find(|i| i.id == invitation_id).ok_or_else(no_such)?;
+    let inv = pending.iter().find(|i| i.id == invitation_id.as_str()).ok_or_else(no_such)?;
     if inv.role == Role::Owner && actor_role != Role::Owner {
         return Err(access::forbidden("the owner role to revoke an owner invitation").into());
     }
-    if !app.store.revoke_invitation(&id, &invitation_id).await? {
+    if !app.store.revoke_invitation(&id, invitation_id.as_str()).await? {
         return Err(no_such());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -303,7 +294,7 @@ async fn revoke_invitation(
 async fn accept(
     State(app): State<AppState>,
     caller: Caller,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let me = caller.user()?;
     let inv = app
