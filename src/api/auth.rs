@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{ApiJson, optional_json, text_field};
+use super::extract::{ApiJson, email_field, login_email, optional_json, text_field};
 use super::session;
 use crate::access::Caller;
 use crate::accounts::{self, RefreshRequest, Tokens};
@@ -22,8 +22,6 @@ use crate::store::catalog::{NewUser, User};
 
 /// Largest request body on these routes (answered 413 past it).
 const MAX_BODY: usize = 16 * 1024;
-/// RFC 5321's limit on an address in a mail path.
-const MAX_EMAIL_BYTES: usize = 254;
 const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=1024;
 /// Refresh tokens are 64 hex characters; anything much longer is not one.
 const MAX_REFRESH_TOKEN_BYTES: usize = 256;
@@ -58,16 +56,6 @@ fn invalid_field(message: &'static str) -> ApiError {
     ApiError::new(ErrorCode::InvalidField, message)
 }
 
-/// An email as typed at login: bounded, trimmed and lowercased (not otherwise checked, so
-/// a login answers the same whether or not such an account could exist).
-fn login_email(email: &str) -> Result<String, ApiError> {
-    let email = email.trim();
-    if email.is_empty() || email.len() > MAX_EMAIL_BYTES {
-        return Err(invalid_field("`email` must be 1 to 254 bytes"));
-    }
-    Ok(email.to_lowercase())
-}
-
 fn password_field(password: &str) -> Result<(), ApiError> {
     if PASSWORD_BYTES.contains(&password.len()) {
         Ok(())
@@ -81,17 +69,6 @@ fn refresh_token_field(token: &str) -> Result<(), ApiError> {
         return Ok(());
     }
     Err(ApiError::new(ErrorCode::InvalidRefreshToken, "unknown refresh token"))
-}
-
-fn email_field(email: &str) -> Result<String, ApiError> {
-    let email = login_email(email)?;
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
-    }
-    Ok(email)
 }
 
 /// Creates an account (and its personal workspace) and logs it in. Throttled per address.

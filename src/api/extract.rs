@@ -160,6 +160,33 @@ pub fn text_field(name: &str, value: &str, max: usize) -> Result<String, ApiErro
     Ok(v.to_owned())
 }
 
+/// RFC 5321's limit on an address in a mail path.
+const MAX_EMAIL_BYTES: usize = 254;
+
+/// An email as typed at login: bounded, trimmed and lowercased (not otherwise checked, so
+/// a login answers the same whether or not such an account could exist).
+pub fn login_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim();
+    if email.is_empty() || email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::new(ErrorCode::InvalidField, "`email` must be 1 to 254 bytes"));
+    }
+    Ok(email.to_lowercase())
+}
+
+/// An email address as accounts store it (trimmed, lowercase): the one check for signup,
+/// sharing and invitations alike, so an address shared with or invited can be one an
+/// account signs up with.
+pub fn email_field(email: &str) -> Result<String, ApiError> {
+    let email = login_email(email)?;
+    let valid = email.len() <= MAX_EMAIL_BYTES
+        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
+    }
+    Ok(email)
+}
+
 /// Checks tags: at most 32, each 1 to 64 characters, deduplicated and sorted.
 pub fn tags_field(tags: &[String]) -> Result<Vec<String>, ApiError> {
     if tags.len() > 32 {
@@ -181,5 +208,17 @@ mod tests {
         assert_eq!((doc.as_str(), user.as_str()), ("notes", "u1"));
         let e = DocId::from_raw("x".repeat(crate::ids::MAX_DOC_ID_LEN + 1)).unwrap_err();
         assert_eq!((e.status(), e.code), (StatusCode::NOT_FOUND, ErrorCode::DocumentNotFound));
+    }
+
+    #[test]
+    fn emails_are_trimmed_lowercased_and_need_a_local_part_and_a_dotted_domain() {
+        assert_eq!(email_field(" Bob@Example.com ").unwrap(), "bob@example.com");
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in ["", "bob", "bob@localhost", "@example.com", "bob smith@example.com", "bob@exa\u{7}mple.com", &long]
+        {
+            assert_eq!(email_field(bad).unwrap_err().code, ErrorCode::InvalidField, "{bad}");
+        }
+        assert_eq!(login_email(" Bob@localhost ").unwrap(), "bob@localhost");
+        assert!(login_email(&long).is_err());
     }
 }

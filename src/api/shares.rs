@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, email_field, login_email};
 use crate::access::{self, Caller, Resource, can_manage, not_found};
 use crate::app::AppState;
 use crate::ids::{DocId, LinkId, UserId, random_hex};
@@ -118,17 +118,6 @@ async fn share(
     Ok(Json(answer))
 }
 
-/// An email as accounts store it (trimmed, lowercase), or 422.
-fn email_field(email: &str) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
-    if email.len() > 254
-        || !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-    {
-        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
-    }
-    Ok(email)
-}
-
 /// Removes a share. `user_id` may be an email: that removes the share of its account
 /// and a pending share to it alike.
 #[utoipa::path(delete, path = "/api/v1/documents/{id}/shares/{user_id}", tag = "sharing", security(("bearer" = [])),
@@ -141,7 +130,7 @@ async fn unshare(
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     let removed = if user_id.contains('@') {
-        app.store.remove_share_by_email(&doc.id, &email_field(&user_id)?).await?
+        app.store.remove_share_by_email(&doc.id, &login_email(&user_id)?).await?
     } else {
         app.store.remove_share(&doc.id, &UserId::new(user_id)).await?
     };

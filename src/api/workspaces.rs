@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
-use super::extract::{ApiJson, ApiPath, text_field};
+use super::extract::{ApiJson, ApiPath, email_field, text_field};
 use crate::access::{self, Caller, Resource, not_found, workspace_role};
 use crate::accounts::token_hash;
 use crate::app::AppState;
@@ -227,10 +227,7 @@ async fn invite(
     if req.role == Role::Owner && actor_role != Role::Owner {
         return Err(access::forbidden("the owner role to invite owners").into());
     }
-    let email = req.email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::new(ErrorCode::InvalidField, "`email` is not an email address"));
-    }
+    let email = email_field(&req.email)?;
     let token = random_hex(24);
     let inv = Invitation {
         id: random_hex(10),
