@@ -1,7 +1,8 @@
 //! Who is calling, and what they may do: the one place REST and the WebSocket resolve a
 //! token or public link to a caller, and a caller plus a document or workspace to a role.
-//! A caller with no access to something is told it does not exist (404); one with too
-//! weak a role is told so (403); no credentials at all is 401.
+//! A caller with no access to something is told it does not exist (`NotFound`); one with
+//! too weak a role is told so (`Forbidden`); no credentials at all is `MissingToken`.
+//! The API layer decides how each [`AccessError`] is answered.
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -192,7 +193,7 @@ impl Caller {
     }
 
     /// The caller's role on a document; `trash` selects deleted documents instead of
-    /// live ones. Fails 401/404 as for any other missing document.
+    /// live ones. Fails as for any other missing document (`NotFound`, or no credentials).
     pub async fn role_on(&self, app: &AppState, id: &DocId, trash: bool) -> Result<(Document, Role), AccessError> {
         let (document, role) = match self {
             Caller::Anonymous => return Err(AuthError::MissingToken.into()),
@@ -225,7 +226,7 @@ pub fn require(role: Role, need: Role) -> Result<(), AccessError> {
     if role >= need { Ok(()) } else { Err(forbidden(&format!("the {} role or higher", need.as_str()))) }
 }
 
-/// A user's role in a workspace, at least `need`; 404 when not a member.
+/// A user's role in a workspace, at least `need`; `NotFound` when not a member.
 pub async fn workspace_role(app: &AppState, user: &UserId, ws: &WorkspaceId, need: Role) -> Result<Role, AccessError> {
     let role = app.store.member_role(ws, user).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     require(role, need)?;
