@@ -1,22 +1,91 @@
 //! Who is calling, and what they may do: the one place REST and the WebSocket resolve a
 //! token or public link to a caller, and a caller plus a document or workspace to a role.
-//! A caller with no access to something is told it does not exist (404); one with too
-//! weak a role is told so (403); no credentials at all is 401.
+//! A caller with no access to something is told it does not exist (`NotFound`); one with
+//! too weak a role is told so (`Forbidden`); no credentials at all is `MissingToken`.
+//! The API layer decides how each [`AccessError`] is answered.
 
-use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use crate::api::error::ApiError;
+use crate::accounts::AccountError;
 use crate::app::AppState;
 use crate::auth::{Access, AuthError, TokenKind};
 use crate::ids::{ConnId, DocId, UserId, WorkspaceId};
 use crate::room::{ConnControl, Identity, RoomHandle, close_code};
+use crate::store::StoreError;
 use crate::store::catalog::{Document, Link, Role};
 
 /// Header that carries a public link's token (the `link` query parameter also does).
 pub const LINK_HEADER: &str = "tandem-link";
+
+/// Why a caller gets no answer: refused (no or bad credentials, no such thing, too weak
+/// a role, too many requests), or the answer cannot be had now (see [`Self::is_refusal`]).
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("expected `Authorization: Bearer <token>`")]
+    MalformedAuthorization,
+    #[error("this link does not exist or was revoked")]
+    InvalidLink,
+    #[error("too many requests for this user; retry in a minute")]
+    RateLimited,
+    /// It does not exist, or the caller may not know that it does.
+    #[error("no such {0}")]
+    NotFound(Resource),
+    /// The caller's role is too weak; says what it needs.
+    #[error("this needs {0}")]
+    Forbidden(String),
+    #[error("a public link gives access to its document only")]
+    LinkOnly,
+    /// Provisioning an identity provider's user failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AccessError {
+    /// Whether the caller is refused, as opposed to the answer not being known (the
+    /// store or the identity provider unavailable, or a fault of this server).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            AccessError::Auth(e) => {
+                matches!(e, AuthError::MissingToken | AuthError::InvalidToken(_) | AuthError::NoGrant(_))
+            }
+            AccessError::MalformedAuthorization
+            | AccessError::InvalidLink
+            | AccessError::RateLimited
+            | AccessError::NotFound(_)
+            | AccessError::Forbidden(_)
+            | AccessError::LinkOnly => true,
+            AccessError::Account(e) => e.is_refusal(),
+            AccessError::Store(_) => false,
+        }
+    }
+}
+
+/// What a caller was told does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Document,
+    Workspace,
+    User,
+    Share,
+    Link,
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Document => "document",
+            Resource::Workspace => "workspace",
+            Resource::User => "user",
+            Resource::Share => "share",
+            Resource::Link => "link",
+        })
+    }
+}
 
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -26,14 +95,17 @@ pub enum Caller {
     Anonymous,
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+impl Caller {
+    /// Who a REST request comes from: a bearer token, a public link (header or `link`
+    /// query parameter) or no one; callers with credentials are counted against their
+    /// per-user request allowance.
+    pub async fn of_request(parts: &Parts, app: &AppState) -> Result<Self, AccessError> {
         let caller = if let Some(value) = parts.headers.get(AUTHORIZATION) {
-            let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).ok_or_else(|| {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "expected `Authorization: Bearer <token>`")
-            })?;
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(AccessError::MalformedAuthorization)?;
             Caller::User(user_of_token(app, token.trim()).await?)
         } else if let Some(token) = link_token(parts) {
             Caller::Link(link_of_token(app, &token).await?)
@@ -47,11 +119,7 @@ impl FromRequestParts<AppState> for Caller {
         };
         if !app.requests_per_user.allow(crate::rate::Key::text(&key)) {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "requests_per_user").increment(1);
-            return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "too many requests for this user; retry in a minute",
-            ));
+            return Err(AccessError::RateLimited);
         }
         Ok(caller)
     }
@@ -94,85 +162,73 @@ pub async fn verify_bearer(app: &AppState, token: &str) -> Result<Bearer, AuthEr
 
 /// The user a bearer token stands for, provisioning an identity provider's user on
 /// first sight.
-pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, ApiError> {
+pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, AccessError> {
     match verify_bearer(app, token).await? {
         Bearer::Local(user) => Ok(user),
-        Bearer::External(identity) => crate::accounts::provision_external(app, identity).await,
+        Bearer::External(identity) => Ok(crate::accounts::provision_external(app, identity).await?),
     }
 }
 
-pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, ApiError> {
-    app.store.link_by_token(token).await?.ok_or_else(|| {
-        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_link", "this link does not exist or was revoked")
-    })
+pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, AccessError> {
+    app.store.link_by_token(token).await?.ok_or(AccessError::InvalidLink)
 }
 
-pub fn not_found(what: &'static str) -> ApiError {
-    let code = match what {
-        "document" => "document_not_found",
-        "workspace" => "workspace_not_found",
-        "user" => "user_not_found",
-        _ => "not_found",
-    };
-    ApiError::new(StatusCode::NOT_FOUND, code, format!("no such {what}"))
+pub fn not_found(what: Resource) -> AccessError {
+    AccessError::NotFound(what)
 }
 
-pub fn forbidden(need: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", format!("this needs {need}"))
+/// Refuses a caller whose role is too weak; `need` says what it takes.
+pub fn forbidden(need: &str) -> AccessError {
+    AccessError::Forbidden(need.to_owned())
 }
 
 impl Caller {
     /// The calling user; anonymous callers and public links are refused.
-    pub fn user(&self) -> Result<&UserId, ApiError> {
+    pub fn user(&self) -> Result<&UserId, AccessError> {
         match self {
             Caller::User(u) => Ok(u),
-            Caller::Link(_) => Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "a public link gives access to its document only",
-            )),
+            Caller::Link(_) => Err(AccessError::LinkOnly),
             Caller::Anonymous => Err(AuthError::MissingToken.into()),
         }
     }
 
     /// The caller's role on a document; `trash` selects deleted documents instead of
-    /// live ones. Fails 401/404 as for any other missing document.
-    pub async fn role_on(&self, app: &AppState, id: &str, trash: bool) -> Result<(Document, Role), ApiError> {
-        let id = DocId::parse(id).ok_or_else(|| not_found("document"))?;
+    /// live ones. Fails as for any other missing document (`NotFound`, or no credentials).
+    pub async fn role_on(&self, app: &AppState, id: &DocId, trash: bool) -> Result<(Document, Role), AccessError> {
         let (document, role) = match self {
             Caller::Anonymous => return Err(AuthError::MissingToken.into()),
-            Caller::Link(link) if link.document_id == id => {
-                let document = app.store.document(&id).await?.ok_or_else(|| not_found("document"))?;
+            Caller::Link(link) if link.document_id == *id => {
+                let document = app.store.document(id).await?.ok_or_else(|| not_found(Resource::Document))?;
                 (document, Some(link.role))
             }
-            Caller::Link(_) => return Err(not_found("document")),
+            Caller::Link(_) => return Err(not_found(Resource::Document)),
             Caller::User(user) => {
-                let access = app.store.document_access(&id, user).await?.ok_or_else(|| not_found("document"))?;
+                let access = app.store.document_access(id, user).await?.ok_or_else(|| not_found(Resource::Document))?;
                 let role = access.role();
                 (access.document, role)
             }
         };
         match role {
             Some(role) if document.deleted_at.is_some() == trash => Ok((document, role)),
-            _ => Err(not_found("document")),
+            _ => Err(not_found(Resource::Document)),
         }
     }
 
     /// [`Self::role_on`], requiring at least `need`.
-    pub async fn document(&self, app: &AppState, id: &str, need: Role) -> Result<(Document, Role), ApiError> {
+    pub async fn document(&self, app: &AppState, id: &DocId, need: Role) -> Result<(Document, Role), AccessError> {
         let (doc, role) = self.role_on(app, id, false).await?;
         require(role, need)?;
         Ok((doc, role))
     }
 }
 
-pub fn require(role: Role, need: Role) -> Result<(), ApiError> {
+pub fn require(role: Role, need: Role) -> Result<(), AccessError> {
     if role >= need { Ok(()) } else { Err(forbidden(&format!("the {} role or higher", need.as_str()))) }
 }
 
-/// A user's role in a workspace, at least `need`; 404 when not a member.
-pub async fn workspace_role(app: &AppState, user: &UserId, ws: &WorkspaceId, need: Role) -> Result<Role, ApiError> {
-    let role = app.store.member_role(ws, user).await?.ok_or_else(|| not_found("workspace"))?;
+/// A user's role in a workspace, at least `need`; `NotFound` when not a member.
+pub async fn workspace_role(app: &AppState, user: &UserId, ws: &WorkspaceId, need: Role) -> Result<Role, AccessError> {
+    let role = app.store.member_role(ws, user).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     require(role, need)?;
     Ok(role)
 }
@@ -215,7 +271,7 @@ pub async fn authorize_socket(
     doc: &DocId,
     token: Option<&str>,
     link: Option<&str>,
-) -> Result<SocketGrant, ApiError> {
+) -> Result<SocketGrant, AccessError> {
     let (caller, token) = match (token, link) {
         (_, Some(link)) => (Caller::Link(link_of_token(app, link).await?), None),
         (Some(token), None) => {
@@ -226,7 +282,7 @@ pub async fn authorize_socket(
                     // Room tokens open app rooms only: a catalogued document (live or
                     // trashed) is opened by its users and links, never by a room grant.
                     if app.store.is_document(doc).await? {
-                        return Err(not_found("document"));
+                        return Err(not_found(Resource::Document));
                     }
                     let access = claims.access(doc.as_str())?;
                     let identity = Identity::App { subject: claims.sub };
@@ -237,7 +293,7 @@ pub async fn authorize_socket(
         }
         (None, None) => return Err(AuthError::MissingToken.into()),
     };
-    let (_, role) = caller.role_on(app, doc.as_str(), false).await?;
+    let (_, role) = caller.role_on(app, doc, false).await?;
     let identity = match &caller {
         Caller::User(id) => {
             let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
@@ -310,7 +366,7 @@ pub async fn watch_socket(
             other => Ok(other.clone()),
         };
         let role = match caller {
-            Ok(caller) => caller.role_on(&app, doc.as_str(), false).await,
+            Ok(caller) => caller.role_on(&app, &doc, false).await,
             Err(e) => Err(e),
         };
         match role {
@@ -319,7 +375,7 @@ pub async fn watch_socket(
                 room.set_access(conn, access).await;
             }
             Ok(_) => {}
-            Err(e) if e.status.is_client_error() => {
+            Err(e) if e.is_refusal() => {
                 control.close(close_code::FORBIDDEN, "access revoked");
                 return;
             }

@@ -3,17 +3,58 @@
 //! external identity provider.
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::ids::{UserId, random_hex};
 use crate::jwks::Identity;
-use crate::store::StoreError;
 use crate::store::catalog::{NewUser, Session, User, now_ms};
+use crate::store::{Conflict, StoreError};
+
+/// Why an account operation failed. Refused refresh tokens end their session; the rest
+/// is the store's, or a fault of this server.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("unknown refresh token")]
+    UnknownRefreshToken,
+    #[error("this session was logged out or revoked")]
+    SessionRevoked,
+    #[error("refresh token expired")]
+    RefreshTokenExpired,
+    #[error("the account is gone")]
+    AccountGone,
+    /// A used token came back: it leaked, and its whole family is revoked.
+    #[error("this refresh token was already used; the session is revoked, log in again")]
+    RefreshTokenReused,
+    #[error("an account with this email exists already")]
+    EmailTaken,
+    /// A fault of this server (hashing, a row that vanished), never the caller's.
+    #[error("{0}")]
+    Internal(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AccountError {
+    /// Whether a refresh token was refused, so the session it stands for is over.
+    pub fn ends_session(&self) -> bool {
+        matches!(
+            self,
+            AccountError::UnknownRefreshToken
+                | AccountError::SessionRevoked
+                | AccountError::RefreshTokenExpired
+                | AccountError::AccountGone
+                | AccountError::RefreshTokenReused
+        )
+    }
+
+    /// Whether the caller was refused, rather than the server failing to answer.
+    pub fn is_refusal(&self) -> bool {
+        self.ends_session() || matches!(self, AccountError::EmailTaken)
+    }
+}
 
 /// A hash of a password nobody has, verified when the email is unknown so that a login
 /// takes as long whether or not the account exists.
@@ -43,11 +84,12 @@ pub struct RefreshRequest {
     pub refresh_token: Option<String>,
 }
 
-pub async fn hash_password(password: String) -> Result<String, ApiError> {
+pub async fn hash_password(password: String) -> Result<String, AccountError> {
+    let internal = |e: &dyn std::fmt::Display| AccountError::Internal(format!("password hashing: {e}"));
     tokio::task::spawn_blocking(move || Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()))
         .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))
 }
 
 /// Whether `password` matches `hash` (or the decoy, when there is no account).
@@ -68,7 +110,7 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// A new access token and a refresh token in `family` (a new family for a new login).
-pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result<Tokens, ApiError> {
+pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result<Tokens, AccountError> {
     let cfg = &app.config.auth;
     let refresh_token = random_hex(32);
     let session = Session {
@@ -89,37 +131,28 @@ pub async fn issue(app: &AppState, user: User, family: Option<String>) -> Result
     })
 }
 
-fn invalid_refresh(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message)
-}
-
 /// Trades a refresh token for a new pair. A token that was already used means it leaked:
 /// its whole family (every token rotated from the same login) is revoked.
-pub async fn refresh(app: &AppState, token: &str) -> Result<Tokens, ApiError> {
+pub async fn refresh(app: &AppState, token: &str) -> Result<Tokens, AccountError> {
     let now = now_ms();
-    let session =
-        app.store.session_by_hash(&token_hash(token)).await?.ok_or_else(|| invalid_refresh("unknown refresh token"))?;
+    let session = app.store.session_by_hash(&token_hash(token)).await?.ok_or(AccountError::UnknownRefreshToken)?;
     if session.revoked_at.is_some() {
-        return Err(invalid_refresh("this session was logged out or revoked"));
+        return Err(AccountError::SessionRevoked);
     }
     if session.rotated_at.is_some() || !app.store.rotate_session(&session.id, now).await? {
         app.store.revoke_family(&session.family, now).await?;
         tracing::warn!(user = %session.user_id, "refresh token reused; session family revoked");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "refresh_token_reused",
-            "this refresh token was already used; the session is revoked, log in again",
-        ));
+        return Err(AccountError::RefreshTokenReused);
     }
     if session.expires_at <= now {
-        return Err(invalid_refresh("refresh token expired"));
+        return Err(AccountError::RefreshTokenExpired);
     }
-    let user = app.store.user(&session.user_id).await?.ok_or_else(|| invalid_refresh("the account is gone"))?;
+    let user = app.store.user(&session.user_id).await?.ok_or(AccountError::AccountGone)?;
     issue(app, user, Some(session.family)).await
 }
 
 /// Ends the session a refresh token belongs to (every token of its family).
-pub async fn logout(app: &AppState, token: &str) -> Result<(), ApiError> {
+pub async fn logout(app: &AppState, token: &str) -> Result<(), AccountError> {
     if let Some(session) = app.store.session_by_hash(&token_hash(token)).await? {
         app.store.revoke_family(&session.family, now_ms()).await?;
     }
@@ -127,19 +160,21 @@ pub async fn logout(app: &AppState, token: &str) -> Result<(), ApiError> {
 }
 
 /// Creates a user and their personal workspace.
-pub async fn create_user(app: &AppState, new: NewUser) -> Result<User, ApiError> {
-    let user = app.store.create_user(new).await.map_err(|e| match e {
-        StoreError::Conflict(_) => {
-            ApiError::new(StatusCode::CONFLICT, "email_taken", "an account with this email exists already")
-        }
+pub async fn create_user(app: &AppState, new: NewUser) -> Result<User, AccountError> {
+    with_workspace(app, new).await.map_err(|e| match e {
+        StoreError::Conflict(Conflict::EmailTaken) => AccountError::EmailTaken,
         e => e.into(),
-    })?;
+    })
+}
+
+async fn with_workspace(app: &AppState, new: NewUser) -> Result<User, StoreError> {
+    let user = app.store.create_user(new).await?;
     app.store.create_workspace("Personal", &user.id, true).await?;
     Ok(user)
 }
 
 /// The local user of an external identity, created on first sight.
-pub async fn provision_external(app: &AppState, id: Identity) -> Result<UserId, ApiError> {
+pub async fn provision_external(app: &AppState, id: Identity) -> Result<UserId, AccountError> {
     if let Some(user) = app.store.user_by_external(&id.issuer, &id.subject).await? {
         return Ok(user.id);
     }
@@ -149,16 +184,16 @@ pub async fn provision_external(app: &AppState, id: Identity) -> Result<UserId, 
         password_hash: None,
         external: Some((id.issuer.clone(), id.subject.clone())),
     };
-    match create_user(app, new).await {
+    match with_workspace(app, new).await {
         Ok(user) => Ok(user.id),
         // Two first requests raced: the other one created the user.
-        Err(e) if e.status == StatusCode::CONFLICT => app
+        Err(StoreError::Conflict(Conflict::IdentityTaken)) => app
             .store
             .user_by_external(&id.issuer, &id.subject)
             .await?
             .map(|u| u.id)
-            .ok_or_else(|| ApiError::internal("external user vanished")),
-        Err(e) => Err(e),
+            .ok_or_else(|| AccountError::Internal("external user vanished".into())),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -37,19 +37,6 @@ pub enum AuthError {
     WeakSecret(&'static str),
 }
 
-impl AuthError {
-    /// The stable error code clients see (and the metric label), for the client's faults.
-    pub fn code(&self) -> &'static str {
-        match self {
-            AuthError::MissingToken => "missing_token",
-            AuthError::InvalidToken(_) => "invalid_token",
-            AuthError::ProviderUnavailable(_) => "identity_provider_unavailable",
-            AuthError::NoGrant(_) => "forbidden",
-            AuthError::BadGrant(_) | AuthError::Secret(_) | AuthError::WeakSecret(_) => "internal",
-        }
-    }
-}
-
 /// Access to a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Access {

@@ -96,3 +96,15 @@ string_id!(
     /// A workspace: documents and the members who share them.
     WorkspaceId
 );
+string_id!(
+    /// A public link to one document (not its token: the id names it in the API).
+    LinkId
+);
+string_id!(
+    /// A pending invitation to a workspace (not its token).
+    InvitationId
+);
+string_id!(
+    /// A login session: one refresh token family's current member.
+    SessionId
+);

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HOST, VARY};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use rust_embed::RustEmbed;
 
@@ -50,7 +50,7 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
 
 fn file(name: &str, cache: &'static str) -> Response {
     let Some(found) = Dist::get(name) else {
-        return api::error::ApiError::new(StatusCode::NOT_FOUND, "asset_not_found", "no such file").into_response();
+        return api::error::ApiError::new(api::error::ErrorCode::AssetNotFound, "no such file").into_response();
     };
     let headers = [
         (CONTENT_TYPE, HeaderValue::from_static(content_type(name))),
@@ -114,7 +114,7 @@ fn content_type(name: &str) -> &'static str {
 fn shell(headers: &HeaderMap) -> Response {
     let Some(index) = Dist::get("index.html") else {
         let message = "the web app is not built: run `npm ci && npm run build` in web/";
-        return api::error::ApiError::new(StatusCode::NOT_FOUND, "web_app_missing", message).into_response();
+        return api::error::ApiError::new(api::error::ErrorCode::WebAppMissing, message).into_response();
     };
     let nonce = crate::ids::random_hex(16);
     let html = String::from_utf8_lossy(&index.data).replace(NONCE_PLACEHOLDER, &nonce);

@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, optional_json, text_field};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiJson, email_field, login_email, optional_json, text_field};
 use super::session;
 use crate::access::Caller;
 use crate::accounts::{self, RefreshRequest, Tokens};
@@ -22,8 +22,6 @@ use crate::store::catalog::{NewUser, User};
 
 /// Largest request body on these routes (answered 413 past it).
 const MAX_BODY: usize = 16 * 1024;
-/// RFC 5321's limit on an address in a mail path.
-const MAX_EMAIL_BYTES: usize = 254;
 const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 8..=1024;
 /// Refresh tokens are 64 hex characters; anything much longer is not one.
 const MAX_REFRESH_TOKEN_BYTES: usize = 256;
@@ -55,17 +53,7 @@ pub struct LoginRequest {
 }
 
 fn invalid_field(message: &'static str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message)
-}
-
-/// An email as typed at login: bounded, trimmed and lowercased (not otherwise checked, so
-/// a login answers the same whether or not such an account could exist).
-fn login_email(email: &str) -> Result<String, ApiError> {
-    let email = email.trim();
-    if email.is_empty() || email.len() > MAX_EMAIL_BYTES {
-        return Err(invalid_field("`email` must be 1 to 254 bytes"));
-    }
-    Ok(email.to_lowercase())
+    ApiError::new(ErrorCode::InvalidField, message)
 }
 
 fn password_field(password: &str) -> Result<(), ApiError> {
@@ -80,22 +68,7 @@ fn refresh_token_field(token: &str) -> Result<(), ApiError> {
     if token.len() <= MAX_REFRESH_TOKEN_BYTES {
         return Ok(());
     }
-    Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", "unknown refresh token"))
-}
-
-fn email_field(email: &str) -> Result<String, ApiError> {
-    let email = login_email(email)?;
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if !valid {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`email` is not an email address",
-        ));
-    }
-    Ok(email)
+    Err(ApiError::new(ErrorCode::InvalidRefreshToken, "unknown refresh token"))
 }
 
 /// Creates an account (and its personal workspace) and logs it in. Throttled per address.
@@ -114,11 +87,7 @@ async fn signup(
     password_field(&req.password)?;
     if !app.signups_per_ip.allow(Key::addr(client)) {
         metrics::counter!(crate::metrics::LIMITED, "limit" => "signups_per_ip").increment(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many signups from this address; retry later",
-        ));
+        return Err(ApiError::new(ErrorCode::RateLimited, "too many signups from this address; retry later"));
     }
     let password_hash = Some(accounts::hash_password(req.password).await?);
     let user = accounts::create_user(&app, NewUser { email: Some(email), name, password_hash, external: None }).await?;
@@ -143,17 +112,14 @@ async fn login(
     }
     if !app.login_per_ip.allow(Key::addr(client)) || !app.login_per_account.allow(Key::text(&email)) {
         metrics::counter!(crate::metrics::LIMITED, "limit" => "login_attempts").increment(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            "too many login attempts; retry in a minute",
-        ));
+        return Err(ApiError::new(ErrorCode::TooManyAttempts, "too many login attempts; retry in a minute"));
     }
     let creds = app.store.credentials_by_email(&email).await?;
     let hash = creds.as_ref().and_then(|c| c.password_hash.clone());
     if !accounts::verify_password(req.password, hash).await {
-        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => "invalid_credentials").increment(1);
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong email or password"));
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => ErrorCode::InvalidCredentials.as_str())
+            .increment(1);
+        return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
     }
     let user = creds.map(|c| c.user).ok_or_else(|| ApiError::internal("verified a password without an account"))?;
     let tokens = accounts::issue(&app, user, None).await?;
@@ -181,10 +147,8 @@ async fn refresh(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -
         Ok(tokens) if from_cookie => Ok(with_session(&app, &headers, StatusCode::OK, tokens)),
         Ok(tokens) => Ok(Json(tokens).into_response()),
         // A dead cookie is cleared, so the app stops presenting it.
-        Err(e) if from_cookie && e.status == StatusCode::UNAUTHORIZED => {
-            Ok((session::clear(&headers), e).into_response())
-        }
-        Err(e) => Err(e),
+        Err(e) if from_cookie && e.ends_session() => Ok((session::clear(&headers), ApiError::from(e)).into_response()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -206,11 +170,7 @@ async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
 }
 
 fn invalid_refresh_token() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
-        "no refresh token in the body or the session cookie",
-    )
+    ApiError::new(ErrorCode::InvalidRefreshToken, "no refresh token in the body or the session cookie")
 }
 
 /// The tokens as JSON, and the session cookie. A request from the web app gets the
@@ -229,5 +189,5 @@ fn with_session(app: &AppState, headers: &HeaderMap, status: StatusCode, mut tok
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
 async fn me(State(app): State<AppState>, caller: Caller) -> Result<Json<User>, ApiError> {
     let user = caller.user()?;
-    Ok(Json(app.store.user(user).await?.ok_or_else(|| crate::access::not_found("user"))?))
+    Ok(Json(app.store.user(user).await?.ok_or_else(|| crate::access::not_found(crate::access::Resource::User))?))
 }

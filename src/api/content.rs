@@ -4,7 +4,7 @@
 //! or the Markdown file) and `POST /api/v1/render` (previews of any Markdown).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
 };
@@ -16,10 +16,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::ApiQuery;
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiPath, ApiQuery};
 use crate::access::Caller;
 use crate::app::AppState;
+use crate::ids::DocId;
 use crate::render::RenderError;
 use crate::room::TextState;
 use crate::store::catalog::{Document, Role};
@@ -67,8 +68,7 @@ pub struct ExportQuery {
 
 pub fn too_large(app: &AppState) -> ApiError {
     ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "document_too_large",
+        ErrorCode::DocumentTooLarge,
         format!("documents are limited to {} bytes", app.config.api.max_document_size),
     )
 }
@@ -97,7 +97,7 @@ fn header(v: &str) -> HeaderValue {
 async fn get_content(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (_, state, tag) = read(&app, &caller, &id).await?;
@@ -118,7 +118,7 @@ async fn get_content(
 async fn put_content(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<axum::Json<ContentWritten>, ApiError> {
@@ -142,24 +142,21 @@ fn parse_markdown(headers: &HeaderMap, body: &[u8]) -> Result<String, ApiError> 
     let kind = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if kind.starts_with("application/json") {
         serde_json::from_slice::<Content>(body).map(|c| c.content).map_err(|e| {
-            let code = if e.is_data() { "invalid_body" } else { "malformed_json" };
-            let status = if e.is_data() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::BAD_REQUEST };
-            ApiError::new(status, code, e.to_string())
+            let code = if e.is_data() { ErrorCode::InvalidBody } else { ErrorCode::MalformedJson };
+            ApiError::new(code, e.to_string())
         })
     } else if kind.starts_with("text/markdown") || kind.starts_with("text/plain") {
-        String::from_utf8(body.to_vec())
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid_utf8", "the body is not UTF-8"))
+        String::from_utf8(body.to_vec()).map_err(|_| ApiError::new(ErrorCode::InvalidUtf8, "the body is not UTF-8"))
     } else {
         Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send `text/markdown` or `application/json` with a `content` field",
         ))
     }
 }
 
 /// A document the caller may read, its text and ETag.
-async fn read(app: &AppState, caller: &Caller, id: &str) -> Result<(Document, TextState, String), ApiError> {
+async fn read(app: &AppState, caller: &Caller, id: &DocId) -> Result<(Document, TextState, String), ApiError> {
     let (doc, _) = caller.document(app, id, Role::Viewer).await?;
     let state = app.rooms.text(&doc.id).await?;
     let tag = etag(&state);
@@ -182,15 +179,9 @@ async fn rendered(app: &AppState, doc: &Document, state: TextState, tag: &str) -
 fn render_error(e: RenderError) -> ApiError {
     match e {
         RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. } | RenderError::TooManyNodes { .. } => {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "render_too_large",
-                format!("{e}: too large to render; export it as Markdown instead"),
-            )
+            ApiError::new(ErrorCode::RenderTooLarge, format!("{e}: too large to render; export it as Markdown instead"))
         }
-        RenderError::TimedOut => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "render_timed_out", "rendering took too long; retry later")
-        }
+        RenderError::TimedOut => ApiError::new(ErrorCode::RenderTimedOut, "rendering took too long; retry later"),
         RenderError::Failed(_) => ApiError::internal(e),
     }
 }
@@ -204,7 +195,7 @@ fn render_error(e: RenderError) -> ApiError {
 async fn render_document(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (doc, _) = caller.document(&app, &id, Role::Viewer).await?;
@@ -251,7 +242,7 @@ fn file_name(title: &str, ext: &str) -> String {
 async fn export(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let (doc, state, tag) = read(&app, &caller, &id).await?;
@@ -283,13 +274,8 @@ async fn render_body(
 ) -> Result<Response, ApiError> {
     caller.user()?;
     let max = app.renderer.limits().max_input;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "render_input_too_large",
-            format!("at most {max} bytes of Markdown are rendered"),
-        )
-    };
+    let too_large =
+        || ApiError::new(ErrorCode::RenderInputTooLarge, format!("at most {max} bytes of Markdown are rendered"));
     // JSON framing and escapes get some room; the Markdown itself is checked once parsed.
     let max_body = max.saturating_add(RENDER_BODY_SLACK);
     let declared = headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());

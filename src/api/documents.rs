@@ -5,16 +5,16 @@
 //! metadata, trash, restore and duplicate need a signed-in user with the role.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, ApiQuery, tags_field, text_field};
-use crate::access::{self, Caller, can_manage, not_found, workspace_role};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
+use crate::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
 use crate::app::AppState;
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::store::catalog::{DocQuery, Document, NewDocument, Role, SortKey, now_ms};
@@ -121,7 +121,7 @@ pub struct DeleteQuery {
 }
 
 fn bad_cursor() -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "`cursor` is not one this server handed out")
+    ApiError::new(ErrorCode::InvalidCursor, "`cursor` is not one this server handed out")
 }
 
 fn encode_cursor(parts: &[&str]) -> String {
@@ -145,7 +145,7 @@ async fn list(
     let user = caller.user()?;
     let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "`limit` must be 1 to 200"));
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "`limit` must be 1 to 200"));
     }
     let workspace = p.workspace_id.map(WorkspaceId::new);
     if let Some(ws) = &workspace {
@@ -209,7 +209,7 @@ async fn target_workspace(app: &AppState, user: &UserId, asked: Option<Workspace
             workspace_role(app, user, &ws, Role::Editor).await?;
             Ok(ws)
         }
-        None => app.store.personal_workspace(user).await?.ok_or_else(|| not_found("workspace")),
+        None => app.store.personal_workspace(user).await?.ok_or_else(|| not_found(Resource::Workspace).into()),
     }
 }
 
@@ -260,7 +260,7 @@ async fn create(
 async fn get_one(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<DocumentView>, ApiError> {
     let (document, role) = caller.document(&app, &id, Role::Viewer).await?;
     Ok(Json(DocumentView { document, role }))
@@ -273,7 +273,7 @@ async fn get_one(
 async fn patch(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<PatchRequest>,
 ) -> Result<Json<DocumentView>, ApiError> {
     caller.user()?;
@@ -284,7 +284,7 @@ async fn patch(
         .store
         .update_document(&doc.id, title.as_deref(), tags.as_deref(), now_ms())
         .await?
-        .ok_or_else(|| not_found("document"))?;
+        .ok_or_else(|| not_found(Resource::Document))?;
     Ok(Json(DocumentView { document, role }))
 }
 
@@ -297,18 +297,18 @@ async fn patch(
 async fn delete(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiQuery(q): ApiQuery<DeleteQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.user()?;
     if q.permanent.unwrap_or(false) {
         let (doc, role) = match caller.role_on(&app, &id, false).await {
             Ok(found) => found,
-            Err(e) if e.status == StatusCode::NOT_FOUND => caller.role_on(&app, &id, true).await?,
-            Err(e) => return Err(e),
+            Err(AccessError::NotFound(Resource::Document)) => caller.role_on(&app, &id, true).await?,
+            Err(e) => return Err(e.into()),
         };
         if !can_manage(&caller, &doc, role) {
-            return Err(access::forbidden("the admin role or authorship"));
+            return Err(access::forbidden("the admin role or authorship").into());
         }
         app.rooms.evict(&doc.id).await;
         app.store.purge_document(&doc.id).await?;
@@ -327,13 +327,13 @@ async fn delete(
 async fn restore(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<DocumentView>, ApiError> {
     caller.user()?;
     let (doc, role) = caller.role_on(&app, &id, true).await?;
     access::require(role, Role::Editor)?;
     app.store.set_deleted(&doc.id, None).await?;
-    let document = app.store.document(&doc.id).await?.ok_or_else(|| not_found("document"))?;
+    let document = app.store.document(&doc.id).await?.ok_or_else(|| not_found(Resource::Document))?;
     Ok(Json(DocumentView { document, role }))
 }
 
@@ -344,7 +344,7 @@ async fn restore(
 async fn duplicate(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let user = caller.user()?.clone();

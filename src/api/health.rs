@@ -6,10 +6,9 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::routing::get;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -17,9 +16,6 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(app): State<AppState>) -> Result<&'static str, ApiError> {
-    app.store
-        .ping()
-        .await
-        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", e.to_string()))?;
+    app.store.ping().await.map_err(|e| ApiError::new(ErrorCode::StoreUnavailable, e.to_string()))?;
     Ok("ready")
 }

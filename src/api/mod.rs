@@ -88,5 +88,5 @@ fn unique_operation_ids(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::O
 
 /// Unknown routes answer in the API's error format.
 pub async fn fallback() -> error::ApiError {
-    error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "route_not_found", "no such route")
+    error::ApiError::new(error::ErrorCode::RouteNotFound, "no such route")
 }

@@ -6,10 +6,10 @@
 //! it, which backs up SameSite=Strict against request forgery.
 
 use axum::http::header::{COOKIE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
 
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 
 /// The refresh token's cookie.
 pub const REFRESH_COOKIE: &str = "tandem_refresh";
@@ -42,8 +42,7 @@ pub fn cookie_refresh_token(headers: &HeaderMap) -> Result<Option<String>, ApiEr
     let Some(token) = cookie_token(headers) else { return Ok(None) };
     if !from_app(headers) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "session_header_required",
+            ErrorCode::SessionHeaderRequired,
             "requests using the session cookie must send `X-Tandem-Session: 1`",
         ));
     }

@@ -5,18 +5,18 @@
 //! an address without one, the share is pending and applies when that account is made.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::ApiJson;
-use crate::access::{self, Caller, can_manage, not_found};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiJson, ApiPath, email_field, login_email};
+use crate::access::{self, Caller, Resource, can_manage, not_found};
 use crate::app::AppState;
-use crate::ids::{UserId, random_hex};
+use crate::ids::{DocId, LinkId, UserId, random_hex};
 use crate::store::catalog::{Document, Link, Member, Role, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,11 +62,11 @@ pub struct LinkRequest {
 }
 
 /// The document, if the caller is a signed-in user who may manage its shares and links.
-async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, ApiError> {
+async fn managed(app: &AppState, caller: &Caller, id: &DocId) -> Result<Document, ApiError> {
     caller.user()?;
     let (doc, role) = caller.document(app, id, Role::Viewer).await?;
     if !can_manage(caller, &doc, role) {
-        return Err(access::forbidden("the admin role or authorship"));
+        return Err(access::forbidden("the admin role or authorship").into());
     }
     Ok(doc)
 }
@@ -76,7 +76,7 @@ async fn managed(app: &AppState, caller: &Caller, id: &str) -> Result<Document, 
 async fn list_shares(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     Ok(Json(app.store.shares(&doc.id).await?))
@@ -92,20 +92,16 @@ async fn list_shares(
 async fn share(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<ShareAnswer>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if req.role > Role::Editor {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "a share's role is viewer, commenter or editor",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "a share's role is viewer, commenter or editor"));
     }
     let answer = match (req.user_id, req.email) {
         (Some(id), None) => {
-            let user = app.store.user(&id).await?.ok_or_else(|| not_found("user"))?;
+            let user = app.store.user(&id).await?.ok_or_else(|| not_found(Resource::User))?;
             app.store.set_share(&doc.id, &user.id, req.role, now_ms()).await?;
             ShareAnswer::User(Member { user, role: req.role })
         }
@@ -115,30 +111,11 @@ async fn share(
             ShareAnswer::Email(EmailShare { email, role: req.role })
         }
         _ => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                "give exactly one of `user_id` and `email`",
-            ));
+            return Err(ApiError::new(ErrorCode::InvalidField, "give exactly one of `user_id` and `email`"));
         }
     };
     access::changed(&app);
     Ok(Json(answer))
-}
-
-/// An email as accounts store it (trimmed, lowercase), or 422.
-fn email_field(email: &str) -> Result<String, ApiError> {
-    let email = email.trim().to_lowercase();
-    if email.len() > 254
-        || !email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
-    {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`email` is not an email address",
-        ));
-    }
-    Ok(email)
 }
 
 /// Removes a share. `user_id` may be an email: that removes the share of its account
@@ -149,16 +126,16 @@ fn email_field(email: &str) -> Result<String, ApiError> {
 async fn unshare(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, user_id)): ApiPath<(DocId, String)>,
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     let removed = if user_id.contains('@') {
-        app.store.remove_share_by_email(&doc.id, &email_field(&user_id)?).await?
+        app.store.remove_share_by_email(&doc.id, &login_email(&user_id)?).await?
     } else {
         app.store.remove_share(&doc.id, &UserId::new(user_id)).await?
     };
     if !removed {
-        return Err(not_found("share"));
+        return Err(not_found(Resource::Share).into());
     }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)
@@ -169,7 +146,7 @@ async fn unshare(
 async fn list_links(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
 ) -> Result<Json<Vec<Link>>, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     Ok(Json(app.store.links(&doc.id).await?))
@@ -183,16 +160,12 @@ async fn list_links(
 async fn create_link(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<DocId>,
     ApiJson(req): ApiJson<LinkRequest>,
 ) -> Result<(StatusCode, Json<Link>), ApiError> {
     let doc = managed(&app, &caller, &id).await?;
     if !matches!(req.role, Role::Viewer | Role::Editor) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "a link's role is viewer or editor",
-        ));
+        return Err(ApiError::new(ErrorCode::InvalidField, "a link's role is viewer or editor"));
     }
     let link =
         Link { id: random_hex(8), token: random_hex(24), document_id: doc.id, role: req.role, created_at: now_ms() };
@@ -207,11 +180,11 @@ async fn create_link(
 async fn revoke_link(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, link_id)): Path<(String, String)>,
+    ApiPath((id, link_id)): ApiPath<(DocId, LinkId)>,
 ) -> Result<StatusCode, ApiError> {
     let doc = managed(&app, &caller, &id).await?;
-    if !app.store.revoke_link(&doc.id, &link_id, now_ms()).await? {
-        return Err(not_found("link"));
+    if !app.store.revoke_link(&doc.id, link_id.as_str(), now_ms()).await? {
+        return Err(not_found(Resource::Link).into());
     }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiJson;
 use crate::access::Caller;
 use crate::app::AppState;
@@ -97,7 +97,7 @@ pub struct RenderPatch {
 
 impl Settings {
     fn apply(&mut self, p: SettingsPatch) -> Result<(), ApiError> {
-        let invalid = |m: &str| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", m);
+        let invalid = |m: &str| ApiError::new(ErrorCode::InvalidField, m);
         if let Some(t) = p.theme {
             self.theme = t;
         }

@@ -4,19 +4,19 @@
 //! who loses the right to invite loses their pending invitations with it.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiJson, text_field};
-use crate::access::{self, Caller, not_found, workspace_role};
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiJson, ApiPath, email_field, text_field};
+use crate::access::{self, Caller, Resource, not_found, workspace_role};
 use crate::accounts::token_hash;
 use crate::app::AppState;
-use crate::ids::{UserId, WorkspaceId, random_hex};
+use crate::ids::{InvitationId, UserId, WorkspaceId, random_hex};
 use crate::store::catalog::{
     Invitation, Member, MemberChange, MemberRefusal, PendingInvitation, Role, Workspace, now_ms,
 };
@@ -70,10 +70,6 @@ pub struct InvitationView {
     pub token: String,
 }
 
-fn ws_id(id: &str) -> WorkspaceId {
-    WorkspaceId::new(id)
-}
-
 /// The caller's workspaces and role in each.
 #[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces", security(("bearer" = [])),
     responses((status = 200, body = Vec<WorkspaceView>), (status = 401, body = ErrorBody)))]
@@ -100,11 +96,10 @@ async fn create(
 async fn get_one(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    let id = ws_id(&id);
     let role = workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
-    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     Ok(Json(WorkspaceView { workspace, role }))
 }
 
@@ -115,14 +110,13 @@ async fn get_one(
 async fn rename(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<WorkspaceRequest>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
-    let id = ws_id(&id);
     let role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     let name = text_field("name", &req.name, 100)?;
     app.store.rename_workspace(&id, &name).await?;
-    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     Ok(Json(WorkspaceView { workspace, role }))
 }
 
@@ -130,16 +124,15 @@ async fn rename(
 #[utoipa::path(delete, path = "/api/v1/workspaces/{id}", tag = "workspaces", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, description = "personal_workspace", body = ErrorBody)))]
-async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
-    let id = ws_id(&id);
+async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<WorkspaceId>,
+) -> Result<StatusCode, ApiError> {
     workspace_role(&app, caller.user()?, &id, Role::Owner).await?;
-    let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found("workspace"))?;
+    let ws = app.store.workspace(&id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     if ws.personal {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "personal_workspace",
-            "a personal workspace cannot be deleted",
-        ));
+        return Err(ApiError::new(ErrorCode::PersonalWorkspace, "a personal workspace cannot be deleted"));
     }
     // Like a permanent document deletion, for every document: live rooms close (4403)
     // without writing anything more. Evicted again after the delete, for a room a join
@@ -161,9 +154,8 @@ async fn delete(State(app): State<AppState>, caller: Caller, Path(id): Path<Stri
 async fn members(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Vec<Member>>, ApiError> {
-    let id = ws_id(&id);
     workspace_role(&app, caller.user()?, &id, Role::Viewer).await?;
     Ok(Json(app.store.members(&id).await?))
 }
@@ -175,12 +167,12 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
             access::changed(app);
             Ok(())
         }
-        Err(MemberRefusal::ActorNotMember) => Err(not_found("workspace")),
-        Err(MemberRefusal::TargetNotMember) => Err(not_found("user")),
-        Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher")),
-        Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners")),
+        Err(MemberRefusal::ActorNotMember) => Err(not_found(Resource::Workspace).into()),
+        Err(MemberRefusal::TargetNotMember) => Err(not_found(Resource::User).into()),
+        Err(MemberRefusal::NeedsAdmin) => Err(access::forbidden("the admin role or higher").into()),
+        Err(MemberRefusal::NeedsOwner) => Err(access::forbidden("the owner role to make or unmake owners").into()),
         Err(MemberRefusal::LastOwner) => {
-            Err(ApiError::new(StatusCode::CONFLICT, "last_owner", "a workspace must keep at least one owner"))
+            Err(ApiError::new(ErrorCode::LastOwner, "a workspace must keep at least one owner"))
         }
     }
 }
@@ -194,13 +186,12 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
 async fn change_role(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, target)): ApiPath<(WorkspaceId, UserId)>,
     ApiJson(req): ApiJson<RoleRequest>,
 ) -> Result<Json<Member>, ApiError> {
-    let (id, target) = (ws_id(&id), UserId::new(user_id));
     let change = MemberChange { actor: caller.user()?.clone(), target: target.clone(), to: Some(req.role) };
     change_member(&app, &id, change).await?;
-    let user = app.store.user(&target).await?.ok_or_else(|| not_found("user"))?;
+    let user = app.store.user(&target).await?.ok_or_else(|| not_found(Resource::User))?;
     Ok(Json(Member { user, role: req.role }))
 }
 
@@ -213,9 +204,8 @@ async fn change_role(
 async fn remove_member(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, user_id)): Path<(String, String)>,
+    ApiPath((id, target)): ApiPath<(WorkspaceId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
-    let (id, target) = (ws_id(&id), UserId::new(user_id));
     // Leaving needs no rights over others, but the last owner may not leave.
     change_member(&app, &id, MemberChange { actor: caller.user()?.clone(), target, to: None }).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -229,23 +219,15 @@ async fn remove_member(
 async fn invite(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationView>), ApiError> {
-    let id = ws_id(&id);
     let me = caller.user()?;
     let actor_role = workspace_role(&app, me, &id, Role::Admin).await?;
     if req.role == Role::Owner && actor_role != Role::Owner {
-        return Err(access::forbidden("the owner role to invite owners"));
+        return Err(access::forbidden("the owner role to invite owners").into());
     }
-    let email = req.email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            "`email` is not an email address",
-        ));
-    }
+    let email = email_field(&req.email)?;
     let token = random_hex(24);
     let inv = Invitation {
         id: random_hex(10),
@@ -257,7 +239,7 @@ async fn invite(
     };
     if !app.store.create_invitation(&inv, &token_hash(&token), me).await? {
         // Lost the role since it was checked above.
-        return Err(access::forbidden("the admin role or higher"));
+        return Err(access::forbidden("the admin role or higher").into());
     }
     let view =
         InvitationView { id: inv.id, workspace_id: id, email, role: inv.role, expires_at: inv.expires_at, token };
@@ -271,9 +253,8 @@ async fn invite(
 async fn list_invitations(
     State(app): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<WorkspaceId>,
 ) -> Result<Json<Vec<PendingInvitation>>, ApiError> {
-    let id = ws_id(&id);
     workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
     Ok(Json(app.store.pending_invitations(&id, now_ms()).await?))
 }
@@ -286,17 +267,16 @@ async fn list_invitations(
 async fn revoke_invitation(
     State(app): State<AppState>,
     caller: Caller,
-    Path((id, invitation_id)): Path<(String, String)>,
+    ApiPath((id, invitation_id)): ApiPath<(WorkspaceId, InvitationId)>,
 ) -> Result<StatusCode, ApiError> {
-    let id = ws_id(&id);
     let actor_role = workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
-    let no_such = || ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation");
+    let no_such = || ApiError::new(ErrorCode::InvitationNotFound, "no such invitation");
     let pending = app.store.pending_invitations(&id, now_ms()).await?;
-    let inv = pending.iter().find(|i| i.id == invitation_id).ok_or_else(no_such)?;
+    let inv = pending.iter().find(|i| i.id == invitation_id.as_str()).ok_or_else(no_such)?;
     if inv.role == Role::Owner && actor_role != Role::Owner {
-        return Err(access::forbidden("the owner role to revoke an owner invitation"));
+        return Err(access::forbidden("the owner role to revoke an owner invitation").into());
     }
-    if !app.store.revoke_invitation(&id, &invitation_id).await? {
+    if !app.store.revoke_invitation(&id, invitation_id.as_str()).await? {
         return Err(no_such());
     }
     Ok(StatusCode::NO_CONTENT)
@@ -311,34 +291,33 @@ async fn revoke_invitation(
 async fn accept(
     State(app): State<AppState>,
     caller: Caller,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Json<WorkspaceView>, ApiError> {
     let me = caller.user()?;
     let inv = app
         .store
         .invitation_by_hash(&token_hash(&token))
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "invitation_not_found", "no such invitation"))?;
-    let user = app.store.user(me).await?.ok_or_else(|| not_found("user"))?;
+        .ok_or_else(|| ApiError::new(ErrorCode::InvitationNotFound, "no such invitation"))?;
+    let user = app.store.user(me).await?.ok_or_else(|| not_found(Resource::User))?;
     if user.email.as_deref() != Some(inv.email.as_str()) {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "invitation_for_another_email",
+            ErrorCode::InvitationForAnotherEmail,
             "this invitation is for another email address",
         ));
     }
     let now = now_ms();
     if inv.accepted_at.is_some() {
-        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+        return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     if inv.expires_at <= now {
-        return Err(ApiError::new(StatusCode::GONE, "invitation_expired", "this invitation has expired"));
+        return Err(ApiError::new(ErrorCode::InvitationExpired, "this invitation has expired"));
     }
     if !app.store.accept_invitation(&inv, me, now).await? {
-        return Err(ApiError::new(StatusCode::CONFLICT, "invitation_used", "this invitation was already accepted"));
+        return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     access::changed(&app);
-    let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found("workspace"))?;
+    let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     let role = app.store.member_role(&inv.workspace_id, me).await?.unwrap_or(inv.role);
     Ok(Json(WorkspaceView { workspace, role }))
 }

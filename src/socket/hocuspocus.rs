@@ -51,7 +51,7 @@ pub async fn upgrade(
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     super::allow_connection(&app, client)?;
-    let socket = socket.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
+    let socket = socket.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
     Ok(super::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
 }
@@ -270,7 +270,8 @@ impl Socket {
         let grant = match authorize_socket(&self.app, &doc, Some(token), None).await {
             Ok(grant) => grant,
             Err(e) => {
-                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code).increment(1);
+                let e = ApiError::from(e);
+                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code.as_str()).increment(1);
                 self.answer(hp::encode_permission_denied(&name, &e.message).into());
                 return;
             }

@@ -10,14 +10,13 @@ pub(crate) mod write;
 pub mod ws;
 
 use axum::extract::WebSocketUpgrade;
-use axum::http::StatusCode;
 use tandem_protocol::{self as proto, ClientMessage};
 use tracing::warn;
 use yrs::sync::awareness::AwarenessUpdate;
 
 pub use write::FrameBudget;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::limits::{PresenceLimits, Violation};
 use crate::room::{ConnControl, Identity, close_code, stamp};
@@ -31,11 +30,7 @@ pub(crate) fn allow_connection(app: &AppState, client: std::net::IpAddr) -> Resu
         return Ok(());
     }
     metrics::counter!(crate::metrics::LIMITED, "limit" => "connections_per_ip").increment(1);
-    Err(ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many new connections from this address; retry in a minute",
-    ))
+    Err(ApiError::new(ErrorCode::RateLimited, "too many new connections from this address; retry in a minute"))
 }
 
 /// The socket settings both protocols use.

@@ -10,7 +10,6 @@ use std::sync::atomic::AtomicBool;
 use axum::extract::ws::WebSocket;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::http::StatusCode;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -22,7 +21,7 @@ use tracing::warn;
 use super::read::{FrameReader, Next};
 use super::write::{Outgoing, drain_until_close, write_loop};
 use crate::access::{SocketGrant, authorize_socket, counted_watcher, watch_socket};
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorCode};
 use crate::app::AppState;
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
 use crate::limits::{ConnLimits, PresenceLimits};
@@ -37,16 +36,16 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     super::allow_connection(&app, client)?;
-    let doc = DocId::parse(&room).ok_or_else(|| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_room", format!("room names are 1 to {MAX_DOC_ID_LEN} bytes"))
-    })?;
+    let doc = DocId::parse(&room)
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidRoom, format!("room names are 1 to {MAX_DOC_ID_LEN} bytes")))?;
     let grant =
         authorize_socket(&app, &doc, params.get("token").map(String::as_str), params.get("link").map(String::as_str))
             .await
+            .map_err(ApiError::from)
             .inspect_err(|e| {
-                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code).increment(1);
+                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code.as_str()).increment(1);
             })?;
-    let ws = ws.map_err(|e| ApiError::new(e.status(), "websocket_upgrade_required", e.body_text()))?;
+    let ws = ws.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
     Ok(super::configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
 }
