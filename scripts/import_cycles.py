@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails if modules of the server crate import each other in a cycle.
 
-Each file under src/ is a module (`src/room/actor.rs` is `room::actor`, a `mod.rs` is its
+Each file under src/ is a module (`src/realtime/room/actor.rs` is `room::actor`, a `mod.rs` is its
 folder). Every `crate::…`, `super::…` and `self::…` path in a file (in `use` items or inline,
 groups `{…}` expanded) is an edge from that file's module to the module the path names:
 the longest module that exists, or the child it comes from when that module re-exports

@@ -86,6 +86,8 @@ fi
 log "formatting and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+log "no import cycles between the server's modules"
+python3 scripts/import_cycles.py src
 log "building"
 cargo build --workspace --all-targets
 log "Rust tests"

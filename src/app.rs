@@ -13,41 +13,22 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::auth::Keys;
-use crate::bus::local::Local;
-use crate::bus::redis::RedisTransport;
-use crate::bus::{Bus, NodeId};
 use crate::config::{ApiConfig, ServeConfig};
-use crate::jwks::Jwks;
+use crate::identity::jwks::{Jwks, JwksConfig};
+use crate::identity::tokens::Keys;
+use crate::product::render::{self, Renderer};
 use crate::rate::KeyedLimiter;
-use crate::render::{self, Renderer};
-use crate::room::Rooms;
-use crate::socket;
-use crate::store::{self, Store};
-use crate::{api, metrics};
+use crate::realtime::bus::local::Local;
+use crate::realtime::bus::redis::RedisTransport;
+use crate::realtime::bus::{Bus, NodeId};
+use crate::realtime::room::Rooms;
+use crate::realtime::socket;
+use crate::state::AppState;
+use crate::store;
+use crate::{metrics, product::api};
 
 /// How long shutdown waits for rooms to flush before giving up.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
-
-/// What every request handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<ServeConfig>,
-    pub keys: Keys,
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<Bus>,
-    pub rooms: Rooms,
-    pub connects_per_ip: Arc<KeyedLimiter>,
-    pub login_per_account: Arc<KeyedLimiter>,
-    pub login_per_ip: Arc<KeyedLimiter>,
-    pub signups_per_ip: Arc<KeyedLimiter>,
-    pub requests_per_user: Arc<KeyedLimiter>,
-    pub jwks: Option<Arc<Jwks>>,
-    /// Renders Markdown within its limits, off the async runtime; holds the render cache.
-    pub renderer: Arc<Renderer>,
-    /// KiB of large frames that may be in the writers at once (see `socket::write`).
-    pub large_frames: Arc<socket::FrameBudget>,
-}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -56,7 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
         .merge(api::router(state.config.api.max_document_size))
-        .fallback(crate::web::fallback)
+        .fallback(crate::product::web::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }
@@ -77,7 +58,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     metrics::handle();
     let keys = Keys::load(config.signing.jwt_secret.as_deref(), &config.common.data_dir)?;
-    let identity_provider = config.auth.identity_provider().map_err(anyhow::Error::msg)?;
+    let identity_provider = JwksConfig::from_config(&config.auth).map_err(anyhow::Error::msg)?;
     let store = store::open(&config.database_url(), config.storage.sqlite_synchronous).await?;
     let root = CancellationToken::new();
     let tracker = TaskTracker::new();

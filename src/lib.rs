@@ -1,21 +1,20 @@
 //! Tandem: a real-time collaboration server for Markdown documents. Editors join rooms
 //! over WebSockets and edit one shared Yjs document; see `DESIGN.md` for the map.
+//!
+//! Two halves: [`realtime`] is the path an edit takes (sockets, limits, rooms, the bus
+//! between nodes) and [`product`] what is built around the rooms (the REST API, rendering,
+//! the web app). Both ask [`identity`] who someone is and what they may do, and both keep
+//! what lasts in the [`store`]. [`state`] is what handlers and sockets share; [`app`]
+//! builds it from the [`config`] and serves.
 #![forbid(unsafe_code)]
 
-pub mod access;
-pub mod accounts;
-pub mod api;
 pub mod app;
-pub mod auth;
-pub mod bus;
 pub mod config;
+pub mod identity;
 pub mod ids;
-pub mod jwks;
-pub mod limits;
 pub mod metrics;
+pub mod product;
 pub mod rate;
-pub mod render;
-pub mod room;
-pub mod socket;
+pub mod realtime;
+pub mod state;
 pub mod store;
-pub mod web;

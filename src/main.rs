@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::Parser;
-use tandem::auth::{Grant, Keys};
 use tandem::config::{Cli, Command, LogFormat, ServeConfig, TokenArgs};
+use tandem::identity::tokens::{Grant, Keys};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

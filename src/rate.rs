@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock, Reference};
@@ -18,8 +18,6 @@ use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
-
-use crate::app::AppState;
 
 /// How often keys whose allowance is full again are dropped.
 const SWEEP_EVERY: Duration = Duration::from_secs(10);
@@ -145,17 +143,26 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
     hop.parse::<IpAddr>().or_else(|_| hop.parse::<SocketAddr>().map(|s| s.ip())).ok().map(|ip| ip.to_canonical())
 }
 
+/// The reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`): what
+/// [`ClientIp`] needs of the application's state.
+#[derive(Clone)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
 /// The calling client's address (see [`client_ip`]).
 pub struct ClientIp(pub IpAddr);
 
-impl FromRequestParts<AppState> for ClientIp {
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         // Without connection info (never when served by `app::run`) all clients are one.
         let peer = peer.unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        Ok(ClientIp(client_ip(&app.config.server.trusted_proxies, peer, &parts.headers)))
+        let TrustedProxies(trusted) = TrustedProxies::from_ref(state);
+        Ok(ClientIp(client_ip(&trusted, peer, &parts.headers)))
     }
 }
 

@@ -4,7 +4,7 @@
 //
 // Two places for the refresh token. By default the session holds it (a script stores it
 // to resume later). In cookie mode, for a browser app served by the Tandem server, the
-// server keeps it in an HttpOnly cookie the app's scripts never read (src/api/session.rs):
+// server keeps it in an HttpOnly cookie the app's scripts never read (src/product/api/session.rs):
 // auth requests carry `X-Tandem-Session: 1` and the cookie, and a readable marker cookie
 // tells whether a session may exist, so a signed-out visit asks the server nothing.
 

@@ -1,6 +1,6 @@
 //! An awareness payload from a client, through `tandem_protocol::decode_awareness` (what
 //! the `/ws` and `/hocuspocus` readers run on every type-1 message, validation included),
-//! then handled as the room handles it (src/room/live/awareness.rs, live.rs): applied to the
+//! then handled as the room handles it (src/realtime/room/live/awareness.rs, live.rs): applied to the
 //! room's `Awareness`, the changed states fanned out, the join snapshot encoded, and at
 //! last the connection leaves, which removes every state it introduced and fans the
 //! removals out. Beyond "never panics": each fan-out frame decodes to what the room holds.

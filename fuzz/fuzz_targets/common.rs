@@ -36,7 +36,7 @@ pub fn decoding<T>(decode: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Runs what the room runs under `catch_unwind` (src/room/apply.rs): there a yrs panic
+/// Runs what the room runs under `catch_unwind` (src/realtime/room/apply.rs): there a yrs panic
 /// costs its sender the connection and the room a rebuild from its log, so it is not a
 /// crash here either; `None` if it panicked. A panic while unwinding still aborts.
 #[allow(dead_code)] // only room_apply applies

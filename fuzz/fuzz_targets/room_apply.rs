@@ -1,7 +1,7 @@
 //! Client frames decoded and applied to a room's document, several per input so that
 //! sequences (updates waiting on missing dependencies, deletions of what came later,
-//! duplicates) are exercised. The room's apply path (`apply::integrate` in src/room/apply.rs
-//! and what `Room` does with it in src/room/live.rs, live/awareness.rs, content.rs) is
+//! duplicates) are exercised. The room's apply path (`apply::integrate` in src/realtime/room/apply.rs
+//! and what `Room` does with it in src/realtime/room/live.rs, live/awareness.rs, content.rs) is
 //! private to the server, so this replays the same yrs calls on a Doc built the same
 //! way (`OffsetKind::Utf16`): apply in a transaction, commit, encode the delta as the log row
 //! and the broadcast frame, read the state vector and the `content` text, answer sync step 1
@@ -12,7 +12,7 @@
 //! the log (as a reload does) and the one a joining client gets from the whole-state frame
 //! both hold the live document's text and state vector.
 //!
-//! As the room does (src/room/apply.rs): an update that skips ahead in a client's clocks
+//! As the room does (src/realtime/room/apply.rs): an update that skips ahead in a client's clocks
 //! (`proto::first_gap`) is refused, not applied; a yrs panic while applying is caught and
 //! the document rebuilt from its log; a joiner gets `encode_diff_v1` (yrs' pending structs
 //! are not the document).
@@ -47,10 +47,10 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
 
-/// src/room/content.rs `CONTENT`.
+/// src/realtime/room/content.rs `CONTENT`.
 const CONTENT: &str = "content";
 
-/// A Doc as `Room::new` (src/room/live.rs, with `apply::room_doc`) builds it, with a fixed client id so runs repeat.
+/// A Doc as `Room::new` (src/realtime/room/live.rs, with `apply::room_doc`) builds it, with a fixed client id so runs repeat.
 fn room_doc() -> Doc {
     Doc::with_options(Options { offset_kind: OffsetKind::Utf16, client_id: ClientID::new(1), ..Options::default() })
 }
@@ -69,7 +69,7 @@ fn frames(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
     })
 }
 
-/// `content::text_state` (src/room/content.rs): the text and state vector a REST read answers with. A client
+/// `content::text_state` (src/realtime/room/content.rs): the text and state vector a REST read answers with. A client
 /// at clock 0 (yrs keeps one after an update that integrated nothing of it) is no state.
 fn text_state(doc: &Doc) -> (String, BTreeMap<u64, u32>) {
     let text = doc.get_or_insert_text(CONTENT);
@@ -81,7 +81,7 @@ fn text_state(doc: &Doc) -> (String, BTreeMap<u64, u32>) {
 }
 
 /// The document a reload builds from the logged deltas.
-/// As `apply::load` (src/room/apply.rs) reads a stored log: one transaction a row.
+/// As `apply::load` (src/realtime/room/apply.rs) reads a stored log: one transaction a row.
 fn rebuilt(updates: &[Vec<u8>]) -> Doc {
     let doc = room_doc();
     for update in updates {

@@ -91,8 +91,8 @@ impl Common {
         let token = match (&self.token, &self.secret) {
             (Some(t), _) => t.clone(),
             (None, Some(secret)) => {
-                let keys = tandem::auth::Keys::from_secret(secret.as_bytes());
-                let grant = tandem::auth::Grant::parse(&format!("{}*=rw", self.room_prefix))?;
+                let keys = tandem::identity::tokens::Keys::from_secret(secret.as_bytes());
+                let grant = tandem::identity::tokens::Grant::parse(&format!("{}*=rw", self.room_prefix))?;
                 keys.mint(&format!("load-{client}"), &[grant], Duration::from_secs(3600))
             }
             (None, None) => anyhow::bail!("give --token or --secret"),

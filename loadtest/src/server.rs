@@ -102,8 +102,8 @@ pub fn scratch_dir(name: &str) -> anyhow::Result<PathBuf> {
 
 /// An endpoint on `base` (`ws://…/ws`) for `room`, with a token minted from `secret`.
 pub fn endpoint(base: &str, room: &str, secret: &str) -> crate::clients::Endpoint {
-    let keys = tandem::auth::Keys::from_secret(secret.as_bytes());
-    let grant = tandem::auth::Grant::parse("*=rw").expect("grant");
+    let keys = tandem::identity::tokens::Keys::from_secret(secret.as_bytes());
+    let grant = tandem::identity::tokens::Grant::parse("*=rw").expect("grant");
     let token = keys.mint("faults", &[grant], Duration::from_secs(24 * 3600));
     crate::clients::Endpoint {
         url: format!("{base}/{room}?token={token}"),

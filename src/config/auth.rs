@@ -50,22 +50,3 @@ pub struct AuthConfig {
     #[arg(long, env = "TANDEM_OIDC_JWKS_GRACE", default_value = "1h", value_parser = humantime::parse_duration)]
     pub oidc_jwks_grace: Duration,
 }
-
-impl AuthConfig {
-    /// The identity provider's settings, if one is configured. Refuses a provider
-    /// without a required audience.
-    pub fn identity_provider(&self) -> Result<Option<crate::jwks::JwksConfig>, String> {
-        let Some(url) = &self.oidc_jwks_url else { return Ok(None) };
-        let audience = self.oidc_audience.clone().ok_or(
-            "--oidc-jwks-url needs --oidc-audience (TANDEM_OIDC_AUDIENCE): without it, tokens the identity \
-             provider mints for any other application would be accepted here",
-        )?;
-        Ok(Some(crate::jwks::JwksConfig {
-            url: url.clone(),
-            issuer: self.oidc_issuer.clone(),
-            audience,
-            cache_for: self.oidc_jwks_cache,
-            grace: self.oidc_jwks_grace,
-        }))
-    }
-}

@@ -12,7 +12,7 @@ use common::client::Event;
 use common::converge::{CAP, Stored, markers, wait_markers};
 use common::process::{RedisProcess, ServerProcess};
 use common::{Client, SECRET};
-use tandem::auth::Keys;
+use tandem::identity::tokens::Keys;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 

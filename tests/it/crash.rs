@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::client::Event;
 use common::process::ServerProcess;
 use common::{Client, SECRET};
-use tandem::auth::Keys;
+use tandem::identity::tokens::Keys;
 
 const WRITERS: usize = 4;
 const MAX_EDITS_PER_WRITER: usize = 5_000;

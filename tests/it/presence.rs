@@ -9,7 +9,7 @@ use common::api::{Api, Db, server};
 use common::client::Event;
 use common::{Client, TestServer};
 use serde_json::{Value, json};
-use tandem::auth::Grant;
+use tandem::identity::tokens::Grant;
 use yrs::ClientID;
 use yrs::sync::awareness::AwarenessUpdate;
 

@@ -133,7 +133,7 @@ async fn bad_tokens_are_refused_before_the_upgrade() {
     assert_eq!(http_status(no_token), 401);
     let garbage = Client::connect(&format!("{base}?token=garbage")).await.err().unwrap();
     assert_eq!(http_status(garbage), 401);
-    let other_secret = tandem::auth::Keys::from_secret(b"someone else");
+    let other_secret = tandem::identity::tokens::Keys::from_secret(b"someone else");
     let forged = common::token(&other_secret, &["*=rw"]);
     let forged = Client::connect(&format!("{base}?token={forged}")).await.err().unwrap();
     assert_eq!(http_status(forged), 401);

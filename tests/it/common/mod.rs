@@ -14,8 +14,8 @@ pub mod proxy;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tandem::auth::{Grant, Keys};
 use tandem::config::ServeConfig;
+use tandem::identity::tokens::{Grant, Keys};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

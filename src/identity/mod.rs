@@ -1,0 +1,8 @@
+//! Identity and access, which both halves ask: signed tokens and the keys that check them
+//! ([`tokens`]), accounts and sessions ([`accounts`]), an identity provider's keys
+//! ([`jwks`]), and who may do what with a document or workspace ([`access`]).
+
+pub mod access;
+pub mod accounts;
+pub mod jwks;
+pub mod tokens;

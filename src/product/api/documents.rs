@@ -1,0 +1,368 @@
+//! `/api/v1/documents`: create (with initial Markdown), list (filters, sort, keyset
+//! pagination) and search (ranked, with snippets), get, patch (title, tags), soft delete,
+//! restore, permanent delete and duplicate. Content itself lives in the room
+//! (`api/content.rs`). A public link reads (and, for an edit link, writes) content only:
+//! metadata, trash, restore and duplicate need a signed-in user with the role.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ErrorBody, ErrorCode};
+use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
+use crate::identity::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
+use crate::ids::{DocId, UserId, WorkspaceId};
+use crate::state::AppState;
+use crate::store::catalog::{DocQuery, Document, NewDocument, Role, SortKey, now_ms};
+
+const MAX_TITLE: usize = 256;
+const DEFAULT_LIMIT: u32 = 50;
+const MAX_LIMIT: u32 = 200;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, patch, delete))
+        .routes(routes!(restore))
+        .routes(routes!(duplicate))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    #[serde(flatten)]
+    pub document: Document,
+    /// The caller's role on this document.
+    pub role: Role,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentItem {
+    #[serde(flatten)]
+    pub document: Document,
+    /// Search only: relevance, higher is better.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank: Option<f64>,
+    /// Search only: matching text with the matches between `<mark>` and `</mark>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    pub documents: Vec<DocumentItem>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    #[default]
+    Desc,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Full-text search over title and content; results ranked by relevance.
+    pub q: Option<String>,
+    /// 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    pub sort: Option<SortKey>,
+    pub order: Option<Order>,
+    pub tag: Option<String>,
+    pub workspace_id: Option<String>,
+    /// Only documents created by this user.
+    pub owner: Option<String>,
+    /// List the trash instead.
+    pub deleted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub title: String,
+    /// Initial Markdown.
+    pub content: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Default: the caller's personal workspace.
+    pub workspace_id: Option<WorkspaceId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequest {
+    pub title: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicateRequest {
+    pub title: Option<String>,
+    /// Default: the source's workspace if the caller may create there, else personal.
+    pub workspace_id: Option<WorkspaceId>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteQuery {
+    /// Delete for good (workspace admins and the document's author) instead of moving
+    /// to the trash.
+    pub permanent: Option<bool>,
+}
+
+fn bad_cursor() -> ApiError {
+    ApiError::new(ErrorCode::InvalidCursor, "`cursor` is not one this server handed out")
+}
+
+fn encode_cursor(parts: &[&str]) -> String {
+    hex::encode(parts.join("\u{0}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<Vec<String>, ApiError> {
+    let bytes = hex::decode(cursor).map_err(|_| bad_cursor())?;
+    let s = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    Ok(s.split('\u{0}').map(str::to_owned).collect())
+}
+
+/// Lists the documents the caller can see, or searches them with `q`.
+#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiQuery(p): ApiQuery<ListQuery>,
+) -> Result<Json<DocumentPage>, ApiError> {
+    let user = caller.user()?;
+    let limit = p.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "`limit` must be 1 to 200"));
+    }
+    let workspace = p.workspace_id.map(WorkspaceId::new);
+    if let Some(ws) = &workspace {
+        workspace_role(&app, user, ws, Role::Viewer).await?;
+    }
+    let sort = p.sort.unwrap_or_default();
+    let descending = matches!(p.order.unwrap_or_default(), Order::Desc);
+    let mut q = DocQuery {
+        viewer: user.clone(),
+        workspace,
+        tag: p.tag,
+        owner: p.owner.map(UserId::new),
+        deleted: p.deleted.unwrap_or(false),
+        sort,
+        descending,
+        after: None,
+        limit,
+    };
+    if let Some(terms) = p.q.filter(|t| !t.trim().is_empty()) {
+        let offset = match p.cursor.as_deref().map(decode_cursor).transpose()? {
+            Some(parts) => match parts.as_slice() {
+                [kind, n] if kind == "s" => n.parse::<u32>().map_err(|_| bad_cursor())?,
+                _ => return Err(bad_cursor()),
+            },
+            None => 0,
+        };
+        let hits = app.store.search_documents(&q, &terms, offset).await?;
+        let next = (hits.len() as u32 == limit).then(|| encode_cursor(&["s", &(offset + limit).to_string()]));
+        let documents = hits
+            .into_iter()
+            .map(|h| DocumentItem { document: h.document, rank: Some(h.rank), snippet: Some(h.snippet) })
+            .collect();
+        return Ok(Json(DocumentPage { documents, next_cursor: next }));
+    }
+    if let Some(cursor) = &p.cursor {
+        match decode_cursor(cursor)?.as_slice() {
+            [kind, value, id] if kind == "k" => {
+                q.after = Some((value.clone(), DocId::parse(id).ok_or_else(bad_cursor)?));
+            }
+            _ => return Err(bad_cursor()),
+        }
+    }
+    let docs = app.store.list_documents(&q).await?;
+    let next = (docs.len() as u32 == limit).then(|| docs.last()).flatten().map(|d| {
+        let value = match sort {
+            SortKey::Created => d.created_at.to_string(),
+            SortKey::Updated => d.updated_at.to_string(),
+            SortKey::Title => d.title.clone(),
+        };
+        encode_cursor(&["k", &value, d.id.as_str()])
+    });
+    let documents = docs.into_iter().map(|document| DocumentItem { document, rank: None, snippet: None }).collect();
+    Ok(Json(DocumentPage { documents, next_cursor: next }))
+}
+
+/// The workspace a new document goes to: the one asked for (editor or better there) or
+/// the caller's personal one.
+async fn target_workspace(app: &AppState, user: &UserId, asked: Option<WorkspaceId>) -> Result<WorkspaceId, ApiError> {
+    match asked {
+        Some(ws) => {
+            workspace_role(app, user, &ws, Role::Editor).await?;
+            Ok(ws)
+        }
+        None => app.store.personal_workspace(user).await?.ok_or_else(|| not_found(Resource::Workspace).into()),
+    }
+}
+
+async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&str>) -> Result<Document, ApiError> {
+    if let Some(content) = content
+        && content.len() > app.config.api.max_document_size
+    {
+        return Err(super::content::too_large(app));
+    }
+    let doc = app.store.create_document(&new).await?;
+    if let Some(content) = content.filter(|c| !c.is_empty())
+        && let Err(e) = app.rooms.replace_text(&doc.id, content).await
+    {
+        app.rooms.evict(&doc.id).await;
+        app.store.purge_document(&doc.id).await?;
+        return Err(e.into());
+    }
+    Ok(doc)
+}
+
+/// A new document as its creator sees it (an editor at least: creating needed that).
+async fn created(app: &AppState, document: Document, user: &UserId) -> Result<DocumentView, ApiError> {
+    let role = app.store.document_access(&document.id, user).await?.and_then(|a| a.role()).unwrap_or(Role::Editor);
+    Ok(DocumentView { document, role })
+}
+
+/// Creates a document, optionally with Markdown content and tags.
+#[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])),
+    request_body = CreateRequest,
+    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+async fn create(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<CreateRequest>,
+) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
+    let user = caller.user()?;
+    let title = text_field("title", &req.title, MAX_TITLE)?;
+    let tags = tags_field(&req.tags)?;
+    let workspace_id = target_workspace(&app, user, req.workspace_id).await?;
+    let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags };
+    let document = create_with_content(&app, new, req.content.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(created(&app, document, user).await?)))
+}
+
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = DocumentView), (status = 404, body = ErrorBody)))]
+async fn get_one(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DocId>,
+) -> Result<Json<DocumentView>, ApiError> {
+    let (document, role) = caller.document(&app, &id, Role::Viewer).await?;
+    Ok(Json(DocumentView { document, role }))
+}
+
+/// Changes the title and/or tags (signed-in editors).
+#[utoipa::path(patch, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PatchRequest,
+    responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn patch(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DocId>,
+    ApiJson(req): ApiJson<PatchRequest>,
+) -> Result<Json<DocumentView>, ApiError> {
+    caller.user()?;
+    let (doc, role) = caller.document(&app, &id, Role::Editor).await?;
+    let title = req.title.as_deref().map(|t| text_field("title", t, MAX_TITLE)).transpose()?;
+    let tags = req.tags.as_deref().map(tags_field).transpose()?;
+    let document = app
+        .store
+        .update_document(&doc.id, title.as_deref(), tags.as_deref(), now_ms())
+        .await?
+        .ok_or_else(|| not_found(Resource::Document))?;
+    Ok(Json(DocumentView { document, role }))
+}
+
+/// Moves a document to the trash (signed-in editors), or with `permanent=true` deletes it for good
+/// (workspace admins and the document's author), live or trashed. Open connections close
+/// with 4403.
+#[utoipa::path(delete, path = "/api/v1/documents/{id}", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path), DeleteQuery),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DocId>,
+    ApiQuery(q): ApiQuery<DeleteQuery>,
+) -> Result<StatusCode, ApiError> {
+    caller.user()?;
+    if q.permanent.unwrap_or(false) {
+        let (doc, role) = match caller.role_on(&app, &id, false).await {
+            Ok(found) => found,
+            Err(AccessError::NotFound(Resource::Document)) => caller.role_on(&app, &id, true).await?,
+            Err(e) => return Err(e.into()),
+        };
+        if !can_manage(&caller, &doc, role) {
+            return Err(access::forbidden("the admin role or authorship").into());
+        }
+        app.rooms.evict(&doc.id).await;
+        app.store.purge_document(&doc.id).await?;
+    } else {
+        let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
+        app.store.set_deleted(&doc.id, Some(now_ms())).await?;
+    }
+    access::changed(&app);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Brings a document back from the trash (signed-in editors).
+#[utoipa::path(post, path = "/api/v1/documents/{id}/restore", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = DocumentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn restore(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DocId>,
+) -> Result<Json<DocumentView>, ApiError> {
+    caller.user()?;
+    let (doc, role) = caller.role_on(&app, &id, true).await?;
+    access::require(role, Role::Editor)?;
+    app.store.set_deleted(&doc.id, None).await?;
+    let document = app.store.document(&doc.id).await?.ok_or_else(|| not_found(Resource::Document))?;
+    Ok(Json(DocumentView { document, role }))
+}
+
+/// Copies a document (title, tags, content) into a new one.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/duplicate", tag = "documents", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = DuplicateRequest,
+    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody)))]
+async fn duplicate(
+    State(app): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<DocId>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
+    let user = caller.user()?.clone();
+    let req: DuplicateRequest = super::extract::optional_json(&body)?;
+    let (source, _) = caller.document(&app, &id, Role::Viewer).await?;
+    let workspace_id = match req.workspace_id {
+        Some(ws) => target_workspace(&app, &user, Some(ws)).await?,
+        None => match app.store.member_role(&source.workspace_id, &user).await? {
+            Some(r) if r.can_edit() => source.workspace_id.clone(),
+            _ => target_workspace(&app, &user, None).await?,
+        },
+    };
+    let title = match req.title {
+        Some(t) => text_field("title", &t, MAX_TITLE)?,
+        None => format!("{} (copy)", source.title).chars().take(MAX_TITLE).collect(),
+    };
+    let content = app.rooms.text(&source.id).await?.text;
+    let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags: source.tags };
+    let document = create_with_content(&app, new, Some(&content)).await?;
+    Ok((StatusCode::CREATED, Json(created(&app, document, &user).await?)))
+}

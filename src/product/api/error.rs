@@ -1,0 +1,309 @@
+//! The one `IntoResponse` for errors: `{"error": {"code", "message"}}` with a stable
+//! snake_case code; 5xx causes are logged and answered with an opaque message. Every
+//! code a client can see is an [`ErrorCode`], which also decides the HTTP status.
+
+use axum::Json;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::identity::access::{AccessError, Resource};
+use crate::identity::accounts::AccountError;
+use crate::identity::tokens::AuthError;
+
+/// Declares [`ErrorCode`] from one table: variant, wire code, HTTP status.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $code:literal, $status:ident;)*) => {
+        /// What went wrong, as clients see it. The wire code is part of the API: once
+        /// published it never changes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, for tests and documentation.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            /// The stable snake_case code in the error body (and in metric labels).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status this code is answered with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    // The request itself.
+    MalformedJson = "malformed_json", BAD_REQUEST;
+    InvalidBody = "invalid_body", UNPROCESSABLE_ENTITY;
+    InvalidField = "invalid_field", UNPROCESSABLE_ENTITY;
+    InvalidQuery = "invalid_query", BAD_REQUEST;
+    InvalidCursor = "invalid_cursor", BAD_REQUEST;
+    InvalidUtf8 = "invalid_utf8", BAD_REQUEST;
+    InvalidRoom = "invalid_room", BAD_REQUEST;
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE;
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    DocumentTooLarge = "document_too_large", PAYLOAD_TOO_LARGE;
+    RenderInputTooLarge = "render_input_too_large", PAYLOAD_TOO_LARGE;
+    /// The document renders past the renderer's limits.
+    RenderTooLarge = "render_too_large", UNPROCESSABLE_ENTITY;
+    /// A WebSocket route called without a valid upgrade (axum's rejection keeps its own
+    /// status: 400, 405 or 426).
+    WebsocketUpgradeRequired = "websocket_upgrade_required", UPGRADE_REQUIRED;
+    // Who the caller is.
+    MissingToken = "missing_token", UNAUTHORIZED;
+    InvalidToken = "invalid_token", UNAUTHORIZED;
+    InvalidLink = "invalid_link", UNAUTHORIZED;
+    InvalidCredentials = "invalid_credentials", UNAUTHORIZED;
+    InvalidRefreshToken = "invalid_refresh_token", UNAUTHORIZED;
+    RefreshTokenReused = "refresh_token_reused", UNAUTHORIZED;
+    // What the caller may do.
+    Forbidden = "forbidden", FORBIDDEN;
+    SessionHeaderRequired = "session_header_required", FORBIDDEN;
+    InvitationForAnotherEmail = "invitation_for_another_email", FORBIDDEN;
+    // What exists.
+    /// Something without a code of its own (a share, a link).
+    NotFound = "not_found", NOT_FOUND;
+    DocumentNotFound = "document_not_found", NOT_FOUND;
+    WorkspaceNotFound = "workspace_not_found", NOT_FOUND;
+    UserNotFound = "user_not_found", NOT_FOUND;
+    InvitationNotFound = "invitation_not_found", NOT_FOUND;
+    RouteNotFound = "route_not_found", NOT_FOUND;
+    AssetNotFound = "asset_not_found", NOT_FOUND;
+    WebAppMissing = "web_app_missing", NOT_FOUND;
+    // The state of things.
+    EmailTaken = "email_taken", CONFLICT;
+    LastOwner = "last_owner", CONFLICT;
+    PersonalWorkspace = "personal_workspace", CONFLICT;
+    InvitationUsed = "invitation_used", CONFLICT;
+    InvitationExpired = "invitation_expired", GONE;
+    RateLimited = "rate_limited", TOO_MANY_REQUESTS;
+    TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+    // The server's side: retry later, or a bug.
+    Internal = "internal", INTERNAL_SERVER_ERROR;
+    StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;
+    DocumentUnavailable = "document_unavailable", SERVICE_UNAVAILABLE;
+    IdentityProviderUnavailable = "identity_provider_unavailable", SERVICE_UNAVAILABLE;
+    RenderTimedOut = "render_timed_out", SERVICE_UNAVAILABLE;
+}
+
+/// Compares with a wire code, as tests and clients see it.
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as the API answers it: a code (which decides the status) and a message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// `code.status()`, except for an axum rejection that decides its own.
+    status: StatusCode,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), status: code.status() }
+    }
+
+    /// For axum's own rejections, whose status axum decides (the code stays ours).
+    pub(super) fn rejected(code: ErrorCode, status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), status }
+    }
+
+    /// A server bug: the cause is logged, the client gets an opaque message.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal server error")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        let code = match e {
+            AuthError::MissingToken => ErrorCode::MissingToken,
+            AuthError::InvalidToken(_) => ErrorCode::InvalidToken,
+            AuthError::NoGrant(_) => ErrorCode::Forbidden,
+            AuthError::ProviderUnavailable(_) => {
+                tracing::warn!(error = %e, "identity provider unavailable");
+                let message = "the identity provider is unavailable; retry shortly";
+                return Self::new(ErrorCode::IdentityProviderUnavailable, message);
+            }
+            AuthError::BadGrant(_) | AuthError::Secret(_) | AuthError::WeakSecret(_) => return Self::internal(e),
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(e: AccessError) -> Self {
+        let code = match e {
+            AccessError::Auth(e) => return e.into(),
+            AccessError::Account(e) => return e.into(),
+            AccessError::Store(e) => return e.into(),
+            AccessError::MalformedAuthorization => ErrorCode::InvalidToken,
+            AccessError::InvalidLink => ErrorCode::InvalidLink,
+            AccessError::RateLimited => ErrorCode::RateLimited,
+            AccessError::NotFound(what) => match what {
+                Resource::Document => ErrorCode::DocumentNotFound,
+                Resource::Workspace => ErrorCode::WorkspaceNotFound,
+                Resource::User => ErrorCode::UserNotFound,
+                Resource::Share | Resource::Link => ErrorCode::NotFound,
+            },
+            AccessError::Forbidden(_) | AccessError::LinkOnly => ErrorCode::Forbidden,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        let code = match e {
+            AccountError::UnknownRefreshToken
+            | AccountError::SessionRevoked
+            | AccountError::RefreshTokenExpired
+            | AccountError::AccountGone => ErrorCode::InvalidRefreshToken,
+            AccountError::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            AccountError::EmailTaken => ErrorCode::EmailTaken,
+            AccountError::Internal(_) => return Self::internal(e),
+            AccountError::Store(e) => return e.into(),
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    /// An unreachable database is an outage (503, retry), not a server bug.
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "store unavailable");
+            return Self::new(ErrorCode::StoreUnavailable, "the database is unavailable; retry shortly");
+        }
+        Self::internal(e)
+    }
+}
+
+impl From<crate::realtime::room::RoomError> for ApiError {
+    fn from(e: crate::realtime::room::RoomError) -> Self {
+        tracing::warn!(error = %e, "room unavailable for a REST call");
+        Self::new(ErrorCode::DocumentUnavailable, "the document is unavailable; retry shortly")
+    }
+}
+
+impl From<WebSocketUpgradeRejection> for ApiError {
+    fn from(e: WebSocketUpgradeRejection) -> Self {
+        Self::rejected(ErrorCode::WebsocketUpgradeRequired, e.status(), e.body_text())
+    }
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `document_not_found`.
+    pub code: String,
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": { "code": self.code.as_str(), "message": self.message } });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_errors_by_status() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "{s} twice");
+            assert!(
+                !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{s}"
+            );
+            let status = code.status();
+            assert!(status.is_client_error() || status.is_server_error(), "{s}: {status}");
+        }
+    }
+
+    #[test]
+    fn refusals_are_exactly_the_client_errors() {
+        let store = || crate::store::StoreError::WriterGone;
+        let access = [
+            AccessError::Auth(AuthError::MissingToken),
+            AccessError::Auth(AuthError::InvalidToken("x".into())),
+            AccessError::Auth(AuthError::NoGrant("x".into())),
+            AccessError::Auth(AuthError::ProviderUnavailable("x".into())),
+            AccessError::Auth(AuthError::BadGrant("x".into())),
+            AccessError::MalformedAuthorization,
+            AccessError::InvalidLink,
+            AccessError::RateLimited,
+            AccessError::NotFound(Resource::Document),
+            AccessError::Forbidden("x".into()),
+            AccessError::LinkOnly,
+            AccessError::Store(store()),
+            AccessError::Account(AccountError::EmailTaken),
+            AccessError::Account(AccountError::Internal("x".into())),
+        ];
+        for e in access {
+            let refusal = e.is_refusal();
+            let status = ApiError::from(e).status();
+            assert_eq!(refusal, status.is_client_error(), "{status}");
+        }
+        let accounts = [
+            AccountError::UnknownRefreshToken,
+            AccountError::SessionRevoked,
+            AccountError::RefreshTokenExpired,
+            AccountError::AccountGone,
+            AccountError::RefreshTokenReused,
+            AccountError::EmailTaken,
+            AccountError::Internal("x".into()),
+            AccountError::Store(store()),
+        ];
+        for e in accounts {
+            let (refusal, ends) = (e.is_refusal(), e.ends_session());
+            let status = ApiError::from(e).status();
+            assert_eq!(refusal, status.is_client_error(), "{status}");
+            assert_eq!(ends, status == StatusCode::UNAUTHORIZED, "{status}");
+        }
+    }
+
+    #[test]
+    fn internal_errors_are_opaque() {
+        let e = ApiError::internal("the secret cause");
+        assert_eq!((e.status(), e.code.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        assert!(!e.message.contains("secret"));
+    }
+}

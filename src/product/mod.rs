@@ -1,0 +1,6 @@
+//! The product around the rooms: the REST API ([`api`], one file per resource), Markdown
+//! rendering ([`render`]) and the web app the server hands to browsers ([`web`]).
+
+pub mod api;
+pub mod render;
+pub mod web;

@@ -1,0 +1,44 @@
+//! What the REST API reads and writes of a live room: its state vector, its text (once
+//! what it holds is durable) and the text's replacement; and the text search reads.
+
+use tokio::sync::oneshot;
+use yrs::Update;
+
+use super::{Effect, Room};
+use crate::realtime::room::content;
+use crate::realtime::room::handle::TextState;
+
+impl Room {
+    /// The encoded state vector, as it is now.
+    pub fn state_vector(&self) -> Vec<u8> {
+        content::state_vector(self.awareness.doc())
+    }
+
+    /// Answers with the text as it is now, after the commits it may include.
+    pub fn text(&mut self, reply: oneshot::Sender<TextState>) {
+        let state = content::text_state(self.awareness.doc());
+        self.after_commits(Effect::Reply { reply, state });
+    }
+
+    /// Replaces the text by a minimal diff; answers once the change is durable.
+    pub fn replace(&mut self, new: &str, reply: oneshot::Sender<TextState>) {
+        if self.failed {
+            return;
+        }
+        let delta = content::replace(self.awareness.doc(), new);
+        if delta.as_slice() == Update::EMPTY_V1 {
+            self.text(reply);
+            return;
+        }
+        self.changed(delta.len());
+        self.persist(delta, Some(reply), None);
+    }
+
+    /// Writes the plain text search reads, once the commits it includes are done (search
+    /// never shows text that is not durable).
+    pub fn index_text(&mut self) {
+        self.text_dirty = false;
+        let text = content::plain_text(self.awareness.doc());
+        self.after_commits(Effect::Index(text));
+    }
+}

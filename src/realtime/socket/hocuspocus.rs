@@ -1,0 +1,349 @@
+//! `/hocuspocus`: the Hocuspocus protocol, so an unmodified `@hocuspocus/provider` works.
+//! One socket carries many documents; each is joined to its room as a connection of its
+//! own once its Auth message's token is accepted (the same tokens as `/ws`: room tokens,
+//! user tokens, identity-provider tokens). The room's y-websocket frames are prefixed
+//! with the document name on the way out; a client's update is acknowledged with
+//! SyncStatus once durable (a refused one, read-only, with SyncStatus false). Anything the
+//! room closes, closes the socket: the provider reconnects every document on it.
+//!
+//! Every frame, the protocol's own (Auth, Close, Ping) included, counts against the
+//! socket's limits before any work is done on it. A socket holds at most a configured
+//! number of documents, each with its own tasks (forwarder, access watcher) that stop
+//! when that document closes, and must authenticate one within a deadline.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocket;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{State, WebSocketUpgrade};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tandem_protocol::ClientMessage;
+use tandem_protocol::hocuspocus::{self as hp, Frame};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::{debug, warn};
+
+use super::read::{FrameReader, Next};
+use super::write::{drain_until_close, write_loop};
+use crate::identity::access::{authorize_socket, counted_watcher, watch_socket};
+use crate::identity::tokens::Access;
+use crate::ids::{ConnId, DocId};
+use crate::product::api::error::ApiError;
+use crate::realtime::limits::{ConnLimits, PresenceLimits};
+use crate::realtime::room::{ConnControl, ConnSink, Identity, Outbound, RoomError, RoomHandle, close_code};
+use crate::state::AppState;
+use yrs::sync::awareness::AwarenessUpdate;
+
+/// How often the server sends the protocol's own Ping to a v4 provider (it reconnects
+/// after 30 s without a message; WebSocket control frames don't count for it). Earlier
+/// providers get none: they hear awareness renewals every 15 s.
+const APP_PING_EVERY: Duration = Duration::from_secs(10);
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    crate::rate::ClientIp(client): crate::rate::ClientIp,
+    socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    super::allow_connection(&app, client)?;
+    let socket = socket.map_err(ApiError::from)?;
+    let max = app.config.socket.max_message_size;
+    Ok(super::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
+}
+
+/// One document open on the socket. Dropping it stops its forwarder and access watcher.
+struct Joined {
+    room: RoomHandle,
+    conn: ConnId,
+    identity: Identity,
+    presence: PresenceLimits,
+    _forwarder: AbortOnDropHandle<()>,
+    /// Only for user and link tokens, whose access can change while the document is open.
+    _watcher: Option<AbortOnDropHandle<()>>,
+}
+
+impl Joined {
+    async fn leave(self) {
+        self.room.leave(self.conn).await;
+    }
+}
+
+struct Socket {
+    app: AppState,
+    out: mpsc::Sender<Bytes>,
+    control: Arc<ConnControl>,
+    docs: HashMap<String, Joined>,
+    /// Cancelled by the first document authenticated: the socket may then stay.
+    authenticated: CancellationToken,
+    /// The Ping task, started once the client announces v4.
+    pinger: Option<AbortOnDropHandle<()>>,
+}
+
+async fn serve(app: AppState, socket: WebSocket) {
+    let _counted = super::Counted::connection();
+    let (out, queue) = mpsc::channel::<Bytes>(app.config.socket.send_queue);
+    let control = Arc::new(ConnControl::default());
+    let alive = Arc::new(AtomicBool::new(true));
+    let (tx, mut rx) = socket.split();
+    let writer = write_loop(
+        tx,
+        queue,
+        control.clone(),
+        app.config.socket.ping_interval,
+        alive.clone(),
+        app.large_frames.clone(),
+    );
+    let writer = tokio::spawn(writer);
+    let authenticated = CancellationToken::new();
+    tokio::spawn(auth_deadline(control.clone(), authenticated.clone(), app.config.socket.hocuspocus_auth_timeout));
+    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config.socket));
+    let mut socket = Socket { app, out, control: control.clone(), docs: HashMap::new(), authenticated, pinger: None };
+    socket.read_loop(frames).await;
+    for (_, joined) in socket.docs.drain() {
+        joined.leave().await;
+    }
+    drop(socket);
+    control.close(close_code::NORMAL, "");
+    let _ = tokio::join!(writer, drain_until_close(&mut rx));
+}
+
+/// Closes the socket with 4408 unless a document is authenticated within `within`.
+async fn auth_deadline(control: Arc<ConnControl>, authenticated: CancellationToken, within: Duration) {
+    tokio::select! {
+        _ = tokio::time::sleep(within) => {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_auth_timeout").increment(1);
+            control.close(close_code::TIMEOUT, "no document authenticated in time");
+        }
+        _ = authenticated.cancelled() => {}
+        _ = control.closed() => {}
+    }
+}
+
+async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+    let mut tick = tokio::time::interval(APP_PING_EVERY);
+    tick.reset();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = control.closed() => return,
+        }
+        if out.try_send(Bytes::from_static(&[hp::PING])).is_err() {
+            return;
+        }
+    }
+}
+
+/// One client frame, parsed (and so validated) before anything is done with it.
+enum Incoming {
+    Ping,
+    Pong,
+    /// Sync, Awareness or QueryAwareness for a document: a y-websocket message.
+    Room {
+        name: String,
+        msg: ClientMessage,
+    },
+    /// Auth; `None` for subtypes other than Token.
+    Auth {
+        name: String,
+        auth: Option<hp::TokenAuth>,
+    },
+    Close {
+        name: String,
+    },
+    /// Stateless messages and types this server does not know: nothing to do.
+    Ignored {
+        kind: u64,
+    },
+}
+
+impl Incoming {
+    fn parse(frame: &[u8]) -> Result<Self, &'static str> {
+        let (name, kind, message) = match hp::split(frame).map_err(|_| "frame")? {
+            Frame::Ping => return Ok(Incoming::Ping),
+            Frame::Pong => return Ok(Incoming::Pong),
+            Frame::Doc { name, kind, message } => (name, kind, message),
+        };
+        Ok(match kind {
+            hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
+                Incoming::Room { name, msg: super::decode_counted(message).map_err(|_| "message")? }
+            }
+            hp::MSG_AUTH => Incoming::Auth { name, auth: hp::auth_token(message).map_err(|_| "auth")? },
+            hp::MSG_CLOSE => Incoming::Close { name },
+            kind => Incoming::Ignored { kind },
+        })
+    }
+}
+
+impl Socket {
+    /// Reads until the client closes or is refused (the close policy and the limits are
+    /// the shared reader's, as on `/ws`); every frame, the protocol's own Auth, Close and
+    /// Ping included, is accounted there before it is parsed.
+    async fn read_loop(&mut self, mut frames: FrameReader<'_>) {
+        loop {
+            let frame = match frames.next(next_released(&mut self.docs)).await {
+                None => return,
+                Some(Next::Other((name, update))) => {
+                    if let Some(joined) = self.docs.get(&name) {
+                        let msg = super::stamped(update, &joined.identity);
+                        if !joined.room.message(joined.conn, msg, 0).await {
+                            self.control.close(close_code::SERVICE_RESTART, "room closed");
+                        }
+                    }
+                    continue;
+                }
+                Some(Next::Frame(frame)) => frame,
+            };
+            let incoming = match Incoming::parse(&frame) {
+                Ok(incoming) => incoming,
+                Err(reason) => return super::refuse_malformed(&self.control, &reason),
+            };
+            self.on_frame(incoming, frame.len()).await;
+            if self.control.is_refused() {
+                return;
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, incoming: Incoming, len: usize) {
+        match incoming {
+            Incoming::Ping => {
+                let _ = self.out.try_send(Bytes::from_static(&[hp::PONG]));
+            }
+            Incoming::Pong | Incoming::Auth { auth: None, .. } => {}
+            Incoming::Auth { name, auth: Some(auth) } => {
+                if auth.understands_ping() && self.pinger.is_none() {
+                    let pings = app_pings(self.out.clone(), self.control.clone());
+                    self.pinger = Some(AbortOnDropHandle::new(tokio::spawn(pings)));
+                }
+                self.authenticate(name, &auth.token).await;
+            }
+            Incoming::Room { name, msg } => {
+                // Frames for a document not (yet, or ever) authenticated are dropped.
+                let Some(joined) = self.docs.get_mut(&name) else { return };
+                let Some(msg) = super::through_presence(&mut joined.presence, &joined.identity, &self.control, msg)
+                else {
+                    return;
+                };
+                if !joined.room.message(joined.conn, msg, len).await {
+                    self.control.close(close_code::SERVICE_RESTART, "room closed");
+                }
+            }
+            Incoming::Close { name } => {
+                if let Some(joined) = self.docs.remove(&name) {
+                    joined.leave().await;
+                }
+            }
+            Incoming::Ignored { kind } => debug!(kind, "hocuspocus message ignored"),
+        }
+    }
+
+    /// Checks a document's token and joins its room; answers Authenticated (with the
+    /// scope) or PermissionDenied. A document already open costs nothing.
+    ///
+    /// A socket whose queue cannot take an answer is closed as too slow: the provider
+    /// would otherwise wait for it forever.
+    fn answer(&self, frame: Bytes) {
+        if self.out.try_send(frame).is_err() {
+            metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
+            self.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+        }
+    }
+
+    async fn authenticate(&mut self, name: String, token: &str) {
+        if self.docs.contains_key(&name) {
+            return;
+        }
+        if self.docs.len() >= self.app.config.socket.hocuspocus_max_documents {
+            metrics::counter!(crate::metrics::LIMITED, "limit" => "hocuspocus_documents").increment(1);
+            self.answer(hp::encode_permission_denied(&name, TOO_MANY_DOCUMENTS).into());
+            return;
+        }
+        let Some(doc) = DocId::parse(&name) else {
+            self.answer(hp::encode_permission_denied(&name, "invalid document name").into());
+            return;
+        };
+        let grant = match authorize_socket(&self.app, &doc, Some(token), None).await {
+            Ok(grant) => grant,
+            Err(e) => {
+                let e = ApiError::from(e);
+                metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => e.code.as_str()).increment(1);
+                self.answer(hp::encode_permission_denied(&name, &e.message).into());
+                return;
+            }
+        };
+        let read_only = grant.access == Access::Read;
+        let (frames, room_frames) = mpsc::channel(self.app.config.socket.send_queue);
+        let conn = ConnId::next();
+        let sink = ConnSink { frames, control: self.control.clone(), acks: true };
+        let identity = grant.identity.clone();
+        let room = match self.app.rooms.join(&doc, conn, sink, grant.access, grant.identity).await {
+            Ok(room) => room,
+            Err(e) => {
+                warn!(%doc, error = %e, "join refused");
+                // One document refused; the others open on the socket carry on.
+                let reason = match e {
+                    RoomError::Full(_) => "room is full",
+                    _ => "document unavailable",
+                };
+                self.answer(hp::encode_permission_denied(&name, reason).into());
+                return;
+            }
+        };
+        // Sent before the room's first frames, which the forwarder below starts moving.
+        self.answer(hp::encode_authenticated(&name, read_only).into());
+        self.authenticated.cancel();
+        let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
+        let watcher = grant.recheck.map(|recheck| {
+            let watch =
+                watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
+            AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "hocuspocus")))
+        });
+        let presence = PresenceLimits::new(&self.app.config.socket);
+        let _forwarder = AbortOnDropHandle::new(forwarder);
+        let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher };
+        self.docs.insert(name, joined);
+    }
+}
+
+/// The PermissionDenied reason for a document past `--hocuspocus-max-documents`.
+const TOO_MANY_DOCUMENTS: &str = "too many documents open on this connection";
+
+/// The first document whose held-back awareness its rate now allows.
+async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, AwarenessUpdate) {
+    let waits: Vec<_> = docs
+        .iter_mut()
+        .filter(|(_, joined)| joined.presence.holds())
+        .map(|(name, joined)| Box::pin(async move { (name.clone(), joined.presence.released().await) }))
+        .collect();
+    if waits.is_empty() {
+        return std::future::pending().await;
+    }
+    futures_util::future::select_all(waits).await.0
+}
+
+/// Moves one document's messages from its room to the socket, in the Hocuspocus framing.
+async fn forward(
+    name: String,
+    mut frames: mpsc::Receiver<Outbound>,
+    out: mpsc::Sender<Bytes>,
+    control: Arc<ConnControl>,
+) {
+    while let Some(frame) = frames.recv().await {
+        control.dequeued(frame.queued_bytes());
+        let translated = match frame {
+            Outbound::Frame(frame) => hp::for_document(&name, &frame),
+            Outbound::Ack => hp::encode_sync_status(&name, true),
+            Outbound::ReadOnly => hp::encode_sync_status(&name, false),
+        };
+        if out.try_send(translated.into()).is_err() {
+            metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
+            control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+            return;
+        }
+    }
+}
