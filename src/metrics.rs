@@ -223,3 +223,20 @@ pub async fn render() -> String {
     }
     text
 }
+
+/// Holds one in a gauge while it lives (an open connection, a running watcher): the
+/// gauge goes down again however its holder ends.
+pub struct GaugeGuard(metrics::Gauge);
+
+impl GaugeGuard {
+    pub fn hold(gauge: metrics::Gauge) -> Self {
+        gauge.increment(1.0);
+        GaugeGuard(gauge)
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}

@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 
 use crate::identity::accounts::AccountError;
 use crate::identity::tokens::{Access, AuthError, TokenKind};
-use crate::ids::{ConnId, DocId, UserId, WorkspaceId};
-use crate::realtime::room::{ConnControl, Identity, RoomHandle, close_code};
+use crate::ids::{DocId, UserId, WorkspaceId};
+use crate::realtime::room::Identity;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::catalog::{Document, Link, Role};
@@ -255,12 +255,13 @@ pub struct SocketGrant {
 }
 
 pub struct Recheck {
-    caller: Caller,
+    pub(crate) caller: Caller,
     /// The bearer token, re-verified on each recheck (it may expire).
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
-fn access_of(role: Role) -> Access {
+/// What a role lets a connection do.
+pub(crate) fn access_of(role: Role) -> Access {
     if role.can_edit() { Access::ReadWrite } else { Access::Read }
 }
 
@@ -303,84 +304,4 @@ pub async fn authorize_socket(
         Caller::Anonymous => Identity::Guest { link: String::new() },
     };
     Ok(SocketGrant { access: access_of(role), identity, recheck: Some(Recheck { caller, token }) })
-}
-
-/// Runs one connection's watcher of one document (from `endpoint`), counted in the active-watchers gauge from its
-/// first poll until it ends or is aborted.
-pub async fn counted_watcher(watch: impl Future<Output = ()>, endpoint: &'static str) {
-    struct Active(metrics::Gauge);
-    impl Drop for Active {
-        fn drop(&mut self) {
-            self.0.decrement(1.0);
-        }
-    }
-    let gauge = metrics::gauge!(crate::metrics::ACCESS_WATCHERS_ACTIVE, "endpoint" => endpoint);
-    gauge.increment(1.0);
-    let _active = Active(gauge);
-    watch.await;
-}
-
-/// Keeps an open connection's access in step with roles, shares, links and the
-/// document's existence: rechecked at once when anything changes on any node (announced
-/// over the bus), and every `access_recheck` in case an announcement was lost. Lost
-/// access closes with 4403, an expired or invalid token with 4401; a weaker role makes
-/// the connection read-only. When the answer cannot be had (identity provider or store
-/// unavailable), the connection keeps what it was granted and looks again later.
-pub async fn watch_socket(
-    app: AppState,
-    recheck: Recheck,
-    doc: DocId,
-    room: RoomHandle,
-    conn: ConnId,
-    control: std::sync::Arc<ConnControl>,
-    mut access: Access,
-) {
-    let mut epoch = app.bus.access_epoch();
-    let mut tick = tokio::time::interval(app.config.auth.access_recheck);
-    tick.reset();
-    loop {
-        tokio::select! {
-            // A connection still read after its outgoing side closed stays watched.
-            _ = control.refused() => return,
-            changed = epoch.changed() => if changed.is_err() { return },
-            _ = tick.tick() => {}
-        }
-        // The token is verified again (it may have expired); who it names was settled at
-        // connect time, so this needs no store access.
-        if let Some(token) = &recheck.token {
-            match verify_bearer(&app, token).await {
-                Ok(_) => {}
-                Err(AuthError::ProviderUnavailable(why)) => {
-                    tracing::debug!(doc = %doc, %why, "token recheck deferred");
-                }
-                Err(e) => {
-                    tracing::debug!(doc = %doc, error = %e, "token no longer valid");
-                    control.close(close_code::UNAUTHORIZED, "token expired");
-                    return;
-                }
-            }
-        }
-        // A link is looked up again: it may have been revoked.
-        let caller = match &recheck.caller {
-            Caller::Link(link) => link_of_token(&app, &link.token).await.map(Caller::Link),
-            other => Ok(other.clone()),
-        };
-        let role = match caller {
-            Ok(caller) => caller.role_on(&app, &doc, false).await,
-            Err(e) => Err(e),
-        };
-        match role {
-            Ok((_, role)) if access_of(role) != access => {
-                access = access_of(role);
-                room.set_access(conn, access).await;
-            }
-            Ok(_) => {}
-            Err(e) if e.is_refusal() => {
-                control.close(close_code::FORBIDDEN, "access revoked");
-                return;
-            }
-            // The store is unavailable: keep what was granted, look again later.
-            Err(_) => {}
-        }
-    }
 }

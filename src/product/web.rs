@@ -39,7 +39,7 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     }
     if let Some(name) = path.strip_prefix("/assets/") {
         let gzip = accepts_gzip(&headers) && (name.ends_with(".js") || name.ends_with(".css"));
-        return if gzip { gzipped(&path[1..]) } else { file(&path[1..], IMMUTABLE) };
+        return if gzip { gzipped(&path[1..]).await } else { file(&path[1..], IMMUTABLE) };
     }
     match path {
         "/favicon.svg" | "/favicon.ico" => file("favicon.svg", "public, max-age=86400"),
@@ -70,14 +70,19 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         .any(|coding| coding.split(';').next().is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip")))
 }
 
-/// A hashed asset, gzipped (once: the result is kept).
-fn gzipped(name: &str) -> Response {
-    let body = match GZIPPED.get(name) {
-        Some(body) => body.clone(),
+/// A hashed asset, gzipped (once: the result is kept). Compressing the editor's chunk
+/// takes tens of milliseconds, so it runs off the async runtime.
+async fn gzipped(name: &str) -> Response {
+    let cached = GZIPPED.get(name).map(|body| body.clone());
+    let body = match cached {
+        Some(body) => body,
         None => {
             let Some(found) = Dist::get(name) else { return file(name, IMMUTABLE) };
-            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            let Ok(body) = encoder.write_all(&found.data).and_then(|()| encoder.finish()) else {
+            let compress = move || {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                encoder.write_all(&found.data).and_then(|()| encoder.finish())
+            };
+            let Ok(Ok(body)) = tokio::task::spawn_blocking(compress).await else {
                 return file(name, IMMUTABLE);
             };
             let body = Bytes::from(body);

@@ -30,10 +30,12 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::read::{FrameReader, Next};
+use super::watch::{counted_watcher, watch_socket};
 use super::write::{drain_until_close, write_loop};
-use crate::identity::access::{authorize_socket, counted_watcher, watch_socket};
+use crate::identity::access::authorize_socket;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
+use crate::metrics::GaugeGuard;
 use crate::product::api::error::ApiError;
 use crate::realtime::limits::{ConnLimits, PresenceLimits};
 use crate::realtime::room::{ConnControl, ConnSink, Identity, Outbound, RoomError, RoomHandle, close_code};
@@ -50,10 +52,10 @@ pub async fn upgrade(
     crate::rate::ClientIp(client): crate::rate::ClientIp,
     socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    super::allow_connection(&app, client)?;
+    super::upgrade::allow_connection(&app, client)?;
     let socket = socket.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
-    Ok(super::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
+    Ok(super::upgrade::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
 }
 
 /// One document open on the socket. Dropping it stops its forwarder and access watcher.
@@ -85,7 +87,7 @@ struct Socket {
 }
 
 async fn serve(app: AppState, socket: WebSocket) {
-    let _counted = super::Counted::connection();
+    let _counted = GaugeGuard::hold(metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE));
     let (out, queue) = mpsc::channel::<Bytes>(app.config.socket.send_queue);
     let control = Arc::new(ConnControl::default());
     let alive = Arc::new(AtomicBool::new(true));
@@ -170,7 +172,7 @@ impl Incoming {
         };
         Ok(match kind {
             hp::MSG_SYNC | hp::MSG_AWARENESS | hp::MSG_QUERY_AWARENESS => {
-                Incoming::Room { name, msg: super::decode_counted(message).map_err(|_| "message")? }
+                Incoming::Room { name, msg: super::inbound::decode_counted(message).map_err(|_| "message")? }
             }
             hp::MSG_AUTH => Incoming::Auth { name, auth: hp::auth_token(message).map_err(|_| "auth")? },
             hp::MSG_CLOSE => Incoming::Close { name },
@@ -189,7 +191,7 @@ impl Socket {
                 None => return,
                 Some(Next::Other((name, update))) => {
                     if let Some(joined) = self.docs.get(&name) {
-                        let msg = super::stamped(update, &joined.identity);
+                        let msg = super::inbound::stamped(update, &joined.identity);
                         if !joined.room.message(joined.conn, msg, 0).await {
                             self.control.close(close_code::SERVICE_RESTART, "room closed");
                         }
@@ -200,7 +202,7 @@ impl Socket {
             };
             let incoming = match Incoming::parse(&frame) {
                 Ok(incoming) => incoming,
-                Err(reason) => return super::refuse_malformed(&self.control, &reason),
+                Err(reason) => return super::inbound::refuse_malformed(&self.control, &reason),
             };
             self.on_frame(incoming, frame.len()).await;
             if self.control.is_refused() {
@@ -225,7 +227,8 @@ impl Socket {
             Incoming::Room { name, msg } => {
                 // Frames for a document not (yet, or ever) authenticated are dropped.
                 let Some(joined) = self.docs.get_mut(&name) else { return };
-                let Some(msg) = super::through_presence(&mut joined.presence, &joined.identity, &self.control, msg)
+                let Some(msg) =
+                    super::inbound::through_presence(&mut joined.presence, &joined.identity, &self.control, msg)
                 else {
                     return;
                 };

@@ -19,9 +19,11 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::warn;
 
 use super::read::{FrameReader, Next};
+use super::watch::{counted_watcher, watch_socket};
 use super::write::{Outgoing, drain_until_close, write_loop};
-use crate::identity::access::{SocketGrant, authorize_socket, counted_watcher, watch_socket};
+use crate::identity::access::{SocketGrant, authorize_socket};
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
+use crate::metrics::GaugeGuard;
 use crate::product::api::error::{ApiError, ErrorCode};
 use crate::rate::ClientIp;
 use crate::realtime::limits::{ConnLimits, PresenceLimits};
@@ -35,7 +37,7 @@ pub async fn upgrade(
     Query(params): Query<HashMap<String, String>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    super::allow_connection(&app, client)?;
+    super::upgrade::allow_connection(&app, client)?;
     let doc = DocId::parse(&room)
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidRoom, format!("room names are 1 to {MAX_DOC_ID_LEN} bytes")))?;
     let grant =
@@ -47,7 +49,7 @@ pub async fn upgrade(
             })?;
     let ws = ws.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
-    Ok(super::configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
+    Ok(super::upgrade::configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
 }
 
 /// The room's messages in y-websocket form (a y-websocket connection never asks for
@@ -64,7 +66,7 @@ impl Outgoing for Outbound {
 }
 
 async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
-    let _counted = super::Counted::connection();
+    let _counted = GaugeGuard::hold(metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE));
     let SocketGrant { access, identity, recheck } = grant;
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.socket.send_queue);
@@ -123,18 +125,18 @@ impl Reader<'_> {
             let frame = match frames.next(self.presence.released()).await {
                 None => return,
                 Some(Next::Other(update)) => {
-                    if !self.deliver(super::stamped(update, self.identity), 0).await {
+                    if !self.deliver(super::inbound::stamped(update, self.identity), 0).await {
                         return;
                     }
                     continue;
                 }
                 Some(Next::Frame(frame)) => frame,
             };
-            let msg = match super::decode_counted(&frame) {
+            let msg = match super::inbound::decode_counted(&frame) {
                 Ok(msg) => msg,
-                Err(e) => return super::refuse_malformed(self.control, &e),
+                Err(e) => return super::inbound::refuse_malformed(self.control, &e),
             };
-            let passed = match super::through_presence(&mut self.presence, self.identity, self.control, msg) {
+            let passed = match super::inbound::through_presence(&mut self.presence, self.identity, self.control, msg) {
                 Some(msg) => self.deliver(msg, frame.len()).await,
                 None => !self.control.is_refused(),
             };
