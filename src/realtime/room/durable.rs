@@ -14,6 +14,8 @@ use std::collections::VecDeque;
 #[derive(Debug)]
 pub(super) struct Commits<C, H> {
     next_seq: u64,
+    /// A commit failed: nothing held goes out any more, whatever asks later.
+    failed: bool,
     /// Invariant: empty, or a commit at the front.
     queue: VecDeque<Entry<C, H>>,
 }
@@ -34,7 +36,7 @@ pub(super) struct Landed<C, H> {
 
 impl<C, H> Default for Commits<C, H> {
     fn default() -> Self {
-        Commits { next_seq: 0, queue: VecDeque::new() }
+        Commits { next_seq: 0, failed: false, queue: VecDeque::new() }
     }
 }
 
@@ -55,8 +57,12 @@ impl<C, H> Commits<C, H> {
     }
 
     /// Gives `item` back when nothing is in flight (it may go now); otherwise holds it
-    /// until every commit queued so far has landed.
+    /// until every commit queued so far has landed. After a failed commit it is dropped:
+    /// what the document holds now may never have been made durable.
     pub fn hold(&mut self, item: H) -> Option<H> {
+        if self.failed {
+            return None;
+        }
         if self.queue.is_empty() {
             return Some(item);
         }
@@ -83,8 +89,9 @@ impl<C, H> Commits<C, H> {
         Some(Landed { commit, released })
     }
 
-    /// Drops everything queued (a commit failed: nothing behind it may go out).
-    pub fn clear(&mut self) {
+    /// A commit failed: drops everything queued, and from now on everything held.
+    pub fn fail(&mut self) {
+        self.failed = true;
         self.queue.clear();
     }
 }
@@ -114,6 +121,16 @@ mod tests {
         let second = c.landed(b).unwrap();
         assert_eq!((second.commit, second.released), ("b", vec!["after b", "after b too"]));
         assert!(!c.in_flight());
+    }
+
+    #[test]
+    fn after_a_failed_commit_nothing_held_goes_out_even_with_nothing_in_flight() {
+        let mut c: Commits<&str, &str> = Commits::default();
+        c.commit("a");
+        assert_eq!(c.hold("after a"), None);
+        c.fail();
+        assert!(!c.in_flight());
+        assert_eq!(c.hold("asked later"), None);
     }
 
     #[test]

@@ -27,7 +27,6 @@ use yrs::sync::Awareness;
 use yrs::{ClientID, ReadTxn, StateVector, Transact, Update};
 
 use super::apply::{self, Refusal};
-use super::content;
 use super::durable::Commits;
 use super::handle::{Outbound, RoomError, TextState, close_code};
 use super::presence::Identity;
@@ -76,8 +75,9 @@ pub(super) enum Stop {
 struct Pending {
     update: Bytes,
     frame: Bytes,
-    /// The REST call that made it, answered once durable.
-    ack: Option<oneshot::Sender<TextState>>,
+    /// The REST call that made it, answered once durable with the text as this update
+    /// left it (not as it is when the commit lands: later updates may not be durable yet).
+    ack: Option<(oneshot::Sender<TextState>, TextState)>,
     /// The connection whose update this is, when it wants an acknowledgement.
     origin: Option<ConnId>,
 }
@@ -349,7 +349,12 @@ impl Room {
 
     /// Hands an integrated delta to the writer; it is broadcast (and `ack` answered) once
     /// committed.
-    fn persist(&mut self, delta: Vec<u8>, ack: Option<oneshot::Sender<TextState>>, origin: Option<ConnId>) {
+    fn persist(
+        &mut self,
+        delta: Vec<u8>,
+        ack: Option<(oneshot::Sender<TextState>, TextState)>,
+        origin: Option<ConnId>,
+    ) {
         metrics::counter!(m::UPDATES_APPLIED).increment(1);
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
@@ -385,8 +390,7 @@ impl Room {
         if let Some(conn) = origin {
             self.send(conn, Outbound::Ack);
         }
-        if let Some(reply) = ack {
-            let state = content::text_state(self.awareness.doc());
+        if let Some((reply, state)) = ack {
             self.effects.push(Effect::Reply { reply, state });
         }
         self.effects.push(Effect::Publish { payload: Payload::Update(update), target: None });
@@ -398,7 +402,7 @@ impl Room {
     /// The store failed the room: nothing more goes out, and the room stops.
     fn fail(&mut self) {
         self.failed = true;
-        self.commits.clear();
+        self.commits.fail();
         self.effects.push(Effect::Stop(Stop::StoreFailed));
     }
 

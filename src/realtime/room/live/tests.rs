@@ -361,6 +361,45 @@ fn a_replacement_reaches_the_text() {
 }
 
 #[test]
+fn a_replacement_is_answered_with_the_text_it_made_not_with_edits_still_in_flight() {
+    let mut f = Fixture::new(config());
+    let a = f.join("A", Access::ReadWrite, user("a"), false);
+    let (reply, _) = oneshot::channel();
+    f.room.replace("final", reply);
+    let (_, replaced) = f.take_persists();
+    // An edit applied after the replacement, not yet durable when the replacement lands.
+    f.send(a, update(&edit(1, "later ")));
+    let (_, later) = f.take_persists();
+    f.room.committed(replaced[0], committed());
+    let states: Vec<String> = f
+        .room
+        .take_effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Reply { state, .. } => Some(state.text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, ["final"]);
+    f.room.committed(later[0], committed());
+}
+
+#[test]
+fn after_a_failed_commit_a_rest_read_is_never_answered() {
+    let mut f = Fixture::new(config());
+    let a = f.join("A", Access::ReadWrite, user("a"), false);
+    f.send(a, update(&edit(1, "not durable")));
+    let (_, seqs) = f.take_persists();
+    f.room.committed(seqs[0], Err(Arc::new(StoreError::WriterGone)));
+    assert_eq!(f.take(), ["stop StoreFailed"]);
+    // Nothing is in flight any more, but the document holds what the store does not.
+    let (read, _) = oneshot::channel();
+    f.room.text(read);
+    f.room.index_text();
+    assert_eq!(f.take(), Vec::<String>::new());
+}
+
+#[test]
 fn a_duplicate_update_is_acknowledged_in_order_without_a_commit_of_its_own() {
     let mut f = Fixture::new(config());
     let a = f.join("A", Access::ReadWrite, user("a"), true);

@@ -31,7 +31,8 @@ impl Room {
             return;
         }
         self.changed(delta.len());
-        self.persist(delta, Some(reply), None);
+        let state = content::text_state(self.awareness.doc());
+        self.persist(delta, Some((reply, state)), None);
     }
 
     /// Writes the plain text search reads, once the commits it includes are done (search
