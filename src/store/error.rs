@@ -85,8 +85,8 @@ impl StoreError {
 /// [`StoreError::Database`].
 pub(super) struct Violations {
     /// For a unique violation: the conflict, given the constraint's name (Postgres) or
-    /// the message naming its columns (SQLite).
-    pub unique: Option<fn(&str) -> Conflict>,
+    /// the message naming its columns (SQLite); `None` for a key it does not know.
+    pub unique: Option<fn(&str) -> Option<Conflict>>,
     pub foreign_key: Option<Conflict>,
 }
 
@@ -95,8 +95,9 @@ impl Violations {
         if let sqlx::Error::Database(db) = &e {
             if let Some(unique) = self.unique
                 && db.is_unique_violation()
+                && let Some(conflict) = unique(db.constraint().unwrap_or(db.message()))
             {
-                return unique(db.constraint().unwrap_or(db.message())).into();
+                return conflict.into();
             }
             if let Some(conflict) = self.foreign_key
                 && db.is_foreign_key_violation()
@@ -108,12 +109,20 @@ impl Violations {
     }
 }
 
-/// `users`: the email, or else the external identity (the only other unique key).
+/// `users`: its email key or its external identity key, by their exact names
+/// (migrations/*/0002: Postgres names them `users_<columns>_key`, SQLite's message lists
+/// the columns); any other key stays a database error.
 pub(super) const USER_KEYS: Violations = Violations {
-    unique: Some(|names| if names.contains("email") { Conflict::EmailTaken } else { Conflict::IdentityTaken }),
+    unique: Some(|key| match key {
+        "users_email_key" | "UNIQUE constraint failed: users.email" => Some(Conflict::EmailTaken),
+        "users_issuer_subject_key" | "UNIQUE constraint failed: users.issuer, users.subject" => {
+            Some(Conflict::IdentityTaken)
+        }
+        _ => None,
+    }),
     foreign_key: None,
 };
 pub(super) const NEW_DOCUMENT: Violations =
-    Violations { unique: Some(|_| Conflict::DocumentIdTaken), foreign_key: Some(Conflict::DocumentParentGone) };
+    Violations { unique: Some(|_| Some(Conflict::DocumentIdTaken)), foreign_key: Some(Conflict::DocumentParentGone) };
 pub(super) const NEW_SHARE: Violations = Violations { unique: None, foreign_key: Some(Conflict::ShareTargetGone) };
 pub(super) const NEW_LINK: Violations = Violations { unique: None, foreign_key: Some(Conflict::LinkDocumentGone) };
