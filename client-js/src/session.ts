@@ -101,15 +101,20 @@ export class Session {
     return this.user
   }
 
-  /** Ends the session on the server (in cookie mode, clearing the cookie too), then here. */
-  async logout (): Promise<void> {
+  /**
+   * Ends the session on the server (in cookie mode, clearing the cookie too), then here.
+   * Signed out here whatever happens; resolves to whether the server ended the session
+   * (false: it could not be reached or failed, and the refresh token stays valid until it
+   * expires: worth telling a person on a shared computer).
+   */
+  async logout (): Promise<boolean> {
     const refresh = this.refreshToken
     try {
-      if (this.#cookie || refresh) {
-        await this.fetchFn(this.baseUrl + '/api/v1/auth/logout', this.#init(this.#cookie ? {} : { refresh_token: refresh }))
-      }
+      if (!this.#cookie && !refresh) return true
+      const res = await this.fetchFn(this.baseUrl + '/api/v1/auth/logout', this.#init(this.#cookie ? {} : { refresh_token: refresh }))
+      return res.ok
     } catch {
-      // Signed out here all the same; the server's session lapses on its own.
+      return false
     } finally {
       this.#stop()
     }

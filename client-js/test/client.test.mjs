@@ -50,9 +50,22 @@ test('sessions: signup, the typed REST client, errors in the server\'s words, lo
   await assert.rejects(new Tandem({ baseUrl: base() }).session.login({ email: 'user1@example.com', password: 'wrong password!' }),
     (e) => e instanceof TandemError && e.status === 401 && e.code === 'invalid_credentials')
   const refresh = tandem.session.refreshToken
-  await tandem.session.logout()
+  assert.equal(await tandem.session.logout(), true, 'the server ended the session')
   assert.equal(tandem.session.user, null)
   await assert.rejects(new Tandem({ baseUrl: base() }).session.resume(refresh), (e) => e.code === 'invalid_refresh_token')
+})
+
+test('a logout the server never heard is reported, and signs out here all the same', async () => {
+  let down = false
+  const tandem = new Tandem({ baseUrl: base(), fetch: (...args) => down ? Promise.reject(new TypeError('network down')) : fetch(...args) })
+  accounts += 1
+  await tandem.session.signup({ email: `user${accounts}@example.com`, password: 'correct horse battery', name: 'Offline' })
+  const refresh = tandem.session.refreshToken
+  down = true
+  assert.equal(await tandem.session.logout(), false)
+  assert.equal(tandem.session.user, null)
+  // The server never heard it: the refresh token still works.
+  assert.equal((await new Tandem({ baseUrl: base() }).session.resume(refresh)).name, 'Offline')
 })
 
 for (const protocol of ['y-websocket', 'hocuspocus']) {

@@ -4,7 +4,7 @@ import { explain, reach, session } from './api'
 import { h } from './dom'
 import { navigate } from './router'
 
-export function authPage (kind: 'login' | 'signup', next: string | null): HTMLElement {
+export function authPage (kind: 'login' | 'signup', next: string | null, signoutIncomplete = false): HTMLElement {
   const alert = h('p', { role: 'alert', class: 'alert', hidden: true })
   const submit = h('button', { type: 'submit', class: 'button primary wide' }, kind === 'login' ? 'Log in' : 'Create account')
   const field = (label: string, input: HTMLInputElement) => h('label', { class: 'field' }, h('span', {}, label), input)
@@ -40,6 +40,11 @@ export function authPage (kind: 'login' | 'signup', next: string | null): HTMLEl
       h('div', { class: 'brand' }, h('img', { src: '/favicon.svg', alt: '', width: 32, height: 32 }), h('span', {}, 'Tandem')),
       h('h1', {}, kind === 'login' ? 'Welcome back' : 'Create your account'),
       h('p', { class: 'muted' }, 'Markdown notes your team writes together, live.'),
+      signoutIncomplete
+        ? h('p', { role: 'status', class: 'alert' },
+          'You are signed out on this device, but the server could not be reached to end the session. ' +
+          'If this is a shared computer, sign in and out again once the connection is back.')
+        : null,
       form, other))
 }
 

@@ -11,7 +11,7 @@ export function header (...middle: (Node | null)[]): HTMLElement {
     user
       ? h('div', { class: 'user-menu' },
         h('span', { class: 'avatar', title: user.email ?? user.name }, initials(user.name)),
-        h('button', { type: 'button', class: 'button ghost small', onclick: async () => { await session.logout(); navigate('/login') } }, 'Log out'))
+        h('button', { type: 'button', class: 'button ghost small', onclick: async () => { navigate((await session.logout()) ? '/login' : '/login?signout=incomplete') } }, 'Log out'))
       : h('a', { href: '/login', 'data-link': true, class: 'button ghost small' }, 'Log in'))
   return h('header', { class: 'topbar' },
     h('a', { href: '/', 'data-link': true, class: 'brand' }, h('img', { src: '/favicon.svg', alt: '', width: 24, height: 24 }), h('span', {}, 'Tandem')),

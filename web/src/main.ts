@@ -37,7 +37,7 @@ async function route (): Promise<void> {
   }
   if (pathname === '/login' || pathname === '/signup') {
     if (session.user) return navigate(safeNext(params.get('next')), true)
-    root.appendChild(authPage(pathname === '/signup' ? 'signup' : 'login', params.get('next')))
+    root.appendChild(authPage(pathname === '/signup' ? 'signup' : 'login', params.get('next'), params.get('signout') === 'incomplete'))
     return
   }
   if (pathname === '/') {

@@ -163,8 +163,12 @@ async fn logout(State(app): State<AppState>, headers: HeaderMap, body: Bytes) ->
         Some(token) => Some(token),
         None => session::cookie_refresh_token(&headers)?,
     };
-    if let Some(token) = token.filter(|t| refresh_token_field(t).is_ok()) {
-        accounts::logout(&app, &token).await?;
+    if let Some(token) = token.filter(|t| refresh_token_field(t).is_ok())
+        && let Err(e) = accounts::logout(&app, &token).await
+    {
+        // The session could not be ended (the store is down): the browser forgets its
+        // cookie all the same, and the caller is told that the token still works.
+        return Ok((session::clear(&headers), ApiError::from(e)).into_response());
     }
     Ok((StatusCode::NO_CONTENT, session::clear(&headers)).into_response())
 }
