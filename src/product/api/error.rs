@@ -196,13 +196,23 @@ impl From<AccountError> for ApiError {
 }
 
 impl From<crate::store::StoreError> for ApiError {
-    /// An unreachable database is an outage (503, retry), not a server bug.
+    /// An unreachable database is an outage (503, retry), not a server bug; a row that
+    /// went away meanwhile (deleted by another request) is not found.
     fn from(e: crate::store::StoreError) -> Self {
+        use crate::store::Conflict;
         if e.is_unavailable() {
             tracing::warn!(error = %e, "store unavailable");
             return Self::new(ErrorCode::StoreUnavailable, "the database is unavailable; retry shortly");
         }
-        Self::internal(e)
+        let code = match e.conflict() {
+            Some(Conflict::EmailTaken) => ErrorCode::EmailTaken,
+            Some(Conflict::DocumentParentGone) => ErrorCode::WorkspaceNotFound,
+            Some(Conflict::LinkDocumentGone) => ErrorCode::DocumentNotFound,
+            Some(Conflict::ShareTargetGone) => ErrorCode::NotFound,
+            // Settled where they happen (a racing sign-in) or a bug (ids are random).
+            Some(Conflict::IdentityTaken | Conflict::DocumentIdTaken) | None => return Self::internal(e),
+        };
+        Self::new(code, e.to_string())
     }
 }
 
