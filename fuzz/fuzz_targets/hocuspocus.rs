@@ -1,5 +1,5 @@
 //! One Hocuspocus frame from a client, decoded as `/hocuspocus` decodes it
-//! (src/hocuspocus.rs `on_frame`): split into document name, type and message; the token
+//! (src/realtime/socket/hocuspocus.rs): split into document name, type and message; the token
 //! of an Auth message; a y-websocket message for Sync, Awareness and QueryAwareness.
 //! Beyond "never panics": a document name and message re-framed the way the server frames
 //! its replies split back into the same parts, and so does a token re-encoded as an Auth

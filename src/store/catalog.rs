@@ -1,7 +1,8 @@
 //! The catalogue around the rooms: users, sessions, settings, workspaces and their
 //! members, invitations, documents (metadata, tags, materialised text), shares and public
 //! links. One [`Catalog`] trait; both backends implement it from the same SQL
-//! (`catalog_sql.rs`), except full-text search, which each does in its own dialect.
+//! (`accounts_sql.rs`, `documents_sql.rs`, over the rows of `catalog_sql.rs`), except
+//! full-text search, which each does in its own dialect.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
