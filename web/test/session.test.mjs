@@ -47,6 +47,16 @@ test('a reload keeps the session, and logging out ends it', async () => {
   await page.waitForSelector('form input[name=email]')
 })
 
+test('a logout the server never hears says so on the login page', async () => {
+  const { page } = await signup(await context(browser), base)
+  await page.waitForSelector('[data-testid=document-list]')
+  await page.route('**/api/v1/auth/logout', (route) => route.abort('connectionfailed'))
+  await page.click('text=Log out')
+  await page.waitForSelector('form input[name=email]')
+  assert.equal(new URL(page.url()).search, '?signout=incomplete')
+  assert.match(await page.textContent('[role=status]'), /could not be reached to end the session/)
+})
+
 test('search finds a phrase typed a moment ago', async () => {
   const { page } = await signup(await context(browser), base)
   for (const title of ['Roadmap', 'Meeting notes']) {
