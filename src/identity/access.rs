@@ -7,10 +7,10 @@
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
+use crate::identity::Principal;
 use crate::identity::accounts::AccountError;
 use crate::identity::tokens::{Access, AuthError, TokenKind};
 use crate::ids::{DocId, UserId, WorkspaceId};
-use crate::realtime::room::Identity;
 use crate::state::AppState;
 use crate::store::StoreError;
 use crate::store::catalog::{Document, Link, Role};
@@ -250,7 +250,7 @@ pub fn changed(app: &AppState) {
 pub struct SocketGrant {
     pub access: Access,
     /// Who the connection is, stamped into the presence it sets.
-    pub identity: Identity,
+    pub identity: Principal,
     pub recheck: Option<Recheck>,
 }
 
@@ -286,7 +286,7 @@ pub async fn authorize_socket(
                         return Err(not_found(Resource::Document));
                     }
                     let access = claims.access(doc.as_str())?;
-                    let identity = Identity::App { subject: claims.sub };
+                    let identity = Principal::App { subject: claims.sub };
                     return Ok(SocketGrant { access, identity, recheck: None });
                 }
             }
@@ -298,10 +298,10 @@ pub async fn authorize_socket(
     let identity = match &caller {
         Caller::User(id) => {
             let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
-            Identity::User { id: id.to_string(), name }
+            Principal::User { id: id.to_string(), name }
         }
-        Caller::Link(link) => Identity::Guest { link: link.id.clone() },
-        Caller::Anonymous => Identity::Guest { link: String::new() },
+        Caller::Link(link) => Principal::Guest { link: link.id.clone() },
+        Caller::Anonymous => Principal::Guest { link: String::new() },
     };
     Ok(SocketGrant { access: access_of(role), identity, recheck: Some(Recheck { caller, token }) })
 }

@@ -5,4 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod jwks;
+pub mod principal;
 pub mod tokens;
+
+pub use principal::Principal;

@@ -9,7 +9,7 @@ use tandem_protocol::ClientMessage;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::presence::Identity;
+use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 
@@ -207,7 +207,7 @@ pub(crate) enum Command {
         conn: ConnId,
         sink: ConnSink,
         access: Access,
-        identity: Identity,
+        identity: Principal,
         reply: oneshot::Sender<Result<(), RoomError>>,
     },
     Message {
@@ -258,7 +258,7 @@ impl RoomHandle {
         conn: ConnId,
         sink: ConnSink,
         access: Access,
-        identity: Identity,
+        identity: Principal,
     ) -> Result<(), RoomError> {
         let (reply, rx) = oneshot::channel();
         let closing = || RoomError::Closing(self.doc.clone());

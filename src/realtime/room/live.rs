@@ -29,8 +29,8 @@ use yrs::{ClientID, ReadTxn, StateVector, Transact, Update};
 use super::apply::{self, Refusal};
 use super::durable::Commits;
 use super::handle::{Outbound, RoomError, TextState, close_code};
-use super::presence::Identity;
 use super::seats::{RoomConfig, Seats};
+use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::metrics as m;
@@ -86,7 +86,7 @@ struct Pending {
 #[derive(Debug)]
 struct Seat {
     access: Access,
-    identity: Identity,
+    identity: Principal,
     /// Whether it wants each of its updates acknowledged once durable.
     acks: bool,
     /// Awareness client ids it owns; removed when it leaves.
@@ -110,7 +110,7 @@ pub(super) struct Room {
     /// Client ids whose owner let go of them lately, and who that was, until when: only
     /// the same principal takes them back before then (a provider that reconnects keeps
     /// its id), so nobody can squat on a departed user's id.
-    released: HashMap<ClientID, (Identity, Instant)>,
+    released: HashMap<ClientID, (Principal, Instant)>,
     commits: Commits<Pending, Effect>,
     /// Log rows written since the last compaction (counting those found at load).
     log_rows: u64,
@@ -190,7 +190,7 @@ impl Room {
 
     /// Seats a connection (then sends it our sync step 1 and everyone's presence), or says
     /// which limit refuses it.
-    pub fn join(&mut self, conn: ConnId, access: Access, identity: Identity, acks: bool) -> Result<(), RoomError> {
+    pub fn join(&mut self, conn: ConnId, access: Access, identity: Principal, acks: bool) -> Result<(), RoomError> {
         if let Some(limit) = self.full_for(access, &identity) {
             metrics::counter!(m::LIMITED, "limit" => limit).increment(1);
             return Err(RoomError::Full(self.doc_id.clone()));
@@ -209,14 +209,14 @@ impl Room {
 
     /// Which limit a new connection would break, if any (the policy is
     /// [`RoomConfig::refuses_seat`]).
-    fn full_for(&self, access: Access, identity: &Identity) -> Option<&'static str> {
-        let count = |same: &dyn Fn(&Identity) -> bool| self.seats.values().filter(|s| same(&s.identity)).count();
+    fn full_for(&self, access: Access, identity: &Principal) -> Option<&'static str> {
+        let count = |same: &dyn Fn(&Principal) -> bool| self.seats.values().filter(|s| same(&s.identity)).count();
         let seats = match identity {
-            Identity::User { id, .. } => {
-                Seats::User(count(&|i| matches!(i, Identity::User { id: other, .. } if other == id)))
+            Principal::User { id, .. } => {
+                Seats::User(count(&|i| matches!(i, Principal::User { id: other, .. } if other == id)))
             }
-            Identity::Guest { .. } => Seats::Links(count(&|i| matches!(i, Identity::Guest { .. }))),
-            Identity::App { .. } => Seats::Uncounted,
+            Principal::Guest { .. } => Seats::Links(count(&|i| matches!(i, Principal::Guest { .. }))),
+            Principal::App { .. } => Seats::Uncounted,
         };
         self.config.refuses_seat(self.seats.len(), access, seats)
     }

@@ -15,6 +15,6 @@ mod seats;
 
 pub use content::CONTENT;
 pub use handle::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, TextState, close_code};
-pub use presence::{Identity, MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
+pub use presence::{MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
 pub use registry::Rooms;
 pub use seats::RoomConfig;

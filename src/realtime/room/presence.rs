@@ -1,6 +1,6 @@
-//! Who sets presence in a room: the identity a connection authenticated with, stamped into
-//! every state it sets ([`stamp`], run by the connection's reader), and which identities
-//! may take over one another's client ids. With the room's ownership of client ids
+//! Who sets presence in a room: the [`Principal`] a connection authenticated as, stamped
+//! into every state it sets ([`stamp`], run by the connection's reader), and which
+//! principals may take over one another's client ids. With the room's ownership of client ids
 //! ([`super::live`]'s awareness part: an id belongs to the first connection that announces
 //! it until that connection leaves or removes it), nobody can move, remove or rename
 //! someone else's cursor.
@@ -10,6 +10,8 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use yrs::sync::awareness::AwarenessUpdate;
 
+use crate::identity::Principal;
+
 /// The reserved field of a presence state that says who set it. The server writes it into
 /// every state a user or link connection sets and strips it from any other connection's.
 pub const STAMP_FIELD: &str = "tandem";
@@ -17,25 +19,12 @@ pub const STAMP_FIELD: &str = "tandem";
 /// Most awareness client ids one connection may own (a provider uses one per document).
 pub const MAX_CLIENTS_PER_CONN: usize = 4;
 
-/// Who a connection authenticated as, for presence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Identity {
-    /// A signed-in user: states carry `"tandem": {"user": id, "name": name}`.
-    User { id: String, name: String },
-    /// Someone holding a public link (its id, never shown to others): states carry
-    /// `"tandem": {"guest": true}`.
-    Guest { link: String },
-    /// A room token's holder, an application that names its own users: no stamp. Holders
-    /// of tokens with the same subject are one principal.
-    App { subject: String },
-}
-
-impl Identity {
+impl Principal {
     fn stamp(&self) -> Option<Value> {
         match self {
-            Identity::User { id, name } => Some(json!({ "user": id, "name": name })),
-            Identity::Guest { .. } => Some(json!({ "guest": true })),
-            Identity::App { .. } => None,
+            Principal::User { id, name } => Some(json!({ "user": id, "name": name })),
+            Principal::Guest { .. } => Some(json!({ "guest": true })),
+            Principal::App { .. } => None,
         }
     }
 
@@ -46,9 +35,9 @@ impl Identity {
     pub(super) fn may_take_over(&self, state: &Value) -> bool {
         let stamp = state.get(STAMP_FIELD);
         match self {
-            Identity::User { id, .. } => stamp.and_then(|s| s.get("user")).and_then(Value::as_str) == Some(id),
-            Identity::Guest { .. } => false,
-            Identity::App { .. } => stamp.is_none(),
+            Principal::User { id, .. } => stamp.and_then(|s| s.get("user")).and_then(Value::as_str) == Some(id),
+            Principal::Guest { .. } => false,
+            Principal::App { .. } => stamp.is_none(),
         }
     }
 }
@@ -56,7 +45,7 @@ impl Identity {
 /// Writes the connection's identity into every state of `update` (replacing whatever the
 /// client put in the reserved field, or removing it for applications) and normalises
 /// removals to `null`. States must already be validated (objects or `null`).
-pub fn stamp(update: &mut AwarenessUpdate, identity: &Identity) {
+pub fn stamp(update: &mut AwarenessUpdate, identity: &Principal) {
     let stamp = identity.stamp();
     for entry in update.clients.values_mut() {
         match serde_json::from_str::<Value>(&entry.json) {
@@ -73,13 +62,13 @@ pub fn stamp(update: &mut AwarenessUpdate, identity: &Identity) {
     }
 }
 
-impl Identity {
+impl Principal {
     /// Whether two connections are the same principal, so that one may take over the
     /// other's client ids.
-    pub(super) fn same_principal(&self, other: &Identity) -> bool {
+    pub(super) fn same_principal(&self, other: &Principal) -> bool {
         match (self, other) {
-            (Identity::User { id: a, .. }, Identity::User { id: b, .. }) => a == b,
-            (Identity::App { subject: a }, Identity::App { subject: b }) => a == b,
+            (Principal::User { id: a, .. }, Principal::User { id: b, .. }) => a == b,
+            (Principal::App { subject: a }, Principal::App { subject: b }) => a == b,
             _ => false,
         }
     }
@@ -92,12 +81,12 @@ mod tests {
 
     use super::*;
 
-    fn guest() -> Identity {
-        Identity::Guest { link: "l1".into() }
+    fn guest() -> Principal {
+        Principal::Guest { link: "l1".into() }
     }
 
-    fn app() -> Identity {
-        Identity::App { subject: "app".into() }
+    fn app() -> Principal {
+        Principal::App { subject: "app".into() }
     }
 
     fn update(json: &str) -> AwarenessUpdate {
@@ -113,7 +102,7 @@ mod tests {
     #[test]
     fn users_states_carry_who_set_them_whatever_the_client_claimed() {
         let mut u = update(r#"{"user":{"name":"Mallory"},"tandem":{"user":"victim","name":"Victim"}}"#);
-        stamp(&mut u, &Identity::User { id: "u1".into(), name: "Ann".into() });
+        stamp(&mut u, &Principal::User { id: "u1".into(), name: "Ann".into() });
         assert_eq!(state(&u), json!({"user": {"name": "Mallory"}, "tandem": {"user": "u1", "name": "Ann"}}));
     }
 
@@ -130,20 +119,20 @@ mod tests {
     #[test]
     fn removals_stay_removals() {
         let mut u = update(" null ");
-        stamp(&mut u, &Identity::User { id: "u1".into(), name: "Ann".into() });
+        stamp(&mut u, &Principal::User { id: "u1".into(), name: "Ann".into() });
         assert_eq!(&*u.clients[&ClientID::new(7)].json, "null");
     }
 
     #[test]
     fn only_the_same_user_takes_over_a_live_state() {
-        let ann = Identity::User { id: "u1".into(), name: "Ann".into() };
+        let ann = Principal::User { id: "u1".into(), name: "Ann".into() };
         let live = json!({"tandem": {"user": "u1", "name": "Ann"}});
         assert!(ann.may_take_over(&live));
-        assert!(!Identity::User { id: "u2".into(), name: "Ann".into() }.may_take_over(&live));
+        assert!(!Principal::User { id: "u2".into(), name: "Ann".into() }.may_take_over(&live));
         assert!(!guest().may_take_over(&json!({"tandem": {"guest": true}})));
         assert!(!app().may_take_over(&live));
         assert!(app().may_take_over(&json!({"cursor": 1})));
         assert!(app().same_principal(&app()));
-        assert!(!app().same_principal(&Identity::App { subject: "other".into() }));
+        assert!(!app().same_principal(&Principal::App { subject: "other".into() }));
     }
 }

@@ -11,8 +11,8 @@ use tokio_util::task::TaskTracker;
 
 use super::actor::{RoomActor, Shared};
 use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
-use super::presence::Identity;
 use super::seats::RoomConfig;
+use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::realtime::bus::Bus;
@@ -45,7 +45,7 @@ impl Rooms {
         conn: ConnId,
         sink: ConnSink,
         access: Access,
-        identity: Identity,
+        identity: Principal,
     ) -> Result<RoomHandle, RoomError> {
         for _ in 0..3 {
             let handle = self.handle(doc);

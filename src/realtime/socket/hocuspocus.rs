@@ -32,13 +32,14 @@ use tracing::{debug, warn};
 use super::read::{FrameReader, Next};
 use super::watch::{counted_watcher, watch_socket};
 use super::write::{drain_until_close, write_loop};
+use crate::identity::Principal;
 use crate::identity::access::authorize_socket;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::metrics::GaugeGuard;
 use crate::product::api::error::ApiError;
 use crate::realtime::limits::{ConnLimits, PresenceLimits};
-use crate::realtime::room::{ConnControl, ConnSink, Identity, Outbound, RoomError, RoomHandle, close_code};
+use crate::realtime::room::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, close_code};
 use crate::state::AppState;
 use yrs::sync::awareness::AwarenessUpdate;
 
@@ -62,7 +63,7 @@ pub async fn upgrade(
 struct Joined {
     room: RoomHandle,
     conn: ConnId,
-    identity: Identity,
+    identity: Principal,
     presence: PresenceLimits,
     _forwarder: AbortOnDropHandle<()>,
     /// Only for user and link tokens, whose access can change while the document is open.

@@ -6,8 +6,9 @@ use tandem_protocol::{self as proto, ClientMessage};
 use tracing::warn;
 use yrs::sync::awareness::AwarenessUpdate;
 
+use crate::identity::Principal;
 use crate::realtime::limits::{PresenceLimits, Violation};
-use crate::realtime::room::{ConnControl, Identity, close_code, stamp};
+use crate::realtime::room::{ConnControl, close_code, stamp};
 
 /// Decodes a y-websocket message (either protocol carries them), counted as received.
 pub(super) fn decode_counted(frame: &[u8]) -> Result<ClientMessage, proto::ProtocolError> {
@@ -19,7 +20,7 @@ pub(super) fn decode_counted(frame: &[u8]) -> Result<ClientMessage, proto::Proto
 /// who sent it: `None` if it is held back (or refused, and the connection closed).
 pub(super) fn through_presence(
     presence: &mut PresenceLimits,
-    identity: &Identity,
+    identity: &Principal,
     control: &ConnControl,
     msg: ClientMessage,
 ) -> Option<ClientMessage> {
@@ -34,7 +35,7 @@ pub(super) fn through_presence(
 }
 
 /// An awareness message carrying who set its states.
-pub(super) fn stamped(mut update: AwarenessUpdate, identity: &Identity) -> ClientMessage {
+pub(super) fn stamped(mut update: AwarenessUpdate, identity: &Principal) -> ClientMessage {
     stamp(&mut update, identity);
     ClientMessage::Awareness(update)
 }

@@ -21,13 +21,14 @@ use tracing::warn;
 use super::read::{FrameReader, Next};
 use super::watch::{counted_watcher, watch_socket};
 use super::write::{Outgoing, drain_until_close, write_loop};
+use crate::identity::Principal;
 use crate::identity::access::{SocketGrant, authorize_socket};
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
 use crate::metrics::GaugeGuard;
 use crate::product::api::error::{ApiError, ErrorCode};
 use crate::rate::ClientIp;
 use crate::realtime::limits::{ConnLimits, PresenceLimits};
-use crate::realtime::room::{ConnControl, ConnSink, Identity, Outbound, RoomError, RoomHandle, close_code};
+use crate::realtime::room::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, close_code};
 use crate::state::AppState;
 
 pub async fn upgrade(
@@ -114,7 +115,7 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant)
 struct Reader<'a> {
     room: &'a RoomHandle,
     conn: ConnId,
-    identity: &'a Identity,
+    identity: &'a Principal,
     control: &'a ConnControl,
     presence: PresenceLimits,
 }

@@ -3,7 +3,7 @@
 //! has none; every node sweeps for itself).
 //!
 //! A client id belongs to the first connection that announces it until that connection
-//! leaves or removes it; who may take one over is [`Identity`]'s rule.
+//! leaves or removes it; who may take one over is [`Principal`]'s rule.
 
 use serde_json::Value;
 use tandem_protocol as proto;
@@ -14,9 +14,10 @@ use yrs::sync::awareness::AwarenessUpdate;
 use yrs::updates::encoder::Encode;
 
 use super::Room;
+use crate::identity::Principal;
 use crate::ids::ConnId;
 use crate::realtime::bus::Payload;
-use crate::realtime::room::presence::{Identity, MAX_CLIENTS_PER_CONN};
+use crate::realtime::room::presence::MAX_CLIENTS_PER_CONN;
 
 impl Room {
     pub(super) fn on_awareness(&mut self, conn: ConnId, mut update: AwarenessUpdate, now: Instant) {
@@ -107,7 +108,7 @@ impl Room {
             };
             self.owners.remove(id);
             let Some(identity) = self.seats.get(&owner).map(|s| &s.identity).filter(|_| remember) else { continue };
-            if matches!(identity, Identity::Guest { .. }) {
+            if matches!(identity, Principal::Guest { .. }) {
                 continue;
             }
             if self.released.len() >= bound {

@@ -14,13 +14,13 @@ use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
 use super::{Effect, Room, Stop};
+use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::realtime::bus::{BusMessage, NodeId, Payload};
 use crate::realtime::room::RoomConfig;
 use crate::realtime::room::content::CONTENT;
 use crate::realtime::room::handle::{Outbound, TextState, close_code};
-use crate::realtime::room::presence::Identity;
 use crate::store::{StoreError, StoredDoc};
 
 fn config() -> RoomConfig {
@@ -36,8 +36,8 @@ fn config() -> RoomConfig {
     }
 }
 
-fn user(id: &str) -> Identity {
-    Identity::User { id: id.into(), name: id.into() }
+fn user(id: &str) -> Principal {
+    Principal::User { id: id.into(), name: id.into() }
 }
 
 /// A room and readable names for its connections.
@@ -60,7 +60,7 @@ impl Fixture {
         Fixture { room, names: HashMap::new() }
     }
 
-    fn join(&mut self, name: &'static str, access: Access, identity: Identity, acks: bool) -> ConnId {
+    fn join(&mut self, name: &'static str, access: Access, identity: Principal, acks: bool) -> ConnId {
         let conn = ConnId::next();
         self.room.join(conn, access, identity, acks).unwrap();
         self.names.insert(conn, name);
