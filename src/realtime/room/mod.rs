@@ -1,4 +1,4 @@
-//! Live rooms: one actor per open document ([`actor`], the I/O loop) owns its [`live`]
+//! Live rooms: one actor per open document (`actor`, the I/O loop) owns its `live`
 //! room (the `yrs` Doc and Awareness and every decision about them, without I/O);
 //! everything else talks to it through a [`RoomHandle`]; [`Rooms`] finds or starts the
 //! actor for a document.

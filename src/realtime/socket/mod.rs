@@ -1,8 +1,8 @@
 //! The two WebSocket protocols rooms speak: y-websocket on `/ws/{doc id}` ([`ws`]) and
 //! Hocuspocus on `/hocuspocus` ([`hocuspocus`]). What they share: the upgrade's allowance
-//! and settings ([`upgrade`]), the reader's close policy and limits ([`read`]), what
-//! happens to a room message on its way in ([`inbound`]), the writer ([`write`]), and the
-//! watcher that keeps an open connection's access in step ([`watch`]).
+//! and settings (`upgrade`), the reader's close policy and limits (`read`), what
+//! happens to a room message on its way in (`inbound`), the writer (`write`), and the
+//! watcher that keeps an open connection's access in step (`watch`).
 
 pub mod hocuspocus;
 mod inbound;
