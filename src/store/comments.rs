@@ -11,6 +11,10 @@ use crate::ids::{CommentId, DocId, NotificationId, UserId};
 /// Stored events a document keeps for clients resuming their stream; older ones are
 /// deleted as new ones come.
 pub const EVENTS_KEPT: i64 = 1000;
+/// Most threads one document holds.
+pub const MAX_THREADS: i64 = 5000;
+/// Most replies one thread holds.
+pub const MAX_REPLIES: i64 = 500;
 
 /// One message: a thread's first (`thread_id == id`) or a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,13 +138,16 @@ pub enum Outcome<T> {
     Done(T),
     /// No such comment on that document.
     Missing,
+    /// The document already holds [`MAX_THREADS`] threads, or the thread [`MAX_REPLIES`]
+    /// replies.
+    Full,
 }
 
 #[async_trait]
 pub trait Comments: Send + Sync + 'static {
     /// Writes a message, the notifications it sends (`notify`: users and why) and its
     /// `comment.created` event, in one transaction. A reply to a missing thread is
-    /// `Missing`.
+    /// `Missing`; past the limits, `Full`.
     async fn create_comment(
         &self,
         c: &NewComment,

@@ -8,8 +8,8 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::StoreError;
 use super::comments::{
-    Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, NewComment, Notification, NotificationKind, Outcome,
-    StoredAnchor,
+    Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, MAX_REPLIES, MAX_THREADS, NewComment, Notification,
+    NotificationKind, Outcome, StoredAnchor,
 };
 use super::dialect::Dialect;
 use super::sql::SqlStore;
@@ -243,6 +243,25 @@ where
             if thread.is_none() {
                 return Ok(Outcome::Missing);
             }
+        }
+        // Counted under the document's row lock (taken first, as the event number is), so
+        // writers racing past the limit take turns.
+        sqlx::query("UPDATE documents SET event_seq = event_seq WHERE id = $1")
+            .bind(c.document_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let (n, max): ((i64,), i64) = if c.thread_id == c.id {
+            let q = sqlx::query_as("SELECT COUNT(*) FROM comments WHERE document_id = $1 AND thread_id = id");
+            (q.bind(c.document_id.as_str()).fetch_one(&mut *tx).await?, MAX_THREADS)
+        } else {
+            let q = sqlx::query_as(
+                "SELECT COUNT(*) FROM comments WHERE document_id = $1 AND thread_id = $2 AND id <> thread_id",
+            );
+            (q.bind(c.document_id.as_str()).bind(c.thread_id.as_str()).fetch_one(&mut *tx).await?, MAX_REPLIES)
+        };
+        let n = n.0;
+        if n >= max {
+            return Ok(Outcome::Full);
         }
         let anchor = c.anchor.as_ref();
         sqlx::query(

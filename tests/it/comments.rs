@@ -24,6 +24,7 @@ on_both_databases!(
     mentions_and_replies_notify_readers_who_mark_them_read,
     comment_events_stream_live_and_resume_after_a_reconnect,
     a_stream_says_when_the_callers_role_changes_and_ends_when_access_goes,
+    a_thread_takes_at_most_500_replies,
 );
 
 /// A document owned by ann, shared with bob as commenter and carol as viewer; dave is a
@@ -371,4 +372,18 @@ async fn a_stream_says_when_the_callers_role_changes_and_ends_when_access_goes(d
     assert_eq!(status, 204);
     carol.wait_for(T, "access.revoked").await;
     assert!(carol.next(T).await.is_none(), "the stream ends");
+}
+
+async fn a_thread_takes_at_most_500_replies(db: Db) {
+    let server = server(db).await;
+    let t = team(&server, "text").await;
+    let (_, thread) = t.start(&t.bob, json!({"body": "many"})).await;
+    let replies = format!("/{}/replies", thread["id"].as_str().unwrap());
+    for i in 0..500 {
+        let (status, body) = t.call(&t.bob, Method::POST, &replies, Some(json!({"body": format!("r{i}")}))).await;
+        assert_eq!(status, 201, "reply {i}: {body}");
+    }
+    let (status, body) = t.call(&t.ann, Method::POST, &replies, Some(json!({"body": "one more"}))).await;
+    assert_eq!((status, code(&body)), (409, Some("too_many_comments")));
+    assert_eq!(t.list(&t.ann, "").await[0]["replies"].as_array().unwrap().len(), 500);
 }

@@ -25,7 +25,9 @@ use crate::realtime::room::AnchorAt;
 use crate::realtime::room::anchors::{Anchor, AnchorError, Resolved};
 use crate::state::AppState;
 use crate::store::catalog::{Role, now_ms};
-use crate::store::comments::{Changed, Comment, NewComment, NotificationKind, Outcome, StoredAnchor};
+use crate::store::comments::{
+    Changed, Comment, MAX_REPLIES, MAX_THREADS, NewComment, NotificationKind, Outcome, StoredAnchor,
+};
 
 /// Longest message, in characters.
 pub const MAX_BODY_CHARS: usize = 10_000;
@@ -299,6 +301,10 @@ fn done(outcome: Outcome<Changed>) -> Result<Changed, ApiError> {
     match outcome {
         Outcome::Done(changed) => Ok(changed),
         Outcome::Missing => Err(not_found()),
+        Outcome::Full => Err(ApiError::new(
+            ErrorCode::TooManyComments,
+            format!("a document holds at most {MAX_THREADS} threads, a thread {MAX_REPLIES} replies"),
+        )),
     }
 }
 

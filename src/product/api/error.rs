@@ -92,6 +92,8 @@ error_codes! {
     LastOwner = "last_owner", CONFLICT;
     PersonalWorkspace = "personal_workspace", CONFLICT;
     InvitationUsed = "invitation_used", CONFLICT;
+    /// The document holds as many comment threads as it may, or the thread as many replies.
+    TooManyComments = "too_many_comments", CONFLICT;
     InvitationExpired = "invitation_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
