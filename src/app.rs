@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{ApiConfig, ServeConfig};
+use crate::config::{ApiConfig, Retention, ServeConfig};
 use crate::events::Feeds;
 use crate::identity::jwks::{Jwks, JwksConfig};
 use crate::identity::tokens::Keys;
@@ -96,6 +96,7 @@ pub async fn run(
         large_frames: Arc::new(socket::FrameBudget::new(config.socket.large_frame_budget)),
         config: Arc::new(config),
     };
+    tokio::spawn(thin_versions(state.store.clone(), state.config.room.version_retention.clone(), root.child_token()));
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {
@@ -119,4 +120,28 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
+}
+
+/// How often old automatic versions are thinned, and most deleted per run.
+const THIN_EVERY: Duration = Duration::from_secs(3600);
+const THIN_MAX: u32 = 10_000;
+
+/// Thins old automatic versions by the retention rules: a minute after start, then hourly.
+async fn thin_versions(store: Arc<dyn store::Store>, retention: Retention, stop: CancellationToken) {
+    if retention.min_age().is_none() {
+        return;
+    }
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.cancelled() => return,
+        }
+        match store.thin_versions(&retention, store::catalog::now_ms(), THIN_MAX).await {
+            Ok(0) => {}
+            Ok(n) => info!(versions = n, "thinned old automatic versions"),
+            Err(e) => warn!(error = %e, "thinning versions failed; retrying next hour"),
+        }
+        next += THIN_EVERY;
+    }
 }

@@ -19,7 +19,7 @@ mod storage;
 
 pub use api::ApiConfig;
 pub use auth::AuthConfig;
-pub use room::RoomConfig;
+pub use room::{Retention, RoomConfig};
 pub use server::{LogFormat, ServerConfig};
 pub use socket::SocketConfig;
 pub use storage::{SqliteSync, StorageConfig};

@@ -14,7 +14,7 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 use utoipa::ToSchema;
 
-use crate::ids::{CommentId, DocId};
+use crate::ids::{CommentId, DocId, VersionId};
 use crate::realtime::bus::{Bus, EventNotice};
 use crate::store::comments::{DocEvent, EVENTS_KEPT};
 use crate::store::{Store, StoreError};
@@ -31,7 +31,7 @@ pub const MAX_STREAMS_PER_CALLER: usize = 16;
 /// payload of a Hocuspocus stateless message).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventView {
-    /// `comment.created`, `comment.updated` or `comment.deleted`.
+    /// `comment.created`, `comment.updated`, `comment.deleted` or `version.created`.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// The event's number in the document's stream (the SSE id).
@@ -39,6 +39,7 @@ pub struct EventView {
     pub document_id: DocId,
     pub thread_id: Option<CommentId>,
     pub comment_id: Option<CommentId>,
+    pub version_id: Option<VersionId>,
     pub at: i64,
 }
 
@@ -50,6 +51,7 @@ impl From<&DocEvent> for EventView {
             document_id: e.document_id.clone(),
             thread_id: e.thread_id.clone(),
             comment_id: e.comment_id.clone(),
+            version_id: e.version_id.clone(),
             at: e.created_at,
         }
     }

@@ -116,3 +116,7 @@ string_id!(
     /// A notification for one user.
     NotificationId
 );
+string_id!(
+    /// A saved version of a document.
+    VersionId
+);

@@ -46,6 +46,9 @@ enum Scenario {
     FastWriter(scenarios::fast_writer::FastWriterArgs),
     /// Fault: clients that never read; they must be disconnected, server memory flat.
     SlowReader(scenarios::slow_reader::SlowReaderArgs),
+    /// Version history without a server: what one version of a document stores, and how
+    /// long diffing two versions takes.
+    Versions(scenarios::versions::VersionsArgs),
 }
 
 /// Flags every scenario shares.
@@ -132,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::PgRestart(args) => scenarios::pg_restart::run(args).await?,
         Scenario::FastWriter(args) => scenarios::fast_writer::run(args).await?,
         Scenario::SlowReader(args) => scenarios::slow_reader::run(args).await?,
+        Scenario::Versions(args) => scenarios::versions::run(args).await?,
     };
     report.print();
     if let Some(path) = &report.json_path {

@@ -16,6 +16,15 @@ pub struct RoomConfig {
     /// Update-log rows after which a live document is compacted into its snapshot.
     #[arg(long, env = "TANDEM_COMPACT_AFTER", default_value_t = 500)]
     pub compact_after: u64,
+    /// How often a document being edited gets an automatic version (it gets one when its
+    /// room closes after edits too).
+    #[arg(long, env = "TANDEM_VERSION_INTERVAL", default_value = "10m", value_parser = humantime::parse_duration)]
+    pub version_interval: Duration,
+    /// How automatic versions are thinned: `AGE:EVERY` rules, e.g. `7d:1d,90d:1w` keeps one
+    /// a day of those older than 7 days and one a week of those older than 90 days (named
+    /// and restore versions are always kept); `none` keeps every one.
+    #[arg(long, env = "TANDEM_VERSION_RETENTION", default_value = "7d:1d,90d:1w", value_parser = Retention::parse)]
+    pub version_retention: Retention,
     /// How often a room exchanges state vectors with the other nodes holding it.
     #[arg(long, env = "TANDEM_ANTI_ENTROPY", default_value = "30s", value_parser = humantime::parse_duration)]
     pub anti_entropy: Duration,
@@ -45,4 +54,61 @@ pub struct RoomConfig {
     /// past this is refused and its sender closed with 1009.
     #[arg(long = "max-document-state-size", value_name = "MAX_DOCUMENT_STATE_SIZE", env = "TANDEM_MAX_DOCUMENT_STATE_SIZE", default_value_t = 64 * 1024 * 1024)]
     pub max_state_bytes: usize,
+}
+
+/// How automatic versions are thinned: each rule keeps, of the versions older than `age`,
+/// the newest one per `every` (the rule with the largest age that applies wins).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Retention {
+    pub rules: Vec<(Duration, Duration)>,
+}
+
+impl Retention {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s == "none" {
+            return Ok(Retention::default());
+        }
+        let mut rules = Vec::new();
+        for rule in s.split(',') {
+            let (age, every) = rule.split_once(':').ok_or_else(|| format!("`{rule}` is not AGE:EVERY"))?;
+            let parse = |v: &str| humantime::parse_duration(v.trim()).map_err(|e| format!("`{v}`: {e}"));
+            let (age, every) = (parse(age)?, parse(every)?);
+            if every.is_zero() {
+                return Err(format!("`{rule}`: EVERY must be more than zero"));
+            }
+            rules.push((age, every));
+        }
+        rules.sort();
+        Ok(Retention { rules })
+    }
+
+    /// The period to thin to for a version this old, if any rule applies.
+    pub fn period_for(&self, age: Duration) -> Option<Duration> {
+        self.rules.iter().rev().find(|(min_age, _)| age >= *min_age).map(|(_, every)| *every)
+    }
+
+    /// The youngest age any rule thins.
+    pub fn min_age(&self) -> Option<Duration> {
+        self.rules.first().map(|(age, _)| *age)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_rules_parse_and_pick_the_oldest_that_applies() {
+        let r = Retention::parse("90d:1w, 7d:1d").unwrap();
+        let day = Duration::from_secs(86_400);
+        assert_eq!(r.min_age(), Some(7 * day));
+        assert_eq!(r.period_for(day), None);
+        assert_eq!(r.period_for(8 * day), Some(day));
+        assert_eq!(r.period_for(100 * day), Some(7 * day));
+        assert_eq!(Retention::parse("none").unwrap(), Retention::default());
+        for bad in ["7d", "7d:0s", "x:1d", ""] {
+            assert!(Retention::parse(bad).is_err(), "{bad}");
+        }
+    }
 }

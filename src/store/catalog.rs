@@ -201,6 +201,8 @@ pub struct Document {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Offered as a starting point for new documents of its workspace.
+    pub is_template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +233,8 @@ pub struct DocQuery {
     pub owner: Option<UserId>,
     /// The trash (soft-deleted documents) instead of the live ones.
     pub deleted: bool,
+    /// Only templates (`true`) or only other documents (`false`).
+    pub template: Option<bool>,
     pub sort: SortKey,
     pub descending: bool,
     /// Keyset position: the sort value and id of the last document already seen.
@@ -272,9 +276,9 @@ impl DocAccess {
 }
 
 /// The whole catalogue.
-pub trait Catalog: Accounts + Documents + super::comments::Comments {}
+pub trait Catalog: Accounts + Documents + super::comments::Comments + super::versions::Versions {}
 
-impl<T: Accounts + Documents + super::comments::Comments> Catalog for T {}
+impl<T: Accounts + Documents + super::comments::Comments + super::versions::Versions> Catalog for T {}
 
 /// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]
@@ -346,6 +350,7 @@ pub trait Documents: Send + Sync + 'static {
         id: &DocId,
         title: Option<&str>,
         tags: Option<&[String]>,
+        is_template: Option<bool>,
         now: i64,
     ) -> Result<Option<Document>, StoreError>;
     async fn set_deleted(&self, id: &DocId, deleted_at: Option<i64>) -> Result<bool, StoreError>;

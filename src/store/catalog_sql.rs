@@ -8,7 +8,7 @@ use super::catalog::{Credentials, Document, Invitation, Link, Member, Role, Sess
 use crate::ids::{DocId, UserId, WorkspaceId};
 
 pub(super) const DOC_COLUMNS: &str =
-    "d.id, d.workspace_id, d.title, d.owner_id, d.created_at, d.updated_at, d.deleted_at";
+    "d.id, d.workspace_id, d.title, d.owner_id, d.created_at, d.updated_at, d.deleted_at, d.is_template";
 
 #[derive(FromRow)]
 pub(super) struct UserRow {
@@ -119,6 +119,7 @@ pub(super) struct DocRow {
     created_at: i64,
     updated_at: i64,
     deleted_at: Option<i64>,
+    is_template: i64,
 }
 
 impl DocRow {
@@ -136,6 +137,7 @@ impl DocRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             deleted_at: self.deleted_at,
+            is_template: self.is_template != 0,
         })
     }
 }

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::ids::{CommentId, DocId, NotificationId, UserId};
+use crate::ids::{CommentId, DocId, NotificationId, UserId, VersionId};
 
 /// Stored events a document keeps for clients resuming their stream; older ones are
 /// deleted as new ones come.
@@ -96,6 +96,7 @@ pub enum EventKind {
     CommentCreated,
     CommentUpdated,
     CommentDeleted,
+    VersionCreated,
 }
 
 impl EventKind {
@@ -104,11 +105,12 @@ impl EventKind {
             EventKind::CommentCreated => "comment.created",
             EventKind::CommentUpdated => "comment.updated",
             EventKind::CommentDeleted => "comment.deleted",
+            EventKind::VersionCreated => "version.created",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [EventKind::CommentCreated, EventKind::CommentUpdated, EventKind::CommentDeleted]
+        [EventKind::CommentCreated, EventKind::CommentUpdated, EventKind::CommentDeleted, EventKind::VersionCreated]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -122,6 +124,7 @@ pub struct DocEvent {
     pub kind: EventKind,
     pub thread_id: Option<CommentId>,
     pub comment_id: Option<CommentId>,
+    pub version_id: Option<VersionId>,
     pub created_at: i64,
 }
 

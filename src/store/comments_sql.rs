@@ -13,7 +13,7 @@ use super::comments::{
 };
 use super::dialect::Dialect;
 use super::sql::SqlStore;
-use crate::ids::{CommentId, DocId, NotificationId, UserId};
+use crate::ids::{CommentId, DocId, NotificationId, UserId, VersionId};
 
 const COMMENT_COLUMNS: &str = "c.id, c.document_id, c.thread_id, c.author_id, u.name AS author_name, c.body, \
      c.anchor_start, c.anchor_end, c.quote, t.resolved_at, c.created_at, c.edited_at";
@@ -69,6 +69,7 @@ struct EventRow {
     kind: String,
     thread_id: Option<String>,
     comment_id: Option<String>,
+    version_id: Option<String>,
     created_at: i64,
 }
 
@@ -84,6 +85,7 @@ impl TryFrom<EventRow> for DocEvent {
             kind,
             thread_id: r.thread_id.map(CommentId::new),
             comment_id: r.comment_id.map(CommentId::new),
+            version_id: r.version_id.map(VersionId::new),
             created_at: r.created_at,
         })
     }
@@ -132,13 +134,27 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    /// Takes the document's next event number and writes the event, in the caller's
-    /// transaction; drops events older than the last [`EVENTS_KEPT`].
-    async fn next_event(
+    /// Takes the document's next event number and writes the event about `comment`, in
+    /// the caller's transaction.
+    async fn comment_event(
         tx: &mut DB::Connection,
         doc: &DocId,
         kind: EventKind,
         comment: &Comment,
+        now: i64,
+    ) -> Result<DocEvent, StoreError> {
+        let subject = (Some(comment.thread_id.clone()), Some(comment.id.clone()), None);
+        Self::next_event(tx, doc, kind, subject, now).await
+    }
+
+    /// Takes the document's next event number and writes the event (about a thread and
+    /// message, or a version), in the caller's transaction; drops events older than the
+    /// last [`EVENTS_KEPT`].
+    pub(super) async fn next_event(
+        tx: &mut DB::Connection,
+        doc: &DocId,
+        kind: EventKind,
+        (thread_id, comment_id, version_id): (Option<CommentId>, Option<CommentId>, Option<VersionId>),
         now: i64,
     ) -> Result<DocEvent, StoreError> {
         let (seq,): (i64,) =
@@ -147,14 +163,15 @@ where
                 .fetch_one(&mut *tx)
                 .await?;
         sqlx::query(
-            "INSERT INTO document_events (document_id, seq, kind, thread_id, comment_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO document_events (document_id, seq, kind, thread_id, comment_id, version_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(doc.as_str())
         .bind(seq)
         .bind(kind.as_str())
-        .bind(comment.thread_id.as_str())
-        .bind(comment.id.as_str())
+        .bind(thread_id.as_ref().map(CommentId::as_str))
+        .bind(comment_id.as_ref().map(CommentId::as_str))
+        .bind(version_id.as_ref().map(VersionId::as_str))
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -167,8 +184,9 @@ where
             document_id: doc.clone(),
             seq: seq as u64,
             kind,
-            thread_id: Some(comment.thread_id.clone()),
-            comment_id: Some(comment.id.clone()),
+            thread_id,
+            comment_id,
+            version_id,
             created_at: now,
         })
     }
@@ -203,7 +221,7 @@ where
         };
         change(&mut tx, before.clone()).await?;
         let comment = Self::comment_in(&mut tx, doc, id.as_str()).await?.unwrap_or(before);
-        let event = Self::next_event(&mut tx, doc, kind, &comment, now).await?;
+        let event = Self::comment_event(&mut tx, doc, kind, &comment, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done(Changed { comment, event }))
     }
@@ -296,7 +314,7 @@ where
         let comment = Self::comment_in(&mut tx, &c.document_id, c.id.as_str())
             .await?
             .ok_or_else(|| StoreError::Invalid("a comment written in this transaction is missing".into()))?;
-        let event = Self::next_event(&mut tx, &c.document_id, EventKind::CommentCreated, &comment, now).await?;
+        let event = Self::comment_event(&mut tx, &c.document_id, EventKind::CommentCreated, &comment, now).await?;
         tx.commit().await?;
         Ok(Outcome::Done(Changed { comment, event }))
     }
@@ -435,7 +453,7 @@ where
 
     async fn events_after(&self, doc: &DocId, after: u64, limit: u32) -> Result<Vec<DocEvent>, StoreError> {
         let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT document_id, seq, kind, thread_id, comment_id, created_at FROM document_events
+            "SELECT document_id, seq, kind, thread_id, comment_id, version_id, created_at FROM document_events
              WHERE document_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(doc.as_str())

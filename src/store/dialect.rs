@@ -16,7 +16,7 @@ use sqlx::IntoArguments;
 use sqlx::{Database, Pool, QueryBuilder};
 
 use super::StoreError;
-use crate::ids::{DocId, WorkspaceId};
+use crate::ids::{DocId, UserId, WorkspaceId};
 
 pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAffected> {
     /// Starts a transaction that writes.
@@ -38,8 +38,13 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     fn lock_compaction(tx: &mut Self::Connection, doc: &DocId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Appends updates (of any documents) in one transaction, in as few round trips as
-    /// the backend allows: the hot path of every edit.
-    fn append(pool: &Pool<Self>, batch: &[(DocId, Bytes)]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// the backend allows: the hot path of every edit. `authors` (distinct) are recorded
+    /// as contributors in the same transaction.
+    fn append(
+        pool: &Pool<Self>,
+        batch: &[(DocId, Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Deletes exactly the log `rows` (seq, data) a compaction read and folded, in its
     /// transaction; answers how many went.

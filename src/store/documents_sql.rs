@@ -59,6 +59,9 @@ where
             qb.push(" AND d.workspace_id = ");
             qb.push_bind(ws.as_str().to_owned());
         }
+        if let Some(template) = q.template {
+            qb.push(if template { " AND d.is_template <> 0" } else { " AND d.is_template = 0" });
+        }
         if let Some(owner) = &q.owner {
             qb.push(" AND d.owner_id = ");
             qb.push_bind(owner.as_str().to_owned());
@@ -122,6 +125,7 @@ where
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            is_template: false,
         })
     }
 
@@ -208,15 +212,20 @@ where
         id: &DocId,
         title: Option<&str>,
         tags: Option<&[String]>,
+        is_template: Option<bool>,
         now: i64,
     ) -> Result<Option<Document>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE documents SET title = COALESCE($2, title), updated_at = $3 WHERE id = $1")
-            .bind(id.as_str())
-            .bind(title)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE documents SET title = COALESCE($2, title), is_template = COALESCE($4, is_template), updated_at = $3
+             WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .bind(title)
+        .bind(now)
+        .bind(is_template.map(i64::from))
+        .execute(&mut *tx)
+        .await?;
         if done.rows_affected() != 1 {
             return Ok(None);
         }
@@ -247,6 +256,7 @@ where
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM doc_updates WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_snapshots WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM doc_contributors WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM documents WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)

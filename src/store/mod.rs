@@ -14,6 +14,8 @@ mod error;
 mod postgres;
 mod sql;
 mod sqlite;
+pub mod versions;
+mod versions_sql;
 pub mod writer;
 
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, StateVector, Transact, Update};
 
 use crate::config::SqliteSync;
-use crate::ids::DocId;
+use crate::ids::{DocId, UserId};
 
 pub use error::{Conflict, StoreError};
 pub use postgres::PgStore;
@@ -60,7 +62,17 @@ pub trait Store: catalog::Catalog {
     async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError>;
 
     /// Appends updates (of any documents) in ONE transaction: all or none are durable.
-    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError>;
+    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
+        self.append_updates_by(batch, &[]).await
+    }
+
+    /// [`Store::append_updates`], recording in the same transaction which users wrote to
+    /// which documents (the contributors the next version names).
+    async fn append_updates_by(
+        &self,
+        batch: &[(DocId, bytes::Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> Result<(), StoreError>;
 
     /// Folds the document's log into its snapshot and deletes the rows folded, in one
     /// transaction that reads every row it deletes (rows appended meanwhile by anyone

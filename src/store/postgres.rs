@@ -10,7 +10,7 @@ use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql::SqlStore;
-use crate::ids::{DocId, WorkspaceId};
+use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// The production store.
 pub type PgStore = SqlStore<Postgres>;
@@ -49,15 +49,34 @@ impl Dialect for Postgres {
     }
 
     /// One statement for the whole batch (one round trip, and one implicit transaction).
-    async fn append(pool: &PgPool, batch: &[(DocId, Bytes)]) -> Result<(), StoreError> {
+    async fn append(pool: &PgPool, batch: &[(DocId, Bytes)], authors: &[(DocId, UserId)]) -> Result<(), StoreError> {
         let docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
         let datas: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_ref()).collect();
+        if authors.is_empty() {
+            sqlx::query(
+                "INSERT INTO doc_updates (doc_id, data)
+                 SELECT * FROM UNNEST($1::text[], $2::bytea[])",
+            )
+            .bind(&docs)
+            .bind(&datas)
+            .execute(pool)
+            .await?;
+            return Ok(());
+        }
+        // One statement, so one round trip and atomic: the log rows and their authors.
+        let author_docs: Vec<&str> = authors.iter().map(|(d, _)| d.as_str()).collect();
+        let users: Vec<&str> = authors.iter().map(|(_, u)| u.as_str()).collect();
         sqlx::query(
-            "INSERT INTO doc_updates (doc_id, data)
-             SELECT * FROM UNNEST($1::text[], $2::bytea[])",
+            "WITH appended AS (
+                 INSERT INTO doc_updates (doc_id, data) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+             )
+             INSERT INTO doc_contributors (doc_id, user_id) SELECT * FROM UNNEST($3::text[], $4::text[])
+             ON CONFLICT DO NOTHING",
         )
         .bind(&docs)
         .bind(&datas)
+        .bind(&author_docs)
+        .bind(&users)
         .execute(pool)
         .await?;
         Ok(())

@@ -7,7 +7,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Pool, Type};
 
 use super::dialect::Dialect;
 use super::{Compaction, Store, StoreError, StoredDoc, fold};
-use crate::ids::DocId;
+use crate::ids::{DocId, UserId};
 
 /// The store over the database `DB` ([`super::SqliteStore`] or [`super::PgStore`]).
 ///
@@ -79,8 +79,12 @@ where
         Ok(StoredDoc { snapshot: snapshot.map(|(d,)| d), updates: updates.into_iter().map(|(d,)| d).collect() })
     }
 
-    async fn append_updates(&self, batch: &[(DocId, bytes::Bytes)]) -> Result<(), StoreError> {
-        DB::append(&self.pool, batch).await
+    async fn append_updates_by(
+        &self,
+        batch: &[(DocId, bytes::Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> Result<(), StoreError> {
+        DB::append(&self.pool, batch, authors).await
     }
 
     async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError> {

@@ -15,7 +15,7 @@ use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql::SqlStore;
 use crate::config::SqliteSync;
-use crate::ids::{DocId, WorkspaceId};
+use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// The embedded store.
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -110,13 +110,24 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
-    async fn append(pool: &SqlitePool, batch: &[(DocId, Bytes)]) -> Result<(), StoreError> {
+    async fn append(
+        pool: &SqlitePool,
+        batch: &[(DocId, Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> Result<(), StoreError> {
         // In-process: a round trip is a function call, so one prepared INSERT per row.
         let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
         for (doc, data) in batch {
             sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES ($1, $2)")
                 .bind(doc.as_str())
                 .bind(data.as_ref())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (doc, user) in authors {
+            sqlx::query("INSERT INTO doc_contributors (doc_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(doc.as_str())
+                .bind(user.as_str())
                 .execute(&mut *tx)
                 .await?;
         }

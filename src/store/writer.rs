@@ -10,7 +10,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error};
 
 use super::{Store, StoreError};
-use crate::ids::DocId;
+use crate::ids::{DocId, UserId};
 
 /// Requests waiting for the writer before senders feel backpressure.
 const QUEUE_CAPACITY: usize = 4096;
@@ -23,6 +23,8 @@ pub type Committed = Result<(), Arc<StoreError>>;
 struct Request {
     doc: DocId,
     update: Bytes,
+    /// The user who wrote it, when a user did (a contributor to the next version).
+    author: Option<UserId>,
     done: oneshot::Sender<Committed>,
 }
 
@@ -41,10 +43,10 @@ impl Writer {
     }
 
     /// Queues an update; the returned receiver resolves once it is committed (or failed).
-    pub async fn append(&self, doc: DocId, update: Bytes) -> oneshot::Receiver<Committed> {
+    pub async fn append(&self, doc: DocId, update: Bytes, author: Option<UserId>) -> oneshot::Receiver<Committed> {
         let (done, rx) = oneshot::channel();
         // The task only stops when every Writer is gone, and we are one: send cannot fail.
-        let _ = self.tx.send(Request { doc, update, done }).await;
+        let _ = self.tx.send(Request { doc, update, author, done }).await;
         rx
     }
 }
@@ -52,10 +54,18 @@ impl Writer {
 async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     let mut rows: Vec<(DocId, Bytes)> = Vec::with_capacity(MAX_BATCH);
+    let mut authors: Vec<(DocId, UserId)> = Vec::new();
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         rows.extend(batch.iter().map(|r| (r.doc.clone(), r.update.clone())));
+        for r in &batch {
+            if let Some(user) = &r.author
+                && !authors.iter().any(|(d, u)| *d == r.doc && u == user)
+            {
+                authors.push((r.doc.clone(), user.clone()));
+            }
+        }
         let started = std::time::Instant::now();
-        let result = store.append_updates(&rows).await.map_err(Arc::new);
+        let result = store.append_updates_by(&rows, &authors).await.map_err(Arc::new);
         metrics::histogram!(crate::metrics::PERSIST_BATCH).record(rows.len() as f64);
         metrics::histogram!(crate::metrics::PERSIST_SECONDS).record(started.elapsed().as_secs_f64());
         if result.is_err() {
@@ -66,6 +76,7 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
             Err(e) => error!(updates = rows.len(), error = %e, "group commit failed"),
         }
         rows.clear();
+        authors.clear();
         for req in batch.drain(..) {
             let _ = req.done.send(result.clone());
         }

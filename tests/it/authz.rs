@@ -94,6 +94,8 @@ struct Fresh {
     invitation_id: String,
     /// A comment thread the owner started on the document.
     thread_id: String,
+    /// A version the owner saved.
+    version_id: String,
 }
 
 impl World {
@@ -136,7 +138,11 @@ impl World {
             .post(&format!("/api/v1/documents/{doc}/comments"), &self.owner.token, json!({"body": "a thread"}))
             .await;
         assert_eq!(status, 201, "{thread}");
+        let (status, version) =
+            self.api.post(&format!("/api/v1/documents/{doc}/versions"), &self.owner.token, json!({"name": "v1"})).await;
+        assert_eq!(status, 201, "{version}");
         Fresh {
+            version_id: version["id"].as_str().unwrap().to_owned(),
             thread_id: thread["id"].as_str().unwrap().to_owned(),
             doc,
             link: link["token"].as_str().unwrap().to_owned(),
@@ -498,6 +504,61 @@ fn cases() -> Vec<Case> {
         ),
         case("event stream", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/events", None),
         case("notifications", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/notifications", None),
+        case("list versions", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/versions", None),
+        case(
+            "read a version",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/versions/{version}",
+            None,
+        ),
+        case(
+            "render a version",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/versions/{version}/render",
+            None,
+        ),
+        case(
+            "diff a version",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/versions/{version}/diff?against=current",
+            None,
+        ),
+        case(
+            "save a named version",
+            Scope::Document,
+            DOC_WRITERS,
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/versions",
+            Some(json!({"name": "mine"})),
+        ),
+        case(
+            "restore a version",
+            Scope::Document,
+            DOC_WRITERS,
+            200,
+            Method::POST,
+            "/api/v1/documents/{doc}/versions/{version}/restore",
+            None,
+        ),
+        case(
+            "make it a template",
+            Scope::Document,
+            DOC_WRITERS,
+            200,
+            Method::PATCH,
+            "/api/v1/documents/{doc}",
+            Some(json!({"is_template": true})),
+        ),
         case(
             "mark notifications read",
             Scope::User,
@@ -518,6 +579,7 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{link_id}", &f.link_id)
         .replace("{invitation_id}", &f.invitation_id)
         .replace("{thread}", &f.thread_id)
+        .replace("{version}", &f.version_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {

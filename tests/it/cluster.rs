@@ -313,6 +313,17 @@ async fn comment_events_and_anchors_span_nodes() {
     let mut stream = common::sse::Sse::open(&api_b.base, &doc, &ann.token, None).await;
     let (mut provider, _) = tokio_tungstenite::connect_async(format!("ws://{}/hocuspocus", b.addr)).await.unwrap();
     provider.send(hp::encode_auth_token_v4(&doc, &ann.token, "4.8.0").into()).await.unwrap();
+    // In once authenticated: events stored from then on reach it.
+    tokio::time::timeout(T, async {
+        while let Some(Ok(msg)) = provider.next().await {
+            if let Ok(hp::Frame::Doc { kind: hp::MSG_AUTH, message, .. }) = hp::split(&msg.into_data()) {
+                assert_eq!(message.get(1), Some(&2), "authenticated");
+                return;
+            }
+        }
+    })
+    .await
+    .expect("authenticated on the other node");
 
     let comments = format!("/api/v1/documents/{doc}/comments");
     let (status, thread) =

@@ -22,3 +22,4 @@ mod presence;
 mod rooms;
 mod startup;
 mod store;
+mod versions;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
-use tandem::config::SqliteSync;
+use tandem::config::{Retention, SqliteSync};
 use tandem::ids::{DocId, UserId, WorkspaceId};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
+use tandem::store::versions::{NewVersion, VersionKind};
 use tandem::store::{self, Conflict, Store, StoreError};
 use yrs::{Doc, GetString, Text, Transact};
 
@@ -44,6 +45,8 @@ contract!(
     compaction_racing_appends_loses_nothing,
     corrupt_rows_fail_compaction_and_stay_in_the_log,
     taken_keys_and_missing_parents_are_typed_conflicts,
+    versions_take_the_contributors_the_log_recorded_and_skip_identical_auto_ones,
+    retention_thins_old_automatic_versions_and_keeps_the_rest,
 );
 
 fn doc(s: &str) -> DocId {
@@ -212,4 +215,73 @@ async fn taken_keys_and_missing_parents_are_typed_conflicts(store: Arc<dyn Store
     assert_eq!(conflict(share), Some(Conflict::ShareTargetGone));
     let link = Link { id: "l".into(), token: "t".into(), document_id: doc("gone"), role: Role::Viewer, created_at: 0 };
     assert_eq!(conflict(store.create_link(&link).await), Some(Conflict::LinkDocumentGone));
+}
+
+/// A user and a document of theirs, for the version contracts.
+async fn owned_doc(store: &dyn Store, id: &str) -> (UserId, DocId) {
+    let user =
+        NewUser { email: Some(format!("{id}@example.com")), name: id.into(), password_hash: None, external: None };
+    let user = store.create_user(user).await.unwrap();
+    let ws = store.create_workspace("w", &user.id, false).await.unwrap();
+    let new =
+        NewDocument { id: doc(id), workspace_id: ws.id, title: "t".into(), owner_id: user.id.clone(), tags: vec![] };
+    store.create_document(&new).await.unwrap();
+    (user.id, doc(id))
+}
+
+fn version(doc: &DocId, kind: VersionKind, text: &str) -> NewVersion {
+    NewVersion::new(doc, kind, None, None, b"state", text)
+}
+
+async fn versions_take_the_contributors_the_log_recorded_and_skip_identical_auto_ones(store: Arc<dyn Store>) {
+    let (ann, d) = owned_doc(store.as_ref(), "history").await;
+    let bob = UserId::new("bob-id");
+    let edit = Bytes::from(insert_update(1, "x"));
+    store.append_updates_by(&[(d.clone(), edit.clone())], &[(d.clone(), ann.clone())]).await.unwrap();
+    store
+        .append_updates_by(&[(d.clone(), edit.clone())], &[(d.clone(), bob.clone()), (d.clone(), ann.clone())])
+        .await
+        .unwrap();
+    // Compaction folds the log; the contributors stay.
+    store.compact(&d).await.unwrap();
+    let first = store.create_version(&version(&d, VersionKind::Auto, "one"), 1_000).await.unwrap().unwrap();
+    assert_eq!(first.version.contributors, [ann.clone(), bob.clone()]);
+    assert_eq!(first.event.version_id.as_ref(), Some(&first.version.id));
+    // Taken: the next version names only who wrote since.
+    store.append_updates_by(&[(d.clone(), edit)], &[(d.clone(), bob.clone())]).await.unwrap();
+    assert!(store.create_version(&version(&d, VersionKind::Auto, "one"), 2_000).await.unwrap().is_none(), "identical");
+    let second = store.create_version(&version(&d, VersionKind::Named, "one"), 3_000).await.unwrap().unwrap();
+    assert_eq!(second.version.contributors, [bob]);
+    let listed = store.versions(&d, 10, None).await.unwrap();
+    assert_eq!(listed.iter().map(|v| v.created_at).collect::<Vec<_>>(), [3_000, 1_000]);
+    let page = store.versions(&d, 10, Some((3_000, second.version.id.clone()))).await.unwrap();
+    assert_eq!(page.len(), 1);
+    let stored = store.version(&d, &first.version.id).await.unwrap().unwrap();
+    assert_eq!((stored.text().unwrap(), stored.state().unwrap()), ("one".to_owned(), b"state".to_vec()));
+    assert!(store.version(&doc("other"), &first.version.id).await.unwrap().is_none());
+    // A permanently deleted document takes its versions with it.
+    assert!(store.purge_document(&d).await.unwrap());
+    assert!(store.versions(&d, 10, None).await.unwrap().is_empty());
+}
+
+async fn retention_thins_old_automatic_versions_and_keeps_the_rest(store: Arc<dyn Store>) {
+    let (_, d) = owned_doc(store.as_ref(), "thinned").await;
+    let (day, hour) = (86_400_000i64, 3_600_000i64);
+    let now = 100 * day;
+    // Four automatic versions a day for 20 days, a named one among the oldest.
+    for n in 0..80i64 {
+        let at = 80 * day + (n / 4) * day + (n % 4) * hour + hour;
+        store.create_version(&version(&d, VersionKind::Auto, &format!("v{n}")), at).await.unwrap().unwrap();
+    }
+    store.create_version(&version(&d, VersionKind::Named, "named"), 80 * day + 5 * hour).await.unwrap().unwrap();
+    let retention = Retention::parse("7d:1d").unwrap();
+    let deleted = store.thin_versions(&retention, now, 10_000).await.unwrap();
+    let left = store.versions(&d, 200, None).await.unwrap();
+    let old = |v: &&tandem::store::versions::VersionMeta| now - v.created_at >= 7 * day;
+    let old_auto = left.iter().filter(old).filter(|v| v.kind == VersionKind::Auto).count();
+    assert_eq!(deleted, 13 * 3, "13 days past 7 days old, 3 of 4 each");
+    assert_eq!(old_auto, 13, "one a day");
+    assert_eq!(left.iter().filter(|v| now - v.created_at < 7 * day).count(), 28, "the last 7 days untouched");
+    assert!(left.iter().any(|v| v.kind == VersionKind::Named), "named versions stay");
+    assert_eq!(store.thin_versions(&retention, now, 10_000).await.unwrap(), 0, "nothing more");
 }

@@ -10,6 +10,7 @@ pub mod presence;
 pub mod ramp;
 pub mod reconnect_storm;
 pub mod slow_reader;
+pub mod versions;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -77,7 +77,7 @@ fn etag(state: &TextState) -> String {
     etag_of(&state.state_vector)
 }
 
-fn etag_of(state_vector: &[u8]) -> String {
+pub(super) fn etag_of(state_vector: &[u8]) -> String {
     format!("\"{}\"", &hex::encode(Sha256::digest(state_vector))[..32])
 }
 
@@ -124,7 +124,7 @@ async fn put_content(
 ) -> Result<axum::Json<ContentWritten>, ApiError> {
     let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
     let text = markdown_body(&app, &headers, &body)?;
-    let state = app.rooms.replace_text(&doc.id, &text).await?;
+    let state = app.rooms.replace_text(&doc.id, &text, caller.user().ok()).await?;
     Ok(axum::Json(ContentWritten { etag: etag(&state), bytes: state.text.len() }))
 }
 
@@ -176,7 +176,7 @@ async fn rendered(app: &AppState, doc: &Document, state: TextState, tag: &str) -
 
 /// A render over its limits is the document's doing (422); out of time is the server's
 /// (503, retry later); a failure is logged as internal.
-fn render_error(e: RenderError) -> ApiError {
+pub(super) fn render_error(e: RenderError) -> ApiError {
     match e {
         RenderError::InputTooLarge { .. } | RenderError::OutputTooLarge { .. } | RenderError::TooManyNodes { .. } => {
             ApiError::new(ErrorCode::RenderTooLarge, format!("{e}: too large to render; export it as Markdown instead"))

@@ -83,18 +83,24 @@ pub struct ListQuery {
     pub owner: Option<String>,
     /// List the trash instead.
     pub deleted: Option<bool>,
+    /// Only templates (`true`), or only other documents (`false`).
+    pub template: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRequest {
-    pub title: String,
-    /// Initial Markdown.
+    /// Required unless `template_id` is given (then the template's title by default).
+    pub title: Option<String>,
+    /// Initial Markdown (not with `template_id`).
     pub content: Option<String>,
+    /// Default: none, or the template's.
     #[serde(default)]
     pub tags: Vec<String>,
     /// Default: the caller's personal workspace.
     pub workspace_id: Option<WorkspaceId>,
+    /// A template the caller can read: its title, content and tags are copied.
+    pub template_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -102,6 +108,8 @@ pub struct CreateRequest {
 pub struct PatchRequest {
     pub title: Option<String>,
     pub tags: Option<Vec<String>>,
+    /// Offer it as a starting point for new documents (`GET /api/v1/documents?template=true`).
+    pub is_template: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -159,6 +167,7 @@ async fn list(
         tag: p.tag,
         owner: p.owner.map(UserId::new),
         deleted: p.deleted.unwrap_or(false),
+        template: p.template,
         sort,
         descending,
         after: None,
@@ -221,7 +230,7 @@ async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&
     }
     let doc = app.store.create_document(&new).await?;
     if let Some(content) = content.filter(|c| !c.is_empty())
-        && let Err(e) = app.rooms.replace_text(&doc.id, content).await
+        && let Err(e) = app.rooms.replace_text(&doc.id, content, Some(&doc.owner_id)).await
     {
         app.rooms.evict(&doc.id).await;
         app.store.purge_document(&doc.id).await?;
@@ -247,11 +256,30 @@ async fn create(
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let user = caller.user()?;
-    let title = text_field("title", &req.title, MAX_TITLE)?;
-    let tags = tags_field(&req.tags)?;
+    let (mut title, mut tags, mut content) = (req.title, req.tags, req.content);
+    if let Some(template) = &req.template_id {
+        let template = DocId::parse(template).ok_or_else(|| not_found(Resource::Document))?;
+        let (source, _) = caller.document(&app, &template, Role::Viewer).await?;
+        if !source.is_template {
+            return Err(ApiError::new(
+                ErrorCode::InvalidField,
+                "`template_id` names a document that is not a template",
+            ));
+        }
+        if content.is_some() {
+            return Err(ApiError::new(ErrorCode::InvalidField, "give `content` or `template_id`, not both"));
+        }
+        title = title.or(Some(source.title));
+        if tags.is_empty() {
+            tags = source.tags;
+        }
+        content = Some(app.rooms.text(&source.id).await?.text);
+    }
+    let title = text_field("title", title.as_deref().unwrap_or(""), MAX_TITLE)?;
+    let tags = tags_field(&tags)?;
     let workspace_id = target_workspace(&app, user, req.workspace_id).await?;
     let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags };
-    let document = create_with_content(&app, new, req.content.as_deref()).await?;
+    let document = create_with_content(&app, new, content.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(created(&app, document, user).await?)))
 }
 
@@ -282,7 +310,7 @@ async fn patch(
     let tags = req.tags.as_deref().map(tags_field).transpose()?;
     let document = app
         .store
-        .update_document(&doc.id, title.as_deref(), tags.as_deref(), now_ms())
+        .update_document(&doc.id, title.as_deref(), tags.as_deref(), req.is_template, now_ms())
         .await?
         .ok_or_else(|| not_found(Resource::Document))?;
     Ok(Json(DocumentView { document, role }))

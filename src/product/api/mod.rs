@@ -13,6 +13,7 @@ pub mod notifications;
 pub mod session;
 pub mod shares;
 pub mod users;
+pub mod versions;
 pub mod workspaces;
 
 use axum::Router;
@@ -31,7 +32,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"))
 )]
 struct ApiDoc;
 
@@ -59,6 +60,7 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(comments::router())
         .merge(notifications::router())
         .merge(events::router())
+        .merge(versions::router())
         .split_for_parts();
     let doc = unique_operation_ids(doc);
     let json = doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

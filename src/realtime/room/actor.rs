@@ -20,12 +20,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
-use super::handle::{Command, ConnSink, Outbound, RoomError, RoomHandle};
+use super::handle::{Command, ConnSink, DocSnapshot, Outbound, RoomError, RoomHandle};
 use super::live::{Effect, Room, Stop};
 use super::seats::RoomConfig;
 use crate::ids::{ConnId, DocId};
 use crate::metrics as m;
 use crate::realtime::bus::{Bus, BusEvent, Subscription};
+use crate::store::versions::{NewVersion, VersionKind};
 use crate::store::writer::{Committed, Writer};
 use crate::store::{Store, StoreError, StoredDoc};
 
@@ -141,6 +142,9 @@ impl RoomActor {
         anti_entropy.reset();
         let mut index_text = interval(super::content::TEXT_INDEX_DELAY);
         index_text.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut version = interval(cfg.version_interval.max(Duration::from_secs(1)));
+        version.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        version.reset();
         let mut idle_since: Option<Instant> = Some(Instant::now());
         loop {
             let idle_deadline = idle_since.map(|t| t + cfg.grace);
@@ -164,6 +168,7 @@ impl RoomActor {
                 _ = sweep.tick() => self.room.sweep(Instant::now()),
                 _ = anti_entropy.tick() => self.room.ask_peers(None),
                 _ = index_text.tick(), if self.room.text_dirty() => self.room.index_text(),
+                _ = version.tick() => self.room.save_version(),
                 _ = sleep_until(idle_deadline.unwrap_or_else(Instant::now)), if idle_deadline.is_some() => {
                     return Stop::Idle;
                 }
@@ -288,7 +293,8 @@ impl RoomActor {
             Command::StateVector { reply } => {
                 let _ = reply.send(self.room.state_vector());
             }
-            Command::Replace { text, reply } => self.room.replace(&text, reply),
+            Command::Replace { text, by, reply } => self.room.replace(&text, by, reply),
+            Command::Snapshot { reply } => self.room.snapshot(reply),
             Command::Evict { reply } => self.evicted = Some(reply),
         }
     }
@@ -304,8 +310,8 @@ impl RoomActor {
                         s.sink.control.close(code, reason);
                     }
                 }
-                Effect::Persist { seq, update } => {
-                    let committed = self.shared.writer.append(self.doc_id.clone(), update).await;
+                Effect::Persist { seq, update, author } => {
+                    let committed = self.shared.writer.append(self.doc_id.clone(), update, author).await;
                     self.commits.push_back(
                         async move {
                             let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
@@ -320,6 +326,7 @@ impl RoomActor {
                 }
                 Effect::Answer(answer) => answer.send(),
                 Effect::Index(text) => self.write_index(text),
+                Effect::SaveVersion(snapshot) => self.save_version(snapshot),
                 Effect::Compact => self.compact(),
                 Effect::Stop(stop) => {
                     self.stop.get_or_insert(stop);
@@ -355,6 +362,19 @@ impl RoomActor {
             let now = crate::store::catalog::now_ms();
             if let Err(e) = store.set_document_text(&doc, &text, now).await {
                 warn!(%doc, error = %e, "indexing the document text failed");
+            }
+        });
+    }
+
+    /// Stores an automatic version (unless it equals the last one) and announces it.
+    fn save_version(&self, snapshot: DocSnapshot) {
+        let (store, bus, doc) = (self.shared.store.clone(), self.shared.bus.clone(), self.doc_id.clone());
+        self.shared.tracker.spawn(async move {
+            let new = NewVersion::new(&doc, VersionKind::Auto, None, None, &snapshot.state, &snapshot.text);
+            match store.create_version(&new, crate::store::catalog::now_ms()).await {
+                Ok(Some(created)) => bus.events_stored(&doc, created.event.seq),
+                Ok(None) => debug!(%doc, "no new version: the text is as the last version left it"),
+                Err(e) => warn!(%doc, error = %e, "saving a version failed"),
             }
         });
     }

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use similar::{Algorithm, DiffOp, TextDiff};
 use yrs::updates::encoder::Encode;
-use yrs::{Doc, GetString, ReadTxn, Text, TextRef, Transact, TransactionMut};
+use yrs::{Doc, GetString, ReadTxn, StateVector, Text, TextRef, Transact, TransactionMut};
 
-use super::handle::TextState;
+use super::handle::{DocSnapshot, TextState};
 
 /// The root type holding a document's Markdown.
 pub const CONTENT: &str = "content";
@@ -30,6 +30,13 @@ pub(super) fn text_state(doc: &Doc) -> TextState {
     let text = doc.get_or_insert_text(CONTENT);
     let txn = doc.transact();
     TextState { text: text.get_string(&txn), state_vector: txn.state_vector().encode_v1() }
+}
+
+/// The document's whole state and text, read in one transaction.
+pub(super) fn snapshot(doc: &Doc) -> DocSnapshot {
+    let text = doc.get_or_insert_text(CONTENT);
+    let txn = doc.transact();
+    DocSnapshot { text: text.get_string(&txn), state: txn.encode_state_as_update_v1(&StateVector::default()) }
 }
 
 /// The plain text, for search.

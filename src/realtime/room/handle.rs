@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
-use crate::ids::{ConnId, DocId};
+use crate::ids::{ConnId, DocId, UserId};
 
 /// Commands queued for one room before senders wait.
 pub(crate) const COMMAND_CAPACITY: usize = 1024;
@@ -203,6 +203,13 @@ pub struct TextState {
     pub state_vector: Vec<u8>,
 }
 
+/// What a version keeps of a document: its whole state (V1) and its Markdown.
+#[derive(Debug, Clone)]
+pub struct DocSnapshot {
+    pub state: Vec<u8>,
+    pub text: String,
+}
+
 pub(crate) enum Command {
     Join {
         conn: ConnId,
@@ -233,9 +240,15 @@ pub(crate) enum Command {
     StateVector {
         reply: oneshot::Sender<Vec<u8>>,
     },
+    /// The whole state and text, once durable (for a version).
+    Snapshot {
+        reply: oneshot::Sender<DocSnapshot>,
+    },
     /// Replaces the text by a minimal diff; answers once the change is durable.
     Replace {
         text: String,
+        /// The user replacing it (a contributor to the next version).
+        by: Option<UserId>,
         reply: oneshot::Sender<TextState>,
     },
     /// Makes a comment anchor from the text as it is now, answered once that text is

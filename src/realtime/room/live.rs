@@ -28,11 +28,12 @@ use yrs::{ClientID, ReadTxn, StateVector, Transact, Update};
 
 use super::apply::{self, Refusal};
 use super::durable::Commits;
+use super::handle::DocSnapshot;
 use super::handle::{Outbound, RoomError, TextState, close_code};
 use super::seats::{RoomConfig, Seats};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
-use crate::ids::{ConnId, DocId};
+use crate::ids::{ConnId, DocId, UserId};
 use crate::metrics as m;
 use crate::realtime::bus::{NodeId, Payload};
 use crate::store::writer::Committed;
@@ -48,7 +49,10 @@ pub(super) enum Effect {
     Close { conn: ConnId, code: u16, reason: &'static str },
     /// Hands a delta to the group-commit writer; its outcome goes back to
     /// [`Room::committed`] under `seq`, outcomes in the order they were asked for.
-    Persist { seq: u64, update: Bytes },
+    /// `author`: the user who wrote it, if a user did.
+    Persist { seq: u64, update: Bytes, author: Option<UserId> },
+    /// Stores an automatic version of what is now durable.
+    SaveVersion(DocSnapshot),
     /// Publishes on the room's bus channel (to one node, or to all).
     Publish { payload: Payload, target: Option<NodeId> },
     /// Answers a REST caller.
@@ -154,6 +158,8 @@ pub(super) struct Room {
     /// Bytes of stored state at load plus every delta since: an upper bound of the
     /// document's encoded size (deletions are not subtracted until the next load).
     state_bytes: usize,
+    /// Edits made here since this room last saved a version.
+    unversioned: bool,
     effects: Vec<Effect>,
 }
 
@@ -180,6 +186,7 @@ impl Room {
             catalogued: false,
             text_dirty: false,
             state_bytes: 0,
+            unversioned: false,
             effects: Vec::new(),
         }
     }
@@ -343,7 +350,11 @@ impl Room {
             }
             return;
         }
-        self.persist(delta, None, origin);
+        let author = self.seats.get(&conn).and_then(|s| match &s.identity {
+            Principal::User { id, .. } => Some(UserId::new(id.clone())),
+            _ => None,
+        });
+        self.persist(delta, None, origin, author);
     }
 
     /// Applies an update to the document; returns what integrated (V1), possibly nothing.
@@ -377,12 +388,14 @@ impl Room {
         delta: Vec<u8>,
         ack: Option<(oneshot::Sender<TextState>, TextState)>,
         origin: Option<ConnId>,
+        author: Option<UserId>,
     ) {
         metrics::counter!(m::UPDATES_APPLIED).increment(1);
+        self.unversioned = true;
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
         let seq = self.commits.commit(Pending { update: update.clone(), frame, ack, origin });
-        self.effects.push(Effect::Persist { seq, update });
+        self.effects.push(Effect::Persist { seq, update, author });
     }
 
     /// Queues `effect` now, or once the commits queued before it have landed.

@@ -16,7 +16,7 @@ mod seats;
 
 pub use anchors::AnchorAt;
 pub use content::CONTENT;
-pub use handle::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, TextState, close_code};
+pub use handle::{ConnControl, ConnSink, DocSnapshot, Outbound, RoomError, RoomHandle, TextState, close_code};
 pub use presence::{MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};
 pub use registry::Rooms;
 pub use seats::RoomConfig;

@@ -11,11 +11,11 @@ use tokio_util::task::TaskTracker;
 
 use super::actor::{RoomActor, Shared};
 use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
-use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
+use super::handle::{COMMAND_CAPACITY, Command, ConnSink, DocSnapshot, RoomError, RoomHandle, TextState};
 use super::seats::RoomConfig;
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
-use crate::ids::{ConnId, DocId};
+use crate::ids::{ConnId, DocId, UserId};
 use crate::realtime::bus::Bus;
 use crate::store::Store;
 use crate::store::writer::Writer;
@@ -87,8 +87,13 @@ impl Rooms {
     }
 
     /// Replaces the document's Markdown through its room; answers once it is durable.
-    pub async fn replace_text(&self, doc: &DocId, text: &str) -> Result<TextState, RoomError> {
-        self.ask(doc, |reply| Command::Replace { text: text.to_owned(), reply }).await
+    pub async fn replace_text(&self, doc: &DocId, text: &str, by: Option<&UserId>) -> Result<TextState, RoomError> {
+        self.ask(doc, |reply| Command::Replace { text: text.to_owned(), by: by.cloned(), reply }).await
+    }
+
+    /// The document's whole state and Markdown, once durable.
+    pub async fn snapshot(&self, doc: &DocId) -> Result<DocSnapshot, RoomError> {
+        self.ask(doc, |reply| Command::Snapshot { reply }).await
     }
 
     /// Makes a comment anchor from the document's text as it is now.

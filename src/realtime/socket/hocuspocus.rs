@@ -301,6 +301,18 @@ impl Socket {
                 return;
             }
         };
+        // Room tokens open app rooms, which have no catalogue events. Listening starts
+        // before the client hears it is in: it misses nothing stored after that.
+        let listener = match grant.recheck.is_some() {
+            true => match self.app.feeds.listen(&doc, None).await {
+                Ok(listener) => Some(listener),
+                Err(e) => {
+                    warn!(%doc, error = %e, "no events for this connection: the store did not answer");
+                    None
+                }
+            },
+            false => None,
+        };
         // Sent before the room's first frames, which the forwarder below starts moving.
         self.answer(hp::encode_authenticated(&name, read_only).into());
         self.authenticated.cancel();
@@ -317,22 +329,10 @@ impl Socket {
             );
             AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "hocuspocus")))
         });
-        // Room tokens open app rooms, which have no catalogue events.
-        let events = match &watcher {
-            Some(_) => match self.app.feeds.listen(&doc, None).await {
-                Ok(listener) => Some(AbortOnDropHandle::new(tokio::spawn(stateless_events(
-                    name.clone(),
-                    listener,
-                    self.out.clone(),
-                    self.control.clone(),
-                )))),
-                Err(e) => {
-                    warn!(%doc, error = %e, "no events for this connection: the store did not answer");
-                    None
-                }
-            },
-            None => None,
-        };
+        let events = listener.map(|listener| {
+            let task = stateless_events(name.clone(), listener, self.out.clone(), self.control.clone());
+            AbortOnDropHandle::new(tokio::spawn(task))
+        });
         let presence = PresenceLimits::new(&self.app.config.socket);
         let _forwarder = AbortOnDropHandle::new(forwarder);
         let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher, _events: events };

@@ -67,6 +67,7 @@ impl Room {
         if self.text_dirty && !self.failed {
             self.index_text();
         }
+        self.save_version();
         !self.failed && self.log_rows > 0
     }
 }

@@ -13,13 +13,12 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
-use super::{Answer, Effect, Room, Stop};
+use super::{Effect, Room, Stop};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::realtime::bus::{BusMessage, NodeId, Payload};
 use crate::realtime::room::RoomConfig;
-use crate::realtime::room::anchors::AnchorAt;
 use crate::realtime::room::content::CONTENT;
 use crate::realtime::room::handle::{Outbound, TextState, close_code};
 use crate::store::{StoreError, StoredDoc};
@@ -34,6 +33,8 @@ fn config() -> RoomConfig {
         max_connections_per_user: 5,
         max_queued_bytes: 1 << 20,
         max_state_bytes: 1 << 20,
+        version_interval: Duration::from_secs(600),
+        version_retention: Default::default(),
     }
 }
 
@@ -108,6 +109,7 @@ impl Fixture {
             }
             Effect::Reply { .. } => "reply".into(),
             Effect::Answer(_) => "answer".into(),
+            Effect::SaveVersion(v) => format!("version {:?}", v.text),
             Effect::Index(text) => format!("index {text:?}"),
             Effect::Compact => "compact".into(),
             Effect::Stop(stop) => format!("stop {stop:?}"),
@@ -190,7 +192,7 @@ fn a_rest_read_and_a_replacement_are_answered_once_durable() {
     let (read, mut read_rx) = oneshot::channel();
     f.room.text(read);
     let (replaced, _) = oneshot::channel::<TextState>();
-    f.room.replace("final", replaced);
+    f.room.replace("final", None, replaced);
     let (effects, more) = f.take_persists();
     assert_eq!(effects, ["persist"]);
     f.room.committed(seqs[0], committed());
@@ -202,22 +204,6 @@ fn a_rest_read_and_a_replacement_are_answered_once_durable() {
     assert_eq!(read_rx.try_recv().unwrap().text, "draft");
     f.room.committed(more[0], committed());
     assert_eq!(f.take(), ["all <- update", "reply", "publish update"]);
-}
-
-#[test]
-fn a_comment_anchor_on_text_not_yet_durable_is_answered_after_its_commit() {
-    let mut f = Fixture::new(config());
-    let a = f.join("A", Access::ReadWrite, user("a"), false);
-    f.send(a, update(&edit(1, "fresh words")));
-    let (_, seqs) = f.take_persists();
-    let (reply, mut rx) = oneshot::channel();
-    f.room.anchor(AnchorAt::Range { index: 6, length: 5 }, reply);
-    assert!(f.take().is_empty(), "held behind the commit");
-    f.room.committed(seqs[0], committed());
-    let answers =
-        f.room.take_effects().into_iter().filter_map(|e| if let Effect::Answer(a) = e { Some(a) } else { None });
-    answers.for_each(Answer::send);
-    assert_eq!(rx.try_recv().unwrap().unwrap().quote, "words");
 }
 
 #[test]
@@ -332,7 +318,7 @@ fn eviction_closes_everyone_with_4403_and_writes_nothing_more() {
 }
 
 #[test]
-fn closing_idle_indexes_the_text_and_folds_the_log() {
+fn closing_idle_indexes_the_text_saves_a_version_and_folds_the_log() {
     let mut f = Fixture::new(config());
     let a = f.join("A", Access::ReadWrite, user("a"), false);
     f.send(a, update(&edit(1, "kept")));
@@ -341,7 +327,8 @@ fn closing_idle_indexes_the_text_and_folds_the_log() {
     f.take();
     assert!(f.room.text_dirty());
     assert!(f.room.finish(Stop::Idle));
-    assert_eq!(f.take(), [format!("close A {}", close_code::SERVICE_RESTART), "index \"kept\"".into()]);
+    let closed = format!("close A {}", close_code::SERVICE_RESTART);
+    assert_eq!(f.take(), [closed, "index \"kept\"".into(), "version \"kept\"".into()]);
 }
 
 #[test]
@@ -367,7 +354,7 @@ fn a_long_log_is_compacted_once_at_a_time() {
 fn a_replacement_reaches_the_text() {
     let mut f = Fixture::new(config());
     let (reply, mut rx) = oneshot::channel();
-    f.room.replace("# Title", reply);
+    f.room.replace("# Title", None, reply);
     let (_, seqs) = f.take_persists();
     f.room.committed(seqs[0], committed());
     for effect in f.room.take_effects() {
@@ -383,7 +370,7 @@ fn a_replacement_is_answered_with_the_text_it_made_not_with_edits_still_in_fligh
     let mut f = Fixture::new(config());
     let a = f.join("A", Access::ReadWrite, user("a"), false);
     let (reply, _) = oneshot::channel();
-    f.room.replace("final", reply);
+    f.room.replace("final", None, reply);
     let (_, replaced) = f.take_persists();
     // An edit applied after the replacement, not yet durable when the replacement lands.
     f.send(a, update(&edit(1, "later ")));
@@ -497,3 +484,5 @@ fn a_rebuild_replaces_the_document_with_the_stored_one_or_stops_the_room() {
     f.room.reload(Err(StoreError::WriterGone));
     assert_eq!(f.take(), ["stop StoreFailed"]);
 }
+
+mod rest;

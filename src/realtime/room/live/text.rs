@@ -5,8 +5,10 @@ use tokio::sync::oneshot;
 use yrs::Update;
 
 use super::{Answer, Effect, Room};
+use crate::ids::UserId;
 use crate::realtime::room::anchors::{self, Anchor, AnchorAt, AnchorError, Resolved};
 use crate::realtime::room::content;
+use crate::realtime::room::handle::DocSnapshot;
 use crate::realtime::room::handle::TextState;
 
 impl Room {
@@ -41,8 +43,25 @@ impl Room {
         self.after_commits(Effect::Answer(Answer::new(reply, resolved)));
     }
 
+    /// The whole state and text, once what they hold is durable (for a version).
+    pub fn snapshot(&mut self, reply: oneshot::Sender<DocSnapshot>) {
+        let snapshot = content::snapshot(self.awareness.doc());
+        self.after_commits(Effect::Answer(Answer::new(reply, snapshot)));
+    }
+
+    /// Saves an automatic version, if this room made edits since it last did (catalogued
+    /// documents only, and never from a room whose store failed).
+    pub fn save_version(&mut self) {
+        if !self.unversioned || !self.catalogued || self.failed {
+            return;
+        }
+        self.unversioned = false;
+        let snapshot = content::snapshot(self.awareness.doc());
+        self.after_commits(Effect::SaveVersion(snapshot));
+    }
+
     /// Replaces the text by a minimal diff; answers once the change is durable.
-    pub fn replace(&mut self, new: &str, reply: oneshot::Sender<TextState>) {
+    pub fn replace(&mut self, new: &str, by: Option<UserId>, reply: oneshot::Sender<TextState>) {
         if self.failed {
             return;
         }
@@ -53,7 +72,7 @@ impl Room {
         }
         self.changed(delta.len());
         let state = content::text_state(self.awareness.doc());
-        self.persist(delta, Some((reply, state)), None);
+        self.persist(delta, Some((reply, state)), None, by);
     }
 
     /// Writes the plain text search reads, once the commits it includes are done (search
