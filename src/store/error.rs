@@ -20,6 +20,9 @@ pub enum StoreError {
     Conflict(#[from] Conflict),
     #[error("stored value is invalid: {0}")]
     Invalid(String),
+    /// A limit on what one document keeps was reached.
+    #[error("{0}")]
+    Full(String),
 }
 
 /// A catalogue write refused by a unique or foreign-key constraint. Each variant names

@@ -16,6 +16,8 @@ use super::comments::DocEvent;
 use crate::config::Retention;
 use crate::ids::{DocId, UserId, VersionId};
 
+/// Most named and restore versions one document keeps (automatic ones are thinned).
+pub const MAX_KEPT_VERSIONS: i64 = 1000;
 /// Largest text or state a stored version inflates to (more means a corrupt row).
 const MAX_INFLATED: u64 = 256 * 1024 * 1024;
 
@@ -161,7 +163,8 @@ pub fn thinned(versions: &[(VersionId, i64)], retention: &Retention, now: i64) -
 pub trait Versions: Send + Sync + 'static {
     /// Stores a version with the contributors recorded since the last one, and its
     /// `version.created` event, in one transaction. An automatic version whose text equals
-    /// the document's last version is not stored (`None`).
+    /// the document's last version is not stored (`Ok(None)`); a named or restore version
+    /// past [`MAX_KEPT_VERSIONS`] is refused ([`StoreError::Full`]).
     async fn create_version(&self, v: &NewVersion, now: i64) -> Result<Option<Created>, StoreError>;
 
     /// The document's versions, newest first, at most `limit`, before the cursor (the

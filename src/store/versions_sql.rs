@@ -8,7 +8,9 @@ use super::StoreError;
 use super::comments::EventKind;
 use super::dialect::Dialect;
 use super::sql::SqlStore;
-use super::versions::{Created, NewVersion, StoredVersion, VersionKind, VersionMeta, Versions, thinned};
+use super::versions::{
+    Created, MAX_KEPT_VERSIONS, NewVersion, StoredVersion, VersionKind, VersionMeta, Versions, thinned,
+};
 use crate::config::Retention;
 use crate::ids::{DocId, UserId, VersionId};
 
@@ -79,6 +81,16 @@ where
             .await?;
         if super::dialect::RowsAffected::rows_affected(&found) == 0 {
             return Err(StoreError::Invalid(format!("no document {}", v.document_id)));
+        }
+        if v.kind != VersionKind::Auto {
+            let (kept,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM doc_versions WHERE document_id = $1 AND kind <> 'auto'")
+                    .bind(v.document_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if kept >= MAX_KEPT_VERSIONS {
+                return Err(StoreError::Full(format!("a document keeps at most {MAX_KEPT_VERSIONS} named versions")));
+            }
         }
         if v.kind == VersionKind::Auto {
             let last: Option<(String,)> = sqlx::query_as(

@@ -94,6 +94,8 @@ error_codes! {
     InvitationUsed = "invitation_used", CONFLICT;
     /// The document holds as many comment threads as it may, or the thread as many replies.
     TooManyComments = "too_many_comments", CONFLICT;
+    /// The document keeps as many named versions as it may.
+    TooManyVersions = "too_many_versions", CONFLICT;
     InvitationExpired = "invitation_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
@@ -105,6 +107,8 @@ error_codes! {
     DocumentUnavailable = "document_unavailable", SERVICE_UNAVAILABLE;
     IdentityProviderUnavailable = "identity_provider_unavailable", SERVICE_UNAVAILABLE;
     RenderTimedOut = "render_timed_out", SERVICE_UNAVAILABLE;
+    /// As many diffs as the server runs at once are running; retry shortly.
+    DiffBusy = "diff_busy", SERVICE_UNAVAILABLE;
 }
 
 /// Compares with a wire code, as tests and clients see it.
@@ -212,6 +216,9 @@ impl From<crate::store::StoreError> for ApiError {
         if e.is_unavailable() {
             tracing::warn!(error = %e, "store unavailable");
             return Self::new(ErrorCode::StoreUnavailable, "the database is unavailable; retry shortly");
+        }
+        if let crate::store::StoreError::Full(limit) = &e {
+            return Self::new(ErrorCode::TooManyVersions, limit.clone());
         }
         let code = match e.conflict() {
             Some(Conflict::EmailTaken) => ErrorCode::EmailTaken,

@@ -27,6 +27,12 @@ use crate::state::AppState;
 use crate::store::catalog::{Role, now_ms};
 use crate::store::versions::{NewVersion, StoredVersion, VersionKind, VersionMeta};
 
+/// Diffs computed at once (each is CPU-bound, off the runtime), and how long a request
+/// waits for a turn before it is answered 503.
+const DIFFS_AT_ONCE: usize = 2;
+const DIFF_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+static DIFFS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(DIFFS_AT_ONCE);
+
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
 const MAX_NAME: usize = 200;
@@ -192,7 +198,7 @@ async fn list(
 #[utoipa::path(post, path = "/api/v1/documents/{id}/versions", tag = "versions", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = NewNamedVersion,
     responses((status = 201, body = VersionView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -245,7 +251,7 @@ async fn render(
 #[utoipa::path(get, path = "/api/v1/documents/{id}/versions/{version}/diff", tag = "versions",
     security(("bearer" = [])), params(("id" = String, Path), ("version" = String, Path), DiffQuery),
     responses((status = 200, content((String = "text/x-diff"), (DiffView = "application/json"))),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn diff_versions(
     State(app): State<AppState>,
     caller: Caller,
@@ -263,6 +269,8 @@ async fn diff_versions(
     };
     let json = headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
     let old_name = version.to_string();
+    let busy = || ApiError::new(ErrorCode::DiffBusy, "the server is busy diffing; retry shortly");
+    let turn = tokio::time::timeout(DIFF_WAIT, DIFFS.acquire()).await.map_err(|_| busy())?.map_err(|_| busy())?;
     let diffed = tokio::task::spawn_blocking(move || {
         if json {
             serde_json::to_vec(&DiffView { hunks: diff::hunks(&old, &new) }).map(|b| (b, "application/json"))
@@ -273,6 +281,7 @@ async fn diff_versions(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)?;
+    drop(turn);
     Ok(([(CONTENT_TYPE, HeaderValue::from_static(diffed.1))], diffed.0).into_response())
 }
 
