@@ -98,8 +98,8 @@ export class Comments {
   }
 
   reply (documentId: string, threadId: string, reply: { body: string, mentions?: string[] }): Promise<Comment> {
-    return data(this.#api.POST('/api/v1/documents/{id}/comments/{comment_id}/replies', {
-      params: { path: { id: documentId, comment_id: threadId } }, body: reply
+    return data(this.#api.POST('/api/v1/documents/{id}/comments/{thread}/replies', {
+      params: { path: { id: documentId, thread: threadId } }, body: reply
     }))
   }
 
@@ -115,7 +115,7 @@ export class Comments {
 
   /** Deletes a message; a thread's first message takes the thread with it. */
   async delete (documentId: string, commentId: string): Promise<void> {
-    await data(this.#api.DELETE('/api/v1/documents/{id}/comments/{comment_id}', { params: { path: { id: documentId, comment_id: commentId } } }))
+    await data(this.#api.DELETE('/api/v1/documents/{id}/comments/{comment}', { params: { path: { id: documentId, comment: commentId } } }))
   }
 
   /** Who may be @-mentioned (those who can read the document), by name `prefix`; at most 20. */
@@ -138,7 +138,7 @@ export class Comments {
   }
 
   #patch (documentId: string, commentId: string, body: { body?: string, resolved?: boolean }): Promise<Thread | Comment> {
-    return data(this.#api.PATCH('/api/v1/documents/{id}/comments/{comment_id}', { params: { path: { id: documentId, comment_id: commentId } }, body }))
+    return data(this.#api.PATCH('/api/v1/documents/{id}/comments/{comment}', { params: { path: { id: documentId, comment: commentId } }, body }))
   }
 }
 

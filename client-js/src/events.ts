@@ -25,9 +25,12 @@ export interface AccessChangedEvent { type: 'access.changed', role: Role }
 /** The caller lost access; the stream ends after it and is not reopened. */
 export interface AccessRevokedEvent { type: 'access.revoked' }
 
-export type DocumentEvent = CommentEvent | AccessChangedEvent | AccessRevokedEvent
+/** Events were missed that the server no longer keeps: whatever they were about, load it again. */
+export interface ResetEvent { type: 'reset' }
 
-const KNOWN = new Set(['comment.created', 'comment.updated', 'comment.deleted', 'access.changed', 'access.revoked'])
+export type DocumentEvent = CommentEvent | AccessChangedEvent | AccessRevokedEvent | ResetEvent
+
+const KNOWN = new Set(['comment.created', 'comment.updated', 'comment.deleted', 'access.changed', 'access.revoked', 'reset'])
 
 export interface EventsOptions {
   /** Stops reading (and reconnecting); the returned promise then resolves. */
@@ -53,7 +56,8 @@ export interface EventsOptions {
 
 const MIN_DELAY_MS = 500
 const MAX_DELAY_MS = 30_000
-const IDLE_TIMEOUT_MS = 75_000
+/** Three of the server's 15 s keep-alives. */
+const IDLE_TIMEOUT_MS = 45_000
 /** Statuses after which reconnecting cannot help: the document or the access to it is gone. */
 const FINAL = new Set([400, 403, 404, 410])
 

@@ -16,7 +16,7 @@ export type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.j
 export type { Durability, SaveState } from './durability.js'
 export type { paths, components } from './schema.js'
 export { Comments, type Anchor, type Author, type Comment, type NewAnchor, type NewThread, type Notification, type Thread } from './comments.js'
-export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type SseFrame } from './events.js'
+export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type ResetEvent, type SseFrame } from './events.js'
 
 export interface TandemOptions {
   /** The server's address, e.g. `http://127.0.0.1:4000`. */
