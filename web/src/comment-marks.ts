@@ -83,7 +83,8 @@ export function setCommenting (view: EditorView, actions: MarkActions, allowed: 
 function selectionTooltip (actions: MarkActions): Extension {
   const tooltipOf = (state: EditorState): Tooltip | null => {
     const range = state.selection.main
-    if (range.empty) return null
+    // Not while a comment is being written on it.
+    if (range.empty || state.field(marksField).pending) return null
     return {
       pos: range.head,
       above: range.head === range.from,
@@ -100,7 +101,7 @@ function selectionTooltip (actions: MarkActions): Extension {
   }
   return StateField.define<Tooltip | null>({
     create: tooltipOf,
-    update: (tip, tr) => (tr.docChanged || tr.selection) ? tooltipOf(tr.state) : tip,
+    update: (tip, tr) => (tr.docChanged || tr.selection || tr.effects.some((e) => e.is(setPending))) ? tooltipOf(tr.state) : tip,
     provide: (f) => showTooltip.from(f)
   })
 }

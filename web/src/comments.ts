@@ -290,6 +290,9 @@ export class CommentsPanel {
         const thread = await tandem.comments.create(this.docId, { body, mentions: box.mentions(), ...(draft.anchor ? { anchor: draft.anchor } : {}) })
         this.#cancelDraft()
         this.#active = thread.id
+        // Done with the selection: no "Comment" button over it again.
+        const view = this.#live?.view
+        if (view && !view.state.selection.main.empty) view.dispatch({ selection: { anchor: view.state.selection.main.head } })
       }).catch(() => { send.disabled = false })
     })
     this.#composerHost.replaceChildren(form)

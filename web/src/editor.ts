@@ -193,7 +193,8 @@ async function openLive (editor: Editor): Promise<void> {
 
 const prefsCompartment = new Compartment()
 const editableCompartment = new Compartment()
-const READ_ONLY = [EditorState.readOnly.of(true), EditorView.editable.of(false)]
+// Still focusable: a reader selects text with the keyboard too (to copy it, or comment on it).
+const READ_ONLY = [EditorState.readOnly.of(true), EditorView.editable.of(false), EditorView.contentAttributes.of({ tabindex: '0' })]
 
 function prefsExtension (p: EditorPrefs) {
   return [
@@ -306,7 +307,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
       const html = await renderMarkdown(editor, text, mine.signal)
       if (mine.signal.aborted || editor.destroyed) return
       // Sanitised by the server (ammonia), and the CSP allows no inline script.
-      editor.page.preview.innerHTML = html
+      editor.page.preview.innerHTML = html ?? ''
       editor.page.preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))

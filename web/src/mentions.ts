@@ -3,7 +3,7 @@
 // remembers the person, whose id goes with the comment while `@Name` is still in it.
 import type { Author } from '@tandem/client'
 import { h } from './dom'
-import { initials } from './header'
+import { avatar } from './presence'
 
 /** How long typing pauses before the names are looked up. */
 const LOOKUP_DELAY_MS = 120
@@ -47,7 +47,7 @@ export function mentionBox (lookup: (prefix: string) => Promise<Author[]>, attrs
   const render = (): void => {
     list.replaceChildren(...options.map((a, i) => {
       const item = h('li', { role: 'option', id: `${listId}-${i}`, 'aria-selected': String(i === selected), 'data-testid': 'mention-option' },
-        h('span', { class: 'avatar small' }, initials(a.name)), a.name)
+        avatar(a), a.name)
       // Pressed, not clicked: the textarea keeps its focus and caret.
       item.addEventListener('mousedown', (e) => { e.preventDefault(); pick(a) })
       return item

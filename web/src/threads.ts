@@ -5,7 +5,7 @@
 // or a message being edited, survives comments arriving from others.
 import type { Author, Comment, Thread } from '@tandem/client'
 import { h, icon, relativeTime } from './dom'
-import { initials } from './header'
+import { avatar } from './presence'
 import { mentionBox, type MentionBox, withMentions } from './mentions'
 
 /** What a card may do, and for whom: the panel's answer to each action. */
@@ -87,10 +87,10 @@ export class ThreadCard {
       (own || ctx.moderator) && ctx.canWrite ? h('button', { type: 'button', class: 'icon-button small danger', title: 'Delete', 'aria-label': 'Delete', 'data-testid': 'delete', onclick: () => this.#confirmDelete(c, t, article) }, icon('trash')) : null)
     article.append(
       h('header', { class: 'comment-head' },
-        h('span', { class: 'avatar small', 'aria-hidden': 'true' }, initials(c.author.name)),
+        avatar(c.author),
         h('span', { class: 'comment-author' }, c.author.name, own ? h('span', { class: 'visually-hidden' }, ' (you)') : null),
         timeView(c.created_at),
-        c.edited_at !== null ? h('span', { class: 'comment-edited', title: new Date(c.edited_at).toLocaleString() }, '(edited)') : null,
+        c.edited_at != null ? h('span', { class: 'comment-edited', title: new Date(c.edited_at).toLocaleString() }, '(edited)') : null,
         actions),
       body)
     return article

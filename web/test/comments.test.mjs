@@ -11,8 +11,18 @@ serverAndBrowser({}, (up) => { ({ browser, base } = up) })
 
 const panel = (page) => page.locator('[data-testid=comments]')
 const threads = (page) => panel(page).locator('[data-testid=thread]')
-/** The text under the comment highlights, as one string. */
-const highlighted = (page) => page.evaluate(() => [...document.querySelectorAll('.cm-comment:not(.cm-comment-pending)')].map((e) => e.textContent).join(''))
+/** The text under the comment highlights, as one string (without others' carets and their names). */
+const highlighted = (page) => page.evaluate(() => [...document.querySelectorAll('.cm-comment:not(.cm-comment-pending)')].map((e) => {
+  const copy = e.cloneNode(true)
+  copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer').forEach((n) => n.remove())
+  return copy.textContent
+}).join(''))
+/** Whether the editor's text (without others' carets) starts with `start`. */
+const startsWith = (page, start) => page.waitForFunction((start) => {
+  const copy = document.querySelector('.cm-content').cloneNode(true)
+  copy.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer').forEach((n) => n.remove())
+  return copy.textContent.startsWith(start)
+}, start)
 
 /** Selects `length` characters from `index` in the editor, with the keyboard as a person would. */
 async function select (page, index, length) {
@@ -80,7 +90,7 @@ test('a comment on selected text reaches a commenter live, who replies with a me
   await ada.page.click('.cm-content')
   await ada.page.keyboard.press('Control+Home')
   await ada.page.keyboard.type('Look: ')
-  await grace.page.waitForFunction(() => document.querySelector('.cm-content').textContent.startsWith('Look: The quick'))
+  await startsWith(grace.page, 'Look: The quick')
   assert.equal(await highlighted(ada.page), 'brown fox')
   assert.equal(await highlighted(grace.page), 'brown fox')
   await adaThread.click()
@@ -111,7 +121,7 @@ test('own messages are edited and deleted; a viewer reads threads without write 
   await ada.page.waitForFunction(() => document.querySelectorAll('[data-testid=thread]').length === 2)
 
   // Edit the whole-document note.
-  const note = threads(ada.page).filter({ hasText: 'Whole-document note' })
+  const note = panel(ada.page).locator(`[data-thread-id="${made.body.id}"]`)
   await note.hover()
   await note.locator('[data-testid=edit]').click()
   await note.locator('textarea[name=body]').fill('Whole-document note, revised')
@@ -174,7 +184,7 @@ test('the panel in light and dark themes, and as a sheet on a phone', async () =
   await phone.addCookies(await grace.page.context().cookies())
   const page = await phone.newPage()
   await page.goto(`${base}/d/${id}`)
-  await page.waitForSelector('.editor[data-synced=true]')
+  await page.waitForSelector('.editor[data-synced=true]', { state: 'attached' })
   assert.equal(await panel(page).isVisible(), false, 'closed on a phone until asked for')
   await page.click('[data-testid=toggle-comments]')
   await threads(page).nth(2).waitFor()
