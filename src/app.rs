@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::{ApiConfig, ServeConfig};
+use crate::events::Feeds;
 use crate::identity::jwks::{Jwks, JwksConfig};
 use crate::identity::tokens::Keys;
 use crate::product::render::{self, Renderer};
@@ -70,7 +71,7 @@ pub async fn run(
         }
         None => Bus::start(node, Arc::new(Local), tokio::sync::mpsc::channel(1).1),
     };
-    bus.listen_for_access_changes().await?;
+    bus.listen_for_notices().await?;
     info!(%node, distributed = bus.distributed(), "bus ready");
     let rooms = Rooms::new(store.clone(), bus.clone(), config.room.clone(), tracker.clone(), root.child_token());
     let connects_per_ip = Arc::new(KeyedLimiter::per_minute(config.socket.max_connections_per_ip_per_minute));
@@ -78,10 +79,12 @@ pub async fn run(
         Some(cfg) => Some(Arc::new(Jwks::new(cfg)?)),
         None => None,
     };
+    let feeds = Feeds::start(store.clone(), &bus);
     let state = AppState {
         keys,
         store,
         bus,
+        feeds,
         rooms,
         connects_per_ip,
         login_per_account: Arc::new(KeyedLimiter::per_minute(config.auth.login_attempts_per_minute)),

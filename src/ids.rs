@@ -108,3 +108,11 @@ string_id!(
     /// A login session: one refresh token family's current member.
     SessionId
 );
+string_id!(
+    /// A comment: a thread's first message (the thread has its id) or a reply.
+    CommentId
+);
+string_id!(
+    /// A notification for one user.
+    NotificationId
+);

@@ -4,12 +4,14 @@
 //! Two halves: [`realtime`] is the path an edit takes (sockets, limits, rooms, the bus
 //! between nodes) and [`product`] what is built around the rooms (the REST API, rendering,
 //! the web app). Both ask [`identity`] who someone is and what they may do, and both keep
-//! what lasts in the [`store`]. [`state`] is what handlers and sockets share; [`app`]
+//! what lasts in the [`store`]; [`events`] carries each document's stored events (comments)
+//! to the clients that have it open. [`state`] is what handlers and sockets share; [`app`]
 //! builds it from the [`config`] and serves.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod config;
+pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod metrics;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 
 use crate::config::ServeConfig;
+use crate::events::Feeds;
 use crate::identity::jwks::Jwks;
 use crate::identity::tokens::Keys;
 use crate::product::render::Renderer;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub bus: Arc<Bus>,
     pub rooms: Rooms,
+    /// Documents' stored events, as the open event streams hear them.
+    pub feeds: Arc<Feeds>,
     pub connects_per_ip: Arc<KeyedLimiter>,
     pub login_per_account: Arc<KeyedLimiter>,
     pub login_per_ip: Arc<KeyedLimiter>,

@@ -131,6 +131,16 @@ pub fn encode_permission_denied(name: &str, reason: &str) -> Vec<u8> {
     auth(name, AUTH_PERMISSION_DENIED, reason)
 }
 
+/// Stateless: `[name] 05 varString(payload)`, a message for the application (the
+/// provider's `onStateless`), outside the document.
+pub fn encode_stateless(name: &str, payload: &str) -> Vec<u8> {
+    let mut enc = EncoderV1::new();
+    enc.write_string(name);
+    enc.write_var(MSG_STATELESS);
+    enc.write_string(payload);
+    enc.to_vec()
+}
+
 /// SyncStatus: whether the client's update was applied (lib0 signed varint 1 or 0).
 pub fn encode_sync_status(name: &str, applied: bool) -> Vec<u8> {
     for_document(name, &[MSG_SYNC_STATUS as u8, u8::from(applied)])

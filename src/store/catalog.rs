@@ -272,9 +272,9 @@ impl DocAccess {
 }
 
 /// The whole catalogue.
-pub trait Catalog: Accounts + Documents {}
+pub trait Catalog: Accounts + Documents + super::comments::Comments {}
 
-impl<T: Accounts + Documents> Catalog for T {}
+impl<T: Accounts + Documents + super::comments::Comments> Catalog for T {}
 
 /// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]

@@ -6,6 +6,8 @@
 mod accounts_sql;
 pub mod catalog;
 mod catalog_sql;
+pub mod comments;
+mod comments_sql;
 mod dialect;
 mod documents_sql;
 mod error;

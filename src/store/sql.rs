@@ -59,6 +59,7 @@ where
     for<'q> Option<i64>: Encode<'q, DB>,
     for<'q> f64: Decode<'q, DB> + Type<DB>,
     for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Encode<'q, DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {

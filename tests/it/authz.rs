@@ -62,6 +62,8 @@ const CONTENT_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Shar
 /// Who may change the document itself (title, tags, trash): signed-in editors.
 const DOC_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Sharee];
 const MANAGERS: &[Who] = &[Who::Owner, Who::Admin];
+/// Who may write comments: signed-in commenters and above (links only read them).
+const COMMENTERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Sharee];
 const USERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Stranger];
 
 /// What a case acts on, which decides what a caller without access is told.
@@ -90,6 +92,8 @@ struct Fresh {
     link_id: String,
     edit_link: String,
     invitation_id: String,
+    /// A comment thread the owner started on the document.
+    thread_id: String,
 }
 
 impl World {
@@ -127,7 +131,13 @@ impl World {
             )
             .await;
         assert_eq!(status, 201, "{inv}");
+        let (status, thread) = self
+            .api
+            .post(&format!("/api/v1/documents/{doc}/comments"), &self.owner.token, json!({"body": "a thread"}))
+            .await;
+        assert_eq!(status, 201, "{thread}");
         Fresh {
+            thread_id: thread["id"].as_str().unwrap().to_owned(),
             doc,
             link: link["token"].as_str().unwrap().to_owned(),
             link_id: link["id"].as_str().unwrap().to_owned(),
@@ -149,6 +159,11 @@ impl World {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
+        let stream = resp.headers().get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        if stream {
+            // An event stream does not end: its status is the answer.
+            return (status, Value::Null);
+        }
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 }
@@ -426,6 +441,72 @@ fn cases() -> Vec<Case> {
             Some(json!({"content": "# x"})),
         ),
         case("settings", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/settings", None),
+        case("list comments", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/comments", None),
+        case(
+            "start a thread",
+            Scope::Document,
+            COMMENTERS,
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/comments",
+            Some(json!({"body": "x", "anchor": {"index": 0, "length": 4}})),
+        ),
+        case(
+            "reply",
+            Scope::Document,
+            COMMENTERS,
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/comments/{thread}/replies",
+            Some(json!({"body": "y"})),
+        ),
+        case(
+            "resolve a thread",
+            Scope::Document,
+            COMMENTERS,
+            200,
+            Method::PATCH,
+            "/api/v1/documents/{doc}/comments/{thread}",
+            Some(json!({"resolved": true})),
+        ),
+        case(
+            "edit another's message",
+            Scope::Document,
+            &[Who::Owner],
+            200,
+            Method::PATCH,
+            "/api/v1/documents/{doc}/comments/{thread}",
+            Some(json!({"body": "edited"})),
+        ),
+        case(
+            "delete another's message",
+            Scope::Document,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/documents/{doc}/comments/{thread}",
+            None,
+        ),
+        case(
+            "who can be mentioned",
+            Scope::Document,
+            COMMENTERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/mentionable",
+            None,
+        ),
+        case("event stream", Scope::Document, DOC_READERS, 200, Method::GET, "/api/v1/documents/{doc}/events", None),
+        case("notifications", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/notifications", None),
+        case(
+            "mark notifications read",
+            Scope::User,
+            USERS,
+            204,
+            Method::POST,
+            "/api/v1/users/me/notifications/read",
+            Some(json!({"all": true})),
+        ),
     ]
 }
 
@@ -436,6 +517,7 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{sharee}", &w.accounts[&Who::Sharee].id)
         .replace("{link_id}", &f.link_id)
         .replace("{invitation_id}", &f.invitation_id)
+        .replace("{thread}", &f.thread_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {

@@ -294,3 +294,59 @@ async fn an_access_change_on_one_node_closes_connections_on_the_other() {
     assert_eq!(c.wait_close(Duration::from_secs(5)).await, Some(4403));
     println!("removal on node A closed the connection on node B after {:?}", started.elapsed());
 }
+
+/// Comments on two nodes: a thread started on one reaches the other's event stream (SSE)
+/// and its Hocuspocus providers (stateless), and its anchor, moved by edits made on the
+/// other node, resolves the same from either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_events_and_anchors_span_nodes() {
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::json;
+    use tandem_protocol::hocuspocus as hp;
+
+    let mut cluster = Cluster::new().await;
+    let (a, b) = (cluster.node(), cluster.node());
+    let (api_a, api_b) = (common::api::Api::at(a.addr), common::api::Api::at(b.addr));
+    let ann = api_a.signup("ann@example.com").await;
+    let doc = api_a.create_doc(&ann.token, json!({"title": "Notes", "content": "alpha beta gamma"})).await;
+
+    let mut stream = common::sse::Sse::open(&api_b.base, &doc, &ann.token, None).await;
+    let (mut provider, _) = tokio_tungstenite::connect_async(format!("ws://{}/hocuspocus", b.addr)).await.unwrap();
+    provider.send(hp::encode_auth_token_v4(&doc, &ann.token, "4.8.0").into()).await.unwrap();
+
+    let comments = format!("/api/v1/documents/{doc}/comments");
+    let (status, thread) =
+        api_a.post(&comments, &ann.token, json!({"body": "b?", "anchor": {"index": 6, "length": 4}})).await;
+    assert_eq!(status, 201, "{thread}");
+    let id = thread["id"].as_str().unwrap().to_owned();
+    let event = stream.wait_for(T, "comment.created").await;
+    assert_eq!(event.data["thread_id"].as_str(), Some(id.as_str()));
+    let stateless = tokio::time::timeout(T, async {
+        while let Some(Ok(msg)) = provider.next().await {
+            if let Ok(hp::Frame::Doc { kind: hp::MSG_STATELESS, message, .. }) = hp::split(&msg.into_data()) {
+                let mut cur = yrs::encoding::read::Cursor::new(&message[1..]);
+                return yrs::encoding::read::Read::read_string(&mut cur).unwrap().to_owned();
+            }
+        }
+        panic!("provider closed");
+    })
+    .await
+    .expect("a stateless message on the other node");
+    assert!(stateless.contains(&id), "{stateless}");
+
+    // Edited on node B, listed from both nodes.
+    let mut editor = Client::connect(&b.ws_url(&doc, &ann.token)).await.unwrap();
+    editor.sync().await;
+    editor.edit(|text, txn| yrs::Text::insert(text, txn, 6, "very ")).await;
+    editor.wait_acked(T).await;
+    for api in [&api_b, &api_a] {
+        // Node A hears node B's edit over the bus a moment after B made it durable.
+        let range = || async {
+            let (_, listed) = api.get(&comments, &ann.token).await;
+            let anchor = &listed["items"][0]["anchor"];
+            (anchor["index"].as_u64(), anchor["length"].as_u64())
+        };
+        let moved = common::eventually_async(T, range, |r| r == (Some(11), Some(4))).await;
+        assert!(moved, "{} ({:?})", api.base, range().await);
+    }
+}

@@ -33,6 +33,8 @@ enum Heard {
     /// SyncStatus for a document: whether the update was applied.
     Synced(String, bool),
     Pong,
+    /// A stateless message for a document: its payload.
+    Stateless(String, String),
     Other,
     Closed(Option<u16>),
 }
@@ -139,6 +141,7 @@ fn heard(frame: &[u8]) -> Heard {
         (hp::MSG_AUTH, Some(2)) => Heard::Authenticated(name),
         (hp::MSG_AUTH, Some(1)) => Heard::Denied(name, text(&message[2..])),
         (hp::MSG_SYNC_STATUS, Some(applied)) => Heard::Synced(name, *applied == 1),
+        (hp::MSG_STATELESS, _) => Heard::Stateless(name, text(&message[1..])),
         _ => Heard::Other,
     }
 }
@@ -298,4 +301,41 @@ async fn closed_documents_leave_no_access_watchers(db: Db) {
     assert!(ws_left, "/ws watchers after the connection closed: {}", watchers_of(server.addr, "ws").await);
 }
 
-on_both_databases!(closed_documents_leave_no_access_watchers);
+/// Comment events reach a provider as stateless messages for the document they concern,
+/// once each, in order; a provider of another document hears none.
+async fn comment_events_reach_providers_as_stateless_messages(db: Db) {
+    let server = common::api::server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Notes", "content": "some text\n"})).await;
+    let other = api.create_doc(&ann.token, json!({"title": "Other"})).await;
+    let mut socket = Hp::connect(server.addr).await;
+    socket.open(&doc, &ann.token).await.unwrap();
+    socket.open(&other, &ann.token).await.unwrap();
+    let comments = format!("/api/v1/documents/{doc}/comments");
+    let (status, thread) =
+        api.post(&comments, &ann.token, json!({"body": "hi", "anchor": {"index": 0, "length": 4}})).await;
+    assert_eq!(status, 201);
+    let id = thread["id"].as_str().unwrap().to_owned();
+    api.call(Method::PATCH, &format!("{comments}/{id}"), Some(&ann.token), Some(json!({"resolved": true}))).await;
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let payload = socket
+            .wait_for(T, |h| match h {
+                Heard::Stateless(name, payload) => Some((name, payload)),
+                _ => None,
+            })
+            .await;
+        heard.push(payload);
+    }
+    for ((name, payload), kind) in heard.iter().zip(["comment.created", "comment.updated"]) {
+        assert_eq!(name, &doc, "only the document's own provider hears it");
+        let event: serde_json::Value = serde_json::from_str(payload).unwrap();
+        assert_eq!((event["type"].as_str(), event["thread_id"].as_str()), (Some(kind), Some(id.as_str())), "{payload}");
+    }
+    while let Some(h) = socket.next(Duration::from_millis(300)).await {
+        assert!(!matches!(h, Heard::Stateless(..) | Heard::Closed(_)), "nothing more: {h:?}");
+    }
+}
+
+on_both_databases!(closed_documents_leave_no_access_watchers, comment_events_reach_providers_as_stateless_messages);

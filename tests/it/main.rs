@@ -9,6 +9,7 @@ mod common;
 mod api;
 mod authz;
 mod cluster;
+mod comments;
 mod crash;
 mod fuzzed;
 mod hocuspocus;

@@ -48,6 +48,9 @@ error_codes! {
     MalformedJson = "malformed_json", BAD_REQUEST;
     InvalidBody = "invalid_body", UNPROCESSABLE_ENTITY;
     InvalidField = "invalid_field", UNPROCESSABLE_ENTITY;
+    /// A comment's range is past the end of the text, or its positions do not decode or
+    /// do not name this document's text.
+    InvalidAnchor = "invalid_anchor", UNPROCESSABLE_ENTITY;
     InvalidQuery = "invalid_query", BAD_REQUEST;
     InvalidCursor = "invalid_cursor", BAD_REQUEST;
     InvalidUtf8 = "invalid_utf8", BAD_REQUEST;
@@ -79,6 +82,8 @@ error_codes! {
     WorkspaceNotFound = "workspace_not_found", NOT_FOUND;
     UserNotFound = "user_not_found", NOT_FOUND;
     InvitationNotFound = "invitation_not_found", NOT_FOUND;
+    /// No such comment on that document.
+    CommentNotFound = "comment_not_found", NOT_FOUND;
     RouteNotFound = "route_not_found", NOT_FOUND;
     AssetNotFound = "asset_not_found", NOT_FOUND;
     WebAppMissing = "web_app_missing", NOT_FOUND;
@@ -87,9 +92,13 @@ error_codes! {
     LastOwner = "last_owner", CONFLICT;
     PersonalWorkspace = "personal_workspace", CONFLICT;
     InvitationUsed = "invitation_used", CONFLICT;
+    /// The document holds as many comment threads as it may, or the thread as many replies.
+    TooManyComments = "too_many_comments", CONFLICT;
     InvitationExpired = "invitation_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
+    /// The caller already holds as many event streams open as it may.
+    TooManyStreams = "too_many_streams", TOO_MANY_REQUESTS;
     // The server's side: retry later, or a bug.
     Internal = "internal", INTERNAL_SERVER_ERROR;
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
 use crate::identity::access::{Caller, Resource, not_found};
-use crate::ids::{DocId, InvitationId, LinkId, UserId, WorkspaceId};
+use crate::ids::{CommentId, DocId, InvitationId, LinkId, UserId, WorkspaceId};
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
@@ -109,6 +109,7 @@ any_string_segment!(
     UserId => UserId::new,
     LinkId => LinkId::new,
     InvitationId => InvitationId::new,
+    CommentId => CommentId::new,
     String => String::from,
 );
 

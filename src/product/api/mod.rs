@@ -2,11 +2,14 @@
 //! one error type, and the OpenAPI document generated from the same handlers that serve.
 
 pub mod auth;
+pub mod comments;
 pub mod content;
 pub mod documents;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
+pub mod notifications;
 pub mod session;
 pub mod shares;
 pub mod users;
@@ -28,7 +31,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"))
 )]
 struct ApiDoc;
 
@@ -53,6 +56,9 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(documents::router())
         .merge(content::router())
         .merge(shares::router())
+        .merge(comments::router())
+        .merge(notifications::router())
+        .merge(events::router())
         .split_for_parts();
     let doc = unique_operation_ids(doc);
     let json = doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

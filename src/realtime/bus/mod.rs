@@ -32,6 +32,12 @@ const VERSION: u8 = 1;
 /// The channel on which nodes announce that some access changed (a role, a share, a
 /// link, a document's existence), so every node's open connections recheck theirs.
 const ACCESS_CHANNEL: &str = "tandem:access";
+/// The channel on which nodes announce that a document stored new events (comments…),
+/// so every node's event streams for it read them.
+const EVENTS_CHANNEL: &str = "tandem:events";
+/// Event notices queued for the local streams before they count as lagged (and catch up
+/// from the store).
+const NOTICE_QUEUE: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -66,8 +72,58 @@ pub enum Payload {
     SyncRequest(Bytes),
     /// The answer to a sync request: an update, for `target` only.
     SyncReply(Bytes),
+}
+
+/// What travels on the node-wide channels, outside any room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
     /// Some access changed (on the access channel): recheck open connections.
     AccessChanged,
+    /// The document's stored events now reach `seq` (on the events channel).
+    Events { doc: DocId, seq: u64 },
+}
+
+impl Notice {
+    /// `[version][origin ×16][kind][seq ×8, doc id]?`
+    fn encode(&self, origin: NodeId) -> Bytes {
+        let mut out = BytesMut::with_capacity(64);
+        out.extend_from_slice(&[VERSION]);
+        out.extend_from_slice(&origin.0);
+        match self {
+            Notice::AccessChanged => out.extend_from_slice(&[5]),
+            Notice::Events { doc, seq } => {
+                out.extend_from_slice(&[6]);
+                out.extend_from_slice(&seq.to_be_bytes());
+                out.extend_from_slice(doc.as_str().as_bytes());
+            }
+        }
+        out.freeze()
+    }
+
+    fn decode(b: &[u8]) -> Option<(NodeId, Self)> {
+        if b.len() < 18 || b[0] != VERSION {
+            return None;
+        }
+        let origin = NodeId(b[1..17].try_into().ok()?);
+        let notice = match (b[17], &b[18..]) {
+            (5, []) => Notice::AccessChanged,
+            (6, rest) if rest.len() > 8 => Notice::Events {
+                seq: u64::from_be_bytes(rest[..8].try_into().ok()?),
+                doc: DocId::parse(std::str::from_utf8(&rest[8..]).ok()?)?,
+            },
+            _ => return None,
+        };
+        Some((origin, notice))
+    }
+}
+
+/// What the local event streams hear from the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventNotice {
+    /// The document's stored events now reach `seq`.
+    Stored { doc: DocId, seq: u64 },
+    /// Notices may have been missed: every stream catches up from the store.
+    Gap,
 }
 
 /// One frame on a room's channel.
@@ -87,7 +143,6 @@ impl BusMessage {
             Payload::Awareness(b) => (2, b),
             Payload::SyncRequest(b) => (3, b),
             Payload::SyncReply(b) => (4, b),
-            Payload::AccessChanged => (5, &Bytes::new()),
         };
         let mut out = BytesMut::with_capacity(36 + body.len());
         out.extend_from_slice(&[VERSION]);
@@ -125,7 +180,6 @@ impl BusMessage {
             2 => Payload::Awareness(body),
             3 => Payload::SyncRequest(body),
             4 => Payload::SyncReply(body),
-            5 if body.is_empty() => Payload::AccessChanged,
             _ => return None,
         };
         Some(BusMessage { origin, target, payload })
@@ -182,6 +236,8 @@ pub struct Bus {
     outgoing: mpsc::Sender<(String, Option<DocId>, Bytes)>,
     /// Bumped when access changed on any node (or may have, after a gap).
     access: tokio::sync::watch::Sender<u64>,
+    /// Documents' new stored events, from any node.
+    events: tokio::sync::broadcast::Sender<EventNotice>,
 }
 
 impl Bus {
@@ -189,7 +245,8 @@ impl Bus {
     pub fn start(node: NodeId, transport: Arc<dyn Transport>, incoming: mpsc::Receiver<Incoming>) -> Arc<Bus> {
         let (outgoing, rx) = mpsc::channel(PUBLISH_QUEUE);
         let access = tokio::sync::watch::Sender::new(0);
-        let bus = Arc::new(Bus { node, subs: DashMap::new(), transport, outgoing, access });
+        let events = tokio::sync::broadcast::Sender::new(NOTICE_QUEUE);
+        let bus = Arc::new(Bus { node, subs: DashMap::new(), transport, outgoing, access, events });
         tokio::spawn(publisher(Arc::downgrade(&bus), rx));
         tokio::spawn(dispatcher(Arc::downgrade(&bus), incoming));
         bus
@@ -203,23 +260,41 @@ impl Bus {
         format!("tandem:doc:{doc}")
     }
 
-    /// Listens for other nodes' access changes (call once at start).
-    pub async fn listen_for_access_changes(&self) -> Result<(), BusError> {
+    /// Listens for other nodes' access changes and stored events (call once at start).
+    pub async fn listen_for_notices(&self) -> Result<(), BusError> {
         if self.transport.distributed() {
             self.transport.subscribe(ACCESS_CHANNEL).await?;
+            self.transport.subscribe(EVENTS_CHANNEL).await?;
         }
         Ok(())
+    }
+
+    /// Queues a node-wide notice; never waits.
+    fn announce(&self, channel: &str, notice: &Notice) -> bool {
+        !self.transport.distributed()
+            || self.outgoing.try_send((channel.to_owned(), None, notice.encode(self.node))).is_ok()
+    }
+
+    /// Announces that a document's stored events now reach `seq` (call once they are
+    /// committed): this node's streams read them at once, and so do every other node's.
+    pub fn events_stored(&self, doc: &DocId, seq: u64) {
+        let _ = self.events.send(EventNotice::Stored { doc: doc.clone(), seq });
+        if !self.announce(EVENTS_CHANNEL, &Notice::Events { doc: doc.clone(), seq }) {
+            warn!(%doc, "publish queue full: other nodes' streams see this event with the next one");
+        }
+    }
+
+    /// Hears every document's new stored events (and gaps, after which to catch up).
+    pub fn event_notices(&self) -> tokio::sync::broadcast::Receiver<EventNotice> {
+        self.events.subscribe()
     }
 
     /// Announces that some access changed: this node's connections recheck at once, and
     /// so do every other node's.
     pub fn access_changed(&self) {
         self.access.send_modify(|n| *n += 1);
-        if self.transport.distributed() {
-            let frame = BusMessage { origin: self.node, target: None, payload: Payload::AccessChanged };
-            if self.outgoing.try_send((ACCESS_CHANNEL.to_owned(), None, frame.encode())).is_err() {
-                warn!("publish queue full: other nodes see this access change at their next periodic recheck");
-            }
+        if !self.announce(ACCESS_CHANNEL, &Notice::AccessChanged) {
+            warn!("publish queue full: other nodes see this access change at their next periodic recheck");
         }
     }
 
@@ -263,9 +338,14 @@ impl Bus {
 
     /// Hands an incoming frame to its room: drops our own frames and those for others.
     fn dispatch(&self, channel: &str, frame: Bytes) {
-        if channel == ACCESS_CHANNEL {
-            if BusMessage::decode(frame).is_some_and(|m| m.origin != self.node && m.payload == Payload::AccessChanged) {
-                self.access.send_modify(|n| *n += 1);
+        if channel == ACCESS_CHANNEL || channel == EVENTS_CHANNEL {
+            match Notice::decode(&frame) {
+                Some((origin, _)) if origin == self.node => {}
+                Some((_, Notice::AccessChanged)) => self.access.send_modify(|n| *n += 1),
+                Some((_, Notice::Events { doc, seq })) => {
+                    let _ = self.events.send(EventNotice::Stored { doc, seq });
+                }
+                None => warn!(channel, "undecodable notice"),
             }
             return;
         }
@@ -297,8 +377,9 @@ impl Bus {
 
     /// After a reconnect or a lagged receiver: every open room resyncs.
     pub fn resync_all(&self) {
-        // Access changes may have been missed too.
+        // Access changes and stored events may have been missed too.
         self.access.send_modify(|n| *n += 1);
+        let _ = self.events.send(EventNotice::Gap);
         metrics::counter!(crate::metrics::BUS_RESYNCS).increment(self.subs.len() as u64);
         for sub in self.subs.iter() {
             sub.resync.store(true, Ordering::Release);
@@ -352,9 +433,17 @@ mod tests {
             BusMessage { origin: a, target: Some(b), payload: Payload::SyncReply(Bytes::new()) },
             BusMessage { origin: b, target: None, payload: Payload::Awareness(Bytes::from_static(b"xyz")) },
             BusMessage { origin: b, target: Some(a), payload: Payload::SyncRequest(Bytes::from_static(b"\x00")) },
-            BusMessage { origin: a, target: None, payload: Payload::AccessChanged },
         ] {
             assert_eq!(BusMessage::decode(msg.encode()), Some(msg));
+        }
+        let doc = DocId::parse("notes").unwrap();
+        for notice in [Notice::AccessChanged, Notice::Events { doc, seq: u64::MAX - 1 }] {
+            assert_eq!(Notice::decode(&notice.encode(a)), Some((a, notice)));
+        }
+        for bad in
+            [&b"\x01aaaaaaaaaaaaaaaa\x05x"[..], b"\x01aaaaaaaaaaaaaaaa\x06\0\0\0\0\0\0\0\x01", b"\x01aaaaaaaaaaaaaaaa"]
+        {
+            assert_eq!(Notice::decode(bad), None, "{bad:?}");
         }
         for bad in [
             &b""[..],

@@ -283,6 +283,8 @@ impl RoomActor {
             }
             Command::SetAccess { conn, access } => self.room.set_access(conn, access),
             Command::Text { reply } => self.room.text(reply),
+            Command::Anchor { at, reply } => self.room.anchor(at, reply),
+            Command::Resolve { anchors, reply } => self.room.resolve(&anchors, reply),
             Command::StateVector { reply } => {
                 let _ = reply.send(self.room.state_vector());
             }
@@ -316,6 +318,7 @@ impl RoomActor {
                 Effect::Reply { reply, state } => {
                     let _ = reply.send(state);
                 }
+                Effect::Answer(answer) => answer.send(),
                 Effect::Index(text) => self.write_index(text),
                 Effect::Compact => self.compact(),
                 Effect::Stop(stop) => {

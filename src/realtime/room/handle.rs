@@ -9,6 +9,7 @@ use tandem_protocol::ClientMessage;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
@@ -236,6 +237,17 @@ pub(crate) enum Command {
     Replace {
         text: String,
         reply: oneshot::Sender<TextState>,
+    },
+    /// Makes a comment anchor from the text as it is now, answered once that text is
+    /// durable.
+    Anchor {
+        at: AnchorAt,
+        reply: oneshot::Sender<Result<Anchor, AnchorError>>,
+    },
+    /// Where stored anchors (start, end) are now, once what the answer reflects is durable.
+    Resolve {
+        anchors: Vec<(Vec<u8>, Vec<u8>)>,
+        reply: oneshot::Sender<Vec<Resolved>>,
     },
     /// Closes every connection and stops without writing anything more (the document
     /// is being deleted).

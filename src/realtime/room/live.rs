@@ -53,12 +53,35 @@ pub(super) enum Effect {
     Publish { payload: Payload, target: Option<NodeId> },
     /// Answers a REST caller.
     Reply { reply: oneshot::Sender<TextState>, state: TextState },
+    /// Answers a REST caller with something else than the text.
+    Answer(Answer),
     /// Writes the plain text search reads.
     Index(String),
     /// Folds the log into a snapshot, off the room; report the end to [`Room::compacted`].
     Compact,
     /// Stops the room.
     Stop(Stop),
+}
+
+/// An answer ready to send (a reply channel and its value, sent when performed).
+pub(super) struct Answer(Box<dyn FnOnce() + Send>);
+
+impl Answer {
+    pub(super) fn new<T: Send + 'static>(reply: oneshot::Sender<T>, value: T) -> Self {
+        Answer(Box::new(move || {
+            let _ = reply.send(value);
+        }))
+    }
+
+    pub(super) fn send(self) {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answer")
+    }
 }
 
 /// Why a room stops.

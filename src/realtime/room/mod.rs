@@ -4,6 +4,7 @@
 //! actor for a document.
 
 mod actor;
+pub mod anchors;
 mod apply;
 mod content;
 mod durable;
@@ -13,6 +14,7 @@ mod presence;
 mod registry;
 mod seats;
 
+pub use anchors::AnchorAt;
 pub use content::CONTENT;
 pub use handle::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, TextState, close_code};
 pub use presence::{MAX_CLIENTS_PER_CONN, STAMP_FIELD, stamp};

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor::{RoomActor, Shared};
+use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
 use super::handle::{COMMAND_CAPACITY, Command, ConnSink, RoomError, RoomHandle, TextState};
 use super::seats::RoomConfig;
 use crate::identity::Principal;
@@ -88,6 +89,16 @@ impl Rooms {
     /// Replaces the document's Markdown through its room; answers once it is durable.
     pub async fn replace_text(&self, doc: &DocId, text: &str) -> Result<TextState, RoomError> {
         self.ask(doc, |reply| Command::Replace { text: text.to_owned(), reply }).await
+    }
+
+    /// Makes a comment anchor from the document's text as it is now.
+    pub async fn anchor(&self, doc: &DocId, at: AnchorAt) -> Result<Result<Anchor, AnchorError>, RoomError> {
+        self.ask(doc, |reply| Command::Anchor { at: at.clone(), reply }).await
+    }
+
+    /// Where stored anchors (start, end) of the document are now.
+    pub async fn resolve(&self, doc: &DocId, anchors: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<Resolved>, RoomError> {
+        self.ask(doc, |reply| Command::Resolve { anchors: anchors.clone(), reply }).await
     }
 
     /// Closes a live room without writing anything more (its document is being deleted).

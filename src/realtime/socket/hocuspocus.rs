@@ -32,6 +32,7 @@ use tracing::{debug, warn};
 use super::read::{FrameReader, Next};
 use super::watch::{counted_watcher, watch_socket};
 use super::write::{drain_until_close, write_loop};
+use crate::events::{EventView, Listener};
 use crate::identity::Principal;
 use crate::identity::access::authorize_socket;
 use crate::identity::tokens::Access;
@@ -68,6 +69,8 @@ struct Joined {
     _forwarder: AbortOnDropHandle<()>,
     /// Only for user and link tokens, whose access can change while the document is open.
     _watcher: Option<AbortOnDropHandle<()>>,
+    /// The document's stored events as stateless messages (catalogued documents only).
+    _events: Option<AbortOnDropHandle<()>>,
 }
 
 impl Joined {
@@ -303,13 +306,36 @@ impl Socket {
         self.authenticated.cancel();
         let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
         let watcher = grant.recheck.map(|recheck| {
-            let watch =
-                watch_socket(self.app.clone(), recheck, doc, room.clone(), conn, self.control.clone(), grant.access);
+            let watch = watch_socket(
+                self.app.clone(),
+                recheck,
+                doc.clone(),
+                room.clone(),
+                conn,
+                self.control.clone(),
+                grant.access,
+            );
             AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "hocuspocus")))
         });
+        // Room tokens open app rooms, which have no catalogue events.
+        let events = match &watcher {
+            Some(_) => match self.app.feeds.listen(&doc, None).await {
+                Ok(listener) => Some(AbortOnDropHandle::new(tokio::spawn(stateless_events(
+                    name.clone(),
+                    listener,
+                    self.out.clone(),
+                    self.control.clone(),
+                )))),
+                Err(e) => {
+                    warn!(%doc, error = %e, "no events for this connection: the store did not answer");
+                    None
+                }
+            },
+            None => None,
+        };
         let presence = PresenceLimits::new(&self.app.config.socket);
         let _forwarder = AbortOnDropHandle::new(forwarder);
-        let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher };
+        let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher, _events: events };
         self.docs.insert(name, joined);
     }
 }
@@ -328,6 +354,29 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
         return std::future::pending().await;
     }
     futures_util::future::select_all(waits).await.0
+}
+
+/// Sends the document's stored events (comments) as stateless messages, each the JSON
+/// the events stream sends as `data` (the provider's `onStateless` gets it as `payload`).
+async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+    loop {
+        let events = match listener.next().await {
+            Ok(events) => events,
+            Err(e) => {
+                warn!(document = %name, error = %e, "events unreadable; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for event in &events {
+            let payload = serde_json::to_string(&EventView::from(event)).unwrap_or_default();
+            if out.try_send(hp::encode_stateless(&name, &payload).into()).is_err() {
+                metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
+                control.close(close_code::TRY_AGAIN_LATER, "client too slow");
+                return;
+            }
+        }
+    }
 }
 
 /// Moves one document's messages from its room to the socket, in the Hocuspocus framing.

@@ -12,7 +12,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
-use yrs::{ClientID, Doc, GetString, ID, IdSet, ReadTxn, StateVector, Text, Transact, Update};
+use yrs::{ClientID, Doc, GetString, ID, IdSet, ReadTxn, StateVector, Text, TextRef, Transact, TransactionMut, Update};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -115,11 +115,23 @@ impl Client {
 
     /// As [`Client::append`], but a closed connection is an error, not a panic.
     pub async fn try_append(&mut self, s: &str) -> Result<(), tungstenite::Error> {
+        self.try_edit(|text, txn| {
+            let len = text.len(txn);
+            text.insert(txn, len, s);
+        })
+        .await
+    }
+
+    /// Edits `content` locally (indexes in bytes: keep to ASCII) and sends the update.
+    pub async fn edit(&mut self, f: impl FnOnce(&TextRef, &mut TransactionMut)) {
+        self.try_edit(f).await.expect("send");
+    }
+
+    async fn try_edit(&mut self, f: impl FnOnce(&TextRef, &mut TransactionMut)) -> Result<(), tungstenite::Error> {
         let update = {
             let text = self.doc.get_or_insert_text("content");
             let mut txn = self.doc.transact_mut();
-            let len = text.len(&txn);
-            text.insert(&mut txn, len, s);
+            f(&text, &mut txn);
             txn.encode_update_v1()
         };
         self.ws.send(Message::Binary(proto::encode_update(&update).into())).await

@@ -10,6 +10,7 @@ pub mod converge;
 pub mod pg;
 pub mod process;
 pub mod proxy;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -30,8 +30,6 @@ impl Room {
                 Err(e) => warn!(doc = %self.doc_id, error = %e, "bad awareness from peer"),
             },
             Payload::SyncRequest(sv) => self.answer_peer(msg.origin, msg.target.is_none(), &sv),
-            // Only meaningful on the access channel, which the bus handles itself.
-            Payload::AccessChanged => {}
         }
         // A damaged document is rebuilt first (and asks then).
         if !self.damaged && std::mem::take(&mut self.behind) {

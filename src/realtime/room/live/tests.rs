@@ -13,12 +13,13 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc, ReadTxn, StateVector, Text, Transact, Update};
 
-use super::{Effect, Room, Stop};
+use super::{Answer, Effect, Room, Stop};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::realtime::bus::{BusMessage, NodeId, Payload};
 use crate::realtime::room::RoomConfig;
+use crate::realtime::room::anchors::AnchorAt;
 use crate::realtime::room::content::CONTENT;
 use crate::realtime::room::handle::{Outbound, TextState, close_code};
 use crate::store::{StoreError, StoredDoc};
@@ -106,6 +107,7 @@ impl Fixture {
                 format!("publish {}{to}", what.split('(').next().unwrap_or(&what).to_lowercase())
             }
             Effect::Reply { .. } => "reply".into(),
+            Effect::Answer(_) => "answer".into(),
             Effect::Index(text) => format!("index {text:?}"),
             Effect::Compact => "compact".into(),
             Effect::Stop(stop) => format!("stop {stop:?}"),
@@ -200,6 +202,22 @@ fn a_rest_read_and_a_replacement_are_answered_once_durable() {
     assert_eq!(read_rx.try_recv().unwrap().text, "draft");
     f.room.committed(more[0], committed());
     assert_eq!(f.take(), ["all <- update", "reply", "publish update"]);
+}
+
+#[test]
+fn a_comment_anchor_on_text_not_yet_durable_is_answered_after_its_commit() {
+    let mut f = Fixture::new(config());
+    let a = f.join("A", Access::ReadWrite, user("a"), false);
+    f.send(a, update(&edit(1, "fresh words")));
+    let (_, seqs) = f.take_persists();
+    let (reply, mut rx) = oneshot::channel();
+    f.room.anchor(AnchorAt::Range { index: 6, length: 5 }, reply);
+    assert!(f.take().is_empty(), "held behind the commit");
+    f.room.committed(seqs[0], committed());
+    let answers =
+        f.room.take_effects().into_iter().filter_map(|e| if let Effect::Answer(a) = e { Some(a) } else { None });
+    answers.for_each(Answer::send);
+    assert_eq!(rx.try_recv().unwrap().unwrap().quote, "words");
 }
 
 #[test]

@@ -4,7 +4,8 @@
 use tokio::sync::oneshot;
 use yrs::Update;
 
-use super::{Effect, Room};
+use super::{Answer, Effect, Room};
+use crate::realtime::room::anchors::{self, Anchor, AnchorAt, AnchorError, Resolved};
 use crate::realtime::room::content;
 use crate::realtime::room::handle::TextState;
 
@@ -18,6 +19,26 @@ impl Room {
     pub fn text(&mut self, reply: oneshot::Sender<TextState>) {
         let state = content::text_state(self.awareness.doc());
         self.after_commits(Effect::Reply { reply, state });
+    }
+
+    /// Makes a comment anchor from the text as it is now; answers once that text is
+    /// durable (an anchor never names text a crash could take back).
+    pub fn anchor(&mut self, at: AnchorAt, reply: oneshot::Sender<Result<Anchor, AnchorError>>) {
+        let doc = self.awareness.doc();
+        let text = doc.get_or_insert_text(content::CONTENT);
+        let anchor = match at {
+            AnchorAt::Range { index, length } => anchors::at(doc, &text, index, length),
+            AnchorAt::Encoded { start, end } => anchors::encoded(doc, &text, &start, &end),
+        };
+        self.after_commits(Effect::Answer(Answer::new(reply, anchor)));
+    }
+
+    /// Where stored anchors are now, in one pass over the text.
+    pub fn resolve(&mut self, stored: &[(Vec<u8>, Vec<u8>)], reply: oneshot::Sender<Vec<Resolved>>) {
+        let pairs: Vec<(&[u8], &[u8])> = stored.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
+        let doc = self.awareness.doc();
+        let resolved = anchors::resolve_all(doc, &doc.get_or_insert_text(content::CONTENT), &pairs);
+        self.after_commits(Effect::Answer(Answer::new(reply, resolved)));
     }
 
     /// Replaces the text by a minimal diff; answers once the change is durable.

@@ -1,0 +1,461 @@
+//! [`Comments`] for [`SqlStore`]: threads, replies, notifications and the per-document
+//! event stream, written once for both backends. Every change and the event that
+//! announces it commit together; the event's number comes from the document's row, which
+//! the writer holds until it commits, so a document's events become visible in order.
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
+
+use super::StoreError;
+use super::comments::{
+    Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, MAX_REPLIES, MAX_THREADS, NewComment, Notification,
+    NotificationKind, Outcome, StoredAnchor,
+};
+use super::dialect::Dialect;
+use super::sql::SqlStore;
+use crate::ids::{CommentId, DocId, NotificationId, UserId};
+
+const COMMENT_COLUMNS: &str = "c.id, c.document_id, c.thread_id, c.author_id, u.name AS author_name, c.body, \
+     c.anchor_start, c.anchor_end, c.quote, t.resolved_at, c.created_at, c.edited_at";
+const COMMENT_FROM: &str = "FROM comments c JOIN users u ON u.id = c.author_id JOIN comments t ON t.id = c.thread_id";
+
+#[derive(FromRow)]
+struct CommentRow {
+    id: String,
+    document_id: String,
+    thread_id: String,
+    author_id: String,
+    author_name: String,
+    body: String,
+    anchor_start: Option<Vec<u8>>,
+    anchor_end: Option<Vec<u8>>,
+    quote: Option<String>,
+    resolved_at: Option<i64>,
+    created_at: i64,
+    edited_at: Option<i64>,
+}
+
+fn doc_id(s: &str) -> Result<DocId, StoreError> {
+    DocId::parse(s).ok_or_else(|| StoreError::Invalid(format!("document id `{s}`")))
+}
+
+impl TryFrom<CommentRow> for Comment {
+    type Error = StoreError;
+
+    fn try_from(r: CommentRow) -> Result<Self, StoreError> {
+        let anchor = match (r.anchor_start, r.anchor_end) {
+            (Some(start), Some(end)) => Some(StoredAnchor { start, end, quote: r.quote.unwrap_or_default() }),
+            _ => None,
+        };
+        Ok(Comment {
+            id: CommentId::new(r.id),
+            document_id: doc_id(&r.document_id)?,
+            thread_id: CommentId::new(r.thread_id),
+            author_id: UserId::new(r.author_id),
+            author_name: r.author_name,
+            body: r.body,
+            anchor,
+            resolved_at: r.resolved_at,
+            created_at: r.created_at,
+            edited_at: r.edited_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct EventRow {
+    document_id: String,
+    seq: i64,
+    kind: String,
+    thread_id: Option<String>,
+    comment_id: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<EventRow> for DocEvent {
+    type Error = StoreError;
+
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        let kind =
+            EventKind::parse(&r.kind).ok_or_else(|| StoreError::Invalid(format!("unknown event kind {:?}", r.kind)))?;
+        Ok(DocEvent {
+            document_id: doc_id(&r.document_id)?,
+            seq: r.seq as u64,
+            kind,
+            thread_id: r.thread_id.map(CommentId::new),
+            comment_id: r.comment_id.map(CommentId::new),
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct NotificationRow {
+    id: String,
+    kind: String,
+    document_id: String,
+    comment_id: String,
+    read_at: Option<i64>,
+    created_at: i64,
+}
+
+impl TryFrom<NotificationRow> for Notification {
+    type Error = StoreError;
+
+    fn try_from(r: NotificationRow) -> Result<Self, StoreError> {
+        let kind = NotificationKind::parse(&r.kind)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown notification kind {:?}", r.kind)))?;
+        Ok(Notification {
+            id: NotificationId::new(r.id),
+            kind,
+            document_id: doc_id(&r.document_id)?,
+            comment_id: CommentId::new(r.comment_id),
+            read: r.read_at.is_some(),
+            created_at: r.created_at,
+        })
+    }
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> f64: Decode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Encode<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Takes the document's next event number and writes the event, in the caller's
+    /// transaction; drops events older than the last [`EVENTS_KEPT`].
+    async fn next_event(
+        tx: &mut DB::Connection,
+        doc: &DocId,
+        kind: EventKind,
+        comment: &Comment,
+        now: i64,
+    ) -> Result<DocEvent, StoreError> {
+        let (seq,): (i64,) =
+            sqlx::query_as("UPDATE documents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
+                .bind(doc.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "INSERT INTO document_events (document_id, seq, kind, thread_id, comment_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(doc.as_str())
+        .bind(seq)
+        .bind(kind.as_str())
+        .bind(comment.thread_id.as_str())
+        .bind(comment.id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM document_events WHERE document_id = $1 AND seq <= $2")
+            .bind(doc.as_str())
+            .bind(seq - EVENTS_KEPT)
+            .execute(&mut *tx)
+            .await?;
+        Ok(DocEvent {
+            document_id: doc.clone(),
+            seq: seq as u64,
+            kind,
+            thread_id: Some(comment.thread_id.clone()),
+            comment_id: Some(comment.id.clone()),
+            created_at: now,
+        })
+    }
+
+    async fn comment_in(tx: &mut DB::Connection, doc: &DocId, id: &str) -> Result<Option<Comment>, StoreError> {
+        let sql = format!("SELECT {COMMENT_COLUMNS} {COMMENT_FROM} WHERE c.id = $1 AND c.document_id = $2");
+        let row: Option<CommentRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(id).bind(doc.as_str()).fetch_optional(&mut *tx).await?;
+        row.map(Comment::try_from).transpose()
+    }
+
+    /// Runs `change` on one comment of the document in a write transaction, then reads it
+    /// back and writes `kind`'s event; `Missing` when no such comment.
+    async fn change_comment<F>(
+        &self,
+        doc: &DocId,
+        id: &CommentId,
+        kind: EventKind,
+        now: i64,
+        change: F,
+    ) -> Result<Outcome<Changed>, StoreError>
+    where
+        F: for<'t> FnOnce(
+                &'t mut DB::Connection,
+                Comment,
+            ) -> futures_util::future::BoxFuture<'t, Result<(), StoreError>>
+            + Send,
+    {
+        let mut tx = self.write_tx().await?;
+        let Some(before) = Self::comment_in(&mut tx, doc, id.as_str()).await? else {
+            return Ok(Outcome::Missing);
+        };
+        change(&mut tx, before.clone()).await?;
+        let comment = Self::comment_in(&mut tx, doc, id.as_str()).await?.unwrap_or(before);
+        let event = Self::next_event(&mut tx, doc, kind, &comment, now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(Changed { comment, event }))
+    }
+}
+
+#[async_trait]
+impl<DB> Comments for SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
+    for<'q> f64: Decode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> Option<Vec<u8>>: Encode<'q, DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+    usize: ColumnIndex<DB::Row>,
+{
+    async fn create_comment(
+        &self,
+        c: &NewComment,
+        notify: &[(UserId, NotificationKind)],
+        now: i64,
+    ) -> Result<Outcome<Changed>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        if c.thread_id != c.id {
+            let thread: Option<(String,)> =
+                sqlx::query_as("SELECT id FROM comments WHERE id = $1 AND document_id = $2 AND thread_id = id")
+                    .bind(c.thread_id.as_str())
+                    .bind(c.document_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if thread.is_none() {
+                return Ok(Outcome::Missing);
+            }
+        }
+        // Counted under the document's row lock (taken first, as the event number is), so
+        // writers racing past the limit take turns.
+        sqlx::query("UPDATE documents SET event_seq = event_seq WHERE id = $1")
+            .bind(c.document_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let (n, max): ((i64,), i64) = if c.thread_id == c.id {
+            let q = sqlx::query_as("SELECT COUNT(*) FROM comments WHERE document_id = $1 AND thread_id = id");
+            (q.bind(c.document_id.as_str()).fetch_one(&mut *tx).await?, MAX_THREADS)
+        } else {
+            let q = sqlx::query_as(
+                "SELECT COUNT(*) FROM comments WHERE document_id = $1 AND thread_id = $2 AND id <> thread_id",
+            );
+            (q.bind(c.document_id.as_str()).bind(c.thread_id.as_str()).fetch_one(&mut *tx).await?, MAX_REPLIES)
+        };
+        let n = n.0;
+        if n >= max {
+            return Ok(Outcome::Full);
+        }
+        let anchor = c.anchor.as_ref();
+        sqlx::query(
+            "INSERT INTO comments (id, document_id, thread_id, author_id, body, anchor_start, anchor_end, quote, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(c.id.as_str())
+        .bind(c.document_id.as_str())
+        .bind(c.thread_id.as_str())
+        .bind(c.author_id.as_str())
+        .bind(c.body.as_str())
+        .bind(anchor.map(|a| a.start.clone()))
+        .bind(anchor.map(|a| a.end.clone()))
+        .bind(anchor.map(|a| a.quote.as_str()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        for (user, kind) in notify {
+            sqlx::query(
+                "INSERT INTO notifications (id, user_id, kind, document_id, comment_id, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(NotificationId::random().as_str())
+            .bind(user.as_str())
+            .bind(kind.as_str())
+            .bind(c.document_id.as_str())
+            .bind(c.id.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let comment = Self::comment_in(&mut tx, &c.document_id, c.id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::Invalid("a comment written in this transaction is missing".into()))?;
+        let event = Self::next_event(&mut tx, &c.document_id, EventKind::CommentCreated, &comment, now).await?;
+        tx.commit().await?;
+        Ok(Outcome::Done(Changed { comment, event }))
+    }
+
+    async fn comments(&self, doc: &DocId, resolved: Option<bool>) -> Result<Vec<Comment>, StoreError> {
+        let filter = match resolved {
+            None => "",
+            Some(true) => " AND t.resolved_at IS NOT NULL",
+            Some(false) => " AND t.resolved_at IS NULL",
+        };
+        let sql = format!(
+            "SELECT {COMMENT_COLUMNS} {COMMENT_FROM} WHERE c.document_id = $1{filter} ORDER BY c.created_at, c.id"
+        );
+        let rows: Vec<CommentRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(doc.as_str()).fetch_all(&self.pool).await?;
+        rows.into_iter().map(Comment::try_from).collect()
+    }
+
+    async fn comment(&self, doc: &DocId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Self::comment_in(&mut conn, doc, id.as_str()).await
+    }
+
+    async fn thread_authors(&self, doc: &DocId, thread: &CommentId) -> Result<Vec<UserId>, StoreError> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT author_id FROM comments WHERE document_id = $1 AND thread_id = $2")
+                .bind(doc.as_str())
+                .bind(thread.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| UserId::new(id)).collect())
+    }
+
+    async fn edit_comment(
+        &self,
+        doc: &DocId,
+        id: &CommentId,
+        body: &str,
+        now: i64,
+    ) -> Result<Outcome<Changed>, StoreError> {
+        let body = body.to_owned();
+        self.change_comment(doc, id, EventKind::CommentUpdated, now, move |tx, c| {
+            Box::pin(async move {
+                sqlx::query("UPDATE comments SET body = $1, edited_at = $2 WHERE id = $3")
+                    .bind(body)
+                    .bind(now)
+                    .bind(c.id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn resolve_thread(
+        &self,
+        doc: &DocId,
+        thread: &CommentId,
+        by: &UserId,
+        resolved: bool,
+        now: i64,
+    ) -> Result<Outcome<Changed>, StoreError> {
+        let by = by.clone();
+        let outcome = self
+            .change_comment(doc, thread, EventKind::CommentUpdated, now, move |tx, c| {
+                Box::pin(async move {
+                    if !c.is_thread() {
+                        return Ok(());
+                    }
+                    let (at, who) = if resolved { (Some(now), Some(by.as_str().to_owned())) } else { (None, None) };
+                    sqlx::query("UPDATE comments SET resolved_at = $1, resolved_by = $2 WHERE id = $3")
+                        .bind(at)
+                        .bind(who)
+                        .bind(c.id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(match outcome {
+            Outcome::Done(changed) if !changed.comment.is_thread() => Outcome::Missing,
+            other => other,
+        })
+    }
+
+    async fn delete_comment(&self, doc: &DocId, id: &CommentId, now: i64) -> Result<Outcome<Changed>, StoreError> {
+        self.change_comment(doc, id, EventKind::CommentDeleted, now, |tx, c| {
+            Box::pin(async move {
+                let (sql, key) = if c.is_thread() {
+                    ("DELETE FROM comments WHERE document_id = $1 AND thread_id = $2", c.thread_id.as_str().to_owned())
+                } else {
+                    ("DELETE FROM comments WHERE document_id = $1 AND id = $2", c.id.as_str().to_owned())
+                };
+                sqlx::query(sql).bind(c.document_id.as_str()).bind(key).execute(&mut *tx).await?;
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn notifications(&self, user: &UserId, unread: bool, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        let sql = format!(
+            "SELECT id, kind, document_id, comment_id, read_at, created_at FROM notifications
+             WHERE user_id = $1{} ORDER BY created_at DESC, id DESC LIMIT $2",
+            if unread { " AND read_at IS NULL" } else { "" }
+        );
+        let rows: Vec<NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(user.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(Notification::try_from).collect()
+    }
+
+    async fn mark_read(&self, user: &UserId, ids: Option<&[NotificationId]>, now: i64) -> Result<u64, StoreError> {
+        let mut qb = sqlx::QueryBuilder::<DB>::new("UPDATE notifications SET read_at = ");
+        qb.push_bind(now);
+        qb.push(" WHERE read_at IS NULL AND user_id = ");
+        qb.push_bind(user.as_str().to_owned());
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            qb.push(" AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in ids {
+                list.push_bind(id.as_str().to_owned());
+            }
+            qb.push(")");
+        }
+        let done = qb.build().execute(&self.pool).await?;
+        Ok(super::dialect::RowsAffected::rows_affected(&done))
+    }
+
+    async fn events_after(&self, doc: &DocId, after: u64, limit: u32) -> Result<Vec<DocEvent>, StoreError> {
+        let rows: Vec<EventRow> = sqlx::query_as(
+            "SELECT document_id, seq, kind, thread_id, comment_id, created_at FROM document_events
+             WHERE document_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(doc.as_str())
+        .bind(after.min(i64::MAX as u64) as i64)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(DocEvent::try_from).collect()
+    }
+
+    async fn event_bounds(&self, doc: &DocId) -> Result<(u64, u64), StoreError> {
+        let last: Option<(i64,)> = sqlx::query_as("SELECT event_seq FROM documents WHERE id = $1")
+            .bind(doc.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let (oldest,): (Option<i64>,) = sqlx::query_as("SELECT MIN(seq) FROM document_events WHERE document_id = $1")
+            .bind(doc.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let last = last.map_or(0, |(n,)| n as u64);
+        Ok((last, oldest.map_or(last + 1, |n| n as u64)))
+    }
+}
