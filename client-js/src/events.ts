@@ -17,6 +17,8 @@ export interface CommentEvent {
   document_id: string
   thread_id: string
   comment_id: string
+  /** When the change was made (Unix ms). */
+  at: number
 }
 
 /** The caller's role on the document changed (not stored: never replayed). */
