@@ -203,6 +203,7 @@ export class CommentsPanel {
     const shown = this.#threads.filter((t) => t.resolved === (this.#tab === 'resolved'))
     this.#count.textContent = String(open.length)
     this.#count.hidden = open.length === 0
+    this.toggle.setAttribute('aria-label', open.length ? `Comments (${open.length} open)` : 'Comments')
     this.#tabs.open.querySelector('.count')!.textContent = String(open.length)
     this.#tabs.resolved.querySelector('.count')!.textContent = String(this.#threads.length - open.length)
     const ctx = this.#context()

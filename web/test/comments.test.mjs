@@ -106,6 +106,18 @@ test('a comment on selected text reaches a commenter live, who replies with a me
   await threads(ada.page).first().locator('[data-testid=reopen]').waitFor()
   assert.equal(await threads(ada.page).count(), 1)
   await grace.page.waitForFunction(() => document.querySelectorAll('.cm-comment').length === 0)
+
+  // Grace, who cannot edit, still selects with the keyboard and comments; a click on the
+  // highlight picks the thread out in Ada's panel.
+  await select(grace.page, 41, 8)
+  await grace.page.click('[data-testid=comment-selection]')
+  await panel(grace.page).locator('[data-testid=composer] textarea').fill('Which dog?')
+  await panel(grace.page).locator('[data-testid=send-comment]').click()
+  await ada.page.click('[data-testid=tab-open]')
+  await threads(ada.page).filter({ hasText: 'Which dog?' }).waitFor()
+  await ada.page.waitForFunction(() => document.querySelector('.cm-comment')?.textContent === 'lazy dog')
+  await ada.page.click('.cm-comment')
+  await ada.page.waitForSelector('[data-testid=thread].active:has-text("Which dog?")')
   assert.deepEqual([...ada.page.context().errors, ...grace.page.context().errors], [])
 })
 
