@@ -244,16 +244,20 @@ export class CommentsPanel {
     }
   }
 
-  /** Runs a change, then shows the threads as they are now (the event will say so too, later). */
-  async #do (change: () => Promise<void>): Promise<void> {
+  /**
+   * Runs a change, then shows the threads as they are now (the event will say so too,
+   * later); whether it was made (if not, the panel says why).
+   */
+  async #do (change: () => Promise<void>): Promise<boolean> {
     try {
       await change()
-      this.#alert.hidden = true
-      await this.#load()
     } catch (e) {
       this.#fail(e)
-      throw e
+      return false
     }
+    this.#alert.hidden = true
+    await this.#load()
+    return true
   }
 
   async #lookup (prefix: string): Promise<Author[]> {
@@ -294,7 +298,7 @@ export class CommentsPanel {
         // Done with the selection: no "Comment" button over it again.
         const view = this.#live?.view
         if (view && !view.state.selection.main.empty) view.dispatch({ selection: { anchor: view.state.selection.main.head } })
-      }).catch(() => { send.disabled = false })
+      }).then((made) => { if (!made) send.disabled = false })
     })
     this.#composerHost.replaceChildren(form)
     box.textarea.focus()

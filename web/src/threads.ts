@@ -19,10 +19,11 @@ export interface ThreadContext {
   /** Names to set apart as @-mentions in messages. */
   names (): Iterable<string>
   lookup (prefix: string): Promise<Author[]>
-  reply (thread: Thread, body: string, mentions: string[]): Promise<void>
-  edit (comment: Comment, body: string, mentions: string[]): Promise<void>
-  remove (comment: Comment, thread: Thread): Promise<void>
-  resolve (thread: Thread, resolved: boolean): Promise<void>
+  /** Each change resolves to whether it was made (the panel tells why not). */
+  reply (thread: Thread, body: string, mentions: string[]): Promise<boolean>
+  edit (comment: Comment, body: string): Promise<boolean>
+  remove (comment: Comment, thread: Thread): Promise<boolean>
+  resolve (thread: Thread, resolved: boolean): Promise<boolean>
   select (thread: Thread): void
 }
 
@@ -99,7 +100,7 @@ export class ThreadCard {
   #edit (c: Comment, article: HTMLElement, body: HTMLElement): void {
     const box = mentionBox((q) => this.#ctx.lookup(q), { name: 'body', 'aria-label': 'Edit comment', rows: 3 })
     box.textarea.value = c.body
-    const done = (): void => { this.#editing = false; this.update(this.#latest, this.#ctx) }
+    const done = (): void => this.#stopEditing()
     const form = h('form', { class: 'comment-form' }, box.field,
       h('div', { class: 'form-actions' },
         h('button', { type: 'button', class: 'button ghost small', onclick: done }, 'Cancel'),
@@ -109,7 +110,7 @@ export class ThreadCard {
       e.preventDefault()
       const text = box.textarea.value.trim()
       if (!text) return
-      void this.#ctx.edit(c, text, box.mentions()).then(done, () => undefined)
+      void this.#ctx.edit(c, text).then((made) => { if (made) done() })
     })
     box.textarea.addEventListener('keydown', (e) => { if (e.key === 'Escape') done() })
     this.#editing = true
@@ -123,10 +124,16 @@ export class ThreadCard {
     const first = c.id === t.id
     const bar = h('div', { class: 'confirm', role: 'group', 'aria-label': 'Confirm delete' },
       h('span', {}, first ? 'Delete this thread and its replies?' : 'Delete this reply?'),
-      h('button', { type: 'button', class: 'button ghost small', onclick: () => { bar.remove(); this.#editing = false } }, 'Cancel'),
-      h('button', { type: 'button', class: 'button danger small', 'data-testid': 'confirm-delete', onclick: () => { void this.#ctx.remove(c, t).finally(() => { this.#editing = false }) } }, 'Delete'))
+      h('button', { type: 'button', class: 'button ghost small', onclick: () => this.#stopEditing() }, 'Cancel'),
+      h('button', { type: 'button', class: 'button danger small', 'data-testid': 'confirm-delete', onclick: () => { void this.#ctx.remove(c, t).then(() => this.#stopEditing()) } }, 'Delete'))
     this.#editing = true
     article.appendChild(bar)
+  }
+
+  /** Back from editing or deleting: shows the thread as it is now. */
+  #stopEditing (): void {
+    this.#editing = false
+    this.update(this.#latest, this.#ctx)
   }
 
   /** The reply box, kept (with what is typed in it) across updates; only where replying is allowed. */
@@ -146,9 +153,10 @@ export class ThreadCard {
       const text = box.textarea.value.trim()
       if (!text) return
       send.disabled = true
-      void this.#ctx.reply(this.#latest, text, box.mentions())
-        .then(() => { box.reset(); form.classList.remove('active') }, () => undefined)
-        .finally(() => { send.disabled = false })
+      void this.#ctx.reply(this.#latest, text, box.mentions()).then((made) => {
+        send.disabled = false
+        if (made) { box.reset(); form.classList.remove('active') }
+      })
     })
     this.#reply = { form, box }
     this.#replyHost.replaceChildren(form)

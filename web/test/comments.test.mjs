@@ -156,6 +156,17 @@ test('own messages are edited and deleted; a viewer reads threads without write 
   await grace.page.waitForFunction(() => document.querySelectorAll('[data-testid=thread]').length === 1)
   assert.equal(await threads(ada.page).count(), 1)
 
+  // A reply, sent with Ctrl+Enter, then deleted: the thread stays, without it.
+  const left = threads(ada.page).first()
+  await left.locator('textarea[name=reply]').fill('Never mind.')
+  await left.locator('textarea[name=reply]').press('Control+Enter')
+  await threads(grace.page).first().locator('[data-testid=reply]').waitFor()
+  await left.locator('[data-testid=reply]').hover()
+  await left.locator('[data-testid=reply] [data-testid=delete]').click()
+  await left.locator('[data-testid=confirm-delete]').click()
+  await left.locator('[data-testid=reply]').waitFor({ state: 'detached' })
+  await threads(grace.page).first().locator('[data-testid=reply]').waitFor({ state: 'detached' })
+
   // Deleting the text under a comment marks it as such.
   await ada.page.click('.cm-content')
   await ada.page.keyboard.press('Control+Home')
