@@ -56,6 +56,8 @@ const marksField = StateField.define<Marks>({
 export interface MarkActions {
   comment (view: EditorView): void
   open (threadId: string): void
+  /** The text under a highlight was deleted (the thread is orphaned now). */
+  vanished? (): void
 }
 
 /** The highlights, and clicking one; commenting is switched on by {@link setCommenting}. */
@@ -63,6 +65,9 @@ export function commentMarks (actions: MarkActions): Extension {
   return [
     marksField,
     commenting.of([]),
+    EditorView.updateListener.of((u) => {
+      if (u.docChanged && u.state.field(marksField).marks.length < u.startState.field(marksField).marks.length) actions.vanished?.()
+    }),
     EditorView.domEventHandlers({
       click (e) {
         const id = (e.target as Element).closest?.('[data-thread]')?.getAttribute('data-thread')

@@ -41,7 +41,7 @@ export class CommentsPanel {
   #role: Role | null = null
   #active: string | null = null
   #draft: Draft | null = null
-  #live?: { text: Y.Text, view: EditorView, synced: boolean }
+  #live?: { text: Y.Text, view: EditorView, synced: boolean, saved: () => Promise<void> }
   readonly #cards = new Map<string, ThreadCard>()
   readonly #people = new Map<string, string>()
   readonly #list = h('ol', { class: 'threads', 'aria-live': 'polite' })
@@ -77,7 +77,12 @@ export class CommentsPanel {
       type: 'button', class: 'button ghost small', 'data-testid': 'toggle-comments', 'aria-pressed': 'false',
       title: 'Comments', onclick: () => this.setOpen(this.element.hidden)
     }, icon('comment'), h('span', { class: 'toggle-label' }, 'Comments'), this.#count)
-    this.extension = commentMarks({ comment: (view) => this.comment(view), open: (id) => this.show(id) })
+    this.extension = commentMarks({
+      comment: (view) => this.comment(view),
+      open: (id) => this.show(id),
+      // No event says so: ask the server again once the deletion has reached it.
+      vanished: () => { void this.#live?.saved().then(() => this.refresh()) }
+    })
     this.#clock = setInterval(() => this.#tick(), CLOCK_MS)
     this.setTab('open')
     const remembered = localStorage.getItem(OPEN_KEY)
@@ -85,9 +90,12 @@ export class CommentsPanel {
     this.#render()
   }
 
-  /** The live text and its editor: highlights are placed once the text is synced. */
-  attach (text: Y.Text, view: EditorView): void {
-    this.#live = { text, view, synced: false }
+  /**
+   * The live text and its editor (highlights are placed once the text is synced), and
+   * when the server has every local edit (`saved`).
+   */
+  attach (text: Y.Text, view: EditorView, saved: () => Promise<void>): void {
+    this.#live = { text, view, synced: false, saved }
     setCommenting(view, this.#actions(), this.#canWrite())
   }
 

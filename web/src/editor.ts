@@ -167,7 +167,7 @@ async function openLive (editor: Editor): Promise<void> {
   showPresence(open, page.presence)
   const { view, setReadOnly } = codeMirror(editor, open)
   editor.live = { open, view, setReadOnly }
-  editor.comments.attach(open.text, view)
+  editor.comments.attach(open.text, view, () => saved(open))
   showSaveState(editor, open)
   const { provider } = open
   provider.on('closed', ({ code }) => {
@@ -276,6 +276,14 @@ function showSaveState (editor: Editor, open: WebsocketDocument): void {
   const onBeforeUnload = (e: BeforeUnloadEvent) => { if (durability.pending) e.preventDefault() }
   addEventListener('beforeunload', onBeforeUnload)
   editor.cleanups.push(() => removeEventListener('beforeunload', onBeforeUnload))
+}
+
+/** Resolves once the server has made every local edit durable. */
+function saved (open: WebsocketDocument): Promise<void> {
+  return new Promise((resolve) => {
+    if (!open.durability.pending) return resolve()
+    const off = open.durability.onChange(() => { if (!open.durability.pending) { off(); resolve() } })
+  })
 }
 
 function renderSaveState (editor: Editor, s: SaveState): void {

@@ -173,7 +173,7 @@ test('own messages are edited and deleted; a viewer reads threads without write 
   for (let i = 0; i < 4; i++) await ada.page.keyboard.press('ArrowRight')
   for (let i = 0; i < 6; i++) await ada.page.keyboard.press('Shift+ArrowRight')
   await ada.page.keyboard.press('Delete')
-  await waitSaved(ada.page)
+  await threads(ada.page).first().locator('[data-testid=orphaned]').waitFor()
   await grace.page.reload()
   await threads(grace.page).first().locator('[data-testid=orphaned]').waitFor()
   assert.deepEqual([...ada.page.context().errors, ...grace.page.context().errors], [])
