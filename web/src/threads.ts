@@ -42,9 +42,13 @@ export class ThreadCard {
     this.#ctx = ctx
     this.#content = h('div', { class: 'thread-content' })
     this.#replyHost = h('div', { class: 'thread-reply' })
-    this.el = h('li', { class: 'thread', 'data-testid': 'thread', 'data-thread-id': thread.id, tabindex: -1 }, this.#content, this.#replyHost)
+    this.el = h('li', { class: 'thread', 'data-testid': 'thread', 'data-thread-id': thread.id, tabindex: 0 }, this.#content, this.#replyHost)
+    // Picking a thread shows its text in the editor: by click, or Enter on the focused card.
     this.el.addEventListener('click', (e) => {
-      if (!(e.target as Element).closest('button, textarea, a, form')) ctx.select(this.#latest)
+      if (!(e.target as Element).closest('button, textarea, a, form')) this.#ctx.select(this.#latest)
+    })
+    this.el.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && e.target === this.el) { e.preventDefault(); this.#ctx.select(this.#latest) }
     })
     this.update(thread, ctx)
   }
