@@ -7,6 +7,7 @@
 // `Tandem.openDocument`; the Hocuspocus provider only when asked for.
 
 import * as Y from 'yjs'
+import { fromBase64, toBase64 } from 'lib0/buffer'
 import { WebsocketProvider } from 'y-websocket'
 import type { HocuspocusProvider } from '@hocuspocus/provider'
 import type { Session } from './session.js'
@@ -144,4 +145,32 @@ async function persistOffline (id: string, doc: Y.Doc): Promise<() => void> {
   const persistence = new IndexeddbPersistence('tandem:' + id, doc)
   await persistence.whenSynced
   return () => { void persistence.destroy() }
+}
+
+/**
+ * A comment's anchor for `text[index, index + length)`, as Yjs relative positions
+ * (base64): they name the characters themselves, so the range stays on the same words
+ * whatever is typed around it before and after the server sees it. The start sticks to
+ * the first character, the end to the last.
+ */
+export function commentAnchor (text: Y.Text, index: number, length: number): { start: string, end: string } {
+  const start = Y.createRelativePositionFromTypeIndex(text, index, 0)
+  const end = Y.createRelativePositionFromTypeIndex(text, index + length, -1)
+  return { start: toBase64(Y.encodeRelativePosition(start)), end: toBase64(Y.encodeRelativePosition(end)) }
+}
+
+/**
+ * Where an anchor's relative positions are in `text` now, or null when this copy of the
+ * document cannot tell (positions it has not received yet, or not positions at all).
+ */
+export function anchorRange (text: Y.Text, anchor: { start: string | null, end: string | null }): { from: number, to: number } | null {
+  if (!anchor.start || !anchor.end || !text.doc) return null
+  try {
+    const from = Y.createAbsolutePositionFromRelativePosition(Y.decodeRelativePosition(fromBase64(anchor.start)), text.doc)
+    const to = Y.createAbsolutePositionFromRelativePosition(Y.decodeRelativePosition(fromBase64(anchor.end)), text.doc)
+    if (!from || !to || from.type !== text || to.type !== text) return null
+    return { from: from.index, to: Math.max(from.index, to.index) }
+  } catch {
+    return null
+  }
 }

@@ -1,17 +1,22 @@
 // @tandem/client: what an application needs to work with a Tandem server. A typed REST
 // client (its types generated from the server's own OpenAPI document), a session that
-// keeps its access token fresh, and live documents over y-websocket or Hocuspocus.
+// keeps its access token fresh, live documents over y-websocket or Hocuspocus, comments,
+// and a document's live events.
 
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
 import type { paths } from './schema.js'
 import { Session, TandemError } from './session.js'
 import type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
+import { Comments } from './comments.js'
+import { readEvents, type DocumentEvent, type EventsOptions } from './events.js'
 
 export { Session, TandemError, type SessionOptions, type Tokens, type User } from './session.js'
 export { CONTENT } from './content.js'
 export type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
 export type { Durability, SaveState } from './durability.js'
 export type { paths, components } from './schema.js'
+export { Comments, type Anchor, type Author, type Comment, type NewAnchor, type NewThread, type Notification, type Thread } from './comments.js'
+export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type ResetEvent, type SseFrame } from './events.js'
 
 export interface TandemOptions {
   /** The server's address, e.g. `http://127.0.0.1:4000`. */
@@ -31,6 +36,9 @@ export class Tandem {
   readonly api: Client<paths>
   /** The server's address, without a trailing slash. */
   readonly baseUrl: string
+  /** Comments on documents, and the notifications they raise. */
+  readonly comments: Comments
+  readonly #fetch: typeof fetch
 
   constructor (opts: TandemOptions) {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, '')
@@ -38,6 +46,18 @@ export class Tandem {
     this.session = new Session(this.baseUrl, fetchFn, { cookie: opts.cookie ?? false })
     this.api = createFetchClient<paths>({ baseUrl: this.baseUrl, fetch: fetchFn })
     this.api.use(bearer(this.session, fetchFn))
+    this.comments = new Comments(this.api)
+    this.#fetch = fetchFn
+  }
+
+  /**
+   * Reads a document's live events (comments written, edited, deleted; the caller's role
+   * changing) until `opts.signal` aborts or access is revoked, reconnecting as needed;
+   * see {@link EventsOptions}. Rejects with a `TandemError` when the server refuses the
+   * stream for good.
+   */
+  events (documentId: string, onEvent: (event: DocumentEvent) => void, opts?: EventsOptions): Promise<void> {
+    return readEvents({ baseUrl: this.baseUrl, session: this.session, fetchFn: this.#fetch }, documentId, onEvent, opts)
   }
 
   /**

@@ -133,6 +133,65 @@ export interface paths {
         patch: operations["documents_patch"];
         trace?: never;
     };
+    "/api/v1/documents/{id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document's threads, each with its replies and its anchor where the text is now. */
+        get: operations["comments_list"];
+        put?: never;
+        /** Starts a thread, on a range of the text or on the whole document. */
+        post: operations["comments_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/comments/{comment}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Deletes your own message, or any message as a workspace admin or owner; a thread's
+         *     first message takes the thread with it.
+         */
+        delete: operations["comments_delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Edits your own message (`body`), or resolves and reopens a thread (`resolved`).
+         *     Answers with the thread.
+         */
+        patch: operations["comments_patch"];
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/comments/{thread}/replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replies in a thread; everyone who wrote in it is notified. */
+        post: operations["comments_reply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/documents/{id}/content": {
         parameters: {
             query?: never;
@@ -165,6 +224,23 @@ export interface paths {
         put?: never;
         /** Copies a document (title, tags, content) into a new one. */
         post: operations["documents_duplicate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document's live events (`text/event-stream`); see the module docs for the frames. */
+        get: operations["events_stream"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -220,6 +296,26 @@ export interface paths {
         post?: never;
         /** Revokes a public link; connections opened with it close with 4403. */
         delete: operations["sharing_revoke_link"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/mentionable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * People who can read the document, for mentioning them: the workspace's members and
+         *     those it is shared with (names only).
+         */
+        get: operations["comments_mentionable"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -334,6 +430,40 @@ export interface paths {
          *     A body over the render input limit is refused (413) before it is read.
          */
         post: operations["content_render_body"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your notifications, newest first (at most 100). */
+        get: operations["notifications_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/notifications/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Marks notifications read: the ids given (others' ids are ignored), or all of yours. */
+        post: operations["notifications_mark_read"];
         delete?: never;
         options?: never;
         head?: never;
@@ -479,6 +609,51 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        AnchorInput: {
+            /** Format: int32 */
+            index: number;
+            /** Format: int32 */
+            length: number;
+        } | {
+            end: string;
+            start: string;
+        };
+        AnchorView: {
+            end: string;
+            /**
+             * Format: int32
+             * @description Where the range is now, in UTF-16 code units of the text.
+             */
+            index: number;
+            /** Format: int32 */
+            length: number;
+            /** @description The range's text was deleted. */
+            orphaned: boolean;
+            /** @description The text the range covered when the thread was started. */
+            quote: string;
+            /** @description The positions, for clients that follow them themselves (base64). */
+            start: string;
+        };
+        Author: {
+            id: components["schemas"]["UserId"];
+            name: string;
+        };
+        /** @description A comment: a thread's first message (the thread has its id) or a reply. */
+        CommentId: string;
+        /** @description Exactly one of `body` (your own message) and `resolved` (a thread). */
+        CommentPatch: {
+            body?: string | null;
+            resolved?: boolean | null;
+        };
+        CommentView: {
+            author: components["schemas"]["Author"];
+            body: string;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            edited_at?: number | null;
+            id: components["schemas"]["CommentId"];
+        };
         Content: {
             /** @description The document's Markdown. */
             content: string;
@@ -568,6 +743,24 @@ export interface components {
             code: string;
             message: string;
         };
+        /**
+         * @description One stored event as clients receive it (the `data` of a Server-Sent Event, and the
+         *     payload of a Hocuspocus stateless message).
+         */
+        EventView: {
+            /** Format: int64 */
+            at: number;
+            comment_id?: components["schemas"]["CommentId"] | null;
+            document_id: components["schemas"]["DocId"];
+            /**
+             * Format: int64
+             * @description The event's number in the document's stream (the SSE id).
+             */
+            id: number;
+            thread_id?: components["schemas"]["CommentId"] | null;
+            /** @description `comment.created`, `comment.updated` or `comment.deleted`. */
+            type: string;
+        };
         /** @enum {string} */
         ExportFormat: "html" | "md";
         InvitationView: {
@@ -603,9 +796,41 @@ export interface components {
             email: string;
             password: string;
         };
+        /** @description Either `ids` or `"all": true`. */
+        MarkRead: {
+            all?: boolean;
+            ids?: components["schemas"]["NotificationId"][] | null;
+        };
         Member: {
             role: components["schemas"]["Role"];
             user: components["schemas"]["User"];
+        };
+        MentionList: {
+            items: components["schemas"]["Author"][];
+        };
+        NewReply: {
+            body: string;
+            mentions?: components["schemas"]["UserId"][];
+        };
+        NewThread: {
+            anchor?: components["schemas"]["AnchorInput"] | null;
+            body: string;
+            mentions?: components["schemas"]["UserId"][];
+        };
+        /** @description A notification for one user. */
+        NotificationId: string;
+        NotificationList: {
+            items: components["schemas"]["NotificationView"][];
+        };
+        NotificationView: {
+            comment_id: components["schemas"]["CommentId"];
+            /** Format: int64 */
+            created_at: number;
+            document_id: components["schemas"]["DocId"];
+            id: components["schemas"]["NotificationId"];
+            /** @description `mention`: you were mentioned; `reply`: someone replied in a thread you wrote in. */
+            kind: string;
+            read: boolean;
         };
         /** @enum {string} */
         Order: "asc" | "desc";
@@ -678,6 +903,23 @@ export interface components {
         SortKey: "created" | "updated" | "title";
         /** @enum {string} */
         Theme: "light" | "dark" | "system";
+        ThreadList: {
+            items: components["schemas"]["ThreadView"][];
+        };
+        ThreadView: {
+            anchor?: components["schemas"]["AnchorView"] | null;
+            author: components["schemas"]["Author"];
+            body: string;
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            edited_at?: number | null;
+            id: components["schemas"]["CommentId"];
+            replies: components["schemas"]["CommentView"][];
+            resolved: boolean;
+            /** Format: int64 */
+            resolved_at?: number | null;
+        };
         /** @description What signup, login and refresh answer. */
         Tokens: {
             /** @description JWT for `Authorization: Bearer` and the WebSocket `token` parameter. */
@@ -1137,6 +1379,223 @@ export interface operations {
             };
         };
     };
+    comments_list: {
+        parameters: {
+            query?: {
+                /** @description Only resolved (`true`) or open (`false`) threads. */
+                resolved?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadList"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    comments_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewThread"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    comments_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                comment: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    comments_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                comment: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CommentPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ThreadView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    comments_reply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                thread: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewReply"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     content_get_content: {
         parameters: {
             query?: never;
@@ -1249,6 +1708,46 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    events_stream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the last event id seen */
+                "Last-Event-ID"?: number | null;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["EventView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1401,6 +1900,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    comments_mentionable: {
+        parameters: {
+            query?: {
+                /** @description Names starting with this (any case). */
+                q?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MentionList"];
+                };
             };
             403: {
                 headers: {
@@ -1726,6 +2265,73 @@ export interface operations {
                 };
             };
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    notifications_list: {
+        parameters: {
+            query?: {
+                /** @description Only those not read yet. */
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    notifications_mark_read: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkRead"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

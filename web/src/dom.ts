@@ -49,7 +49,11 @@ const ICONS = {
   moon: 'M20 14.5A8 8 0 0 1 9.5 4 8 8 0 1 0 20 14.5z',
   back: 'M15 18l-6-6 6-6',
   restore: 'M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5',
-  copy: 'M9 9h11v11H9zM5 15H4V4h11v1'
+  copy: 'M9 9h11v11H9zM5 15H4V4h11v1',
+  comment: 'M21 11.5a8.4 8.4 0 0 1-12.2 7.5L3 21l2-5.6A8.5 8.5 0 1 1 21 11.5z',
+  check: 'M5 12.5l4.5 4.5L19 7',
+  edit: 'M4 20h4L19 9l-4-4L4 16v4zM13.5 6.5l4 4',
+  close: 'M6 6l12 12M18 6L6 18'
 }
 
 /** Decodes the five entities the server's escaper writes. */

@@ -1,7 +1,8 @@
 // The editor at `/d/{id}` (and `/d/{id}?link=TOKEN`): CodeMirror 6 bound to the `content`
 // Y.Text by y-codemirror.next over @tandem/client's y-websocket connection; the server's
 // renderer for the preview; presence; save state from the server's durability barrier;
-// read-only for viewers, commenters and view links, switched live when the role changes.
+// comments (comments.ts); read-only for viewers, commenters and view links, switched live
+// when the document's event stream says the role changed.
 // `editorPage` builds the page, then each part below takes one concern.
 import * as Y from 'yjs'
 import type { components, SaveState, WebsocketDocument } from '@tandem/client'
@@ -21,14 +22,13 @@ import { answer, api, explain, ok, Role, session, tandem } from './api'
 import { h, icon } from './dom'
 import { header } from './header'
 import { showPresence } from './presence'
+import { CommentsPanel } from './comments'
 import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
 
 type Mode = 'split' | 'editor' | 'preview'
 const WRITERS: Role[] = ['owner', 'admin', 'editor']
-/** How often the role is looked up again while a document is open. */
-const ROLE_CHECK_MS = 3000
 const PREVIEW_DELAY_MS = 250
 const PHONE_WIDTH = 720
 
@@ -55,6 +55,9 @@ interface Editor {
   page: Page
   destroyed: boolean
   role: Role | null
+  /** The document's owner, who may share it whatever their role in the workspace. */
+  ownerId?: string
+  comments: CommentsPanel
   mode: Mode
   /** On a phone, until a writer's first sync picks the view for an empty document. */
   autoMode: boolean
@@ -65,8 +68,8 @@ interface Editor {
   /** What a change of mode does besides the page's layout (once the document is open). */
   onMode?: (m: Mode) => void
   showError (message: string): void
-  /** Stops looking up the role (access is gone). */
-  stopWatchingRole?: () => void
+  /** Stops following the document's events (access is gone). */
+  stopFollowing?: () => void
   /** Everything to undo when the page goes. */
   cleanups: Array<() => void>
 }
@@ -78,7 +81,8 @@ interface Live {
 }
 
 export function editorPage (root: HTMLElement, id: string, link?: string): () => void {
-  const page = buildPage(root, id, {
+  const comments = new CommentsPanel(id, link)
+  const page = buildPage(root, id, comments, {
     setMode: (m) => setMode(editor, m),
     exportAs: (format) => { void exportAs(editor, format) }
   })
@@ -88,18 +92,19 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     page,
     destroyed: false,
     role: null,
+    comments,
     mode: innerWidth < PHONE_WIDTH ? 'preview' : ((localStorage.getItem('tandem-mode') as Mode | null) ?? 'split'),
     autoMode: innerWidth < PHONE_WIDTH,
     refused: false,
     showError: (message) => { page.alert.textContent = message; page.alert.hidden = false },
-    cleanups: []
+    cleanups: [() => comments.destroy()]
   }
   const notice = sessionStorage.getItem('tandem-notice')
   if (notice) { sessionStorage.removeItem('tandem-notice'); editor.showError(notice) }
   switchModes(editor)
   editTitleAndTags(editor)
   void openLive(editor)
-  watchRole(editor)
+  followEvents(editor)
   return () => {
     editor.destroyed = true
     for (const cleanup of editor.cleanups.reverse()) cleanup()
@@ -108,7 +113,7 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
 }
 
 /** The page's elements, appended to `root`; buttons call `actions`. */
-function buildPage (root: HTMLElement, id: string, actions: { setMode (m: Mode): void, exportAs (format: 'md' | 'html'): void }) {
+function buildPage (root: HTMLElement, id: string, comments: CommentsPanel, actions: { setMode (m: Mode): void, exportAs (format: 'md' | 'html'): void }) {
   const alert = h('p', { role: 'alert', class: 'alert banner', hidden: true })
   const title = h('input', { class: 'title-input', name: 'title', 'aria-label': 'Title', placeholder: 'Untitled', maxlength: 256, disabled: true })
   const tagsInput = h('input', { class: 'tags-input', name: 'tags', 'aria-label': 'Tags', placeholder: 'Add tags, comma separated', disabled: true })
@@ -139,9 +144,9 @@ function buildPage (root: HTMLElement, id: string, actions: { setMode (m: Mode):
   const panes = h('div', { class: 'panes' }, editorHost, h('div', { class: 'preview-pane' }, preview))
   root.append(
     header(h('div', { class: 'doc-head' }, title, roleBadge), presence, saveState),
-    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, modes, prefsMenu, exportMenu, shareButton)),
+    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, comments.toggle, modes, prefsMenu, exportMenu, shareButton)),
     alert,
-    h('main', { class: 'editor-page' }, panes))
+    h('main', { class: 'editor-page' }, panes, comments.element))
   return { alert, title, tagsInput, saveState, presence, roleBadge, modes, shareButton, exportMenu, fontSize, lineNumbersBox, wrapBox, prefsMenu, editorHost, preview, panes }
 }
 type Page = ReturnType<typeof buildPage>
@@ -162,6 +167,7 @@ async function openLive (editor: Editor): Promise<void> {
   showPresence(open, page.presence)
   const { view, setReadOnly } = codeMirror(editor, open)
   editor.live = { open, view, setReadOnly }
+  editor.comments.attach(open.text, view, () => saved(open))
   showSaveState(editor, open)
   const { provider } = open
   provider.on('closed', ({ code }) => {
@@ -172,7 +178,7 @@ async function openLive (editor: Editor): Promise<void> {
   })
   provider.on('sync', (synced: boolean) => {
     page.editorHost.dataset.synced = String(synced)
-    if (synced) { schedulePreview(); startWriting(editor) }
+    if (synced) { schedulePreview(); startWriting(editor); editor.comments.synced() }
   })
   const schedulePreview = livePreview(editor, open.text)
   editor.onMode = (m) => {
@@ -187,7 +193,8 @@ async function openLive (editor: Editor): Promise<void> {
 
 const prefsCompartment = new Compartment()
 const editableCompartment = new Compartment()
-const READ_ONLY = [EditorState.readOnly.of(true), EditorView.editable.of(false)]
+// Still focusable: a reader selects text with the keyboard too (to copy it, or comment on it).
+const READ_ONLY = [EditorState.readOnly.of(true), EditorView.editable.of(false), EditorView.contentAttributes.of({ tabindex: '0' })]
 
 function prefsExtension (p: EditorPrefs) {
   return [
@@ -217,6 +224,7 @@ function codeMirror (editor: Editor, open: WebsocketDocument): { view: EditorVie
         keymap.of([...markdownKeymap, ...yUndoManagerKeymap, ...defaultKeymap, ...searchKeymap, indentWithTab]),
         yCollab(open.text, open.provider.awareness, { undoManager }),
         editableCompartment.of(READ_ONLY),
+        editor.comments.extension,
         EditorView.contentAttributes.of({ 'aria-label': 'Document text' })
       ]
     })
@@ -270,6 +278,14 @@ function showSaveState (editor: Editor, open: WebsocketDocument): void {
   editor.cleanups.push(() => removeEventListener('beforeunload', onBeforeUnload))
 }
 
+/** Resolves once the server has made every local edit durable. */
+function saved (open: WebsocketDocument): Promise<void> {
+  return new Promise((resolve) => {
+    if (!open.durability.pending) return resolve()
+    const off = open.durability.onChange(() => { if (!open.durability.pending) { off(); resolve() } })
+  })
+}
+
 function renderSaveState (editor: Editor, s: SaveState): void {
   const text: Record<SaveState, string> = {
     saved: 'All changes saved',
@@ -299,7 +315,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
       const html = await renderMarkdown(editor, text, mine.signal)
       if (mine.signal.aborted || editor.destroyed) return
       // Sanitised by the server (ammonia), and the CSP allows no inline script.
-      editor.page.preview.innerHTML = html
+      editor.page.preview.innerHTML = html ?? ''
       editor.page.preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
@@ -387,31 +403,44 @@ function linkHeader (editor: Editor): Record<string, string> {
   return editor.link ? { 'tandem-link': editor.link } : {}
 }
 
-/** The role: looked up at open, then every few seconds, and applied to the page. */
-function watchRole (editor: Editor): void {
-  const timer = setInterval(() => { void checkRole(editor) }, ROLE_CHECK_MS)
-  editor.cleanups.push(() => clearInterval(timer))
-  editor.stopWatchingRole = () => clearInterval(timer)
+/**
+ * The document's live events: a comment changed (the panel loads them again) or the role
+ * did (applied at once). Role changes are not replayed after a reconnect, so the role is
+ * looked up at each reopening; a stream that ends for good (access gone) is explained by
+ * looking the document up once more.
+ */
+function followEvents (editor: Editor): void {
+  const abort = new AbortController()
+  editor.cleanups.push(() => abort.abort())
+  editor.stopFollowing = () => abort.abort()
+  let opened = 0
   void checkRole(editor)
+  editor.comments.refresh()
+  const reading = tandem.events(editor.id, (e) => {
+    if (e.type === 'access.changed') setRole(editor, e.role)
+    else if (e.type !== 'access.revoked') editor.comments.refresh()
+  }, {
+    signal: abort.signal,
+    link: editor.link,
+    onOpen: () => {
+      editor.comments.refresh()
+      if (opened++ > 0) void checkRole(editor)
+    }
+  })
+  const ended = (): void => { if (!editor.destroyed && !abort.signal.aborted) void checkRole(editor) }
+  reading.then(ended, ended)
 }
 
 async function checkRole (editor: Editor): Promise<void> {
-  const { page, link } = editor
+  const { page } = editor
   try {
     const d: components['schemas']['DocumentView'] = await ok(api.GET('/api/v1/documents/{id}', { params: { path: { id: editor.id } }, headers: linkHeader(editor) }))
     if (editor.destroyed) return
     if (document.activeElement !== page.title) page.title.value = d.title
     if (document.activeElement !== page.tagsInput) page.tagsInput.value = d.tags.join(', ')
     document.title = `${d.title || 'Untitled'} · Tandem`
-    page.shareButton.hidden = !!link || !(d.role === 'owner' || d.role === 'admin' || d.owner_id === session.user?.id)
-    const next = d.role ?? 'viewer'
-    if (next !== editor.role) {
-      const wasWriter = editor.role !== null && WRITERS.includes(editor.role)
-      editor.role = next
-      const writer = applyRole(editor, next)
-      if (wasWriter && !writer) editor.showError(`Your role changed to ${next}: this document is now read-only.`)
-      else if (writer) page.alert.hidden = true
-    }
+    editor.ownerId = d.owner_id
+    setRole(editor, d.role ?? 'viewer')
   } catch (e) {
     if (editor.destroyed || !(e instanceof TandemError) || !(e.status === 404 || e.status === 403 || e.status === 401)) return
     editor.live?.setReadOnly(true)
@@ -420,11 +449,24 @@ async function checkRole (editor: Editor): Promise<void> {
       : e.status === 401 ? 'Your session ended. Log in again to keep editing.'
         : editor.role === null ? explain(e) : 'You no longer have access to this document.')
     editor.refused = true
+    editor.comments.setRole(null)
     editor.live?.open.provider.disconnect()
-    editor.stopWatchingRole?.()
+    editor.stopFollowing?.()
     page.editorHost.dataset.synced = 'false'
     renderSaveState(editor, 'offline')
   }
+}
+
+/** Applies a role learnt from the server, saying so when it takes writing away. */
+function setRole (editor: Editor, next: Role): void {
+  const { page, link } = editor
+  page.shareButton.hidden = !!link || !(next === 'owner' || next === 'admin' || editor.ownerId === session.user?.id)
+  if (next === editor.role) return
+  const wasWriter = editor.role !== null && WRITERS.includes(editor.role)
+  editor.role = next
+  const writer = applyRole(editor, next)
+  if (wasWriter && !writer) editor.showError(`Your role changed to ${next}: this document is now read-only.`)
+  else if (writer) page.alert.hidden = true
 }
 
 /** Makes the page read-only or writable for `role`; whether it writes. */
@@ -432,6 +474,7 @@ function applyRole (editor: Editor, role: Role): boolean {
   const writer = WRITERS.includes(role)
   editor.page.roleBadge.hidden = writer
   editor.page.roleBadge.textContent = editor.link ? 'View only (link)' : `Read only (${role})`
+  editor.comments.setRole(role)
   const live = editor.live
   if (!live) return writer
   if (writer && live.open.durability.state === 'error') location.reload()

@@ -8,10 +8,18 @@ import { initials } from './header'
 type Awareness = WebsocketDocument['provider']['awareness']
 const COLORS = ['#e5484d', '#f76b15', '#d6a000', '#30a46c', '#12a594', '#0090ff', '#6e56cf', '#d6409f']
 
-function colorOf (id: string): string {
+/** A person's colour (carets, avatars), the same on every screen. */
+export function colorOf (id: string): string {
   let n = 0
   for (const c of id) n = (n * 31 + c.charCodeAt(0)) >>> 0
   return COLORS[n % COLORS.length]
+}
+
+/** A small avatar in the person's colour (in the comment panel). */
+export function avatar (person: { id: string, name: string }): HTMLElement {
+  const el = h('span', { class: 'avatar small', 'aria-hidden': 'true' }, initials(person.name))
+  el.style.backgroundColor = colorOf(person.id)
+  return el
 }
 
 /** The caret and names of everyone here, as the server authenticated them. */
