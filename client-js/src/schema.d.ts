@@ -399,6 +399,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/documents/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document's versions, newest first. */
+        get: operations["versions_list"];
+        put?: never;
+        /** Saves the document as it is now under a name. */
+        post: operations["versions_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version, with its Markdown. */
+        get: operations["versions_get_one"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/versions/{version}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The changes from this version to `against` (another version, or `current`): a
+         *     unified diff (`text/x-diff`), or hunks with the changed words marked when asked with
+         *     `Accept: application/json`.
+         */
+        get: operations["versions_diff_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/versions/{version}/render": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version as sanitised HTML (a fragment). */
+        get: operations["versions_render"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/versions/{version}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Makes the document read as this version again: a forward edit through its room (the
+         *     minimal diff `PUT …/content` makes, so text typed meanwhile elsewhere survives and no
+         *     history is reset), then saved as a version of kind `restore`.
+         */
+        post: operations["versions_restore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/invitations/{token}/accept": {
         parameters: {
             query?: never;
@@ -669,11 +763,18 @@ export interface components {
             etag: string;
         };
         CreateRequest: {
-            /** @description Initial Markdown. */
+            /** @description Initial Markdown (not with `template_id`). */
             content?: string | null;
+            /** @description Default: none, or the template's. */
             tags?: string[];
-            title: string;
+            /** @description A template the caller can read: its title, content and tags are copied. */
+            template_id?: string | null;
+            /** @description Required unless `template_id` is given (then the template's title by default). */
+            title?: string | null;
             workspace_id?: components["schemas"]["WorkspaceId"] | null;
+        };
+        DiffView: {
+            hunks: components["schemas"]["Hunk"][];
         };
         /** @description A document id: the room name a client joins (`/ws/{doc id}`). */
         DocId: string;
@@ -683,6 +784,8 @@ export interface components {
             /** Format: int64 */
             deleted_at?: number | null;
             id: components["schemas"]["DocId"];
+            /** @description Offered as a starting point for new documents of its workspace. */
+            is_template: boolean;
             owner_id: components["schemas"]["UserId"];
             tags: string[];
             title: string;
@@ -758,11 +861,20 @@ export interface components {
              */
             id: number;
             thread_id?: components["schemas"]["CommentId"] | null;
-            /** @description `comment.created`, `comment.updated` or `comment.deleted`. */
+            /** @description `comment.created`, `comment.updated`, `comment.deleted` or `version.created`. */
             type: string;
+            version_id?: components["schemas"]["VersionId"] | null;
         };
         /** @enum {string} */
         ExportFormat: "html" | "md";
+        Hunk: {
+            lines: components["schemas"]["Line"][];
+            new_lines: number;
+            new_start: number;
+            old_lines: number;
+            /** @description First line of the hunk in the old text, and how many lines it covers (1-based). */
+            old_start: number;
+        };
         InvitationView: {
             email: string;
             /** Format: int64 */
@@ -779,6 +891,17 @@ export interface components {
         };
         /** @enum {string} */
         Keymap: "default" | "vim" | "emacs";
+        Line: {
+            /** @description `equal`, `delete` (only in the old text) or `insert` (only in the new). */
+            op: string;
+            /** @description The line, without its line break. */
+            text: string;
+            /**
+             * @description The line in pieces, `changed` where the words differ from the line it replaces
+             *     (one piece, unchanged, for lines with no counterpart).
+             */
+            words: components["schemas"]["Word"][];
+        };
         /** @description A public link: anyone holding its token gets `role` (viewer or editor) on the document. */
         Link: {
             /** Format: int64 */
@@ -808,6 +931,9 @@ export interface components {
         MentionList: {
             items: components["schemas"]["Author"][];
         };
+        NewNamedVersion: {
+            name: string;
+        };
         NewReply: {
             body: string;
             mentions?: components["schemas"]["UserId"][];
@@ -835,6 +961,8 @@ export interface components {
         /** @enum {string} */
         Order: "asc" | "desc";
         PatchRequest: {
+            /** @description Offer it as a starting point for new documents (`GET /api/v1/documents?template=true`). */
+            is_template?: boolean | null;
             tags?: string[] | null;
             title?: string | null;
         };
@@ -862,6 +990,11 @@ export interface components {
             /** @description Render beside the editor while typing. */
             live_preview: boolean;
             sync_scroll: boolean;
+        };
+        Restored: {
+            /** @description The document's new ETag (as `GET …/content` answers it). */
+            etag: string;
+            version?: components["schemas"]["VersionView"] | null;
         };
         /**
          * @description A member's role in a workspace, or a share's role on one document. Ordered: each role
@@ -946,6 +1079,37 @@ export interface components {
         };
         /** @description A user account. */
         UserId: string;
+        VersionContent: components["schemas"]["VersionView"] & {
+            /** @description Its Markdown. */
+            content: string;
+        };
+        /** @description A saved version of a document. */
+        VersionId: string;
+        VersionPage: {
+            items: components["schemas"]["VersionView"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        VersionView: {
+            /**
+             * Format: int64
+             * @description Size of its Markdown, in bytes.
+             */
+            bytes: number;
+            /** @description Users whose edits landed since the previous version. */
+            contributors: components["schemas"]["Author"][];
+            /** Format: int64 */
+            created_at: number;
+            created_by?: components["schemas"]["Author"] | null;
+            id: components["schemas"]["VersionId"];
+            /** @description `auto`, `named` or `restore`. */
+            kind: string;
+            name?: string | null;
+        };
+        Word: {
+            changed: boolean;
+            text: string;
+        };
         Workspace: {
             /** Format: int64 */
             created_at: number;
@@ -1188,6 +1352,8 @@ export interface operations {
                 owner?: string;
                 /** @description List the trash instead. */
                 deleted?: boolean;
+                /** @description Only templates (`true`), or only other documents (`false`). */
+                template?: boolean;
             };
             header?: never;
             path?: never;
@@ -2144,6 +2310,259 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_list: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewNamedVersion"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VersionContent"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_diff_versions: {
+        parameters: {
+            query: {
+                /** @description Another version's id, or `current` (the document as it is now). */
+                against: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/x-diff": string;
+                    "application/json": components["schemas"]["DiffView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_render: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    versions_restore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Restored"];
+                };
             };
             403: {
                 headers: {
