@@ -5,7 +5,7 @@
 
 import type { Client } from 'openapi-fetch'
 import type { components, paths } from './schema.js'
-import { TandemError } from './session.js'
+import { data, linkHeader, type LinkOption } from './rest.js'
 
 type Schemas = components['schemas']
 /** Who wrote a comment (or may be @-mentioned). */
@@ -31,10 +31,7 @@ export type NewThread = Schemas['NewThread']
 /** `mention` (you were mentioned) or `reply` (in a thread you wrote in). */
 export type Notification = Schemas['NotificationView']
 
-type Answer<T> = { data?: T, error?: unknown, response: Response }
-
-/** A public link's token, sent as the `Tandem-Link` header (reading only). */
-export interface LinkOption { link?: string }
+export type { LinkOption } from './rest.js'
 
 export class Comments {
   constructor (private readonly api: Client<paths>) {}
@@ -96,15 +93,4 @@ export class Comments {
   #patch (documentId: string, commentId: string, body: { body?: string, resolved?: boolean }): Promise<Thread> {
     return data(this.api.PATCH('/api/v1/documents/{id}/comments/{comment}', { params: { path: { id: documentId, comment: commentId } }, body }))
   }
-}
-
-function linkHeader (opts: LinkOption): Record<string, string> {
-  return opts.link ? { 'tandem-link': opts.link } : {}
-}
-
-/** The answer's data; an error answer thrown as a {@link TandemError}. */
-async function data<T> (call: Promise<Answer<T>>): Promise<T> {
-  const { data, error, response } = await call
-  if (error !== undefined || !response.ok) throw TandemError.fromBody(response.status, error, response.statusText)
-  return data as T
 }

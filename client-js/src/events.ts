@@ -21,6 +21,17 @@ export interface CommentEvent {
   at: number
 }
 
+/** A version was saved (named, restored, or automatic): list the versions again to see it. */
+export interface VersionEvent {
+  type: 'version.created'
+  /** The event's place in the document's stream (what `Last-Event-ID` resumes after). */
+  id: number
+  document_id: string
+  version_id: string
+  /** When it was saved (Unix ms). */
+  at: number
+}
+
 /** The caller's role on the document changed (not stored: never replayed). */
 export interface AccessChangedEvent { type: 'access.changed', role: Role }
 
@@ -30,9 +41,9 @@ export interface AccessRevokedEvent { type: 'access.revoked' }
 /** Events were missed that the server no longer keeps: whatever they were about, load it again. */
 export interface ResetEvent { type: 'reset' }
 
-export type DocumentEvent = CommentEvent | AccessChangedEvent | AccessRevokedEvent | ResetEvent
+export type DocumentEvent = CommentEvent | VersionEvent | AccessChangedEvent | AccessRevokedEvent | ResetEvent
 
-const KNOWN = new Set(['comment.created', 'comment.updated', 'comment.deleted', 'access.changed', 'access.revoked', 'reset'])
+const KNOWN = new Set(['comment.created', 'comment.updated', 'comment.deleted', 'version.created', 'access.changed', 'access.revoked', 'reset'])
 
 export interface EventsOptions {
   /** Stops reading (and reconnecting); the returned promise then resolves. */

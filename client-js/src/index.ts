@@ -1,13 +1,15 @@
 // @tandem/client: what an application needs to work with a Tandem server. A typed REST
 // client (its types generated from the server's own OpenAPI document), a session that
 // keeps its access token fresh, live documents over y-websocket or Hocuspocus, comments,
-// and a document's live events.
+// version history, templates, and a document's live events.
 
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
 import type { paths } from './schema.js'
 import { Session, TandemError } from './session.js'
 import type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.js'
 import { Comments } from './comments.js'
+import { Versions } from './versions.js'
+import { Templates } from './templates.js'
 import { readEvents, type DocumentEvent, type EventsOptions } from './events.js'
 
 export { Session, TandemError, type SessionOptions, type Tokens, type User } from './session.js'
@@ -16,7 +18,9 @@ export type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.j
 export type { Durability, SaveState } from './durability.js'
 export type { paths, components } from './schema.js'
 export { Comments, type Anchor, type Author, type Comment, type NewAnchor, type NewThread, type Notification, type Thread } from './comments.js'
-export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type ResetEvent, type SseFrame } from './events.js'
+export { Versions, type Against, type Diff, type DiffLine, type DiffWord, type Hunk, type Restored, type Version, type VersionContent, type VersionPage } from './versions.js'
+export { Templates, type DocumentPage, type DocumentView, type FromTemplate } from './templates.js'
+export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type ResetEvent, type SseFrame, type VersionEvent } from './events.js'
 
 export interface TandemOptions {
   /** The server's address, e.g. `http://127.0.0.1:4000`. */
@@ -38,6 +42,10 @@ export class Tandem {
   readonly baseUrl: string
   /** Comments on documents, and the notifications they raise. */
   readonly comments: Comments
+  /** Documents' version history: list, save, read, render, diff, restore. */
+  readonly versions: Versions
+  /** Documents offered as starting points: mark, list, create from one. */
+  readonly templates: Templates
   readonly #fetch: typeof fetch
 
   constructor (opts: TandemOptions) {
@@ -47,12 +55,14 @@ export class Tandem {
     this.api = createFetchClient<paths>({ baseUrl: this.baseUrl, fetch: fetchFn })
     this.api.use(bearer(this.session, fetchFn))
     this.comments = new Comments(this.api)
+    this.versions = new Versions(this.api)
+    this.templates = new Templates(this.api)
     this.#fetch = fetchFn
   }
 
   /**
-   * Reads a document's live events (comments written, edited, deleted; the caller's role
-   * changing) until `opts.signal` aborts or access is revoked, reconnecting as needed;
+   * Reads a document's live events (comments written, edited, deleted; versions saved;
+   * the caller's role changing) until `opts.signal` aborts or access is revoked, reconnecting as needed;
    * see {@link EventsOptions}. Rejects with a `TandemError` when the server refuses the
    * stream for good.
    */
