@@ -10,7 +10,7 @@ import type { Author, Comment, NewAnchor, Thread } from '@tandem/client'
 import { TandemError } from '@tandem/client'
 import { anchorRange, commentAnchor } from '@tandem/client/documents'
 import { explain, Role, session, tandem } from './api'
-import { h, icon, relativeTime } from './dom'
+import { h, icon, tickTimes } from './dom'
 import { activate, commentMarks, type Mark, setCommenting, showMarks, showPending } from './comment-marks'
 import { mentionBox } from './mentions'
 import { submitOnModEnter, ThreadCard, type ThreadContext } from './threads'
@@ -35,6 +35,8 @@ export class CommentsPanel {
   readonly toggle: HTMLButtonElement
   /** Highlights and the "Comment" action, for the editor's extensions. */
   readonly extension: Extension
+  /** Called when the panel opens (the history panel makes room). */
+  onOpen: () => void = () => undefined
   #threads: Thread[] = []
   #loaded = false
   #tab: Tab = 'open'
@@ -83,7 +85,7 @@ export class CommentsPanel {
       // No event says so: ask the server again once the deletion has reached it.
       vanished: () => { void this.#live?.saved().then(() => this.refresh()) }
     })
-    this.#clock = setInterval(() => this.#tick(), CLOCK_MS)
+    this.#clock = setInterval(() => tickTimes(this.element), CLOCK_MS)
     this.setTab('open')
     const remembered = localStorage.getItem(OPEN_KEY)
     this.setOpen(innerWidth >= WIDE && remembered !== '0', false)
@@ -124,6 +126,7 @@ export class CommentsPanel {
   }
 
   setOpen (open: boolean, remember = true): void {
+    if (open && this.element.hidden) this.onOpen()
     this.element.hidden = !open
     this.toggle.setAttribute('aria-pressed', String(open))
     if (remember && innerWidth >= WIDE) localStorage.setItem(OPEN_KEY, open ? '1' : '0')
@@ -321,9 +324,5 @@ export class CommentsPanel {
   #fail (e: unknown): void {
     this.#alert.textContent = explain(e)
     this.#alert.hidden = false
-  }
-
-  #tick (): void {
-    this.element.querySelectorAll<HTMLTimeElement>('time[data-ms]').forEach((t) => { t.textContent = relativeTime(Number(t.dataset.ms)) })
   }
 }

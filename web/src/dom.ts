@@ -53,7 +53,11 @@ const ICONS = {
   comment: 'M21 11.5a8.4 8.4 0 0 1-12.2 7.5L3 21l2-5.6A8.5 8.5 0 1 1 21 11.5z',
   check: 'M5 12.5l4.5 4.5L19 7',
   edit: 'M4 20h4L19 9l-4-4L4 16v4zM13.5 6.5l4 4',
-  close: 'M6 6l12 12M18 6L6 18'
+  close: 'M6 6l12 12M18 6L6 18',
+  history: 'M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5M12 7v5l3 2',
+  bookmark: 'M6 3h12v18l-6-4-6 4z',
+  template: 'M4 4h16v5H4zM4 13h7v7H4zM15 13h5v7h-5z',
+  more: 'M4.5 12a1.5 1.5 0 1 0 3 0a1.5 1.5 0 1 0-3 0M10.5 12a1.5 1.5 0 1 0 3 0a1.5 1.5 0 1 0-3 0M16.5 12a1.5 1.5 0 1 0 3 0a1.5 1.5 0 1 0-3 0'
 }
 
 /** Decodes the five entities the server's escaper writes. */
@@ -74,6 +78,23 @@ export function snippetNodes (html: string): Node[] {
     out.push(marked ? h('mark', {}, text) : document.createTextNode(text))
   }
   return out
+}
+
+/** A size in bytes as people read it: 812 B, 4.3 kB, 1.2 MB. */
+export function byteSize (n: number): string {
+  if (n < 1000) return `${n} B`
+  if (n < 1_000_000) return `${(n / 1000).toFixed(n < 10_000 ? 1 : 0)} kB`
+  return `${(n / 1_000_000).toFixed(1)} MB`
+}
+
+/** A time element that says how long ago `ms` was (kept current by `tickTimes`), the date on hover. */
+export function timeAgo (ms: number): HTMLTimeElement {
+  return h('time', { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString(), 'data-ms': ms }, relativeTime(ms))
+}
+
+/** Brings every `timeAgo` under `root` up to date. */
+export function tickTimes (root: ParentNode): void {
+  root.querySelectorAll<HTMLTimeElement>('time[data-ms]').forEach((t) => { t.textContent = relativeTime(Number(t.dataset.ms)) })
 }
 
 export function relativeTime (ms: number): string {

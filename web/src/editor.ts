@@ -1,8 +1,8 @@
 // The editor at `/d/{id}` (and `/d/{id}?link=TOKEN`): CodeMirror 6 bound to the `content`
 // Y.Text by y-codemirror.next over @tandem/client's y-websocket connection; the server's
 // renderer for the preview; presence; save state from the server's durability barrier;
-// comments (comments.ts); read-only for viewers, commenters and view links, switched live
-// when the document's event stream says the role changed.
+// comments (comments.ts); version history (history.ts); read-only for viewers, commenters
+// and view links, switched live when the document's event stream says the role changed.
 // `editorPage` builds the page, then each part below takes one concern.
 import * as Y from 'yjs'
 import type { components, SaveState, WebsocketDocument } from '@tandem/client'
@@ -18,11 +18,13 @@ import { markdownKeymap, markdownLanguage } from '@codemirror/lang-markdown'
 import { HighlightStyle, LanguageSupport, syntaxHighlighting } from '@codemirror/language'
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search'
 import { tags } from '@lezer/highlight'
-import { answer, api, explain, ok, Role, session, tandem } from './api'
+import { api, explain, ok, Role, session, tandem } from './api'
 import { h, icon } from './dom'
 import { header } from './header'
 import { showPresence } from './presence'
 import { CommentsPanel } from './comments'
+import { HistoryPanel } from './history'
+import { DocumentMenu } from './doc-menu'
 import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
@@ -58,6 +60,8 @@ interface Editor {
   /** The document's owner, who may share it whatever their role in the workspace. */
   ownerId?: string
   comments: CommentsPanel
+  history: HistoryPanel
+  docMenu: DocumentMenu
   mode: Mode
   /** On a phone, until a writer's first sync picks the view for an empty document. */
   autoMode: boolean
@@ -82,10 +86,9 @@ interface Live {
 
 export function editorPage (root: HTMLElement, id: string, link?: string): () => void {
   const comments = new CommentsPanel(id, link)
-  const page = buildPage(root, id, comments, {
-    setMode: (m) => setMode(editor, m),
-    exportAs: (format) => { void exportAs(editor, format) }
-  })
+  const history = new HistoryPanel(id, link, root)
+  const docMenu = new DocumentMenu(id, link, (message) => editor.showError(message))
+  const page = buildPage(root, id, { comments, history, docMenu }, { setMode: (m) => setMode(editor, m) })
   const editor: Editor = {
     id,
     link,
@@ -93,12 +96,15 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
     destroyed: false,
     role: null,
     comments,
+    history,
+    docMenu,
     mode: innerWidth < PHONE_WIDTH ? 'preview' : ((localStorage.getItem('tandem-mode') as Mode | null) ?? 'split'),
     autoMode: innerWidth < PHONE_WIDTH,
     refused: false,
     showError: (message) => { page.alert.textContent = message; page.alert.hidden = false },
-    cleanups: [() => comments.destroy()]
+    cleanups: [() => comments.destroy(), () => history.destroy()]
   }
+  sharePanels(editor)
   const notice = sessionStorage.getItem('tandem-notice')
   if (notice) { sessionStorage.removeItem('tandem-notice'); editor.showError(notice) }
   switchModes(editor)
@@ -113,7 +119,8 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
 }
 
 /** The page's elements, appended to `root`; buttons call `actions`. */
-function buildPage (root: HTMLElement, id: string, comments: CommentsPanel, actions: { setMode (m: Mode): void, exportAs (format: 'md' | 'html'): void }) {
+function buildPage (root: HTMLElement, id: string, parts: { comments: CommentsPanel, history: HistoryPanel, docMenu: DocumentMenu }, actions: { setMode (m: Mode): void }) {
+  const { comments, history, docMenu } = parts
   const alert = h('p', { role: 'alert', class: 'alert banner', hidden: true })
   const title = h('input', { class: 'title-input', name: 'title', 'aria-label': 'Title', placeholder: 'Untitled', maxlength: 256, disabled: true })
   const tagsInput = h('input', { class: 'tags-input', name: 'tags', 'aria-label': 'Tags', placeholder: 'Add tags, comma separated', disabled: true })
@@ -125,11 +132,6 @@ function buildPage (root: HTMLElement, id: string, comments: CommentsPanel, acti
   const modes = h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' },
     modeButton('editor', 'Editor', 'E'), modeButton('split', 'Split', 'B'), modeButton('preview', 'Preview', 'V'))
   const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: true, onclick: () => shareDialog(id, root) }, icon('share'), 'Share')
-  const exportMenu = h('details', { class: 'menu' },
-    h('summary', { class: 'button ghost small' }, icon('download'), 'Export'),
-    h('div', { class: 'menu-items' },
-      h('button', { type: 'button', onclick: () => actions.exportAs('md') }, 'Markdown (.md)'),
-      h('button', { type: 'button', onclick: () => actions.exportAs('html') }, 'HTML page (.html)')))
   const fontSize = h('select', { class: 'select', name: 'font_size', 'aria-label': 'Font size' }, ...[13, 14, 15, 16, 18, 20].map((n) => h('option', { value: n }, `${n} px`)))
   const lineNumbersBox = h('input', { type: 'checkbox', name: 'line_numbers' })
   const wrapBox = h('input', { type: 'checkbox', name: 'line_wrapping' })
@@ -144,10 +146,10 @@ function buildPage (root: HTMLElement, id: string, comments: CommentsPanel, acti
   const panes = h('div', { class: 'panes' }, editorHost, h('div', { class: 'preview-pane' }, preview))
   root.append(
     header(h('div', { class: 'doc-head' }, title, roleBadge), presence, saveState),
-    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, comments.toggle, modes, prefsMenu, exportMenu, shareButton)),
+    h('div', { class: 'toolbar' }, tagsInput, h('div', { class: 'toolbar-right' }, comments.toggle, history.toggle, modes, prefsMenu, docMenu.element, shareButton)),
     alert,
-    h('main', { class: 'editor-page' }, panes, comments.element))
-  return { alert, title, tagsInput, saveState, presence, roleBadge, modes, shareButton, exportMenu, fontSize, lineNumbersBox, wrapBox, prefsMenu, editorHost, preview, panes }
+    h('main', { class: 'editor-page' }, panes, history.view.element, comments.element, history.element))
+  return { alert, title, tagsInput, saveState, presence, roleBadge, modes, shareButton, fontSize, lineNumbersBox, wrapBox, prefsMenu, editorHost, preview, panes }
 }
 type Page = ReturnType<typeof buildPage>
 
@@ -168,6 +170,7 @@ async function openLive (editor: Editor): Promise<void> {
   const { view, setReadOnly } = codeMirror(editor, open)
   editor.live = { open, view, setReadOnly }
   editor.comments.attach(open.text, view, () => saved(open))
+  editor.history.attach(open.text, () => saved(open))
   showSaveState(editor, open)
   const { provider } = open
   provider.on('closed', ({ code }) => {
@@ -352,6 +355,8 @@ function switchModes (editor: Editor): void {
 
 function setMode (editor: Editor, m: Mode): void {
   editor.mode = m
+  // A version shown in the editor's place makes way for the view asked for.
+  editor.history.select(null)
   if (innerWidth >= PHONE_WIDTH) localStorage.setItem('tandem-mode', m)
   editor.page.panes.dataset.mode = m
   editor.page.modes.querySelectorAll('button').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.testid === `mode-${m}`)))
@@ -382,30 +387,27 @@ function editTitleAndTags (editor: Editor): void {
   })
 }
 
-/** Downloads what the server exports, named as the server says. */
-async function exportAs (editor: Editor, format: 'md' | 'html'): Promise<void> {
-  editor.page.exportMenu.open = false
-  try {
-    const { data: blob, response } = await answer(api.GET('/api/v1/documents/{id}/export', {
-      params: { path: { id: editor.id }, query: { format } }, headers: linkHeader(editor), parseAs: 'blob'
-    }))
-    const url = URL.createObjectURL(blob)
-    const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `document.${format}`
-    const a = h('a', { href: url, download: name })
-    document.body.appendChild(a)
-    a.click()
-    a.remove()
-    setTimeout(() => URL.revokeObjectURL(url), 10_000)
-  } catch (e) { editor.showError(explain(e)) }
-}
-
 function linkHeader (editor: Editor): Record<string, string> {
   return editor.link ? { 'tandem-link': editor.link } : {}
 }
 
 /**
- * The document's live events: a comment changed (the panel loads them again) or the role
- * did (applied at once). Role changes are not replayed after a reconnect, so the role is
+ * The comments and history panels take turns beside the editor; a version shown takes
+ * the editor's place until it is closed.
+ */
+function sharePanels (editor: Editor): void {
+  const { comments, history, page } = editor
+  history.onOpen = () => comments.setOpen(false, false)
+  comments.onOpen = () => history.setOpen(false)
+  history.onView = (shown) => {
+    page.panes.hidden = shown
+    if (!shown) editor.live?.view.requestMeasure()
+  }
+}
+
+/**
+ * The document's live events: a comment changed or a version was saved (the panel
+ * concerned loads them again) or the role did (applied at once). Role changes are not replayed after a reconnect, so the role is
  * looked up at each reopening; a stream that ends for good (access gone) is explained by
  * looking the document up once more.
  */
@@ -418,13 +420,15 @@ function followEvents (editor: Editor): void {
   editor.comments.refresh()
   const reading = tandem.events(editor.id, (e) => {
     if (e.type === 'access.changed') setRole(editor, e.role)
+    else if (e.type === 'version.created') editor.history.refresh()
+    else if (e.type === 'reset') { editor.comments.refresh(); editor.history.refresh() }
     else if (e.type !== 'access.revoked') editor.comments.refresh()
   }, {
     signal: abort.signal,
     link: editor.link,
     onOpen: () => {
       editor.comments.refresh()
-      if (opened++ > 0) void checkRole(editor)
+      if (opened++ > 0) { editor.history.refresh(); void checkRole(editor) }
     }
   })
   const ended = (): void => { if (!editor.destroyed && !abort.signal.aborted) void checkRole(editor) }
@@ -440,6 +444,7 @@ async function checkRole (editor: Editor): Promise<void> {
     if (document.activeElement !== page.tagsInput) page.tagsInput.value = d.tags.join(', ')
     document.title = `${d.title || 'Untitled'} · Tandem`
     editor.ownerId = d.owner_id
+    editor.docMenu.setTemplate(d.is_template)
     setRole(editor, d.role ?? 'viewer')
   } catch (e) {
     if (editor.destroyed || !(e instanceof TandemError) || !(e.status === 404 || e.status === 403 || e.status === 401)) return
@@ -450,6 +455,7 @@ async function checkRole (editor: Editor): Promise<void> {
         : editor.role === null ? explain(e) : 'You no longer have access to this document.')
     editor.refused = true
     editor.comments.setRole(null)
+    editor.history.setRole(null)
     editor.live?.open.provider.disconnect()
     editor.stopFollowing?.()
     page.editorHost.dataset.synced = 'false'
@@ -475,6 +481,8 @@ function applyRole (editor: Editor, role: Role): boolean {
   editor.page.roleBadge.hidden = writer
   editor.page.roleBadge.textContent = editor.link ? 'View only (link)' : `Read only (${role})`
   editor.comments.setRole(role)
+  editor.history.setRole(role)
+  editor.docMenu.setCanEdit(writer && session.user !== null)
   const live = editor.live
   if (!live) return writer
   if (writer && live.open.durability.state === 'error') location.reload()

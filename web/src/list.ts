@@ -1,7 +1,9 @@
-// The document list at `/`: workspace switcher, search (`?q=`), create, delete, trash.
+// The document list at `/`: workspace switcher, search (`?q=`), create (blank, or from one
+// of the workspace's templates), delete, trash.
 import { TandemError, type components, type paths } from '@tandem/client'
-import { api, Doc, explain, ok, Workspace } from './api'
+import { api, Doc, explain, ok, tandem, Workspace } from './api'
 import { clear, h, icon, relativeTime, snippetNodes } from './dom'
+import { askText } from './dialogs'
 import { header } from './header'
 import { navigate } from './router'
 import { membersDialog } from './members'
@@ -26,6 +28,10 @@ export function listPage (root: HTMLElement): () => void {
   const search = h('input', { type: 'search', name: 'q', placeholder: 'Search documents', 'data-testid': 'search', value: params.get('q') ?? '', 'aria-label': 'Search documents' })
   const searchForm = h('form', { class: 'search', role: 'search' }, icon('search'), search, h('button', { type: 'submit', class: 'visually-hidden' }, 'Search'))
   const newButton = h('button', { type: 'button', class: 'button primary', 'data-testid': 'new-document' }, icon('plus'), 'New document')
+  const templateItems = h('div', { class: 'menu-items templates', 'data-testid': 'template-list' })
+  const templateMenu = h('details', { class: 'menu', 'data-testid': 'from-template' },
+    h('summary', { class: 'button', title: 'Start from a document offered as a template' }, icon('template'), 'New from template'),
+    templateItems)
   const trashButton = h('button', { type: 'button', class: 'button ghost' })
   const membersButton = h('button', { type: 'button', class: 'button ghost', hidden: true }, 'Members')
   membersButton.addEventListener('click', () => {
@@ -96,6 +102,7 @@ export function listPage (root: HTMLElement): () => void {
       h('div', { class: 'doc-main' }, title,
         d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
         h('div', { class: 'doc-meta' }, h('span', {}, `Edited ${relativeTime(d.updated_at)}`),
+          d.is_template ? h('span', { class: 'badge template', title: 'Offered in New from template' }, 'Template') : null,
           ...d.tags.map((t) => h('button', { type: 'button', class: 'tag', title: `Only documents tagged ${t}`, onclick: () => setTag(t) }, t)))),
       trash ? null : h('button', { type: 'button', class: 'icon-button', title: 'Duplicate', 'aria-label': `Duplicate ${d.title}`, onclick: () => act(api.POST('/api/v1/documents/{id}/duplicate', { params: { path: { id: d.id } }, body: {} })) }, icon('copy')),
       actions)
@@ -123,13 +130,17 @@ export function listPage (root: HTMLElement): () => void {
     const current = workspaces.find((w) => w.id === workspaceId)
     membersButton.hidden = !current || current.personal || !(current.role === 'owner' || current.role === 'admin')
     heading.textContent = trash ? 'Trash' : (workspaces.find((w) => w.id === workspaceId)?.name ?? 'Documents')
+    templateMenu.hidden = trash
     trashButton.textContent = ''
     trashButton.append(icon(trash ? 'back' : 'trash'), trash ? 'Back to documents' : 'Trash')
   }
 
   switcher.addEventListener('change', async () => {
     if (switcher.value === '__new') {
-      const name = await askName(root)
+      const name = await askText(root, {
+        title: 'New workspace', description: 'Documents in a workspace are shared with its members.',
+        label: 'Workspace name', placeholder: 'Team notes', maxlength: 100, submit: 'Create'
+      })
       if (!name) { renderSwitcher(); return }
       try {
         const w = await ok(api.POST('/api/v1/workspaces', { body: { name } }))
@@ -152,10 +163,32 @@ export function listPage (root: HTMLElement): () => void {
     } catch (e) { showError(e); newButton.disabled = false }
   })
 
+  // The workspace's templates, looked up each time the menu opens (others mark them).
+  templateMenu.addEventListener('toggle', async () => {
+    if (!templateMenu.open) return
+    templateItems.replaceChildren(h('p', { class: 'menu-note' }, h('span', { class: 'spinner small' }), 'Loading templates…'))
+    try {
+      const { documents } = await tandem.templates.list({ workspaceId: workspaceId || undefined, limit: 50 })
+      templateItems.replaceChildren(...documents.map((d) => h('button', {
+        type: 'button', role: 'menuitem', 'data-testid': 'template', title: d.title, onclick: () => { void fromTemplate(d) }
+      }, h('span', { class: 'template-title' }, d.title || 'Untitled'), d.tags.length ? h('span', { class: 'muted template-tags' }, d.tags.join(', ')) : null)))
+      if (!documents.length) templateItems.replaceChildren(h('p', { class: 'menu-note' }, 'No templates here yet. Open a document and choose Use as template in its menu.'))
+    } catch (e) {
+      templateItems.replaceChildren(h('p', { class: 'menu-note alert' }, explain(e)))
+    }
+  })
+  async function fromTemplate (d: Doc): Promise<void> {
+    templateMenu.open = false
+    try {
+      const doc = await tandem.templates.create(d.id, { workspaceId: workspaceId || undefined })
+      navigate(`/d/${doc.id}`)
+    } catch (e) { showError(e) }
+  }
+
   root.append(
     header(switcher, searchForm),
     h('main', { class: 'list-page' },
-      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, trashButton, newButton)),
+      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, trashButton, templateMenu, newButton)),
       alert, list, more))
 
   void (async () => {
@@ -171,20 +204,4 @@ export function listPage (root: HTMLElement): () => void {
     }
   })()
   return () => { generation++; clearTimeout(debounce) }
-}
-
-/** Asks for a new workspace's name in a small dialog; null when cancelled. */
-function askName (root: HTMLElement): Promise<string | null> {
-  return new Promise((resolve) => {
-    const input = h('input', { name: 'name', required: true, maxlength: 100, placeholder: 'Team notes', 'aria-label': 'Workspace name' })
-    const form = h('form', { method: 'dialog', class: 'inline-form' }, input, h('button', { type: 'submit', class: 'button primary small' }, 'Create'))
-    const dialog = h('dialog', { class: 'dialog narrow', 'aria-label': 'New workspace' },
-      h('div', { class: 'dialog-head' }, h('h2', {}, 'New workspace'), h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', onclick: () => dialog.close() }, '×')),
-      h('p', { class: 'muted' }, 'Documents in a workspace are shared with its members.'), form)
-    let name: string | null = null
-    form.addEventListener('submit', () => { name = input.value.trim() || null })
-    dialog.addEventListener('close', () => { dialog.remove(); resolve(name) })
-    root.appendChild(dialog)
-    dialog.showModal()
-  })
 }

@@ -4,7 +4,7 @@
 // A card is updated in place when the threads are loaded again, so a reply being typed,
 // or a message being edited, survives comments arriving from others.
 import type { Author, Comment, Thread } from '@tandem/client'
-import { h, icon, relativeTime } from './dom'
+import { h, icon, timeAgo } from './dom'
 import { avatar } from './presence'
 import { mentionBox, type MentionBox, withMentions } from './mentions'
 
@@ -94,7 +94,7 @@ export class ThreadCard {
       h('header', { class: 'comment-head' },
         avatar(c.author),
         h('span', { class: 'comment-author' }, c.author.name, own ? h('span', { class: 'visually-hidden' }, ' (you)') : null),
-        timeView(c.created_at),
+        timeAgo(c.created_at),
         c.edited_at != null ? h('span', { class: 'comment-edited', title: new Date(c.edited_at).toLocaleString() }, '(edited)') : null,
         actions),
       body)
@@ -172,10 +172,6 @@ function anchorView (t: Thread): HTMLElement {
   const quote = h('blockquote', { class: 'thread-quote', title: t.anchor.quote }, t.anchor.quote || '…')
   if (!t.anchor.orphaned) return h('div', { class: 'thread-anchor' }, quote)
   return h('div', { class: 'thread-anchor' }, h('span', { class: 'badge warn', 'data-testid': 'orphaned', title: 'The text this comment was on has been deleted' }, 'Text deleted'), quote)
-}
-
-function timeView (ms: number): HTMLElement {
-  return h('time', { datetime: new Date(ms).toISOString(), title: new Date(ms).toLocaleString(), 'data-ms': ms }, relativeTime(ms))
 }
 
 /** Ctrl/Cmd+Enter sends, as in most comment boxes; Enter alone starts a new line. */

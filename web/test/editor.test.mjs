@@ -73,7 +73,7 @@ test('the preview renders a heading and a task list, and split view is captured'
   await owner.page.waitForTimeout(400)
   await owner.page.screenshot({ path: `${SCREENSHOTS}/editor-split.png` })
   // Export downloads what the server renders (Markdown here), named after the title.
-  await owner.page.click('summary:has-text("Export")')
+  await owner.page.click('[data-testid=document-menu] summary')
   const [download] = await Promise.all([owner.page.waitForEvent('download'), owner.page.click('text=Markdown (.md)')])
   assert.equal(download.suggestedFilename(), 'launch-checklist.md')
   const { readFile } = await import('node:fs/promises')
