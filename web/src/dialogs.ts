@@ -50,8 +50,8 @@ export function confirmAction (root: HTMLElement, opts: ConfirmOptions): Promise
     form.addEventListener('submit', () => { confirmed = true })
     dialog.addEventListener('close', () => { dialog.remove(); resolve(confirmed) })
     root.appendChild(dialog)
+    // The focus starts on Cancel: a second press of Enter does not confirm by accident.
     dialog.showModal()
-    yes.focus()
   })
 }
 

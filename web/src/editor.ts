@@ -131,7 +131,7 @@ function buildPage (root: HTMLElement, id: string, parts: { comments: CommentsPa
     h('button', { type: 'button', 'data-testid': `mode-${m}`, title: `${label} (Ctrl+Alt+${key})`, 'aria-pressed': 'false', onclick: () => actions.setMode(m) }, label)
   const modes = h('div', { class: 'segmented', role: 'group', 'aria-label': 'View' },
     modeButton('editor', 'Editor', 'E'), modeButton('split', 'Split', 'B'), modeButton('preview', 'Preview', 'V'))
-  const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: true, onclick: () => shareDialog(id, root) }, icon('share'), 'Share')
+  const shareButton = h('button', { type: 'button', class: 'button ghost small', 'data-testid': 'share', hidden: true, 'aria-label': 'Share', onclick: () => shareDialog(id, root) }, icon('share'), h('span', { class: 'toggle-label' }, 'Share'))
   const fontSize = h('select', { class: 'select', name: 'font_size', 'aria-label': 'Font size' }, ...[13, 14, 15, 16, 18, 20].map((n) => h('option', { value: n }, `${n} px`)))
   const lineNumbersBox = h('input', { type: 'checkbox', name: 'line_numbers' })
   const wrapBox = h('input', { type: 'checkbox', name: 'line_wrapping' })

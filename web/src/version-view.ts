@@ -54,7 +54,7 @@ export class VersionView {
     this.#restore = h('button', {
       type: 'button', class: 'button primary small', 'data-testid': 'restore-version', hidden: true,
       onclick: () => { if (this.#version) this.actions.restore(this.#version) }
-    }, icon('restore'), 'Restore this version')
+    }, icon('restore'), 'Restore', h('span', { class: 'wide-only' }, ' this version'))
     this.element = h('section', { class: 'version-view', 'data-testid': 'version-view', 'aria-label': 'Version', hidden: true },
       h('header', { class: 'version-head' },
         h('button', { type: 'button', class: 'button ghost small version-back', onclick: () => this.actions.back() }, icon('back'), 'Versions'),
