@@ -287,7 +287,8 @@ async fn diff_versions(
 
 /// Makes the document read as this version again: a forward edit through its room (the
 /// minimal diff `PUT …/content` makes, so text typed meanwhile elsewhere survives and no
-/// history is reset), then saved as a version of kind `restore`.
+/// history is reset), then saved as a version of kind `restore`. The text it replaces is
+/// saved first as an automatic version, so a restore never loses anything.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/versions/{version}/restore", tag = "versions",
     security(("bearer" = [])), params(("id" = String, Path), ("version" = String, Path)),
     responses((status = 200, body = Restored), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -303,6 +304,9 @@ async fn restore(
     if text.len() > app.config.api.max_document_size {
         return Err(super::content::too_large(&app));
     }
+    // What the restore replaces stays in the history: an automatic version of it first
+    // (nothing is stored when it equals the last version).
+    save(&app, &id, VersionKind::Auto, None, &user).await?;
     let state = app.rooms.replace_text(&id, &text, Some(&user)).await?;
     let label = match &v.meta.name {
         Some(name) => format!("Restored “{name}”"),
