@@ -46,9 +46,8 @@ async fn stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (_, role) = caller.document(&app, &id, Role::Viewer).await?;
     let key = match &caller {
-        Caller::User(user) => format!("user:{user}"),
         Caller::Link(link) => format!("link:{}", link.id),
-        Caller::Anonymous => return Err(crate::identity::tokens::AuthError::MissingToken.into()),
+        other => format!("user:{}", other.user()?),
     };
     let slot = app
         .feeds
@@ -115,6 +114,15 @@ impl Pump {
     /// Access changed somewhere: whether the stream may go on (telling the client its
     /// new role if it changed).
     async fn recheck(&mut self) -> bool {
+        // A personal token may have been revoked, or have expired.
+        let live = match &self.caller {
+            Caller::Token(token) => crate::identity::personal::is_live(&self.app, token).await,
+            _ => Ok(true),
+        };
+        if let Ok(false) = live {
+            self.send(json!({"type": "access.revoked"})).await;
+            return false;
+        }
         match self.caller.role_on(&self.app, &self.doc, false).await {
             Ok((_, role)) if role == self.role => true,
             Ok((_, role)) => {
