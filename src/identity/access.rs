@@ -4,9 +4,9 @@
 //! too weak a role is told so (`Forbidden`); no credentials at all is `MissingToken`.
 //! The API layer decides how each [`AccessError`] is answered.
 
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use axum::http::Method;
 
 use crate::identity::Principal;
 use crate::identity::accounts::AccountError;
