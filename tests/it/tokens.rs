@@ -1,7 +1,8 @@
 //! Personal API tokens against the real server, on SQLite and Postgres: made, listed and
 //! revoked by signed-in users only; the secret works on REST, `/ws` and `/hocuspocus`;
-//! the `read` scope only reads; revocation and expiry reach open connections (4401) and
-//! later requests (401); a user holds a bounded number of them.
+//! the `read` scope only reads; revocation and expiry reach open connections (4401),
+//! event streams (`access.revoked`) and later requests (401); a user holds a bounded
+//! number of them.
 
 use crate::common;
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use common::api::{Account, Api, Db, server, server_with};
 use common::client::{Client, Event};
+use common::sse::Sse;
 use common::{TestServer, eventually_async};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
@@ -20,7 +22,7 @@ on_both_databases!(
     tokens_are_made_listed_and_revoked_by_their_owner_only,
     a_write_token_acts_as_its_user_on_rest_and_both_sockets,
     a_read_token_only_reads,
-    revoking_a_token_closes_its_sockets_and_refuses_its_requests,
+    revoking_a_token_closes_its_sockets_and_streams_and_refuses_its_requests,
     an_expired_token_is_refused_and_its_sockets_closed,
     a_user_holds_at_most_fifty_live_tokens,
 );
@@ -178,7 +180,7 @@ async fn a_read_token_only_reads(db: Db) {
     assert_eq!(api.content(&ann.token, &doc).await, "one\n");
 }
 
-async fn revoking_a_token_closes_its_sockets_and_refuses_its_requests(db: Db) {
+async fn revoking_a_token_closes_its_sockets_and_streams_and_refuses_its_requests(db: Db) {
     let server = server(db).await;
     let api = Api::new(&server);
     let ann = api.signup("ann@example.com").await;
@@ -192,10 +194,13 @@ async fn revoking_a_token_closes_its_sockets_and_refuses_its_requests(db: Db) {
     kept.sync().await;
     let (mut hp_ws, answer) = hocuspocus(&server, &doc, &secret).await;
     assert_eq!(answer, hp::encode_authenticated(&doc, false));
+    let mut events = Sse::open(&api.base, &doc, &secret, None).await;
 
     assert_eq!(api.call(Method::DELETE, &format!("{TOKENS}/{id}"), Some(&ann.token), None).await.0, 204);
     assert_eq!(c.wait_close(T).await, Some(4401));
     assert_eq!(hocuspocus_closed(&mut hp_ws).await, Some(4401));
+    events.wait_for(T, "access.revoked").await;
+    assert!(events.next(T).await.is_none(), "the event stream ends");
     let (status, body) = api.get(&format!("/api/v1/documents/{doc}"), &secret).await;
     assert_eq!((status, code(&body)), (401, "invalid_token"));
     match Client::connect(&server.ws_url(&doc, &secret)).await {
