@@ -334,6 +334,8 @@ pub struct Recheck {
     pub(crate) caller: Caller,
     /// The bearer token, re-verified on each recheck (it may expire, or be revoked).
     pub(crate) token: Option<String>,
+    /// Access changes, watched from before access was checked: none after it is missed.
+    pub(crate) epoch: tokio::sync::watch::Receiver<u64>,
 }
 
 /// What a role lets a connection do.
@@ -349,6 +351,7 @@ pub async fn authorize_socket(
     token: Option<&str>,
     link: Option<&str>,
 ) -> Result<SocketGrant, AccessError> {
+    let epoch = app.bus.access_epoch();
     let (caller, token) = match (token, link) {
         (_, Some(link)) => (Caller::Link(link_of_token(app, link).await?), None),
         (Some(token), None) if personal::is_personal(token) => {
@@ -382,5 +385,5 @@ pub async fn authorize_socket(
         Caller::Link(link) => Principal::Guest { link: link.id.clone() },
         Caller::Anonymous => Principal::Guest { link: String::new() },
     };
-    Ok(SocketGrant { access: caller.access_of(role), identity, recheck: Some(Recheck { caller, token }) })
+    Ok(SocketGrant { access: caller.access_of(role), identity, recheck: Some(Recheck { caller, token, epoch }) })
 }

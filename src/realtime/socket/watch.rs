@@ -26,21 +26,20 @@ pub(super) async fn counted_watcher(watch: impl Future<Output = ()>, endpoint: &
 /// unavailable), the connection keeps what it was granted and looks again later.
 pub(super) async fn watch_socket(
     app: AppState,
-    recheck: Recheck,
+    mut recheck: Recheck,
     doc: DocId,
     room: RoomHandle,
     conn: ConnId,
     control: Arc<ConnControl>,
     mut access: Access,
 ) {
-    let mut epoch = app.bus.access_epoch();
     let mut tick = tokio::time::interval(app.config.auth.access_recheck);
     tick.reset();
     loop {
         tokio::select! {
             // A connection still read after its outgoing side closed stays watched.
             _ = control.refused() => return,
-            changed = epoch.changed() => if changed.is_err() { return },
+            changed = recheck.epoch.changed() => if changed.is_err() { return },
             _ = tick.tick() => {}
         }
         // The token is verified again (it may have expired, or a personal token been
