@@ -120,3 +120,7 @@ string_id!(
     /// A saved version of a document.
     VersionId
 );
+string_id!(
+    /// A personal API token (not its secret: the id names it in the API).
+    ApiTokenId
+);

@@ -4,15 +4,18 @@
 //! too weak a role is told so (`Forbidden`); no credentials at all is `MissingToken`.
 //! The API layer decides how each [`AccessError`] is answered.
 
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::identity::Principal;
 use crate::identity::accounts::AccountError;
+use crate::identity::personal;
 use crate::identity::tokens::{Access, AuthError, TokenKind};
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::store::api_tokens::{ApiToken, TokenScope};
 use crate::store::catalog::{Document, Link, Role};
 
 /// Header that carries a public link's token (the `link` query parameter also does).
@@ -38,6 +41,12 @@ pub enum AccessError {
     Forbidden(String),
     #[error("a public link gives access to its document only")]
     LinkOnly,
+    /// A `read` personal token asked to change something.
+    #[error("this personal token has the `read` scope: it can only GET")]
+    ReadOnlyToken,
+    /// Only a signed-in session (not a personal token) may do this.
+    #[error("personal tokens are managed from a signed-in session, not with a personal token")]
+    SessionRequired,
     /// Provisioning an identity provider's user failed.
     #[error(transparent)]
     Account(#[from] AccountError),
@@ -58,7 +67,9 @@ impl AccessError {
             | AccessError::RateLimited
             | AccessError::NotFound(_)
             | AccessError::Forbidden(_)
-            | AccessError::LinkOnly => true,
+            | AccessError::LinkOnly
+            | AccessError::ReadOnlyToken
+            | AccessError::SessionRequired => true,
             AccessError::Account(e) => e.is_refusal(),
             AccessError::Store(_) => false,
         }
@@ -73,6 +84,7 @@ pub enum Resource {
     User,
     Share,
     Link,
+    Token,
 }
 
 impl std::fmt::Display for Resource {
@@ -83,6 +95,7 @@ impl std::fmt::Display for Resource {
             Resource::User => "user",
             Resource::Share => "share",
             Resource::Link => "link",
+            Resource::Token => "personal token",
         })
     }
 }
@@ -90,15 +103,18 @@ impl std::fmt::Display for Resource {
 #[derive(Debug, Clone)]
 pub enum Caller {
     User(UserId),
+    /// A user through one of their personal tokens: as the user, within its scope.
+    Token(ApiToken),
     /// Someone holding a public link: access to that one document only.
     Link(Link),
     Anonymous,
 }
 
 impl Caller {
-    /// Who a REST request comes from: a bearer token, a public link (header or `link`
-    /// query parameter) or no one; callers with credentials are counted against their
-    /// per-user request allowance.
+    /// Who a REST request comes from: a bearer token (a user's, or a personal token), a
+    /// public link (header or `link` query parameter) or no one; callers with credentials
+    /// are counted against their per-user request allowance. A `read` personal token may
+    /// only `GET` (and `HEAD`).
     pub async fn of_request(parts: &Parts, app: &AppState) -> Result<Self, AccessError> {
         let caller = if let Some(value) = parts.headers.get(AUTHORIZATION) {
             let token = value
@@ -106,20 +122,23 @@ impl Caller {
                 .ok()
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .ok_or(AccessError::MalformedAuthorization)?;
-            Caller::User(user_of_token(app, token.trim()).await?)
+            caller_of_bearer(app, token.trim()).await?
         } else if let Some(token) = link_token(parts) {
             Caller::Link(link_of_token(app, &token).await?)
         } else {
             Caller::Anonymous
         };
         let key = match &caller {
-            Caller::User(u) => format!("u:{u}"),
+            Caller::User(u) | Caller::Token(ApiToken { user_id: u, .. }) => format!("u:{u}"),
             Caller::Link(l) => format!("l:{}", l.id),
             Caller::Anonymous => return Ok(caller),
         };
         if !app.requests_per_user.allow(crate::rate::Key::text(&key)) {
             metrics::counter!(crate::metrics::LIMITED, "limit" => "requests_per_user").increment(1);
             return Err(AccessError::RateLimited);
+        }
+        if caller.scope() == Some(TokenScope::Read) && !matches!(parts.method, Method::GET | Method::HEAD) {
+            return Err(AccessError::ReadOnlyToken);
         }
         Ok(caller)
     }
@@ -169,6 +188,38 @@ pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, Access
     }
 }
 
+/// The caller a bearer token stands for: a personal token (live; its use recorded) or
+/// a user's access token.
+async fn caller_of_bearer(app: &AppState, token: &str) -> Result<Caller, AccessError> {
+    if personal::is_personal(token) {
+        let found = personal_token(app, token).await?;
+        personal::touch(app, &found).await;
+        return Ok(Caller::Token(found));
+    }
+    Ok(Caller::User(user_of_token(app, token).await?))
+}
+
+/// The live personal token a secret stands for: unknown, revoked and expired ones are
+/// refused as invalid tokens.
+async fn personal_token(app: &AppState, secret: &str) -> Result<ApiToken, AccessError> {
+    let invalid = |why: &str| AccessError::Auth(AuthError::InvalidToken(why.into()));
+    let token = personal::find(app, secret).await?.ok_or_else(|| invalid("unknown or revoked personal token"))?;
+    if token.expired(crate::store::catalog::now_ms()) {
+        return Err(invalid("personal token expired"));
+    }
+    Ok(token)
+}
+
+/// Checks again that a connection's bearer token is still good (not expired, not
+/// revoked), without recording a use.
+pub async fn recheck_token(app: &AppState, token: &str) -> Result<(), AccessError> {
+    if personal::is_personal(token) {
+        personal_token(app, token).await.map(drop)
+    } else {
+        verify_bearer(app, token).await.map(drop).map_err(Into::into)
+    }
+}
+
 pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, AccessError> {
     app.store.link_by_token(token).await?.ok_or(AccessError::InvalidLink)
 }
@@ -186,9 +237,33 @@ impl Caller {
     /// The calling user; anonymous callers and public links are refused.
     pub fn user(&self) -> Result<&UserId, AccessError> {
         match self {
-            Caller::User(u) => Ok(u),
+            Caller::User(u) | Caller::Token(ApiToken { user_id: u, .. }) => Ok(u),
             Caller::Link(_) => Err(AccessError::LinkOnly),
             Caller::Anonymous => Err(AuthError::MissingToken.into()),
+        }
+    }
+
+    /// The calling user, signed in with a session: personal tokens are refused too.
+    pub fn session_user(&self) -> Result<&UserId, AccessError> {
+        match self {
+            Caller::Token(_) => Err(AccessError::SessionRequired),
+            other => other.user(),
+        }
+    }
+
+    /// A personal token's scope; `None` for every other caller.
+    pub fn scope(&self) -> Option<TokenScope> {
+        match self {
+            Caller::Token(token) => Some(token.scope),
+            _ => None,
+        }
+    }
+
+    /// What a role lets this caller do in a room: a `read` personal token only reads.
+    pub fn access_of(&self, role: Role) -> Access {
+        match self.scope() {
+            Some(TokenScope::Read) => Access::Read,
+            _ => access_of(role),
         }
     }
 
@@ -202,7 +277,7 @@ impl Caller {
                 (document, Some(link.role))
             }
             Caller::Link(_) => return Err(not_found(Resource::Document)),
-            Caller::User(user) => {
+            Caller::User(user) | Caller::Token(ApiToken { user_id: user, .. }) => {
                 let access = app.store.document_access(id, user).await?.ok_or_else(|| not_found(Resource::Document))?;
                 let role = access.role();
                 (access.document, role)
@@ -236,7 +311,7 @@ pub async fn workspace_role(app: &AppState, user: &UserId, ws: &WorkspaceId, nee
 /// Whether the caller may manage a document's shares, links and permanent deletion:
 /// workspace admins and owners, and the document's own author while an editor.
 pub fn can_manage(caller: &Caller, doc: &Document, role: Role) -> bool {
-    role >= Role::Admin || (role >= Role::Editor && matches!(caller, Caller::User(u) if *u == doc.owner_id))
+    role >= Role::Admin || (role >= Role::Editor && caller.user().is_ok_and(|u| *u == doc.owner_id))
 }
 
 /// Tells open connections, on every node, that some access changed, so they recheck
@@ -246,7 +321,8 @@ pub fn changed(app: &AppState) {
 }
 
 /// How a WebSocket connection was let in: by a room token's grants (fixed for its life),
-/// or as a user or public link, whose access is rechecked while it stays open.
+/// or as a user (or their personal token) or public link, whose access is rechecked
+/// while it stays open.
 pub struct SocketGrant {
     pub access: Access,
     /// Who the connection is, stamped into the presence it sets.
@@ -256,8 +332,10 @@ pub struct SocketGrant {
 
 pub struct Recheck {
     pub(crate) caller: Caller,
-    /// The bearer token, re-verified on each recheck (it may expire).
+    /// The bearer token, re-verified on each recheck (it may expire, or be revoked).
     pub(crate) token: Option<String>,
+    /// Access changes, watched from before access was checked: none after it is missed.
+    pub(crate) epoch: tokio::sync::watch::Receiver<u64>,
 }
 
 /// What a role lets a connection do.
@@ -265,16 +343,20 @@ pub(crate) fn access_of(role: Role) -> Access {
     if role.can_edit() { Access::ReadWrite } else { Access::Read }
 }
 
-/// Authorises `/ws/{doc}`: `?token=` (a room token, a user token or an identity
-/// provider's token) or `?link=` (a public link).
+/// Authorises `/ws/{doc}`: `?token=` (a room token, a user token, a personal token or
+/// an identity provider's token) or `?link=` (a public link).
 pub async fn authorize_socket(
     app: &AppState,
     doc: &DocId,
     token: Option<&str>,
     link: Option<&str>,
 ) -> Result<SocketGrant, AccessError> {
+    let epoch = app.bus.access_epoch();
     let (caller, token) = match (token, link) {
         (_, Some(link)) => (Caller::Link(link_of_token(app, link).await?), None),
+        (Some(token), None) if personal::is_personal(token) => {
+            (caller_of_bearer(app, token).await?, Some(token.to_owned()))
+        }
         (Some(token), None) => {
             let external = app.jwks.is_some() && crate::identity::jwks::is_rs256(token);
             if !external {
@@ -296,12 +378,12 @@ pub async fn authorize_socket(
     };
     let (_, role) = caller.role_on(app, doc, false).await?;
     let identity = match &caller {
-        Caller::User(id) => {
+        Caller::User(id) | Caller::Token(ApiToken { user_id: id, .. }) => {
             let name = app.store.user(id).await?.map(|u| u.name).unwrap_or_default();
             Principal::User { id: id.to_string(), name }
         }
         Caller::Link(link) => Principal::Guest { link: link.id.clone() },
         Caller::Anonymous => Principal::Guest { link: String::new() },
     };
-    Ok(SocketGrant { access: access_of(role), identity, recheck: Some(Recheck { caller, token }) })
+    Ok(SocketGrant { access: caller.access_of(role), identity, recheck: Some(Recheck { caller, token, epoch }) })
 }

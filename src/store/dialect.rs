@@ -33,6 +33,10 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
         ws: &WorkspaceId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Serialises changes to one user's personal API tokens until the transaction ends,
+    /// so a count taken after it holds until commit.
+    fn lock_user(tx: &mut Self::Connection, user: &UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Serialises compactions of one document until the transaction ends; appends are
     /// not blocked.
     fn lock_compaction(tx: &mut Self::Connection, doc: &DocId) -> impl Future<Output = Result<(), StoreError>> + Send;

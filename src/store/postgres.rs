@@ -39,6 +39,12 @@ impl Dialect for Postgres {
         Ok(())
     }
 
+    /// A row lock on the user.
+    async fn lock_user(tx: &mut PgConnection, user: &UserId) -> Result<(), StoreError> {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user.as_str()).execute(&mut *tx).await?;
+        Ok(())
+    }
+
     /// An advisory lock on the document's id, so compactions on different nodes take turns.
     async fn lock_compaction(tx: &mut PgConnection, doc: &DocId) -> Result<(), StoreError> {
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")

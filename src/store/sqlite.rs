@@ -106,6 +106,10 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    async fn lock_user(_tx: &mut SqliteConnection, _user: &UserId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn lock_compaction(_tx: &mut SqliteConnection, _doc: &DocId) -> Result<(), StoreError> {
         Ok(())
     }

@@ -73,6 +73,8 @@ enum Scope {
     Document,
     /// Any signed-in user.
     User,
+    /// The owner's own personal token: another user is told it does not exist.
+    OwnToken,
 }
 
 struct World {
@@ -96,6 +98,8 @@ struct Fresh {
     thread_id: String,
     /// A version the owner saved.
     version_id: String,
+    /// One of the owner's personal tokens, made for the cells that need one.
+    token_id: String,
 }
 
 impl World {
@@ -149,7 +153,15 @@ impl World {
             link_id: link["id"].as_str().unwrap().to_owned(),
             edit_link: edit_link["token"].as_str().unwrap().to_owned(),
             invitation_id: inv["id"].as_str().unwrap().to_owned(),
+            token_id: String::new(),
         }
+    }
+
+    async fn owner_token_id(&self) -> String {
+        let body = json!({"name": "cell", "scopes": ["read"]});
+        let (status, made) = self.api.post("/api/v1/users/me/tokens", &self.owner.token, body).await;
+        assert_eq!(status, 201, "{made}");
+        made["id"].as_str().unwrap().to_owned()
     }
 
     async fn request(&self, who: Who, fresh: &Fresh, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -223,6 +235,7 @@ fn denied(who: Who, scope: Scope) -> u16 {
         (Who::Anonymous, _) => 401,
         // A link holder can see its document, and is not a user elsewhere.
         (Who::Link | Who::EditLink, _) => 403,
+        (_, Scope::OwnToken) => 404,
         (Who::Stranger, Scope::User) => 403,
         (Who::Stranger, _) => 404,
         (Who::Sharee, Scope::Workspace) => 404,
@@ -568,6 +581,25 @@ fn cases() -> Vec<Case> {
             "/api/v1/users/me/notifications/read",
             Some(json!({"all": true})),
         ),
+        case("list personal tokens", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/tokens", None),
+        case(
+            "make a personal token",
+            Scope::User,
+            USERS,
+            201,
+            Method::POST,
+            "/api/v1/users/me/tokens",
+            Some(json!({"name": "mine", "scopes": ["write"]})),
+        ),
+        case(
+            "revoke a personal token",
+            Scope::OwnToken,
+            &[Who::Owner],
+            204,
+            Method::DELETE,
+            "/api/v1/users/me/tokens/{token_id}",
+            None,
+        ),
     ]
 }
 
@@ -580,6 +612,7 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{invitation_id}", &f.invitation_id)
         .replace("{thread}", &f.thread_id)
         .replace("{version}", &f.version_id)
+        .replace("{token_id}", &f.token_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {
@@ -590,7 +623,10 @@ async fn every_role_against_every_endpoint(db: Db) {
     let mut cells = 0;
     for case in cases() {
         for who in EVERYONE {
-            let fresh = w.fresh_doc().await;
+            let mut fresh = w.fresh_doc().await;
+            if case.path.contains("{token_id}") {
+                fresh.token_id = w.owner_token_id().await;
+            }
             if case.trashed {
                 let (s, _) = w
                     .api

@@ -22,4 +22,5 @@ mod presence;
 mod rooms;
 mod startup;
 mod store;
+mod tokens;
 mod versions;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
 use tandem::config::{Retention, SqliteSync};
-use tandem::ids::{DocId, UserId, WorkspaceId};
+use tandem::ids::{ApiTokenId, DocId, UserId, WorkspaceId};
+use tandem::store::api_tokens::{ApiToken, TokenScope};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
 use tandem::store::versions::{NewVersion, VersionKind};
 use tandem::store::{self, Conflict, Store, StoreError};
@@ -47,6 +48,7 @@ contract!(
     taken_keys_and_missing_parents_are_typed_conflicts,
     versions_take_the_contributors_the_log_recorded_and_skip_identical_auto_ones,
     retention_thins_old_automatic_versions_and_keeps_the_rest,
+    api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sparingly,
 );
 
 fn doc(s: &str) -> DocId {
@@ -284,4 +286,44 @@ async fn retention_thins_old_automatic_versions_and_keeps_the_rest(store: Arc<dy
     assert_eq!(left.iter().filter(|v| now - v.created_at < 7 * day).count(), 28, "the last 7 days untouched");
     assert!(left.iter().any(|v| v.kind == VersionKind::Named), "named versions stay");
     assert_eq!(store.thin_versions(&retention, now, 10_000).await.unwrap(), 0, "nothing more");
+}
+
+async fn api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sparingly(s: Arc<dyn Store>) {
+    let new =
+        |email: &str| NewUser { email: Some(email.into()), name: "x".into(), password_hash: None, external: None };
+    let (ann, bob) =
+        (s.create_user(new("ann@example.com")).await.unwrap(), s.create_user(new("bob@example.com")).await.unwrap());
+    let now = now_ms();
+    let token = |i: usize, expires_at: Option<i64>| ApiToken {
+        id: ApiTokenId::random(),
+        user_id: ann.id.clone(),
+        name: format!("t{i}"),
+        prefix: format!("tandem_{i}"),
+        scope: TokenScope::Read,
+        created_at: now,
+        last_used_at: None,
+        expires_at,
+    };
+    // An expired token, cleared away by the next creation, then 20 made at once: 5 fit.
+    assert!(s.create_api_token(&token(0, Some(now - 1)), "h0", 5).await.unwrap());
+    let made = futures_util::future::join_all((1..=20).map(|i| {
+        let (s, t) = (s.clone(), token(i, None));
+        async move { s.create_api_token(&t, &format!("h{i}"), 5).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(made.iter().filter(|m| **m).count(), 5);
+    let held = s.api_tokens_of(&ann.id).await.unwrap();
+    assert_eq!(held.len(), 5);
+    assert!(s.api_token_by_hash("h0").await.unwrap().is_none());
+
+    let first = &held[0];
+    assert!(s.touch_api_token(&first.id, now, now - 60_000).await.unwrap());
+    assert!(!s.touch_api_token(&first.id, now + 1_000, now + 1_000 - 60_000).await.unwrap());
+    assert!(s.touch_api_token(&first.id, now + 61_000, now + 1_000).await.unwrap());
+    let stored = s.api_tokens_of(&ann.id).await.unwrap().into_iter().find(|t| t.id == first.id).unwrap();
+    assert_eq!(stored.last_used_at, Some(now + 61_000));
+
+    assert!(!s.delete_api_token(&bob.id, &first.id).await.unwrap());
+    assert!(s.delete_api_token(&ann.id, &first.id).await.unwrap());
+    assert_eq!(s.api_tokens_of(&ann.id).await.unwrap().len(), 4);
 }

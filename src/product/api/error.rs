@@ -74,6 +74,10 @@ error_codes! {
     // What the caller may do.
     Forbidden = "forbidden", FORBIDDEN;
     SessionHeaderRequired = "session_header_required", FORBIDDEN;
+    /// A `read` personal token asked for something other than GET or HEAD.
+    ReadOnlyToken = "read_only_token", FORBIDDEN;
+    /// Personal tokens are managed from a signed-in session only.
+    SessionRequired = "session_required", FORBIDDEN;
     InvitationForAnotherEmail = "invitation_for_another_email", FORBIDDEN;
     // What exists.
     /// Something without a code of its own (a share, a link).
@@ -84,6 +88,7 @@ error_codes! {
     InvitationNotFound = "invitation_not_found", NOT_FOUND;
     /// No such comment on that document.
     CommentNotFound = "comment_not_found", NOT_FOUND;
+    TokenNotFound = "token_not_found", NOT_FOUND;
     RouteNotFound = "route_not_found", NOT_FOUND;
     AssetNotFound = "asset_not_found", NOT_FOUND;
     WebAppMissing = "web_app_missing", NOT_FOUND;
@@ -96,6 +101,7 @@ error_codes! {
     TooManyComments = "too_many_comments", CONFLICT;
     /// The document keeps as many named versions as it may.
     TooManyVersions = "too_many_versions", CONFLICT;
+    TooManyTokens = "too_many_tokens", CONFLICT;
     InvitationExpired = "invitation_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
@@ -184,9 +190,12 @@ impl From<AccessError> for ApiError {
                 Resource::Document => ErrorCode::DocumentNotFound,
                 Resource::Workspace => ErrorCode::WorkspaceNotFound,
                 Resource::User => ErrorCode::UserNotFound,
+                Resource::Token => ErrorCode::TokenNotFound,
                 Resource::Share | Resource::Link => ErrorCode::NotFound,
             },
             AccessError::Forbidden(_) | AccessError::LinkOnly => ErrorCode::Forbidden,
+            AccessError::ReadOnlyToken => ErrorCode::ReadOnlyToken,
+            AccessError::SessionRequired => ErrorCode::SessionRequired,
         };
         Self::new(code, e.to_string())
     }

@@ -44,11 +44,12 @@ async fn stream(
     ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    // Watched from before access is checked, so no change after the check is missed.
+    let epoch = app.bus.access_epoch();
     let (_, role) = caller.document(&app, &id, Role::Viewer).await?;
     let key = match &caller {
-        Caller::User(user) => format!("user:{user}"),
         Caller::Link(link) => format!("link:{}", link.id),
-        Caller::Anonymous => return Err(crate::identity::tokens::AuthError::MissingToken.into()),
+        other => format!("user:{}", other.user()?),
     };
     let slot = app
         .feeds
@@ -57,7 +58,7 @@ async fn stream(
     let after = headers.get("last-event-id").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     let listener = app.feeds.listen(&id, after).await?;
     let (tx, rx) = mpsc::channel::<Event>(16);
-    tokio::spawn(pump(Pump { app, caller, doc: id, role, listener, _slot: slot, tx }));
+    tokio::spawn(pump(Pump { app, caller, doc: id, role, listener, _slot: slot, tx }, epoch));
     let events = futures_util::stream::unfold(rx, |mut rx| async move { Some((Ok(rx.recv().await?), rx)) });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping")))
 }
@@ -73,11 +74,10 @@ struct Pump {
 }
 
 /// Moves one stream's events until the client leaves or loses access.
-async fn pump(mut p: Pump) {
+async fn pump(mut p: Pump, mut epoch: tokio::sync::watch::Receiver<u64>) {
     if p.listener.take_missed() && !p.send(json!({"type": "reset"})).await {
         return;
     }
-    let mut epoch = p.app.bus.access_epoch();
     loop {
         tokio::select! {
             events = p.listener.next() => match events {
@@ -115,6 +115,15 @@ impl Pump {
     /// Access changed somewhere: whether the stream may go on (telling the client its
     /// new role if it changed).
     async fn recheck(&mut self) -> bool {
+        // A personal token may have been revoked, or have expired.
+        let live = match &self.caller {
+            Caller::Token(token) => crate::identity::personal::is_live(&self.app, token).await,
+            _ => Ok(true),
+        };
+        if let Ok(false) = live {
+            self.send(json!({"type": "access.revoked"})).await;
+            return false;
+        }
         match self.caller.role_on(&self.app, &self.doc, false).await {
             Ok((_, role)) if role == self.role => true,
             Ok((_, role)) => {

@@ -12,6 +12,7 @@ pub mod health;
 pub mod notifications;
 pub mod session;
 pub mod shares;
+pub mod tokens;
 pub mod users;
 pub mod versions;
 pub mod workspaces;
@@ -53,6 +54,7 @@ pub fn router(max_body: usize) -> Router<AppState> {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
+        .merge(tokens::router())
         .merge(workspaces::router())
         .merge(documents::router())
         .merge(content::router())

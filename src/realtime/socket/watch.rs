@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::identity::access::{Caller, Recheck, access_of, link_of_token, verify_bearer};
-use crate::identity::tokens::{Access, AuthError};
+use crate::identity::access::{Caller, Recheck, link_of_token, recheck_token};
+use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId};
 use crate::metrics::GaugeGuard;
 use crate::realtime::room::{ConnControl, RoomHandle, close_code};
@@ -21,41 +21,38 @@ pub(super) async fn counted_watcher(watch: impl Future<Output = ()>, endpoint: &
 /// Keeps an open connection's access in step with roles, shares, links and the
 /// document's existence: rechecked at once when anything changes on any node (announced
 /// over the bus), and every `access_recheck` in case an announcement was lost. Lost
-/// access closes with 4403, an expired or invalid token with 4401; a weaker role makes
+/// access closes with 4403, an expired, revoked or invalid token with 4401; a weaker role makes
 /// the connection read-only. When the answer cannot be had (identity provider or store
 /// unavailable), the connection keeps what it was granted and looks again later.
 pub(super) async fn watch_socket(
     app: AppState,
-    recheck: Recheck,
+    mut recheck: Recheck,
     doc: DocId,
     room: RoomHandle,
     conn: ConnId,
     control: Arc<ConnControl>,
     mut access: Access,
 ) {
-    let mut epoch = app.bus.access_epoch();
     let mut tick = tokio::time::interval(app.config.auth.access_recheck);
     tick.reset();
     loop {
         tokio::select! {
             // A connection still read after its outgoing side closed stays watched.
             _ = control.refused() => return,
-            changed = epoch.changed() => if changed.is_err() { return },
+            changed = recheck.epoch.changed() => if changed.is_err() { return },
             _ = tick.tick() => {}
         }
-        // The token is verified again (it may have expired); who it names was settled at
-        // connect time, so this needs no store access.
+        // The token is verified again (it may have expired, or a personal token been
+        // revoked); who it names was settled at connect time.
         if let Some(token) = &recheck.token {
-            match verify_bearer(&app, token).await {
-                Ok(_) => {}
-                Err(AuthError::ProviderUnavailable(why)) => {
-                    tracing::debug!(doc = %doc, %why, "token recheck deferred");
-                }
-                Err(e) => {
+            match recheck_token(&app, token).await {
+                Ok(()) => {}
+                Err(e) if e.is_refusal() => {
                     tracing::debug!(doc = %doc, error = %e, "token no longer valid");
-                    control.close(close_code::UNAUTHORIZED, "token expired");
+                    control.close(close_code::UNAUTHORIZED, "token expired or revoked");
                     return;
                 }
+                Err(e) => tracing::debug!(doc = %doc, error = %e, "token recheck deferred"),
             }
         }
         // A link is looked up again: it may have been revoked.
@@ -68,8 +65,8 @@ pub(super) async fn watch_socket(
             Err(e) => Err(e),
         };
         match role {
-            Ok((_, role)) if access_of(role) != access => {
-                access = access_of(role);
+            Ok((_, role)) if recheck.caller.access_of(role) != access => {
+                access = recheck.caller.access_of(role);
                 room.set_access(conn, access).await;
             }
             Ok(_) => {}
