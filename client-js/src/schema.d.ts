@@ -484,7 +484,8 @@ export interface paths {
         /**
          * Makes the document read as this version again: a forward edit through its room (the
          *     minimal diff `PUT …/content` makes, so text typed meanwhile elsewhere survives and no
-         *     history is reset), then saved as a version of kind `restore`.
+         *     history is reset), then saved as a version of kind `restore`. The text it replaces is
+         *     saved first as an automatic version, so a restore never loses anything.
          */
         post: operations["versions_restore"];
         delete?: never;
@@ -580,6 +581,44 @@ export interface paths {
         head?: never;
         /** Changes some settings; answers all of them. */
         patch: operations["users_patch_settings"];
+        trace?: never;
+    };
+    "/api/v1/users/me/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's personal tokens, oldest first. */
+        get: operations["users_list"];
+        put?: never;
+        /** Makes a personal token; the answer holds its secret, shown only this once. */
+        post: operations["users_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/me/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revokes one of the caller's tokens: requests with it are refused from now on, and
+         *     connections opened with it close (4401).
+         */
+        delete: operations["users_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/workspaces": {
@@ -772,6 +811,26 @@ export interface components {
             /** @description Required unless `template_id` is given (then the template's title by default). */
             title?: string | null;
             workspace_id?: components["schemas"]["WorkspaceId"] | null;
+        };
+        /** @description A new personal token. */
+        CreateToken: {
+            /**
+             * Format: int64
+             * @description Seconds until it expires, at most a year; left out, it never expires.
+             */
+            expires_in?: number | null;
+            /** @description What the token is for, 1 to 100 characters. */
+            name: string;
+            /**
+             * @description `read` (GET only; documents open read-only) and/or `write` (as you, which
+             *     includes `read`).
+             */
+            scopes: components["schemas"]["TokenScope"][];
+        };
+        /** @description A token just made, with its secret: shown this once, never again. */
+        CreatedToken: components["schemas"]["TokenView"] & {
+            /** @description `Authorization: Bearer <token>`, or `?token=` on a WebSocket. */
+            token: string;
         };
         DiffView: {
             hunks: components["schemas"]["Hunk"][];
@@ -1052,6 +1111,28 @@ export interface components {
             resolved: boolean;
             /** Format: int64 */
             resolved_at?: number | null;
+        };
+        /**
+         * @description What a personal token may do. Ordered: `Write` can do everything `Read` can.
+         * @enum {string}
+         */
+        TokenScope: "read" | "write";
+        /** @description A personal token as listed: never its secret. */
+        TokenView: {
+            /** Format: int64 */
+            created_at: number;
+            /** Format: int64 */
+            expires_at?: number | null;
+            id: string;
+            /**
+             * Format: int64
+             * @description Updated at most once a minute.
+             */
+            last_used_at?: number | null;
+            name: string;
+            /** @description The secret's first characters, to tell tokens apart. */
+            prefix: string;
+            scopes: components["schemas"]["TokenScope"][];
         };
         /** @description What signup, login and refresh answer. */
         Tokens: {
@@ -2809,6 +2890,139 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenView"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateToken"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
