@@ -94,6 +94,7 @@ pub async fn run(
         jwks,
         renderer: Arc::new(renderer(&config.api)),
         large_frames: Arc::new(socket::FrameBudget::new(config.socket.large_frame_budget)),
+        shutdown: root.child_token(),
         config: Arc::new(config),
     };
     tokio::spawn(thin_versions(state.store.clone(), state.config.room.version_retention.clone(), root.child_token()));

@@ -1,7 +1,8 @@
-//! Each document's stored events (comments created, edited, resolved, deleted) as open
-//! clients hear them: Server-Sent Events streams and Hocuspocus connections. The store
-//! writes an event with the change it announces; once committed, the writer tells the bus
-//! ([`Bus::events_stored`]), which tells every node. A node keeps one notice channel per
+//! Each document's stored events (comments created, edited, resolved, deleted; versions
+//! saved) as open clients hear them: Server-Sent Events streams and Hocuspocus
+//! connections. The store writes an event in the transaction of the change it announces;
+//! once that commits, whoever made the change (an API handler, or a room saving a version)
+//! tells the bus ([`Bus::events_stored`]), which tells every node. A node keeps one notice channel per
 //! document someone listens to, and each listener reads what it has not sent yet from the
 //! store: events are never shown before they are durable, a notice lost on the way is
 //! made up by the next one (or by the catch-up every bus gap triggers), and a client that
@@ -57,6 +58,7 @@ impl From<&DocEvent> for EventView {
     }
 }
 
+/// The documents listened to on this node, and how many streams each caller holds.
 pub struct Feeds {
     store: Arc<dyn Store>,
     /// Per document listened to: a wake-up when it may have new events.
@@ -76,15 +78,17 @@ impl Feeds {
     /// Listens to a document's events after `after` (`None`: from now on).
     pub async fn listen(self: &Arc<Self>, doc: &DocId, after: Option<u64>) -> Result<Listener, StoreError> {
         let wake = self.docs.entry(doc.clone()).or_insert_with(|| broadcast::Sender::new(FEED_QUEUE)).subscribe();
+        // Made before the store is asked, so its drop cleans up on every way out.
+        let mut listener = Listener { feeds: self.clone(), doc: doc.clone(), wake: Some(wake), sent: 0, missed: false };
         let (last, oldest) = self.store.event_bounds(doc).await?;
-        let (sent, missed) = match after {
+        (listener.sent, listener.missed) = match after {
             None => (last, false),
             // Asked from past the end (another database, say): from now on.
             Some(n) if n > last => (last, true),
             // Some of what was asked for is gone.
             Some(n) => (n, n + 1 < oldest),
         };
-        Ok(Listener { feeds: self.clone(), doc: doc.clone(), wake: Some(wake), sent, missed })
+        Ok(listener)
     }
 
     /// Holds one of a caller's open streams; `None` past [`MAX_STREAMS_PER_CALLER`].
@@ -175,4 +179,5 @@ impl Drop for Listener {
     }
 }
 
+// A page of events never spans more than the store keeps.
 const _: () = assert!(EVENTS_KEPT > PAGE as i64);

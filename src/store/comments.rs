@@ -15,6 +15,10 @@ pub const EVENTS_KEPT: i64 = 1000;
 pub const MAX_THREADS: i64 = 5000;
 /// Most replies one thread holds.
 pub const MAX_REPLIES: i64 = 500;
+/// Notifications one user keeps (older ones are deleted as new ones come).
+pub const NOTIFICATIONS_KEPT: i64 = 1000;
+/// Most messages (threads and replies) one document holds.
+pub const MAX_MESSAGES: i64 = 20_000;
 
 /// One message: a thread's first (`thread_id == id`) or a reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,8 +145,8 @@ pub enum Outcome<T> {
     Done(T),
     /// No such comment on that document.
     Missing,
-    /// The document already holds [`MAX_THREADS`] threads, or the thread [`MAX_REPLIES`]
-    /// replies.
+    /// The document already holds [`MAX_THREADS`] threads or [`MAX_MESSAGES`] messages, or
+    /// the thread [`MAX_REPLIES`] replies.
     Full,
 }
 
@@ -164,6 +168,10 @@ pub trait Comments: Send + Sync + 'static {
 
     /// One message (of that document).
     async fn comment(&self, doc: &DocId, id: &CommentId) -> Result<Option<Comment>, StoreError>;
+
+    /// Replaces threads' stored positions with equivalent ones (`(thread, start, end)`)
+    /// that name text still there; a thread deleted meanwhile is passed over.
+    async fn move_anchors(&self, doc: &DocId, moved: &[(CommentId, Vec<u8>, Vec<u8>)]) -> Result<(), StoreError>;
 
     /// Everyone who wrote in the thread.
     async fn thread_authors(&self, doc: &DocId, thread: &CommentId) -> Result<Vec<UserId>, StoreError>;

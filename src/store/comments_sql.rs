@@ -8,8 +8,8 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::StoreError;
 use super::comments::{
-    Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, MAX_REPLIES, MAX_THREADS, NewComment, Notification,
-    NotificationKind, Outcome, StoredAnchor,
+    Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, MAX_MESSAGES, MAX_REPLIES, MAX_THREADS,
+    NOTIFICATIONS_KEPT, NewComment, Notification, NotificationKind, Outcome, StoredAnchor,
 };
 use super::dialect::Dialect;
 use super::sql::SqlStore;
@@ -251,6 +251,13 @@ where
         now: i64,
     ) -> Result<Outcome<Changed>, StoreError> {
         let mut tx = self.write_tx().await?;
+        // The document's row first (as the event number is): writers to one document take
+        // turns, so the thread checked below cannot go before this one commits, and the
+        // counts hold under writers racing past the limits.
+        sqlx::query("UPDATE documents SET event_seq = event_seq WHERE id = $1")
+            .bind(c.document_id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if c.thread_id != c.id {
             let thread: Option<(String,)> =
                 sqlx::query_as("SELECT id FROM comments WHERE id = $1 AND document_id = $2 AND thread_id = id")
@@ -262,12 +269,13 @@ where
                 return Ok(Outcome::Missing);
             }
         }
-        // Counted under the document's row lock (taken first, as the event number is), so
-        // writers racing past the limit take turns.
-        sqlx::query("UPDATE documents SET event_seq = event_seq WHERE id = $1")
+        let (all,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM comments WHERE document_id = $1")
             .bind(c.document_id.as_str())
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
+        if all >= MAX_MESSAGES {
+            return Ok(Outcome::Full);
+        }
         let (n, max): ((i64,), i64) = if c.thread_id == c.id {
             let q = sqlx::query_as("SELECT COUNT(*) FROM comments WHERE document_id = $1 AND thread_id = id");
             (q.bind(c.document_id.as_str()).fetch_one(&mut *tx).await?, MAX_THREADS)
@@ -310,6 +318,15 @@ where
             .bind(now)
             .execute(&mut *tx)
             .await?;
+            // A user keeps their newest notifications only.
+            sqlx::query(
+                "DELETE FROM notifications WHERE user_id = $1 AND id NOT IN
+                 (SELECT id FROM notifications WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2)",
+            )
+            .bind(user.as_str())
+            .bind(NOTIFICATIONS_KEPT)
+            .execute(&mut *tx)
+            .await?;
         }
         let comment = Self::comment_in(&mut tx, &c.document_id, c.id.as_str())
             .await?
@@ -336,6 +353,24 @@ where
     async fn comment(&self, doc: &DocId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         Self::comment_in(&mut conn, doc, id.as_str()).await
+    }
+
+    async fn move_anchors(&self, doc: &DocId, moved: &[(CommentId, Vec<u8>, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for (id, start, end) in moved {
+            sqlx::query(
+                "UPDATE comments SET anchor_start = $1, anchor_end = $2
+                 WHERE id = $3 AND document_id = $4 AND anchor_start IS NOT NULL",
+            )
+            .bind(start.clone())
+            .bind(end.clone())
+            .bind(id.as_str())
+            .bind(doc.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn thread_authors(&self, doc: &DocId, thread: &CommentId) -> Result<Vec<UserId>, StoreError> {
@@ -378,6 +413,10 @@ where
         resolved: bool,
         now: i64,
     ) -> Result<Outcome<Changed>, StoreError> {
+        // Only a thread resolves: anything else is missing, and writes no event.
+        if !self.comment(doc, thread).await?.is_some_and(|c| c.is_thread()) {
+            return Ok(Outcome::Missing);
+        }
         let by = by.clone();
         let outcome = self
             .change_comment(doc, thread, EventKind::CommentUpdated, now, move |tx, c| {

@@ -176,6 +176,9 @@ pub trait Versions: Send + Sync + 'static {
         before: Option<(i64, VersionId)>,
     ) -> Result<Vec<VersionMeta>, StoreError>;
 
+    /// How many named and restore versions the document keeps.
+    async fn kept_versions(&self, doc: &DocId) -> Result<i64, StoreError>;
+
     /// One version of the document, with its content.
     async fn version(&self, doc: &DocId, id: &VersionId) -> Result<Option<StoredVersion>, StoreError>;
 

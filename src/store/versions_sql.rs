@@ -167,6 +167,15 @@ where
         rows.into_iter().map(VersionMeta::try_from).collect()
     }
 
+    async fn kept_versions(&self, doc: &DocId) -> Result<i64, StoreError> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM doc_versions WHERE document_id = $1 AND kind <> 'auto'")
+                .bind(doc.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n)
+    }
+
     async fn version(&self, doc: &DocId, id: &VersionId) -> Result<Option<StoredVersion>, StoreError> {
         let sql = format!("SELECT {META}, state, content FROM doc_versions WHERE document_id = $1 AND id = $2");
         let row: Option<FullRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -181,30 +190,44 @@ where
         let Some(min_age) = retention.min_age() else { return Ok(0) };
         let cutoff = now - min_age.as_millis() as i64;
         // The documents with automatic versions old enough to thin, a page at a time.
-        let docs: Vec<(String,)> = sqlx::query_as(
-            "SELECT DISTINCT document_id FROM doc_versions WHERE kind = 'auto' AND created_at <= $1 LIMIT 1000",
-        )
-        .bind(cutoff)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut after = String::new();
         let mut deleted = 0u64;
-        for (doc,) in docs {
-            let rows: Vec<(String, i64)> = sqlx::query_as(
-                "SELECT id, created_at FROM doc_versions WHERE document_id = $1 AND kind = 'auto' AND created_at <= $2",
+        loop {
+            let docs: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT document_id FROM doc_versions
+                 WHERE kind = 'auto' AND created_at <= $1 AND document_id > $2 ORDER BY document_id LIMIT 500",
             )
-            .bind(doc.as_str())
             .bind(cutoff)
+            .bind(after.as_str())
             .fetch_all(&self.pool)
             .await?;
-            let rows: Vec<(VersionId, i64)> = rows.into_iter().map(|(id, at)| (VersionId::new(id), at)).collect();
-            for id in thinned(&rows, retention, now) {
+            let Some((last,)) = docs.last() else { return Ok(deleted) };
+            after = last.clone();
+            for (doc,) in docs {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT id, created_at FROM doc_versions WHERE document_id = $1 AND kind = 'auto' AND created_at <= $2",
+                )
+                .bind(doc.as_str())
+                .bind(cutoff)
+                .fetch_all(&self.pool)
+                .await?;
+                let rows: Vec<(VersionId, i64)> = rows.into_iter().map(|(id, at)| (VersionId::new(id), at)).collect();
+                let doomed = thinned(&rows, retention, now);
+                let doomed = &doomed[..doomed.len().min((u64::from(max) - deleted) as usize)];
+                if doomed.is_empty() {
+                    continue;
+                }
+                // One transaction per document.
+                let mut tx = self.write_tx().await?;
+                for id in doomed {
+                    sqlx::query("DELETE FROM doc_versions WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                deleted += doomed.len() as u64;
                 if deleted >= u64::from(max) {
                     return Ok(deleted);
                 }
-                sqlx::query("DELETE FROM doc_versions WHERE id = $1").bind(id.as_str()).execute(&self.pool).await?;
-                deleted += 1;
             }
         }
-        Ok(deleted)
     }
 }

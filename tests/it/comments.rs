@@ -25,6 +25,7 @@ on_both_databases!(
     comment_events_stream_live_and_resume_after_a_reconnect,
     a_stream_says_when_the_callers_role_changes_and_ends_when_access_goes,
     a_thread_takes_at_most_500_replies,
+    a_revoked_links_stream_ends,
 );
 
 /// A document owned by ann, shared with bob as commenter and carol as viewer; dave is a
@@ -343,17 +344,19 @@ async fn comment_events_stream_live_and_resume_after_a_reconnect(db: Db) {
     // Streams are per document and need read access; each caller has a few at most.
     let (status, _) = Sse::try_open(&t.api.base, &t.doc, &t.dave.token, None).await.err().unwrap();
     assert_eq!(status, 404);
+    // bob has none open yet (carol's closed streams free their slots only once the server
+    // notices they are gone).
     let mut open = Vec::new();
-    for _ in 0..15 {
-        open.push(Sse::open(&t.api.base, &t.doc, &t.carol.token, None).await);
+    for _ in 0..16 {
+        open.push(Sse::open(&t.api.base, &t.doc, &t.bob.token, None).await);
     }
-    let (status, body) = Sse::try_open(&t.api.base, &t.doc, &t.carol.token, None).await.err().unwrap();
+    let (status, body) = Sse::try_open(&t.api.base, &t.doc, &t.bob.token, None).await.err().unwrap();
     assert_eq!(status, 429, "{body}");
     assert!(body.contains("too_many_streams"));
     drop(open);
     let reopened = eventually_async(
-        T,
-        || async { Sse::try_open(&t.api.base, &t.doc, &t.carol.token, None).await.is_ok() },
+        Duration::from_secs(30),
+        || async { Sse::try_open(&t.api.base, &t.doc, &t.bob.token, None).await.is_ok() },
         |ok| ok,
     )
     .await;
@@ -386,4 +389,36 @@ async fn a_thread_takes_at_most_500_replies(db: Db) {
     let (status, body) = t.call(&t.ann, Method::POST, &replies, Some(json!({"body": "one more"}))).await;
     assert_eq!((status, code(&body)), (409, Some("too_many_comments")));
     assert_eq!(t.list(&t.ann, "").await[0]["replies"].as_array().unwrap().len(), 500);
+}
+
+async fn a_revoked_links_stream_ends(db: Db) {
+    let server = server(db).await;
+    let t = team(&server, "text").await;
+    let (status, link) =
+        t.api.post(&format!("/api/v1/documents/{}/links", t.doc), &t.ann.token, json!({"role": "viewer"})).await;
+    assert_eq!(status, 201);
+    let mut guest = Sse::open_link(&t.api.base, &t.doc, link["token"].as_str().unwrap()).await;
+    t.start(&t.bob, json!({"body": "seen by the link"})).await;
+    guest.wait_for(T, "comment.created").await;
+    let revoke = format!("/api/v1/documents/{}/links/{}", t.doc, link["id"].as_str().unwrap());
+    assert_eq!(t.api.call(Method::DELETE, &revoke, Some(&t.ann.token), None).await.0, 204);
+    guest.wait_for(T, "access.revoked").await;
+    assert!(guest.next(T).await.is_none(), "the stream ends");
+}
+
+/// SIGTERM with an event stream open: the stream ends and the server exits (an open
+/// stream must not hold a graceful shutdown up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_event_stream_does_not_hold_up_shutdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::process::ServerProcess::start(dir.path(), None);
+    let api = Api::at(server.addr);
+    let ann = api.signup("ann@example.com").await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Notes"})).await;
+    let mut stream = Sse::open(&api.base, &doc, &ann.token, None).await;
+    let started = std::time::Instant::now();
+    let status = tokio::task::spawn_blocking(move || server.terminate()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "exited in {:?}", started.elapsed());
+    assert!(stream.next(Duration::from_secs(5)).await.is_none(), "the stream ended");
 }

@@ -26,7 +26,7 @@ use crate::realtime::room::anchors::{Anchor, AnchorError, Resolved};
 use crate::state::AppState;
 use crate::store::catalog::{Role, now_ms};
 use crate::store::comments::{
-    Changed, Comment, MAX_REPLIES, MAX_THREADS, NewComment, NotificationKind, Outcome, StoredAnchor,
+    Changed, Comment, MAX_MESSAGES, MAX_REPLIES, MAX_THREADS, NewComment, NotificationKind, Outcome, StoredAnchor,
 };
 
 /// Longest message, in characters.
@@ -204,13 +204,31 @@ async fn threads(app: &AppState, doc: &DocId, messages: Vec<Comment>) -> Result<
             replies.entry(c.thread_id.clone()).or_default().push(view(&c));
         }
     }
-    let stored: Vec<(Vec<u8>, Vec<u8>)> =
-        firsts.iter().filter_map(|t| t.anchor.as_ref()).map(|a| (a.start.clone(), a.end.clone())).collect();
-    let mut resolved = if stored.is_empty() { Vec::new() } else { app.rooms.resolve(doc, stored).await? }.into_iter();
+    // The anchored threads, each with where its anchor is now (one pass over the text).
+    let anchored: Vec<(CommentId, StoredAnchor)> =
+        firsts.iter().filter_map(|t| Some((t.id.clone(), t.anchor.clone()?))).collect();
+    let stored: Vec<(Vec<u8>, Vec<u8>)> = anchored.iter().map(|(_, a)| (a.start.clone(), a.end.clone())).collect();
+    let resolved = if stored.is_empty() { Vec::new() } else { app.rooms.resolve(doc, stored).await? };
+    let mut moved = Vec::new();
+    let mut anchors: HashMap<CommentId, AnchorView> = HashMap::new();
+    for ((id, mut stored), resolution) in anchored.into_iter().zip(resolved) {
+        if let Some((start, end)) = resolution.moved {
+            (stored.start, stored.end) = (start, end);
+            moved.push((id.clone(), stored.start.clone(), stored.end.clone()));
+        }
+        anchors.insert(id, anchor_view(&stored, resolution.at));
+    }
+    // Positions that named deleted text are stored moved, so the next listing finds them
+    // in the one pass; a failure here only costs the next listing that walk again.
+    if !moved.is_empty()
+        && let Err(e) = app.store.move_anchors(doc, &moved).await
+    {
+        tracing::warn!(%doc, error = %e, "storing moved comment anchors failed");
+    }
     let mut items: Vec<ThreadView> = firsts
         .into_iter()
         .map(|t| {
-            let anchor = t.anchor.as_ref().and_then(|a| Some(anchor_view(a, resolved.next()?)));
+            let anchor = anchors.remove(&t.id);
             let c = view(&t);
             ThreadView {
                 replies: replies.remove(&t.id).unwrap_or_default(),
@@ -303,7 +321,9 @@ fn done(outcome: Outcome<Changed>) -> Result<Changed, ApiError> {
         Outcome::Missing => Err(not_found()),
         Outcome::Full => Err(ApiError::new(
             ErrorCode::TooManyComments,
-            format!("a document holds at most {MAX_THREADS} threads, a thread {MAX_REPLIES} replies"),
+            format!(
+                "a document holds at most {MAX_THREADS} threads and {MAX_MESSAGES} messages, a thread {MAX_REPLIES} replies"
+            ),
         )),
     }
 }

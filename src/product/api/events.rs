@@ -1,9 +1,12 @@
 //! `GET /api/v1/documents/{id}/events`: a document's events as Server-Sent Events, for
 //! any client (y-websocket ones included). Each stored event (`comment.created`,
-//! `comment.updated`, `comment.deleted`) comes with its number as the SSE `id`; a client
+//! `comment.updated`, `comment.deleted`, `version.created`) comes with its number as the
+//! SSE `id`; a client
 //! reconnecting with `Last-Event-ID` gets what it missed, or a `reset` event when that is
-//! no longer kept. The caller's access is rechecked whenever access changes anywhere: a
-//! changed role sends `access.changed`, lost access `access.revoked` and ends the stream.
+//! no longer kept. The caller's access is rechecked whenever access changes anywhere and on
+//! the `--access-recheck` timer (links and personal tokens looked up again): a changed role
+//! sends `access.changed`, lost access `access.revoked` and ends the stream. Streams end
+//! when the server shuts down.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -28,6 +31,8 @@ use crate::store::catalog::Role;
 
 /// How often an idle stream sends a comment line (proxies close silent connections).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Frames queued for one stream before its pump waits for the client to read.
+const STREAM_QUEUE: usize = 16;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(stream))
@@ -40,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn stream(
     State(app): State<AppState>,
+    crate::rate::ClientIp(client): crate::rate::ClientIp,
     caller: Caller,
     ApiPath(id): ApiPath<DocId>,
     headers: HeaderMap,
@@ -48,7 +54,9 @@ async fn stream(
     let epoch = app.bus.access_epoch();
     let (_, role) = caller.document(&app, &id, Role::Viewer).await?;
     let key = match &caller {
-        Caller::Link(link) => format!("link:{}", link.id),
+        // Everyone holding a public link shares its id: count them by address too, so one
+        // holder cannot take every slot of the link.
+        Caller::Link(link) => format!("link:{}:{client}", link.id),
         other => format!("user:{}", other.user()?),
     };
     let slot = app
@@ -57,7 +65,7 @@ async fn stream(
         .ok_or_else(|| ApiError::new(ErrorCode::TooManyStreams, "too many event streams open; close one first"))?;
     let after = headers.get("last-event-id").and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
     let listener = app.feeds.listen(&id, after).await?;
-    let (tx, rx) = mpsc::channel::<Event>(16);
+    let (tx, rx) = mpsc::channel::<Event>(STREAM_QUEUE);
     tokio::spawn(pump(Pump { app, caller, doc: id, role, listener, _slot: slot, tx }, epoch));
     let events = futures_util::stream::unfold(rx, |mut rx| async move { Some((Ok(rx.recv().await?), rx)) });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("ping")))
@@ -78,6 +86,12 @@ async fn pump(mut p: Pump, mut epoch: tokio::sync::watch::Receiver<u64>) {
     if p.listener.take_missed() && !p.send(json!({"type": "reset"})).await {
         return;
     }
+    // Rechecked on every access change, and on a timer as sockets are (an expired token,
+    // a change announced while the bus was down).
+    let mut recheck = tokio::time::interval(p.app.config.auth.access_recheck.max(Duration::from_millis(100)));
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    recheck.reset();
+    let shutdown = p.app.shutdown.clone();
     loop {
         tokio::select! {
             events = p.listener.next() => match events {
@@ -101,7 +115,14 @@ async fn pump(mut p: Pump, mut epoch: tokio::sync::watch::Receiver<u64>) {
                     return;
                 }
             }
+            _ = recheck.tick() => {
+                if !p.recheck().await {
+                    return;
+                }
+            }
             _ = p.tx.closed() => return,
+            // Open streams must not hold a graceful shutdown up: the client reconnects.
+            _ = shutdown.cancelled() => return,
         }
     }
 }
@@ -123,6 +144,20 @@ impl Pump {
         if let Ok(false) = live {
             self.send(json!({"type": "access.revoked"})).await;
             return false;
+        }
+        // A link is looked up again: it may have been revoked.
+        if let Caller::Link(link) = &self.caller {
+            match crate::identity::access::link_of_token(&self.app, &link.token).await {
+                Ok(fresh) => self.caller = Caller::Link(fresh),
+                Err(AccessError::Store(e)) => {
+                    warn!(doc = %self.doc, error = %e, "link recheck failed; the stream stays until the next");
+                    return true;
+                }
+                Err(_) => {
+                    self.send(json!({"type": "access.revoked"})).await;
+                    return false;
+                }
+            }
         }
         match self.caller.role_on(&self.app, &self.doc, false).await {
             Ok((_, role)) if role == self.role => true,

@@ -25,7 +25,7 @@ use crate::ids::{DocId, UserId, VersionId};
 use crate::product::diff;
 use crate::state::AppState;
 use crate::store::catalog::{Role, now_ms};
-use crate::store::versions::{NewVersion, StoredVersion, VersionKind, VersionMeta};
+use crate::store::versions::{MAX_KEPT_VERSIONS, NewVersion, StoredVersion, VersionKind, VersionMeta};
 
 /// Diffs computed at once (each is CPU-bound, off the runtime), and how long a request
 /// waits for a turn before it is answered 503.
@@ -303,6 +303,13 @@ async fn restore(
     let text = v.text()?;
     if text.len() > app.config.api.max_document_size {
         return Err(super::content::too_large(&app));
+    }
+    // Refused before anything changes when the restore could not be recorded.
+    if app.store.kept_versions(&id).await? >= MAX_KEPT_VERSIONS {
+        return Err(ApiError::new(
+            ErrorCode::TooManyVersions,
+            format!("a document keeps at most {MAX_KEPT_VERSIONS} named versions"),
+        ));
     }
     // What the restore replaces stays in the history: an automatic version of it first
     // (nothing is stored when it equals the last version).

@@ -7,8 +7,9 @@
 //!
 //! Resolving many anchors costs one pass over the text: the visible items are listed
 //! once with their UTF-16 offsets and each position is found in that list by its item id.
-//! Only positions whose item was deleted (a shrunk or orphaned range) are walked to one by
-//! one, as yrs does.
+//! A position whose item was deleted (a shrunk or orphaned range) is walked to as yrs does,
+//! and answered with fresh positions on text that is still there, for the caller to store:
+//! each deletion costs one walk, not one per listing.
 
 use std::collections::HashMap;
 
@@ -44,6 +45,15 @@ pub struct Anchor {
     /// Where the range is now (UTF-16 code units).
     pub index: u32,
     pub length: u32,
+}
+
+/// Where a stored anchor is now, and fresh positions to store in place of its own when
+/// one of them named deleted text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolution {
+    pub at: Resolved,
+    /// (start, end), encoded: they resolve to `at` and follow edits from here on.
+    pub moved: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 /// Where an anchor's range is now, in UTF-16 code units of the text.
@@ -89,14 +99,10 @@ pub fn encoded(doc: &Doc, text: &TextRef, start: &[u8], end: &[u8]) -> Result<An
     let (a, b) = (decode(start)?, decode(end)?);
     let txn = doc.transact();
     let (from, to) = (offset_in(text, &txn, &a)?, offset_in(text, &txn, &b)?);
-    let to = to.max(from);
-    Ok(Anchor {
-        start: start.to_vec(),
-        end: end.to_vec(),
-        quote: quote(text, &txn, from, to),
-        index: from,
-        length: to - from,
-    })
+    drop(txn);
+    // Stored as positions the server makes at that range: never on deleted text (which
+    // would cost a walk at every listing), equivalent to the client's.
+    at(doc, text, from, to.max(from) - from)
 }
 
 /// A stored position: at most [`MAX_ENCODED`] bytes, naming an item (with a client id
@@ -153,7 +159,7 @@ fn quote<T: ReadTxn>(text: &TextRef, txn: &T, from: u32, to: u32) -> String {
 
 /// Where each pair of stored positions is now. Pairs that do not decode resolve as
 /// orphaned at 0.
-pub fn resolve_all(doc: &Doc, text: &TextRef, anchors: &[(&[u8], &[u8])]) -> Vec<Resolved> {
+pub fn resolve_all(doc: &Doc, text: &TextRef, anchors: &[(&[u8], &[u8])]) -> Vec<Resolution> {
     if anchors.is_empty() {
         return Vec::new();
     }
@@ -162,16 +168,31 @@ pub fn resolve_all(doc: &Doc, text: &TextRef, anchors: &[(&[u8], &[u8])]) -> Vec
     // nothing is written.
     let mut txn = doc.transact_mut();
     let offsets = Offsets::of(text, &mut txn);
-    let find = |bytes: &[u8]| -> Option<u32> {
-        let index = decode(bytes).ok()?;
-        offsets.find(&index).or_else(|| offset_in(text, &txn, &index).ok())
+    // The index a stored position stands for, and whether it took a walk.
+    let find = |bytes: &[u8]| -> (Option<u32>, bool) {
+        let Ok(index) = decode(bytes) else { return (None, false) };
+        match offsets.find(&index) {
+            Some(at) => (Some(at), false),
+            None => (offset_in(text, &txn, &index).ok(), true),
+        }
     };
     anchors
         .iter()
-        .map(|(start, end)| match (find(start), find(end)) {
-            (Some(from), Some(to)) if to > from => Resolved { index: from, length: to - from, orphaned: false },
-            (Some(from), _) => Resolved { index: from, length: 0, orphaned: true },
-            (None, _) => Resolved { index: 0, length: 0, orphaned: true },
+        .map(|(start, end)| {
+            let ((from, walked_from), (to, walked_to)) = (find(start), find(end));
+            let at = match (from, to) {
+                (Some(from), Some(to)) if to > from => Resolved { index: from, length: to - from, orphaned: false },
+                (Some(from), _) => Resolved { index: from, length: 0, orphaned: true },
+                (None, _) => Resolved { index: 0, length: 0, orphaned: true },
+            };
+            let moved = (from.is_some() && (walked_from || walked_to)).then(|| {
+                let start = text.sticky_index(&txn, at.index, Assoc::After);
+                let start = start.unwrap_or_else(|| StickyIndex::from_type(&txn, text, Assoc::After));
+                let stop = text.sticky_index(&txn, at.index + at.length, Assoc::Before);
+                let stop = stop.unwrap_or_else(|| StickyIndex::from_type(&txn, text, Assoc::Before));
+                (start.encode_v1(), stop.encode_v1())
+            });
+            Resolution { at, moved }
         })
         .collect()
 }

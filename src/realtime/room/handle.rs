@@ -9,7 +9,7 @@ use tandem_protocol::ClientMessage;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
+use super::anchors::{Anchor, AnchorAt, AnchorError, Resolution};
 use crate::identity::Principal;
 use crate::identity::tokens::Access;
 use crate::ids::{ConnId, DocId, UserId};
@@ -260,7 +260,7 @@ pub(crate) enum Command {
     /// Where stored anchors (start, end) are now, once what the answer reflects is durable.
     Resolve {
         anchors: Vec<(Vec<u8>, Vec<u8>)>,
-        reply: oneshot::Sender<Vec<Resolved>>,
+        reply: oneshot::Sender<Vec<Resolution>>,
     },
     /// Closes every connection and stops without writing anything more (the document
     /// is being deleted).

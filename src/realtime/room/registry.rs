@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::actor::{RoomActor, Shared};
-use super::anchors::{Anchor, AnchorAt, AnchorError, Resolved};
+use super::anchors::{Anchor, AnchorAt, AnchorError, Resolution};
 use super::handle::{COMMAND_CAPACITY, Command, ConnSink, DocSnapshot, RoomError, RoomHandle, TextState};
 use super::seats::RoomConfig;
 use crate::identity::Principal;
@@ -102,7 +102,7 @@ impl Rooms {
     }
 
     /// Where stored anchors (start, end) of the document are now.
-    pub async fn resolve(&self, doc: &DocId, anchors: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<Resolved>, RoomError> {
+    pub async fn resolve(&self, doc: &DocId, anchors: Vec<(Vec<u8>, Vec<u8>)>) -> Result<Vec<Resolution>, RoomError> {
         self.ask(doc, |reply| Command::Resolve { anchors: anchors.clone(), reply }).await
     }
 

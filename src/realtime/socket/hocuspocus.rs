@@ -303,15 +303,16 @@ impl Socket {
         };
         // Room tokens open app rooms, which have no catalogue events. Listening starts
         // before the client hears it is in: it misses nothing stored after that.
-        let listener = match grant.recheck.is_some() {
-            true => match self.app.feeds.listen(&doc, None).await {
+        let listener = if grant.recheck.is_some() {
+            match self.app.feeds.listen(&doc, None).await {
                 Ok(listener) => Some(listener),
                 Err(e) => {
                     warn!(%doc, error = %e, "no events for this connection: the store did not answer");
                     None
                 }
-            },
-            false => None,
+            }
+        } else {
+            None
         };
         // Sent before the room's first frames, which the forwarder below starts moving.
         self.answer(hp::encode_authenticated(&name, read_only).into());
@@ -356,7 +357,7 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
     futures_util::future::select_all(waits).await.0
 }
 
-/// Sends the document's stored events (comments) as stateless messages, each the JSON
+/// Sends the document's stored events (comments, versions) as stateless messages, each the JSON
 /// the events stream sends as `data` (the provider's `onStateless` gets it as `payload`).
 async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
     loop {

@@ -26,12 +26,23 @@ impl Sse {
         }
     }
 
+    /// Opens the stream with a public link's token.
+    pub async fn open_link(base: &str, doc: &str, link: &str) -> Self {
+        let req =
+            reqwest::Client::new().get(format!("{base}/api/v1/documents/{doc}/events")).header("tandem-link", link);
+        Self::start(req).await.unwrap_or_else(|(status, body)| panic!("events stream refused: {status} {body}"))
+    }
+
     /// Opens the stream, or answers the refusal's status and body.
     pub async fn try_open(base: &str, doc: &str, token: &str, last: Option<u64>) -> Result<Self, (u16, String)> {
         let mut req = reqwest::Client::new().get(format!("{base}/api/v1/documents/{doc}/events")).bearer_auth(token);
         if let Some(id) = last {
             req = req.header("last-event-id", id.to_string());
         }
+        Self::start(req).await
+    }
+
+    async fn start(req: reqwest::RequestBuilder) -> Result<Self, (u16, String)> {
         let resp = req.send().await.expect("request");
         let status = resp.status().as_u16();
         if status != 200 {

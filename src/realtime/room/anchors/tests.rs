@@ -4,7 +4,8 @@ use yrs::{Assoc, Doc, GetString, ID, IndexScope, Options, StickyIndex, Text, Tra
 
 use super::*;
 
-/// The room's text (named here: the test may not import the room's content module).
+/// The room's text, named here: importing it from the content module would make an import
+/// cycle (content → handle → anchors → these tests).
 const CONTENT: &str = "content";
 
 fn at(doc: &Doc, index: u32, length: u32) -> Result<Anchor, AnchorError> {
@@ -16,7 +17,7 @@ fn encoded(doc: &Doc, start: &[u8], end: &[u8]) -> Result<Anchor, AnchorError> {
 }
 
 fn resolve_all(doc: &Doc, anchors: &[(&[u8], &[u8])]) -> Vec<Resolved> {
-    super::resolve_all(doc, &doc.get_or_insert_text(CONTENT), anchors)
+    super::resolve_all(doc, &doc.get_or_insert_text(CONTENT), anchors).into_iter().map(|r| r.at).collect()
 }
 
 fn doc(text: &str) -> Doc {
@@ -186,4 +187,37 @@ fn encoded_positions_are_checked_before_yrs_reads_them() {
     assert_eq!(encoded(&d, &unknown, &a.end), Err(AnchorError::Unknown));
     let whole = StickyIndex::new(IndexScope::Root(CONTENT.into()), Assoc::Before).encode_v1();
     assert!(encoded(&d, &whole, &a.end).is_ok());
+}
+
+#[test]
+fn positions_on_deleted_text_come_back_moved_to_text_still_there() {
+    let d = doc("keep this remove that keep");
+    let a = at(&d, 10, 11).unwrap();
+    let b = at(&d, 0, 4).unwrap();
+    let listed = |d: &Doc, a: &Anchor| super::resolve_all(d, &d.get_or_insert_text(CONTENT), &[(&a.start, &a.end)]);
+    assert_eq!(listed(&d, &a)[0].moved, None, "nothing deleted: stored as they are");
+    // The range's first word goes: its start is walked to once, and moved.
+    edit(&d, |t, txn| t.remove_range(txn, 10, 7));
+    let r = listed(&d, &a).remove(0);
+    let (start, end) = r.moved.clone().expect("moved");
+    let moved = Anchor { start, end, quote: a.quote.clone(), index: 0, length: 0 };
+    assert_eq!(
+        listed(&d, &moved)[0],
+        Resolution { at: r.at, moved: None },
+        "the moved positions are found in one pass"
+    );
+    assert_eq!(range_text(&d, r.at), "that");
+    // They follow edits as the originals would.
+    edit(&d, |t, txn| t.insert(txn, 0, ">> "));
+    edit(&d, |t, txn| t.insert(txn, 15, "and "));
+    assert_eq!(range_text(&d, resolved(&d, &moved)), "and that");
+    // All of it gone: orphaned, and stays so where text is typed again.
+    edit(&d, |t, txn| t.remove_range(txn, 13, 8));
+    let r = listed(&d, &moved).remove(0);
+    assert!(r.at.orphaned);
+    let (start, end) = r.moved.expect("moved");
+    let gone = Anchor { start, end, quote: a.quote.clone(), index: 0, length: 0 };
+    edit(&d, |t, txn| t.insert(txn, r.at.index, "new words"));
+    assert!(resolved(&d, &gone).orphaned);
+    assert_eq!(listed(&d, &b)[0].moved, None);
 }

@@ -6,7 +6,7 @@ use yrs::Update;
 
 use super::{Answer, Effect, Room};
 use crate::ids::UserId;
-use crate::realtime::room::anchors::{self, Anchor, AnchorAt, AnchorError, Resolved};
+use crate::realtime::room::anchors::{self, Anchor, AnchorAt, AnchorError, Resolution};
 use crate::realtime::room::content;
 use crate::realtime::room::handle::DocSnapshot;
 use crate::realtime::room::handle::TextState;
@@ -36,7 +36,7 @@ impl Room {
     }
 
     /// Where stored anchors are now, in one pass over the text.
-    pub fn resolve(&mut self, stored: &[(Vec<u8>, Vec<u8>)], reply: oneshot::Sender<Vec<Resolved>>) {
+    pub fn resolve(&mut self, stored: &[(Vec<u8>, Vec<u8>)], reply: oneshot::Sender<Vec<Resolution>>) {
         let pairs: Vec<(&[u8], &[u8])> = stored.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
         let doc = self.awareness.doc();
         let resolved = anchors::resolve_all(doc, &doc.get_or_insert_text(content::CONTENT), &pairs);
