@@ -1,13 +1,16 @@
 //! `comments`: what listing a document's comment threads costs on a large document that
-//! real editing has fragmented, and what listing does to the edit path. A fresh user
-//! makes a document of `--doc-bytes` Markdown, edits it `--edits` times at random places
-//! through one y-websocket client (each edit acknowledged), starts `--threads` threads on
-//! random ranges, then times `GET …/comments` (`--lists` calls in a row). Then a writer
-//! edits every 20 ms for `--duration` seconds, timing each edit's echo, first alone and
-//! then while another task lists the comments back to back. With `--orphan` the text
-//! under half the threads is deleted and listing is timed again (positions on deleted
-//! text are resolved one by one: the slow case).
+//! real editing has fragmented, and what listing does to the edit path (both run in the
+//! document's room actor). A fresh user makes a document of `--doc-bytes` Markdown, edits
+//! it `--edits` times at random places through one y-websocket client (each edit
+//! acknowledged), starts `--threads` threads on random ranges, then times `GET …/comments`
+//! (`--lists` calls in a row). Then the writer edits every 20 ms for `--duration` seconds,
+//! timing each edit's echo, first alone and then while another task lists the comments
+//! back to back. With `--orphan` the text under half the threads is deleted and both the
+//! listing and the edit path under listing are timed again (positions on deleted text
+//! are resolved one by one: the slow case).
 
+mod text;
+mod threads;
 mod writer;
 
 use std::collections::VecDeque;
@@ -18,8 +21,6 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::Value;
-use tokio::task::JoinSet;
 
 use self::writer::Writer;
 use crate::api::Api;
@@ -65,83 +66,148 @@ pub struct CommentsArgs {
 }
 
 pub async fn run(args: CommentsArgs) -> anyhow::Result<Report> {
-    let common = &args.common;
-    anyhow::ensure!(common.protocol == Protocol::YWebsocket, "comments speaks y-websocket only");
+    check(&args)?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let mut b = Bench::open(args, &mut rng).await?;
+    b.fragment().await?;
+    b.start_threads(&mut rng).await?;
+    b.time_listing("list").await?;
+    b.time_edit_path().await?;
+    if b.args.orphan {
+        let deleted = threads::delete_under_half(&b.writer, &b.api, &b.doc).await?;
+        eprintln!("deleted {deleted} characters under half the threads");
+        b.report.add("characters deleted", deleted);
+        b.time_listing("list with orphans").await?;
+        b.time_edit_while_listing(" (orphans)").await?;
+    }
+    b.finish().await
+}
+
+fn check(args: &CommentsArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.common.protocol == Protocol::YWebsocket, "comments speaks y-websocket only");
     anyhow::ensure!((1_000..=16_000_000).contains(&args.doc_bytes), "--doc-bytes in 1000..=16000000");
     anyhow::ensure!(args.edits <= 1_000_000, "--edits at most 1000000");
     anyhow::ensure!((1..=5_000).contains(&args.threads), "--threads in 1..=5000 (the server's limit)");
     anyhow::ensure!((1..=10_000).contains(&args.lists), "--lists in 1..=10000");
     anyhow::ensure!((1..=256).contains(&args.edit_window), "--edit-window in 1..=256");
     anyhow::ensure!((1..=64).contains(&args.post_concurrency), "--post-concurrency in 1..=64");
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let mut r = Report::new("comments", common.json.clone());
-    let mut failures = Vec::new();
+    Ok(())
+}
 
-    let mut api = Api::beside(&common.url)?;
-    let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
-    api.signup(&format!("bench-{run_id}@example.com"), "bench-password-0123", "Bench").await?;
-    let doc = api.create_document("Comments benchmark", &markdown(args.doc_bytes, &mut rng)).await?;
-    let base = common.url.trim_end_matches('/');
-    let endpoint = Endpoint {
-        url: format!("{base}/{doc}?token={}", api.token()),
-        room: doc.clone(),
-        token: api.token().to_owned(),
-        protocol: Protocol::YWebsocket,
-    };
-    let writer = Writer::start(clients::connect(&endpoint, true).await?, rng.random());
-    r.add("document bytes", args.doc_bytes as u64);
+/// One run: the user's API client, their document and its writer, what was measured and
+/// what did not hold.
+struct Bench {
+    args: CommentsArgs,
+    api: Api,
+    doc: String,
+    writer: Writer,
+    report: Report,
+    failures: Vec<String>,
+}
 
-    eprintln!("fragmenting the document with {} edits", args.edits);
-    let started = Instant::now();
-    let unacked = fragment(&writer, args.edits, args.edit_window).await?;
-    r.add("edits made", args.edits as u64);
-    r.add("fragmenting s", secs(started.elapsed()));
-    if unacked > 0 {
-        failures.push(format!("{unacked} fragmenting edits unacknowledged"));
+impl Bench {
+    /// Signs a fresh user up, creates the document and connects the writer.
+    async fn open(args: CommentsArgs, rng: &mut StdRng) -> anyhow::Result<Self> {
+        let common = &args.common;
+        let mut api = Api::beside(&common.url)?;
+        let run_id = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+        api.signup(&format!("bench-{run_id}@example.com"), "bench-password-0123", "Bench").await?;
+        let doc = api.create_document("Comments benchmark", &text::markdown(args.doc_bytes, rng)).await?;
+        let endpoint = Endpoint {
+            url: format!("{}/{doc}?token={}", common.url.trim_end_matches('/'), api.token()),
+            room: doc.clone(),
+            token: api.token().to_owned(),
+            protocol: Protocol::YWebsocket,
+        };
+        let writer = Writer::start(clients::connect(&endpoint, true).await?, rng.random());
+        let mut report = Report::new("comments", common.json.clone());
+        report.add("document bytes", args.doc_bytes as u64);
+        Ok(Bench { args, api, doc, writer, report, failures: Vec::new() })
     }
 
-    eprintln!("starting {} threads", args.threads);
-    let started = Instant::now();
-    let text_len = api.content(&doc).await?.encode_utf16().count();
-    start_threads(&api, &doc, text_len, args.threads, args.post_concurrency, &mut rng).await?;
-    r.add("threads", args.threads as u64);
-    r.add("thread creation s", secs(started.elapsed()));
-
-    eprintln!("listing {} times", args.lists);
-    let listed = list_times(&api, &doc, args.lists, args.threads, &mut failures).await?;
-    r.add("list response bytes", listed.bytes as u64);
-    r.add_latency("list", listed.latencies_us);
-
-    eprintln!("edit path alone, {:.0} s", common.duration().as_secs_f64());
-    let (alone, unacked_alone) = edit_path(&writer, common.duration()).await?;
-    eprintln!("edit path while listing, {:.0} s", common.duration().as_secs_f64());
-    let server_before = common.server_pid.and_then(report::sample);
-    let started = Instant::now();
-    let (busy, unacked_busy, background) = edit_path_while_listing(&writer, &api, &doc, common.duration()).await?;
-    report::add_server(&mut r, server_before, common.server_pid.and_then(report::sample), started.elapsed());
-    r.add("edits per run (every 20 ms)", alone.len() as u64);
-    r.add_latency("edit echo alone", alone);
-    r.add_latency("edit echo while listing", busy);
-    r.add("lists during the edit run", background.len() as u64);
-    r.add_latency("list while editing", background);
-    if unacked_alone + unacked_busy > 0 {
-        failures.push(format!("{} edit-path edits unacknowledged", unacked_alone + unacked_busy));
+    async fn fragment(&mut self) -> anyhow::Result<()> {
+        eprintln!("fragmenting the document with {} edits", self.args.edits);
+        let started = Instant::now();
+        let unacked = fragment(&self.writer, self.args.edits, self.args.edit_window).await?;
+        self.report.add("edits made", self.args.edits as u64);
+        self.report.add("fragmenting s", secs(started.elapsed()));
+        if unacked > 0 {
+            self.failures.push(format!("{unacked} fragmenting edits unacknowledged"));
+        }
+        Ok(())
     }
 
-    if args.orphan {
-        let deleted = delete_under_half(&writer, &api, &doc).await?;
-        eprintln!("deleted {deleted} characters under half the threads; listing {} times", args.lists);
-        let listed = list_times(&api, &doc, args.lists, args.threads, &mut failures).await?;
-        r.add("characters deleted", deleted);
-        r.add("orphaned threads", listed.orphaned as u64);
-        r.add("list with orphans response bytes", listed.bytes as u64);
-        r.add_latency("list with orphans", listed.latencies_us);
+    async fn start_threads(&mut self, rng: &mut StdRng) -> anyhow::Result<()> {
+        eprintln!("starting {} threads", self.args.threads);
+        let started = Instant::now();
+        let len = self.api.content(&self.doc).await?.encode_utf16().count();
+        threads::start(&self.api, &self.doc, len, self.args.threads, self.args.post_concurrency, rng).await?;
+        self.report.add("threads", self.args.threads as u64);
+        self.report.add("thread creation s", secs(started.elapsed()));
+        Ok(())
     }
-    writer.close().await?;
-    if !failures.is_empty() {
-        r.failure = Some(failures.join("; "));
+
+    /// `--lists` listings in a row, reported under `label`.
+    async fn time_listing(&mut self, label: &str) -> anyhow::Result<()> {
+        eprintln!("{label}: {} listings", self.args.lists);
+        let listed = threads::list(&self.api, &self.doc, self.args.lists, self.args.threads).await?;
+        self.report.add(&format!("{label} response bytes"), listed.bytes as u64);
+        self.report.add(&format!("{label} orphaned threads"), listed.orphaned as u64);
+        self.report.add_latency(label, listed.latencies_us);
+        if listed.short > 0 {
+            let (short, lists, threads) = (listed.short, self.args.lists, self.args.threads);
+            self.failures.push(format!("{label}: {short} of {lists} listings lacked some of the {threads} threads"));
+        }
+        Ok(())
     }
-    Ok(r)
+
+    /// The edit echo alone, then while comments are listed.
+    async fn time_edit_path(&mut self) -> anyhow::Result<()> {
+        let duration = self.args.common.duration();
+        eprintln!("edit path alone, {:.0} s", duration.as_secs_f64());
+        let (alone, unacked) = edit_path(&self.writer, duration).await?;
+        self.report.add("edits per run (every 20 ms)", alone.len() as u64);
+        self.report.add_latency("edit echo alone", alone);
+        self.unacked(unacked);
+        self.time_edit_while_listing("").await
+    }
+
+    async fn time_edit_while_listing(&mut self, suffix: &str) -> anyhow::Result<()> {
+        let duration = self.args.common.duration();
+        eprintln!("edit path while listing{suffix}, {:.0} s", duration.as_secs_f64());
+        let before = self.args.common.server_pid.and_then(report::sample);
+        let started = Instant::now();
+        let (echoes, unacked, lists) = edit_path_while_listing(&self.writer, &self.api, &self.doc, duration).await?;
+        let after = self.args.common.server_pid.and_then(report::sample);
+        if let (Some(b), Some(a)) = (before, after) {
+            let cpu = a.cpu.saturating_sub(b.cpu).as_secs_f64() / started.elapsed().as_secs_f64();
+            self.report.add(&format!("server cpu % while listing{suffix}"), (cpu * 1000.0).round() / 10.0);
+        }
+        self.report.add_latency(&format!("edit echo while listing{suffix}"), echoes);
+        self.report.add(&format!("lists during the edit run{suffix}"), lists.len() as u64);
+        self.report.add_latency(&format!("list while editing{suffix}"), lists);
+        self.unacked(unacked);
+        Ok(())
+    }
+
+    fn unacked(&mut self, n: usize) {
+        if n > 0 {
+            self.failures.push(format!("{n} edit-path edits unacknowledged"));
+        }
+    }
+
+    async fn finish(mut self) -> anyhow::Result<Report> {
+        self.writer.close().await?;
+        if let Some(pid) = self.args.common.server_pid
+            && let Some(s) = report::sample(pid)
+        {
+            self.report.add("server rss MiB", (s.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0);
+        }
+        if !self.failures.is_empty() {
+            self.report.failure = Some(self.failures.join("; "));
+        }
+        Ok(self.report)
+    }
 }
 
 /// Makes `edits` edits, at most `window` waiting for their echo at once; answers how many
@@ -167,104 +233,6 @@ async fn fragment(writer: &Writer, edits: usize, window: usize) -> anyhow::Resul
         }
     }
     Ok(unacked)
-}
-
-/// Starts `threads` threads on random ranges of a text of `len` UTF-16 code units,
-/// `concurrency` creations at a time.
-async fn start_threads(
-    api: &Api,
-    doc: &str,
-    len: usize,
-    threads: usize,
-    concurrency: usize,
-    rng: &mut StdRng,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(len > 60, "the text is too short for threads");
-    let ranges: Vec<(usize, usize)> = (0..threads)
-        .map(|_| {
-            let length = rng.random_range(5..=60);
-            (rng.random_range(0..=len - length), length)
-        })
-        .collect();
-    let made = Arc::new(AtomicU64::new(0));
-    let _progress = scenarios::Progress::start(vec![("threads", made.clone())]);
-    let mut workers = JoinSet::new();
-    for w in 0..concurrency {
-        let mine: Vec<(usize, (usize, usize))> =
-            ranges.iter().copied().enumerate().skip(w).step_by(concurrency).collect();
-        let (api, doc, made) = (api.clone(), doc.to_owned(), made.clone());
-        workers.spawn(async move {
-            for (i, (index, length)) in mine {
-                api.start_thread(&doc, index, length, &format!("Thread {i}: does this still hold?")).await?;
-                made.fetch_add(1, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(done) = workers.join_next().await {
-        done??;
-    }
-    Ok(())
-}
-
-/// What timed listings saw.
-struct Listed {
-    latencies_us: Vec<u32>,
-    /// Size of the last response body.
-    bytes: usize,
-    /// Threads whose text is gone, in the last response.
-    orphaned: usize,
-}
-
-/// Lists `times` times in a row; each answer must hold every one of `threads` threads,
-/// each with its anchor, else a failure is noted.
-async fn list_times(
-    api: &Api,
-    doc: &str,
-    times: usize,
-    threads: usize,
-    failures: &mut Vec<String>,
-) -> anyhow::Result<Listed> {
-    let mut listed = Listed { latencies_us: Vec::with_capacity(times), bytes: 0, orphaned: 0 };
-    let mut short = 0;
-    for _ in 0..times {
-        let (took, body) = api.list_comments(doc).await?;
-        listed.latencies_us.push(micros(took));
-        listed.bytes = body.len();
-        let items = anchors(&serde_json::from_slice(&body)?);
-        if items.len() != threads {
-            short += 1;
-        }
-        listed.orphaned = items.iter().filter(|a| a.orphaned).count();
-    }
-    if short > 0 {
-        failures.push(format!("{short} of {times} listings did not hold all {threads} anchored threads"));
-    }
-    Ok(listed)
-}
-
-/// A listed thread's anchor.
-struct ListedAnchor {
-    index: usize,
-    length: usize,
-    orphaned: bool,
-}
-
-/// The anchors of a listing's threads, in its order (by position); threads without one
-/// are left out.
-fn anchors(list: &Value) -> Vec<ListedAnchor> {
-    let items = list["items"].as_array().map(Vec::as_slice).unwrap_or_default();
-    items
-        .iter()
-        .filter_map(|t| {
-            let a = t.get("anchor")?;
-            Some(ListedAnchor {
-                index: a["index"].as_u64()? as usize,
-                length: a["length"].as_u64()? as usize,
-                orphaned: a["orphaned"].as_bool()?,
-            })
-        })
-        .collect()
 }
 
 /// One edit every [`EDIT_PERIOD`] for `duration`: the echo times, and how many edits were
@@ -314,86 +282,6 @@ async fn edit_path_while_listing(
     let listed = lister.await??;
     let (took, unacked) = edits?;
     Ok((took, unacked, listed))
-}
-
-/// Deletes the text under every other thread (in position order) in one update from the
-/// writer; answers how many characters went. (Not through `PUT …/content`: on a 1 MB text
-/// its character diff runs out of time and replaces nearly everything, orphaning every
-/// thread instead of half.)
-async fn delete_under_half(writer: &Writer, api: &Api, doc: &str) -> anyhow::Result<u32> {
-    let (_, body) = api.list_comments(doc).await?;
-    let mut cuts: Vec<(u32, u32)> = anchors(&serde_json::from_slice(&body)?)
-        .into_iter()
-        .step_by(2)
-        .filter(|a| a.length > 0)
-        .map(|a| (a.index as u32, (a.index + a.length) as u32))
-        .collect();
-    cuts.sort_unstable();
-    // Overlapping ranges merge, so every character goes once.
-    let mut merged: Vec<(u32, u32)> = Vec::with_capacity(cuts.len());
-    for (start, end) in cuts {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    let deleted = merged.iter().map(|(s, e)| e - s).sum();
-    writer.delete(merged).await?;
-    Ok(deleted)
-}
-
-/// About `bytes` of Markdown-like ASCII: sections of paragraphs, lists and code.
-fn markdown(bytes: usize, rng: &mut StdRng) -> String {
-    const WORDS: &[&str] = &[
-        "the",
-        "service",
-        "replica",
-        "latency",
-        "budget",
-        "owner",
-        "review",
-        "draft",
-        "migration",
-        "index",
-        "cache",
-        "rollout",
-        "quorum",
-        "retry",
-        "window",
-        "shard",
-        "and",
-        "of",
-        "to",
-        "is",
-        "a",
-        "**must**",
-        "`config`",
-        "we",
-    ];
-    let mut s = String::with_capacity(bytes + 1024);
-    let mut section = 0;
-    while s.len() < bytes {
-        section += 1;
-        s.push_str(&format!("## Section {section}\n\n"));
-        for _ in 0..rng.random_range(2..5) {
-            for w in 0..rng.random_range(40..120) {
-                s.push_str(WORDS[rng.random_range(0..WORDS.len())]);
-                s.push(if w % 14 == 13 { '\n' } else { ' ' });
-            }
-            s.push_str("end.\n\n");
-        }
-        if section % 3 == 0 {
-            for item in 0..rng.random_range(3..7) {
-                s.push_str(&format!("- item {item}: {}\n", WORDS[rng.random_range(0..WORDS.len())]));
-            }
-            s.push('\n');
-        }
-        if section % 5 == 0 {
-            s.push_str("```rust\nfn main() {\n    println!(\"section\");\n}\n```\n\n");
-        }
-    }
-    s.truncate(bytes);
-    s
 }
 
 fn micros(d: Duration) -> u32 {
