@@ -1,7 +1,9 @@
 //! `tandem-loadtest`: drives real WebSocket clients speaking the y-websocket or the
-//! Hocuspocus protocol against a server and reports what it measured. Every scenario is bounded in time and
-//! count and stops by itself; the default target is loopback.
+//! Hocuspocus protocol (and the REST API where a scenario needs one) against a server and
+//! reports what it measured. Every scenario is bounded in time and count and stops by
+//! itself; the default target is loopback.
 
+mod api;
 mod clients;
 mod marks;
 mod pg;
@@ -49,6 +51,9 @@ enum Scenario {
     /// Version history without a server: what one version of a document stores, and how
     /// long diffing two versions takes.
     Versions(scenarios::versions::VersionsArgs),
+    /// Listing a large, fragmented document's comment threads over REST, and the edit
+    /// echo alone and while they are listed.
+    Comments(scenarios::comments::CommentsArgs),
 }
 
 /// Flags every scenario shares.
@@ -136,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::FastWriter(args) => scenarios::fast_writer::run(args).await?,
         Scenario::SlowReader(args) => scenarios::slow_reader::run(args).await?,
         Scenario::Versions(args) => scenarios::versions::run(args).await?,
+        Scenario::Comments(args) => scenarios::comments::run(args).await?,
     };
     report.print();
     if let Some(path) = &report.json_path {

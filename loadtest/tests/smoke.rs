@@ -11,6 +11,8 @@ async fn start_server() -> (std::net::SocketAddr, tempfile::TempDir, tokio::sync
     cfg.signing.jwt_secret = Some("l0ad-t3st-7e9a1c3e5b7d9f0a2c4e6b8d".into());
     // All load comes from 127.0.0.1: lift the per-address connection rate limit.
     cfg.socket.max_connections_per_ip_per_minute = 0;
+    // One user makes every request of the comments scenario.
+    cfg.api.max_requests_per_user_per_minute = 0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -172,6 +174,38 @@ async fn ramp_join_storm_and_reconnect_storm_run_to_completion() {
     assert!(storm["join to synced p50 ms"].as_f64().unwrap() > 0.0);
     assert_eq!(waves["errors"], 0, "{waves}");
     assert!(waves["reconnects"].as_u64().unwrap() >= 10, "{waves}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_lists_every_thread_and_orphans_half_of_them() {
+    let (addr, _dir, _stop) = start_server().await;
+    let url = format!("ws://{addr}/ws");
+    let report = tokio::task::spawn_blocking(move || {
+        run(&[
+            "comments",
+            "--url",
+            &url,
+            "--doc-bytes",
+            "20000",
+            "--edits",
+            "100",
+            "--threads",
+            "20",
+            "--lists",
+            "3",
+            "--duration",
+            "0.5",
+            "--orphan",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(report["list orphaned threads"], 0, "{report}");
+    assert_eq!(report["list with orphans orphaned threads"], 10, "{report}");
+    assert_eq!(report["edits per run (every 20 ms)"], 25);
+    assert!(report["list p99 ms"].as_f64().unwrap() > 0.0);
+    assert!(report["edit echo while listing p99 ms"].as_f64().unwrap() > 0.0);
+    assert!(report["lists during the edit run"].as_u64().unwrap() > 0);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! One module per scenario; each is bounded by `--duration` and its counts.
 
+pub mod comments;
 pub mod fanout;
 pub mod fast_writer;
 pub mod idle;
