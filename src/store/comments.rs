@@ -166,6 +166,9 @@ pub trait Comments: Send + Sync + 'static {
     /// the threads (and their replies) in that state.
     async fn comments(&self, doc: &DocId, resolved: Option<bool>) -> Result<Vec<Comment>, StoreError>;
 
+    /// The messages of one thread of the document, in creation order (none: no such thread).
+    async fn thread(&self, doc: &DocId, thread: &CommentId) -> Result<Vec<Comment>, StoreError>;
+
     /// One message (of that document).
     async fn comment(&self, doc: &DocId, id: &CommentId) -> Result<Option<Comment>, StoreError>;
 

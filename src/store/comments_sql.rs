@@ -350,6 +350,19 @@ where
         rows.into_iter().map(Comment::try_from).collect()
     }
 
+    async fn thread(&self, doc: &DocId, thread: &CommentId) -> Result<Vec<Comment>, StoreError> {
+        let sql = format!(
+            "SELECT {COMMENT_COLUMNS} {COMMENT_FROM} WHERE c.document_id = $1 AND c.thread_id = $2
+             ORDER BY c.created_at, c.id"
+        );
+        let rows: Vec<CommentRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(doc.as_str())
+            .bind(thread.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.into_iter().map(Comment::try_from).collect()
+    }
+
     async fn comment(&self, doc: &DocId, id: &CommentId) -> Result<Option<Comment>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         Self::comment_in(&mut conn, doc, id.as_str()).await

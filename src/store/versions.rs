@@ -124,9 +124,8 @@ pub struct Created {
 
 pub fn deflate(bytes: &[u8]) -> Vec<u8> {
     let mut enc = DeflateEncoder::new(Vec::with_capacity(bytes.len() / 3 + 16), Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = enc.write_all(bytes);
-    enc.finish().unwrap_or_default()
+    enc.write_all(bytes).expect("deflating into memory cannot fail");
+    enc.finish().expect("deflating into memory cannot fail")
 }
 
 pub fn inflate(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {

@@ -176,7 +176,7 @@ async fn named_versions_read_render_and_diff_against_each_other_and_the_current_
     assert_eq!((last["op"].as_str(), last["text"].as_str()), (Some("insert"), Some("step four")));
 
     let (status, body) = api.get(&format!("{path}/nope"), &ann.token).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("version_not_found")));
     let (status, _) = api.get(&format!("{path}/{v1}/diff?against=nope"), &ann.token).await;
     assert_eq!(status, 404);
     let (status, body) = api.post(&path, &ann.token, json!({"name": " "})).await;

@@ -249,8 +249,7 @@ async fn threads(app: &AppState, doc: &DocId, messages: Vec<Comment>) -> Result<
 
 /// One thread as it is now.
 async fn thread(app: &AppState, doc: &DocId, id: &CommentId) -> Result<ThreadView, ApiError> {
-    let messages: Vec<Comment> =
-        app.store.comments(doc, None).await?.into_iter().filter(|c| c.thread_id == *id).collect();
+    let messages = app.store.thread(doc, id).await?;
     threads(app, doc, messages).await?.pop().ok_or_else(not_found)
 }
 

@@ -88,6 +88,8 @@ error_codes! {
     InvitationNotFound = "invitation_not_found", NOT_FOUND;
     /// No such comment on that document.
     CommentNotFound = "comment_not_found", NOT_FOUND;
+    /// No such version of that document.
+    VersionNotFound = "version_not_found", NOT_FOUND;
     TokenNotFound = "token_not_found", NOT_FOUND;
     RouteNotFound = "route_not_found", NOT_FOUND;
     AssetNotFound = "asset_not_found", NOT_FOUND;

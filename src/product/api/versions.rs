@@ -110,7 +110,7 @@ pub struct DiffView {
 }
 
 fn not_found() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such version of this document")
+    ApiError::new(ErrorCode::VersionNotFound, "no such version of this document")
 }
 
 /// Names for the users versions mention, read once each.

@@ -360,15 +360,21 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
 /// Sends the document's stored events (comments, versions) as stateless messages, each the JSON
 /// the events stream sends as `data` (the provider's `onStateless` gets it as `payload`).
 async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+    let mut backoff = Duration::from_secs(1);
     loop {
         let events = match listener.next().await {
             Ok(events) => events,
             Err(e) => {
-                warn!(document = %name, error = %e, "events unreadable; retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                // Said once per outage; retried less and less often.
+                if backoff == Duration::from_secs(1) {
+                    warn!(document = %name, error = %e, "events unreadable; retrying");
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
                 continue;
             }
         };
+        backoff = Duration::from_secs(1);
         for event in &events {
             let payload = serde_json::to_string(&EventView::from(event)).unwrap_or_default();
             if out.try_send(hp::encode_stateless(&name, &payload).into()).is_err() {
