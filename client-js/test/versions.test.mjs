@@ -85,7 +85,9 @@ test('a named version reads back as Markdown, HTML and diffs, and restoring it r
   await until(() => bobs.text.toString() === '# Plan\n\nShip the quick fix on Monday.\n', 10_000, 'the restore reaches Bob')
   await until(() => events.some((e) => e.type === 'version.created' && e.version_id === restored.version.id), 10_000, 'the restore event')
   const { items } = await bob.versions.list(id)
-  assert.deepEqual(items.slice(0, 2).map((v) => v.id), [restored.version.id, saved.id])
+  // The text the restore replaced was saved first, as an automatic version.
+  assert.deepEqual(items.slice(0, 3).map((v) => v.kind), ['restore', 'auto', 'named'])
+  assert.deepEqual([items[0].id, items[2].id], [restored.version.id, saved.id])
   assert.deepEqual((await ann.versions.diff(id, saved.id)).hunks, [], 'nothing differs from the version any more')
   abort.abort()
   await reading
