@@ -9,6 +9,7 @@ mod api_tokens_sql;
 pub mod catalog;
 mod catalog_sql;
 pub mod comments;
+mod comments_rows;
 mod comments_sql;
 mod dialect;
 mod documents_sql;

@@ -1,5 +1,5 @@
 //! `/api/v1/documents/{id}/comments`: threads anchored in the text, replies, edits,
-//! resolve and delete, and who can be mentioned. Commenters and above write (with an
+//! resolve and delete (who can be mentioned: `mentions.rs`). Commenters and above write (with an
 //! account: links only read); viewers and links read. A thread's anchor is made and
 //! resolved by the document's room (`realtime::room::anchors`): listing resolves every
 //! anchor in one pass over the live text. Each change is stored with its event and then
@@ -33,17 +33,11 @@ use crate::store::comments::{
 pub const MAX_BODY_CHARS: usize = 10_000;
 /// Most users one message may mention.
 pub const MAX_MENTIONS: usize = 20;
-/// Most users `mentionable` answers with.
-const MENTIONABLE_LIMIT: usize = 20;
 /// How long a client's positions may wait for the edits they name to reach the room.
 const UNKNOWN_POSITION_WAIT: Duration = Duration::from_secs(2);
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(reply))
-        .routes(routes!(patch, delete))
-        .routes(routes!(mentionable))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(reply)).routes(routes!(patch, delete))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -138,18 +132,6 @@ pub struct ThreadList {
 pub struct ListQuery {
     /// Only resolved (`true`) or open (`false`) threads.
     pub resolved: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MentionQuery {
-    /// Names starting with this (any case).
-    pub q: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MentionList {
-    pub items: Vec<Author>,
 }
 
 fn view(c: &Comment) -> CommentView {
@@ -472,32 +454,4 @@ async fn delete(
     let changed = done(app.store.delete_comment(&id, &comment, now_ms()).await?)?;
     announce(&app, &changed);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// People who can read the document, for mentioning them: the workspace's members and
-/// those it is shared with (names only).
-#[utoipa::path(get, path = "/api/v1/documents/{id}/mentionable", tag = "comments", security(("bearer" = [])),
-    params(("id" = String, Path), MentionQuery),
-    responses((status = 200, body = MentionList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn mentionable(
-    State(app): State<AppState>,
-    caller: Caller,
-    ApiPath(id): ApiPath<DocId>,
-    ApiQuery(q): ApiQuery<MentionQuery>,
-) -> Result<axum::Json<MentionList>, ApiError> {
-    let (doc, _) = caller.document(&app, &id, Role::Commenter).await?;
-    caller.user()?;
-    let prefix = q.q.unwrap_or_default().trim().to_lowercase();
-    let mut people = app.store.members(&doc.workspace_id).await?;
-    people.extend(app.store.shares(&id).await?);
-    let mut items: Vec<Author> = Vec::new();
-    for m in people {
-        let known = items.iter().any(|a| a.id == m.user.id);
-        if !known && m.user.name.to_lowercase().starts_with(&prefix) {
-            items.push(Author { id: m.user.id, name: m.user.name });
-        }
-    }
-    items.sort_by_key(|a| a.name.to_lowercase());
-    items.truncate(MENTIONABLE_LIMIT);
-    Ok(axum::Json(MentionList { items }))
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod mentions;
 pub mod notifications;
 pub mod session;
 pub mod shares;
@@ -60,6 +61,7 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(content::router())
         .merge(shares::router())
         .merge(comments::router())
+        .merge(mentions::router())
         .merge(notifications::router())
         .merge(events::router())
         .merge(versions::router())
