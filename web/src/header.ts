@@ -10,7 +10,7 @@ export function header (...middle: (Node | null)[]): HTMLElement {
     h('button', { type: 'button', class: 'icon-button', title: 'Light or dark theme', 'aria-label': 'Toggle theme', onclick: () => toggleTheme() }, icon('moon')),
     user
       ? h('div', { class: 'user-menu' },
-        h('span', { class: 'avatar', title: user.email ?? user.name }, initials(user.name)),
+        h('a', { href: '/settings', 'data-link': true, class: 'avatar', title: `${user.email ?? user.name}: settings`, 'aria-label': 'Settings' }, initials(user.name)),
         h('button', { type: 'button', class: 'button ghost small', onclick: async () => { navigate((await session.logout()) ? '/login' : '/login?signout=incomplete') } }, 'Log out'))
       : h('a', { href: '/login', 'data-link': true, class: 'button ghost small' }, 'Log in'))
   return h('header', { class: 'topbar' },

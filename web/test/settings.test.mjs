@@ -1,0 +1,67 @@
+// The settings page in a real browser: a personal token made there works against the API
+// from outside the browser, its secret is shown once, and revoking it stops it at once.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { serverAndBrowser, context, signup, SCREENSHOTS } from './browser.mjs'
+
+let browser, base
+serverAndBrowser({}, (up) => { ({ browser, base } = up) })
+
+async function listWith (token) {
+  const r = await fetch(`${base}/api/v1/documents`, { headers: { authorization: `Bearer ${token}` } })
+  return r.status
+}
+
+test('a token made on the settings page works until it is revoked there', async () => {
+  const ctx = await context(browser)
+  const { page } = await signup(ctx, base)
+  await page.click('[aria-label=Settings]')
+  await page.waitForURL(`${base}/settings`)
+  await page.waitForSelector('[data-testid=token-list] li')
+  assert.match(await page.textContent('[data-testid=token-list]'), /No tokens yet/)
+
+  await page.fill('input[name=token-name]', 'nightly backup')
+  await page.selectOption('select[name=token-scope]', 'read')
+  await page.click('text=Create token')
+  await page.waitForSelector('[data-testid=token-value]')
+  const token = await page.inputValue('[data-testid=token-value]')
+  assert.match(token, /^tandem_/)
+  await page.waitForSelector('[data-testid=token-list] .token-item')
+  const row = await page.textContent('[data-testid=token-list]')
+  assert.match(row, /nightly backup/)
+  assert.match(row, /never used/)
+  assert.ok(row.includes(token.slice(0, 12)), 'the row shows the secret\'s prefix')
+  await page.screenshot({ path: `${SCREENSHOTS}/settings-tokens.png`, fullPage: true })
+
+  assert.equal(await listWith(token), 200)
+  // The secret is not shown again after a reload; the row now says it was used.
+  await page.reload()
+  await page.waitForSelector('[data-testid=token-list] .token-item')
+  assert.equal(await page.$('[data-testid=token-value]'), null)
+  assert.match(await page.textContent('[data-testid=token-list]'), /used just now/)
+
+  await page.click('.token-item >> text=Revoke')
+  await page.click('[data-testid=confirm]')
+  await page.waitForSelector('[data-testid=token-list] li:not(.token-item)')
+  assert.equal(await listWith(token), 401)
+  assert.deepEqual(ctx.errors, [])
+})
+
+test('a token without a name is explained, not sent', async () => {
+  const ctx = await context(browser)
+  const { page } = await signup(ctx, base)
+  await page.goto(`${base}/settings`)
+  await page.waitForSelector('[data-testid=token-list] li')
+  await page.fill('input[name=token-name]', '   ')
+  await page.click('text=Create token')
+  await page.waitForSelector('[role=alert]:not([hidden])')
+  assert.match(await page.textContent('[role=alert]'), /name/)
+  assert.equal(await page.$('[data-testid=token-value]'), null)
+})
+
+test('the settings page of a signed-out visit asks to log in first', async () => {
+  const page = await (await context(browser)).newPage()
+  await page.goto(`${base}/settings`)
+  await page.waitForSelector('form input[name=email]')
+  assert.equal(new URL(page.url()).searchParams.get('next'), '/settings')
+})
