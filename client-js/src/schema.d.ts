@@ -1008,14 +1008,21 @@ export interface components {
             items: components["schemas"]["NotificationView"][];
         };
         NotificationView: {
+            author_name: string;
+            /** @description The message that notified you. */
             comment_id: components["schemas"]["CommentId"];
             /** Format: int64 */
             created_at: number;
             document_id: components["schemas"]["DocId"];
+            document_title: string;
+            /** @description The message's first 140 characters. */
+            excerpt: string;
             id: components["schemas"]["NotificationId"];
             /** @description `mention`: you were mentioned; `reply`: someone replied in a thread you wrote in. */
             kind: string;
             read: boolean;
+            /** @description Its thread (the message itself when it starts one). */
+            thread_id: components["schemas"]["CommentId"];
         };
         /** @enum {string} */
         Order: "asc" | "desc";

@@ -90,9 +90,18 @@ pub struct Notification {
     pub kind: NotificationKind,
     pub document_id: DocId,
     pub comment_id: CommentId,
+    /// The thread the message is in (the message itself when it starts one).
+    pub thread_id: CommentId,
+    /// Who wrote the message.
+    pub author_name: String,
+    /// The message's first [`NOTIFICATION_EXCERPT_CHARS`] characters.
+    pub excerpt: String,
     pub read: bool,
     pub created_at: i64,
 }
+
+/// Characters of a message a notification quotes.
+pub const NOTIFICATION_EXCERPT_CHARS: u32 = 140;
 
 /// What a stored event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

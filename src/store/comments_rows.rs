@@ -90,6 +90,9 @@ pub(super) struct NotificationRow {
     kind: String,
     document_id: String,
     comment_id: String,
+    thread_id: String,
+    author_name: String,
+    excerpt: String,
     read_at: Option<i64>,
     created_at: i64,
 }
@@ -105,6 +108,9 @@ impl TryFrom<NotificationRow> for Notification {
             kind,
             document_id: doc_id(&r.document_id)?,
             comment_id: CommentId::new(r.comment_id),
+            thread_id: CommentId::new(r.thread_id),
+            author_name: r.author_name,
+            excerpt: r.excerpt,
             read: r.read_at.is_some(),
             created_at: r.created_at,
         })

@@ -9,7 +9,7 @@ use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 use super::StoreError;
 use super::comments::{
     Changed, Comment, Comments, DocEvent, EVENTS_KEPT, EventKind, MAX_MESSAGES, MAX_REPLIES, MAX_THREADS,
-    NOTIFICATIONS_KEPT, NewComment, Notification, NotificationKind, Outcome,
+    NOTIFICATION_EXCERPT_CHARS, NOTIFICATIONS_KEPT, NewComment, Notification, NotificationKind, Outcome,
 };
 use super::comments_rows::{COMMENT_COLUMNS, COMMENT_FROM, CommentRow, EventRow, NotificationRow};
 use super::dialect::Dialect;
@@ -368,10 +368,14 @@ where
     }
 
     async fn notifications(&self, user: &UserId, unread: bool, limit: u32) -> Result<Vec<Notification>, StoreError> {
+        // A notification goes with its message (deleting one deletes the other), so the
+        // joins always find the message and its author.
         let sql = format!(
-            "SELECT id, kind, document_id, comment_id, read_at, created_at FROM notifications
-             WHERE user_id = $1{} ORDER BY created_at DESC, id DESC LIMIT $2",
-            if unread { " AND read_at IS NULL" } else { "" }
+            "SELECT n.id, n.kind, n.document_id, n.comment_id, c.thread_id, u.name AS author_name,
+                    SUBSTR(c.body, 1, {NOTIFICATION_EXCERPT_CHARS}) AS excerpt, n.read_at, n.created_at
+             FROM notifications n JOIN comments c ON c.id = n.comment_id JOIN users u ON u.id = c.author_id
+             WHERE n.user_id = $1{} ORDER BY n.created_at DESC, n.id DESC LIMIT $2",
+            if unread { " AND n.read_at IS NULL" } else { "" }
         );
         let rows: Vec<NotificationRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(user.as_str())

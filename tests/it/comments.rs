@@ -277,6 +277,9 @@ async fn mentions_and_replies_notify_readers_who_mark_them_read(db: Db) {
     assert_eq!(carols.len(), 1);
     assert_eq!((carols[0]["kind"].as_str(), carols[0]["read"].as_bool()), (Some("mention"), Some(false)));
     assert_eq!((carols[0]["document_id"].as_str(), carols[0]["comment_id"].as_str()), (Some(t.doc.as_str()), Some(id)));
+    // What the notification shows: where, who, and the start of what they wrote.
+    let shown = ["document_title", "thread_id", "author_name", "excerpt"].map(|k| carols[0][k].as_str());
+    assert_eq!(shown, [Some("Notes"), Some(id), Some("bob"), Some("@carol @dave")]);
     assert!(notes(&t.dave, "").await.is_empty());
     assert!(notes(&t.bob, "").await.is_empty(), "nobody is notified of their own message");
 
@@ -309,6 +312,24 @@ async fn mentions_and_replies_notify_readers_who_mark_them_read(db: Db) {
     assert!(notes(&t.carol, "?unread=true").await.is_empty());
     let (status, body) = t.api.post("/api/v1/users/me/notifications/read", &t.carol.token, json!({})).await;
     assert_eq!((status, code(&body)), (422, Some("invalid_body")));
+
+    // A reply quotes the reply, in its thread; a long message is quoted by its start.
+    let long = "x".repeat(500);
+    t.call(&t.ann, Method::POST, &format!("/{id}/replies"), Some(json!({"body": long, "mentions": [t.carol.id]})))
+        .await;
+    let newest = notes(&t.carol, "").await[0].clone();
+    assert_eq!((newest["thread_id"].as_str(), newest["author_name"].as_str()), (Some(id), Some("ann")));
+    assert_ne!(newest["comment_id"].as_str(), Some(id));
+    assert_eq!(newest["excerpt"].as_str().map(str::len), Some(140));
+
+    // Someone no longer allowed to read the document no longer sees its notifications
+    // (its title and its messages), and sees them again if let back in.
+    let unshare = format!("/api/v1/documents/{}/shares/{}", t.doc, t.carol.id);
+    assert_eq!(t.api.call(Method::DELETE, &unshare, Some(&t.ann.token), None).await.0, 204);
+    assert!(notes(&t.carol, "").await.is_empty());
+    let share = json!({"email": t.carol.email, "role": "viewer"});
+    assert_eq!(t.api.post(&format!("/api/v1/documents/{}/shares", t.doc), &t.ann.token, share).await.0, 200);
+    assert_eq!(notes(&t.carol, "").await.len(), 3);
 
     // Deleting the thread takes its notifications with it.
     t.call(&t.bob, Method::DELETE, &format!("/{id}"), None).await;

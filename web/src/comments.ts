@@ -57,6 +57,8 @@ export class CommentsPanel {
   #loads = 0
   readonly #clock: ReturnType<typeof setInterval>
   #destroyed = false
+  /** A thread to show once the threads are loaded (`?thread=`, from a notification). */
+  #wanted = new URLSearchParams(location.search).get('thread')
 
   constructor (readonly docId: string, readonly link: string | undefined) {
     const tab = (t: Tab, label: string) => h('button', {
@@ -188,6 +190,7 @@ export class CommentsPanel {
       for (const t of threads) for (const c of [t, ...t.replies]) this.#people.set(c.author.id, c.author.name)
       this.#render()
       this.#mark()
+      if (this.#wanted) { this.show(this.#wanted); this.#wanted = null }
     } catch (e) {
       // Losing access is the editor's to tell; anything else is told here.
       if (this.#destroyed || (e instanceof TandemError && [401, 403, 404].includes(e.status))) return

@@ -42,6 +42,7 @@ export function icon (name: keyof typeof ICONS): SVGSVGElement {
 
 const ICONS = {
   plus: 'M12 5v14M5 12h14',
+  bell: 'M6 8a6 6 0 1 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0',
   search: 'M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14zM21 21l-4.3-4.3',
   trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
   share: 'M16 6l-4-4-4 4M12 2v13M5 12v8h14v-8',

@@ -1,12 +1,15 @@
-// The header bar every signed-in page shares: brand, page-specific middle, theme, user.
+// The header bar every signed-in page shares: brand, page-specific middle, notifications,
+// theme, user (the avatar leads to the settings page).
 import { session } from './api'
 import { h, icon } from './dom'
 import { navigate } from './router'
 import { toggleTheme } from './theme'
+import { notificationsMenu } from './notifications'
 
 export function header (...middle: (Node | null)[]): HTMLElement {
   const user = session.user
   const right = h('div', { class: 'header-right' },
+    user ? notificationsMenu() : null,
     h('button', { type: 'button', class: 'icon-button', title: 'Light or dark theme', 'aria-label': 'Toggle theme', onclick: () => toggleTheme() }, icon('moon')),
     user
       ? h('div', { class: 'user-menu' },

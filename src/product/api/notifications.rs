@@ -1,5 +1,8 @@
 //! `/api/v1/users/me/notifications`: what mentions and replies told the caller, and
-//! marking it read.
+//! marking it read. A notification names its document and quotes its message, so it is
+//! listed only while the caller can still read that document.
+
+use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +16,7 @@ use super::extract::{ApiJson, ApiQuery};
 use crate::identity::access::Caller;
 use crate::ids::{CommentId, DocId, NotificationId};
 use crate::state::AppState;
+use crate::store::catalog::Role;
 use crate::store::catalog::now_ms;
 
 /// Most notifications listed (the newest).
@@ -30,7 +34,14 @@ pub struct NotificationView {
     /// `mention`: you were mentioned; `reply`: someone replied in a thread you wrote in.
     pub kind: &'static str,
     pub document_id: DocId,
+    pub document_title: String,
+    /// The message that notified you.
     pub comment_id: CommentId,
+    /// Its thread (the message itself when it starts one).
+    pub thread_id: CommentId,
+    pub author_name: String,
+    /// The message's first 140 characters.
+    pub excerpt: String,
     pub read: bool,
     pub created_at: i64,
 }
@@ -66,20 +77,34 @@ async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<axum::Json<NotificationList>, ApiError> {
     let user = caller.user()?;
-    let items = app
-        .store
-        .notifications(user, q.unread.unwrap_or(false), LIMIT)
-        .await?
-        .into_iter()
-        .map(|n| NotificationView {
+    let found = app.store.notifications(user, q.unread.unwrap_or(false), LIMIT).await?;
+    // One access check per document named (at most LIMIT): someone removed from a
+    // document no longer sees its title or its messages here.
+    let mut titles: HashMap<DocId, Option<String>> = HashMap::new();
+    let mut items = Vec::with_capacity(found.len());
+    for n in found {
+        if !titles.contains_key(&n.document_id) {
+            let title = match caller.document(&app, &n.document_id, Role::Viewer).await {
+                Ok((doc, _)) => Some(doc.title),
+                Err(e) if e.is_refusal() => None,
+                Err(e) => return Err(e.into()),
+            };
+            titles.insert(n.document_id.clone(), title);
+        }
+        let Some(Some(title)) = titles.get(&n.document_id) else { continue };
+        items.push(NotificationView {
             id: n.id,
             kind: n.kind.as_str(),
+            document_title: title.clone(),
             document_id: n.document_id,
             comment_id: n.comment_id,
+            thread_id: n.thread_id,
+            author_name: n.author_name,
+            excerpt: n.excerpt,
             read: n.read,
             created_at: n.created_at,
-        })
-        .collect();
+        });
+    }
     Ok(axum::Json(NotificationList { items }))
 }
 
