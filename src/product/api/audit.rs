@@ -23,7 +23,7 @@ use crate::store::catalog::Role;
 const MAX_ACTOR_BYTES: usize = 128;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(instance)).routes(routes!(workspace))
+    OpenApiRouter::new().routes(routes!(instance_audit)).routes(routes!(workspace_audit))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -83,7 +83,7 @@ async fn page(app: &AppState, q: AuditQuery) -> Result<Json<AuditPage>, ApiError
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = [])), params(AuditParams),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
-async fn instance(
+async fn instance_audit(
     State(app): State<AppState>,
     caller: Caller,
     ApiQuery(p): ApiQuery<AuditParams>,
@@ -98,7 +98,7 @@ async fn instance(
     params(("id" = String, Path), AuditParams),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-async fn workspace(
+async fn workspace_audit(
     State(app): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<WorkspaceId>,
