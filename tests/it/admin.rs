@@ -2,7 +2,7 @@
 //! account is the instance admin (of two racing first signups, exactly one), `tandem
 //! admin grant|revoke` (the real binary) changes who else is; admins list and search
 //! users, see system info, and disable a user, which refuses their login, refresh, access
-//! and personal tokens at once and closes their open connections (4401).
+//! and personal tokens at once and closes their open connections (4401), on every node.
 
 use crate::common;
 
@@ -253,4 +253,31 @@ async fn system_info_tells_version_uptime_rooms_connections_and_sizes(db: Db) {
     );
     assert!(storage["database_bytes"].as_i64().unwrap() > 0, "{info}");
     assert_eq!(info["audit_retention_days"], 180);
+}
+
+/// Two real nodes sharing Postgres and Redis, with periodic rechecks off: disabling a user
+/// on one node closes their connection on the other through the bus alone, and the other
+/// refuses their token on REST at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_on_one_node_closes_the_users_connections_on_the_other() {
+    use common::process::{RedisProcess, ServerProcess};
+    let db = common::pg::fresh_database().await;
+    let redis = RedisProcess::start();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let env = [("TANDEM_REDIS_URL", redis.url()), ("TANDEM_ACCESS_RECHECK", "1h".to_owned())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let a = ServerProcess::start_with(dir_a.path(), Some(&db), &env);
+    let b = ServerProcess::start_with(dir_b.path(), Some(&db), &env);
+    let (api_a, api_b) = (Api::at(a.addr), Api::at(b.addr));
+    let root = api_a.signup("root@example.com").await;
+    let bob = api_b.signup("bob@example.com").await;
+    let doc = api_b.create_doc(&bob.token, json!({"title": "Notes", "content": "one\n"})).await;
+    let mut c = Client::connect(&b.ws_url(&doc, &bob.token)).await.unwrap();
+    c.sync().await;
+
+    let disable = format!("/api/v1/admin/users/{}/disable", bob.id);
+    assert_eq!(api_a.call(Method::POST, &disable, Some(&root.token), None).await.0, 204);
+    assert_eq!(c.wait_close(T).await, Some(4401));
+    let (status, body) = api_b.get(&format!("/api/v1/documents/{doc}"), &bob.token).await;
+    assert_eq!((status, code(&body)), (401, "account_disabled"));
 }
