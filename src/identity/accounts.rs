@@ -159,8 +159,9 @@ pub async fn refresh(app: &AppState, token: &str) -> Result<Tokens, AccountError
     issue(app, user, Some(session.family)).await
 }
 
-/// Refuses a disabled (or vanished) account. One primary-key read: every request with a
-/// user's token makes it, so that disabling takes effect at once on every node.
+/// Refuses a disabled account (one that is gone is left to the caller to judge). One
+/// primary-key read: every request with a user's token makes it, so that disabling takes
+/// effect at once on every node, with no cache to keep in step.
 pub async fn ensure_enabled(app: &AppState, user: &UserId) -> Result<(), AccountError> {
     match app.store.standing(user).await? {
         Some(standing) if standing.disabled_at.is_some() => Err(AccountError::AccountDisabled),

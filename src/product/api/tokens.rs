@@ -145,7 +145,7 @@ async fn revoke(
         return Err(not_found(Resource::Token).into());
     }
     tracing::info!(user = %user, token = %id, "personal token revoked");
-    audit::record(&app, AuditEntry::new(AuditAction::TokenRevoked).actor(user).target("token", &id)).await;
     access::changed(&app);
+    audit::record(&app, AuditEntry::new(AuditAction::TokenRevoked).actor(user).target("token", &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
