@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -29,7 +29,7 @@ tokio::task_local! {
 }
 
 /// Layer: serves the request with its client's address known to [`stamp`].
-pub async fn with_address(State(_app): State<AppState>, ClientIp(ip): ClientIp, req: Request, next: Next) -> Response {
+pub async fn with_address(ClientIp(ip): ClientIp, req: Request, next: Next) -> Response {
     ADDRESS.scope(ip, next.run(req)).await
 }
 
