@@ -2,7 +2,8 @@
 //! account is the instance admin (of two racing first signups, exactly one), `tandem
 //! admin grant|revoke` (the real binary) changes who else is; admins list and search
 //! users, see system info, and disable a user, which refuses their login, refresh, access
-//! and personal tokens at once and closes their open connections (4401), on every node.
+//! and personal tokens at once and closes their open connections (4401, on `/ws` and
+//! `/hocuspocus`), on every node.
 
 use crate::common;
 
@@ -14,8 +15,11 @@ use common::api::{Account, Api, Db, server};
 use common::client::Client;
 use common::sse::Sse;
 use futures_util::future::join_all;
+use futures_util::{SinkExt, StreamExt};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tandem_protocol::hocuspocus as hp;
+use tokio_tungstenite::tungstenite::Message;
 
 on_both_databases!(
     the_first_account_is_the_instance_admin_and_the_cli_grants_and_revokes,
@@ -180,12 +184,14 @@ async fn disabling_a_user_refuses_every_credential_and_closes_their_connections_
     let mut by_token = Client::connect(&server.ws_url(&doc, &secret)).await.unwrap();
     by_token.sync().await;
     let mut events = Sse::open(&api.base, &doc, &bob.token, None).await;
+    let mut hocuspocus = hocuspocus_authenticated(&server, &doc, &bob.token).await;
 
     let (status, body) =
         api.call(Method::POST, &format!("/api/v1/admin/users/{}/disable", bob.id), Some(&root.token), None).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(by_jwt.wait_close(T).await, Some(4401));
     assert_eq!(by_token.wait_close(T).await, Some(4401));
+    assert_eq!(closed(&mut hocuspocus).await, Some(4401));
     events.wait_for(T, "access.revoked").await;
     for token in [&bob.token, &secret] {
         let (status, body) = api.get(&format!("/api/v1/documents/{doc}"), token).await;
@@ -224,6 +230,30 @@ async fn disabling_a_user_refuses_every_credential_and_closes_their_connections_
     assert_eq!(api.content(&secret, &doc).await, "one\n", "his personal token works again");
     let (status, _) = api.call(Method::POST, "/api/v1/auth/refresh", None, Some(refresh)).await;
     assert_eq!(status, 401);
+}
+
+/// `doc` opened on `/hocuspocus` with `token`, authenticated read-write.
+async fn hocuspocus_authenticated(server: &TestServer, doc: &str, token: &str) -> common::client::Ws {
+    let url = format!("ws://{}/hocuspocus", server.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    ws.send(Message::Binary(hp::encode_auth_token(doc, token).into())).await.unwrap();
+    match tokio::time::timeout(T, ws.next()).await.expect("an answer") {
+        Some(Ok(Message::Binary(b))) => assert_eq!(b.to_vec(), hp::encode_authenticated(doc, false)),
+        other => panic!("not authenticated: {other:?}"),
+    }
+    ws
+}
+
+/// Reads a socket until the server closes it; the close code.
+async fn closed(ws: &mut common::client::Ws) -> Option<u16> {
+    for _ in 0..1000 {
+        match tokio::time::timeout(T, ws.next()).await.expect("closed in time") {
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| f.code.into()),
+            Some(Ok(_)) => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 async fn system_info_tells_version_uptime_rooms_connections_and_sizes(db: Db) {
