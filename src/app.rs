@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::health::router())
         .merge(api::router(state.config.api.max_document_size))
         .fallback(crate::product::web::fallback)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::identity::audit::with_address))
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
 }
@@ -95,9 +96,11 @@ pub async fn run(
         renderer: Arc::new(renderer(&config.api)),
         large_frames: Arc::new(socket::FrameBudget::new(config.socket.large_frame_budget)),
         shutdown: root.child_token(),
+        started_at: std::time::Instant::now(),
         config: Arc::new(config),
     };
     tokio::spawn(thin_versions(state.store.clone(), state.config.room.version_retention.clone(), root.child_token()));
+    tokio::spawn(prune_audit(state.store.clone(), state.config.auth.audit_retention_days, root.child_token()));
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {
@@ -145,4 +148,43 @@ async fn thin_versions(store: Arc<dyn store::Store>, retention: Retention, stop:
         }
         next += THIN_EVERY;
     }
+}
+
+/// Most audit events deleted per batch; batches repeat until none is left.
+const PRUNE_BATCH: u32 = 10_000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Prunes audit events older than the retention, as versions are thinned: a minute after
+/// start, then hourly (0 days: kept forever).
+async fn prune_audit(store: Arc<dyn store::Store>, days: u32, stop: CancellationToken) {
+    if days == 0 {
+        return;
+    }
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.cancelled() => return,
+        }
+        match prune_audit_now(store.as_ref(), days).await {
+            Ok(0) => {}
+            Ok(n) => info!(events = n, "pruned old audit events"),
+            Err(e) => warn!(error = %e, "pruning audit events failed; retrying next hour"),
+        }
+        next += THIN_EVERY;
+    }
+}
+
+/// Deletes every audit event older than `days`, batch by batch (at most 100 batches a run).
+pub async fn prune_audit_now(store: &dyn store::Store, days: u32) -> Result<u64, store::StoreError> {
+    let before = store::catalog::now_ms() - i64::from(days) * DAY_MS;
+    let mut total = 0;
+    for _ in 0..100 {
+        let n = store.prune_audit(before, PRUNE_BATCH).await?;
+        total += n;
+        if n < u64::from(PRUNE_BATCH) {
+            break;
+        }
+    }
+    Ok(total)
 }

@@ -1,6 +1,6 @@
 //! Command-line and environment configuration: the one place that reads the environment.
 //! `tandem` with no subcommand serves; `tandem token` mints a room token; `tandem migrate`
-//! applies the migrations. Serve settings come in groups (one file each under `config/`),
+//! applies the migrations; `tandem admin` grants or revokes the instance admin role. Serve settings come in groups (one file each under `config/`),
 //! and each part of the server takes the group it needs.
 
 use std::path::{Path, PathBuf};
@@ -44,6 +44,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Apply the database migrations and exit (the server also applies them at start).
     Migrate(MigrateArgs),
+    /// Grant or revoke the instance admin role (the first account gets it at signup).
+    Admin(AdminArgs),
 }
 
 /// Where this node keeps its files; every subcommand takes it.
@@ -108,6 +110,33 @@ pub struct MigrateArgs {
     pub common: Common,
     #[command(flatten)]
     pub storage: StorageConfig,
+}
+
+/// `tandem admin grant|revoke EMAIL`, on the database `serve` uses.
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(subcommand)]
+    pub action: AdminAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminAction {
+    /// Make the account with this email an instance admin.
+    Grant { email: String },
+    /// Take the instance admin role from the account with this email (never the last
+    /// enabled admin's).
+    Revoke { email: String },
+}
+
+impl AdminArgs {
+    /// The database URL in force: the explicit one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.storage.database_url(&self.common.data_dir)
+    }
 }
 
 impl MigrateArgs {

@@ -1,8 +1,9 @@
-//! The `tandem` binary: parse config, init tracing, then serve or mint a token.
+//! The `tandem` binary: parse config, init tracing, then serve, mint a token, migrate or
+//! grant the instance admin role.
 
 use anyhow::Context;
 use clap::Parser;
-use tandem::config::{Cli, Command, LogFormat, ServeConfig, TokenArgs};
+use tandem::config::{AdminAction, AdminArgs, Cli, Command, LogFormat, ServeConfig, TokenArgs};
 use tandem::identity::tokens::{Grant, Keys};
 use tracing_subscriber::EnvFilter;
 
@@ -17,7 +18,33 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied to {}", redact(&args.database_url()));
             Ok(())
         }
+        Some(Command::Admin(args)) => admin(args).await,
         None => serve(cli.serve).await,
+    }
+}
+
+/// Grants or revokes the instance admin role, recording it in the audit log.
+async fn admin(args: AdminArgs) -> anyhow::Result<()> {
+    use tandem::store::admin::AdminRefusal;
+    use tandem::store::audit::{AuditAction, AuditEntry};
+    let store = tandem::store::open(&args.database_url(), args.storage.sqlite_synchronous).await?;
+    let (email, grant) = match &args.action {
+        AdminAction::Grant { email } => (email.trim().to_lowercase(), true),
+        AdminAction::Revoke { email } => (email.trim().to_lowercase(), false),
+    };
+    let action = if grant { AuditAction::AdminGranted } else { AuditAction::AdminRevoked };
+    let entry = AuditEntry {
+        at: tandem::store::catalog::now_ms(),
+        ..AuditEntry::new(action).detail(serde_json::json!({"via": "cli"}))
+    };
+    match store.set_admin(&email, grant, entry).await? {
+        Ok(id) => {
+            let done = if grant { "is now an instance admin" } else { "is no longer an instance admin" };
+            println!("{email} ({id}) {done}");
+            Ok(())
+        }
+        Err(AdminRefusal::NoSuchUser) => anyhow::bail!("no account has the email {email}"),
+        Err(AdminRefusal::LastAdmin) => anyhow::bail!("{email} is the last enabled admin; grant another first"),
     }
 }
 

@@ -85,6 +85,7 @@ const AUTH_REASONS: &[&str] = &[
     "invalid_link",
     "forbidden",
     "invalid_credentials",
+    "account_disabled",
     "document_not_found",
     "identity_provider_unavailable",
     "store_unavailable",
@@ -121,6 +122,7 @@ metrics! {
     HTTP_REQUESTS: Counter("tandem_http_requests_total", Count) = "HTTP requests answered, by matched route and status.";
     RENDERS: Counter("tandem_render_total", Count, "result" => RENDER_RESULTS) = "Markdown renders (cache misses), by result.";
     RENDER_SECONDS: Histogram("tandem_render_seconds", Seconds) = "Duration of a Markdown render, waiting for a turn included.";
+    AUDIT_FAILURES: Counter("tandem_audit_write_failures_total", Count) = "Audit events that could not be recorded (the change they tell of was made).";
     RENDER_CACHE_BYTES: Gauge("tandem_render_cache_bytes", Bytes) = "Bytes of rendered HTML kept for reuse.";
 }
 
@@ -226,6 +228,13 @@ pub async fn render() -> String {
 
 /// Holds one in a gauge while it lives (an open connection, a running watcher): the
 /// gauge goes down again however its holder ends.
+/// This process's open WebSocket connections (both protocols), as their gauge holds them.
+pub fn connections_active() -> u64 {
+    let rendered = handle().render();
+    let value = rendered.lines().find_map(|l| l.strip_prefix(CONNECTIONS_ACTIVE)?.strip_prefix(' '));
+    value.and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |v| v.max(0.0) as u64)
+}
+
 pub struct GaugeGuard(metrics::Gauge);
 
 impl GaugeGuard {

@@ -1,6 +1,6 @@
 //! Identity and access: lifetimes of the tokens and invitations this server hands out,
 //! limits on logins and signups, the external identity provider, and how often open
-//! connections recheck their access. Read by `accounts`, `api/` and `access`.
+//! connections recheck their access, and how long the audit log keeps events. Read by `accounts`, `api/` and `access`.
 
 use std::time::Duration;
 
@@ -49,4 +49,7 @@ pub struct AuthConfig {
     /// connections stay open).
     #[arg(long, env = "TANDEM_OIDC_JWKS_GRACE", default_value = "1h", value_parser = humantime::parse_duration)]
     pub oidc_jwks_grace: Duration,
+    /// Days audit events are kept; older ones are pruned hourly (0: kept forever).
+    #[arg(long, env = "TANDEM_AUDIT_RETENTION_DAYS", default_value_t = 180)]
+    pub audit_retention_days: u32,
 }

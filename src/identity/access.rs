@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::identity::Principal;
-use crate::identity::accounts::AccountError;
+use crate::identity::accounts::{AccountError, ensure_enabled};
 use crate::identity::personal;
 use crate::identity::tokens::{Access, AuthError, TokenKind};
 use crate::ids::{DocId, UserId, WorkspaceId};
@@ -180,12 +180,14 @@ pub async fn verify_bearer(app: &AppState, token: &str) -> Result<Bearer, AuthEr
 }
 
 /// The user a bearer token stands for, provisioning an identity provider's user on
-/// first sight.
+/// first sight; a disabled user's tokens are refused.
 pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, AccessError> {
-    match verify_bearer(app, token).await? {
-        Bearer::Local(user) => Ok(user),
-        Bearer::External(identity) => Ok(crate::identity::accounts::provision_external(app, identity).await?),
-    }
+    let user = match verify_bearer(app, token).await? {
+        Bearer::Local(user) => user,
+        Bearer::External(identity) => crate::identity::accounts::provision_external(app, identity).await?,
+    };
+    ensure_enabled(app, &user).await?;
+    Ok(user)
 }
 
 /// The caller a bearer token stands for: a personal token (live; its use recorded) or
@@ -207,16 +209,17 @@ async fn personal_token(app: &AppState, secret: &str) -> Result<ApiToken, Access
     if token.expired(crate::store::catalog::now_ms()) {
         return Err(invalid("personal token expired"));
     }
+    ensure_enabled(app, &token.user_id).await?;
     Ok(token)
 }
 
 /// Checks again that a connection's bearer token is still good (not expired, not
-/// revoked), without recording a use.
+/// revoked, its user not disabled), without recording a use.
 pub async fn recheck_token(app: &AppState, token: &str) -> Result<(), AccessError> {
     if personal::is_personal(token) {
         personal_token(app, token).await.map(drop)
     } else {
-        verify_bearer(app, token).await.map(drop).map_err(Into::into)
+        user_of_token(app, token).await.map(drop)
     }
 }
 
@@ -248,6 +251,16 @@ impl Caller {
         match self {
             Caller::Token(_) => Err(AccessError::SessionRequired),
             other => other.user(),
+        }
+    }
+
+    /// The calling instance admin, signed in with a session (a leaked personal token
+    /// never administers the instance); anyone else is refused.
+    pub async fn instance_admin(&self, app: &AppState) -> Result<&UserId, AccessError> {
+        let user = self.session_user()?;
+        match app.store.standing(user).await? {
+            Some(standing) if standing.admin => Ok(user),
+            _ => Err(forbidden("the instance admin role")),
         }
     }
 

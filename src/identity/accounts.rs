@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use crate::identity::audit;
 use crate::identity::jwks::Identity;
 use crate::ids::{UserId, random_hex};
 use crate::state::AppState;
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::{NewUser, Session, User, now_ms};
 use crate::store::{Conflict, StoreError};
 
@@ -25,6 +27,9 @@ pub enum AccountError {
     RefreshTokenExpired,
     #[error("the account is gone")]
     AccountGone,
+    /// An instance admin disabled the account: no login, refresh or token works.
+    #[error("this account is disabled")]
+    AccountDisabled,
     /// A used token came back: it leaked, and its whole family is revoked.
     #[error("this refresh token was already used; the session is revoked, log in again")]
     RefreshTokenReused,
@@ -46,6 +51,7 @@ impl AccountError {
                 | AccountError::SessionRevoked
                 | AccountError::RefreshTokenExpired
                 | AccountError::AccountGone
+                | AccountError::AccountDisabled
                 | AccountError::RefreshTokenReused
         )
     }
@@ -142,13 +148,25 @@ pub async fn refresh(app: &AppState, token: &str) -> Result<Tokens, AccountError
     if session.rotated_at.is_some() || !app.store.rotate_session(&session.id, now).await? {
         app.store.revoke_family(&session.family, now).await?;
         tracing::warn!(user = %session.user_id, "refresh token reused; session family revoked");
+        audit::record(app, AuditEntry::new(AuditAction::RefreshReuse).actor(&session.user_id)).await;
         return Err(AccountError::RefreshTokenReused);
     }
     if session.expires_at <= now {
         return Err(AccountError::RefreshTokenExpired);
     }
     let user = app.store.user(&session.user_id).await?.ok_or(AccountError::AccountGone)?;
+    ensure_enabled(app, &user.id).await?;
     issue(app, user, Some(session.family)).await
+}
+
+/// Refuses a disabled account (one that is gone is left to the caller to judge). One
+/// primary-key read: every request with a user's token makes it, so that disabling takes
+/// effect at once on every node, with no cache to keep in step.
+pub async fn ensure_enabled(app: &AppState, user: &UserId) -> Result<(), AccountError> {
+    match app.store.standing(user).await? {
+        Some(standing) if standing.disabled_at.is_some() => Err(AccountError::AccountDisabled),
+        _ => Ok(()),
+    }
 }
 
 /// Ends the session a refresh token belongs to (every token of its family).

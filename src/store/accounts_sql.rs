@@ -5,6 +5,8 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::StoreError;
+use super::audit::{AuditAction, AuditEntry};
+use super::audit_sql;
 use super::catalog::{
     Accounts, Credentials, Invitation, InvitationsRevoked, Member, MemberChange, MemberRefusal, NewUser,
     PendingInvitation, Role, Session, User, Workspace,
@@ -14,6 +16,11 @@ use super::dialect::{Dialect, RowsAffected};
 use super::error::USER_KEYS;
 use super::sql::SqlStore;
 use crate::ids::{UserId, WorkspaceId};
+
+/// The audit detail of the admin role the first account gets.
+fn first_account() -> serde_json::Value {
+    serde_json::json!({"reason": "first account"})
+}
 
 #[async_trait]
 impl<DB> Accounts for SqlStore<DB>
@@ -36,9 +43,13 @@ where
         let (issuer, subject) = user.external.unzip();
         let now = crate::store::catalog::now_ms();
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "INSERT INTO users (id, email, name, password_hash, issuer, subject, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        // Under the admins lock, so of two concurrent first accounts only one sees no
+        // users and becomes the instance admin.
+        DB::lock_admins(&mut tx).await?;
+        let (admin,): (i64,) = sqlx::query_as(
+            "INSERT INTO users (id, email, name, password_hash, issuer, subject, created_at, is_admin)
+             SELECT $1, $2, $3, $4, $5, $6, $7, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 0 ELSE 1 END
+             RETURNING is_admin",
         )
         .bind(id.as_str())
         .bind(&user.email)
@@ -47,9 +58,13 @@ where
         .bind(issuer)
         .bind(subject)
         .bind(now)
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| USER_KEYS.map(e))?;
+        if admin != 0 {
+            let granted = AuditEntry::new(AuditAction::AdminGranted).target("user", &id).detail(first_account());
+            audit_sql::insert::<DB>(&mut tx, &AuditEntry { at: now, ..granted }).await?;
+        }
         if let Some(email) = &user.email {
             sqlx::query(
                 "INSERT INTO document_shares (document_id, user_id, role, created_at)

@@ -25,6 +25,8 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     const BEGIN_SNAPSHOT: &'static str;
     /// The current time, in the type of the document tables' `updated_at` columns.
     const NOW: &'static str;
+    /// One row, one BIGINT: the database's size in bytes.
+    const DATABASE_BYTES: &'static str;
 
     /// Serialises changes to a workspace's membership until the transaction ends;
     /// statements after it see what the previous holder committed.
@@ -36,6 +38,10 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     /// Serialises changes to one user's personal API tokens until the transaction ends,
     /// so a count taken after it holds until commit.
     fn lock_user(tx: &mut Self::Connection, user: &UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Serialises changes to who is an instance admin (and to the first account, which
+    /// becomes one) until the transaction ends.
+    fn lock_admins(tx: &mut Self::Connection) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Serialises compactions of one document until the transaction ends; appends are
     /// not blocked.

@@ -4,8 +4,12 @@
 //! files, generic over the database, with what differs in each backend's `Dialect`.
 
 mod accounts_sql;
+pub mod admin;
+mod admin_sql;
 pub mod api_tokens;
 mod api_tokens_sql;
+pub mod audit;
+mod audit_sql;
 pub mod catalog;
 mod catalog_sql;
 pub mod comments;

@@ -32,6 +32,7 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const NOW: &'static str = "now()";
+    const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
 
     /// A row lock on the workspace.
     async fn lock_workspace(tx: &mut PgConnection, ws: &WorkspaceId) -> Result<(), StoreError> {
@@ -42,6 +43,14 @@ impl Dialect for Postgres {
     /// A row lock on the user.
     async fn lock_user(tx: &mut PgConnection, user: &UserId) -> Result<(), StoreError> {
         sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE").bind(user.as_str()).execute(&mut *tx).await?;
+        Ok(())
+    }
+
+    /// An advisory lock of its own (there is no row to lock before the first account).
+    async fn lock_admins(tx: &mut PgConnection) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tandem.instance_admins', 0))")
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 

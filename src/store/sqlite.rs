@@ -101,12 +101,17 @@ impl Dialect for Sqlite {
     /// A read transaction in WAL mode sees one snapshot.
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const NOW: &'static str = "unixepoch()";
+    const DATABASE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
 
     async fn lock_workspace(_tx: &mut SqliteConnection, _ws: &WorkspaceId) -> Result<(), StoreError> {
         Ok(())
     }
 
     async fn lock_user(_tx: &mut SqliteConnection, _user: &UserId) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn lock_admins(_tx: &mut SqliteConnection) -> Result<(), StoreError> {
         Ok(())
     }
 

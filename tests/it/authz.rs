@@ -1,5 +1,6 @@
 //! The authorization matrix: every role (owner, admin, editor, commenter, viewer), a user
-//! the document is shared with, a public view link, a stranger and an anonymous caller,
+//! the document is shared with, a public view link, a stranger, the instance admin (a
+//! member of nothing here) and an anonymous caller,
 //! an edit link, against every REST endpoint and the WebSocket, on SQLite and Postgres. Each cell states
 //! its exact answer: the success status, 401 without credentials, 404 where the caller
 //! cannot see the resource, 403 where it can but its role is too weak. Then access
@@ -23,6 +24,7 @@ on_both_databases!(
     access_changes_reach_open_connections,
     room_tokens_never_open_catalogued_documents,
     the_web_app_is_public_and_the_session_cookie_needs_the_apps_header,
+    personal_tokens_and_removed_members_against_the_admin_and_audit_routes,
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,10 +41,12 @@ enum Who {
     /// Anonymous, holding a public edit link: content only, never metadata.
     EditLink,
     Stranger,
+    /// The first account: administers the instance, is no member of the workspace.
+    InstanceAdmin,
     Anonymous,
 }
 
-const EVERYONE: [Who; 10] = [
+const EVERYONE: [Who; 11] = [
     Who::Owner,
     Who::Admin,
     Who::Editor,
@@ -52,6 +56,7 @@ const EVERYONE: [Who; 10] = [
     Who::Link,
     Who::EditLink,
     Who::Stranger,
+    Who::InstanceAdmin,
     Who::Anonymous,
 ];
 const MEMBERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer];
@@ -64,7 +69,10 @@ const DOC_WRITERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Sharee];
 const MANAGERS: &[Who] = &[Who::Owner, Who::Admin];
 /// Who may write comments: signed-in commenters and above (links only read them).
 const COMMENTERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Sharee];
-const USERS: &[Who] = &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Stranger];
+const USERS: &[Who] =
+    &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee, Who::Stranger, Who::InstanceAdmin];
+/// Who administers the instance.
+const INSTANCE_ADMINS: &[Who] = &[Who::InstanceAdmin];
 
 /// What a case acts on, which decides what a caller without access is told.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -75,6 +83,8 @@ enum Scope {
     User,
     /// The owner's own personal token: another user is told it does not exist.
     OwnToken,
+    /// The instance: its admins only; everyone else is refused (403), never misled.
+    Instance,
 }
 
 struct World {
@@ -206,6 +216,8 @@ async fn world(server: &common::TestServer) -> World {
     let api = Api::new(server);
     let mut accounts = BTreeMap::new();
     for (who, email) in [
+        // First: the first account is the instance admin.
+        (Who::InstanceAdmin, "root@example.com"),
         (Who::Owner, "owner@example.com"),
         (Who::Admin, "admin@example.com"),
         (Who::Editor, "editor@example.com"),
@@ -235,9 +247,10 @@ fn denied(who: Who, scope: Scope) -> u16 {
         (Who::Anonymous, _) => 401,
         // A link holder can see its document, and is not a user elsewhere.
         (Who::Link | Who::EditLink, _) => 403,
+        (_, Scope::Instance) => 403,
         (_, Scope::OwnToken) => 404,
-        (Who::Stranger, Scope::User) => 403,
-        (Who::Stranger, _) => 404,
+        (Who::Stranger | Who::InstanceAdmin, Scope::User) => 403,
+        (Who::Stranger | Who::InstanceAdmin, _) => 404,
         (Who::Sharee, Scope::Workspace) => 404,
         _ => 403,
     }
@@ -600,6 +613,31 @@ fn cases() -> Vec<Case> {
             "/api/v1/users/me/tokens/{token_id}",
             None,
         ),
+        case("list users", Scope::Instance, INSTANCE_ADMINS, 200, Method::GET, "/api/v1/admin/users?q=t", None),
+        case("system info", Scope::Instance, INSTANCE_ADMINS, 200, Method::GET, "/api/v1/system/info", None),
+        case("instance audit", Scope::Instance, INSTANCE_ADMINS, 200, Method::GET, "/api/v1/admin/audit", None),
+        Case {
+            reset: Some("enable"),
+            ..case(
+                "disable a user",
+                Scope::Instance,
+                INSTANCE_ADMINS,
+                204,
+                Method::POST,
+                "/api/v1/admin/users/{target}/disable",
+                None,
+            )
+        },
+        case(
+            "enable a user",
+            Scope::Instance,
+            INSTANCE_ADMINS,
+            204,
+            Method::POST,
+            "/api/v1/admin/users/{target}/enable",
+            None,
+        ),
+        case("workspace audit", Scope::Workspace, MANAGERS, 200, Method::GET, "/api/v1/workspaces/{ws}/audit", None),
     ]
 }
 
@@ -650,6 +688,11 @@ async fn every_role_against_every_endpoint(db: Db) {
                     assert_eq!(s, 200);
                 }
                 Some("member") if status == 204 => join(&w.api, &w.ws, &w.owner, &w.target, "viewer").await,
+                Some("enable") => {
+                    let p = format!("/api/v1/admin/users/{}/enable", w.target.id);
+                    let root = &w.accounts[&Who::InstanceAdmin].token;
+                    assert_eq!(w.api.call(Method::POST, &p, Some(root), None).await.0, 204);
+                }
                 _ => {}
             }
         }
@@ -671,7 +714,7 @@ async fn every_role_against_every_endpoint(db: Db) {
             Ok(_) => 101,
         };
         match who {
-            Who::Stranger => assert_eq!(refused(Client::connect(&url).await), 404, "{who:?}"),
+            Who::Stranger | Who::InstanceAdmin => assert_eq!(refused(Client::connect(&url).await), 404, "{who:?}"),
             Who::Anonymous => assert_eq!(refused(Client::connect(&url).await), 401, "{who:?}"),
             _ => {
                 let mut c = Client::connect(&url).await.unwrap_or_else(|e| panic!("{who:?}: {e}"));
@@ -946,4 +989,80 @@ fn refresh_cookie(resp: &reqwest::Response) -> Option<String> {
         "{set}"
     );
     Some(set.trim_start_matches("tandem_refresh=").split(';').next().unwrap().to_owned())
+}
+
+/// The new routes with callers the matrix above has no row for: the instance admin's own
+/// personal tokens (read and write: admin routes take a session), a workspace owner's
+/// read token (reads the workspace's audit), a disabled admin and a removed member.
+async fn personal_tokens_and_removed_members_against_the_admin_and_audit_routes(db: Db) {
+    let server = server(db).await;
+    let w = world(&server).await;
+    let root = &w.accounts[&Who::InstanceAdmin];
+    let token = |who: &Account, scope: &'static str| {
+        let api = &w.api;
+        let token = who.token.clone();
+        async move {
+            let body = json!({"name": "cell", "scopes": [scope]});
+            let (status, made) = api.post("/api/v1/users/me/tokens", &token, body).await;
+            assert_eq!(status, 201, "{made}");
+            made["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let (root_read, root_write) = (token(root, "read").await, token(root, "write").await);
+    let target = &w.target.id;
+    let admin_routes = [
+        (Method::GET, "/api/v1/admin/users".to_owned()),
+        (Method::GET, "/api/v1/system/info".to_owned()),
+        (Method::GET, "/api/v1/admin/audit".to_owned()),
+        (Method::POST, format!("/api/v1/admin/users/{target}/disable")),
+        (Method::POST, format!("/api/v1/admin/users/{target}/enable")),
+    ];
+    let mut failures = Vec::new();
+    for (method, path) in &admin_routes {
+        for (name, secret, want) in
+            [("read", &root_read, "session_required"), ("write", &root_write, "session_required")]
+        {
+            let (status, body) = w.api.call(method.clone(), path, Some(secret), None).await;
+            let code = body["error"]["code"].as_str().unwrap_or("");
+            // A read token is refused anything but GET before its caller is looked at.
+            let want = if *method == Method::GET || name == "write" { want } else { "read_only_token" };
+            if (status, code) != (403, want) {
+                failures.push(format!("{method} {path} with the admin's {name} token: {status} {code}"));
+            }
+        }
+    }
+    let audit = format!("/api/v1/workspaces/{}/audit", w.ws);
+    let owner_read = token(&w.owner, "read").await;
+    let viewer_write = token(&w.accounts[&Who::Viewer], "write").await;
+    for (who, secret, want) in [("owner's read token", &owner_read, 200), ("viewer's write token", &viewer_write, 403)]
+    {
+        let status = w.api.get(&audit, secret).await.0;
+        if status != want {
+            failures.push(format!("workspace audit with the {who}: {status}, want {want}"));
+        }
+    }
+    // A member removed from the workspace is told it does not exist.
+    let (s, _) = w
+        .api
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/workspaces/{}/members/{}", w.ws, w.target.id),
+            Some(&w.owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204);
+    let status = w.api.get(&audit, &w.target.token).await.0;
+    if status != 404 {
+        failures.push(format!("workspace audit by a removed member: {status}, want 404"));
+    }
+    // A disabled user is refused before any role is looked at.
+    let (s, _) =
+        w.api.call(Method::POST, &format!("/api/v1/admin/users/{}/disable", w.owner.id), Some(&root.token), None).await;
+    assert_eq!(s, 204);
+    let (status, body) = w.api.get("/api/v1/system/info", &w.owner.token).await;
+    if (status, body["error"]["code"].as_str()) != (401, Some("account_disabled")) {
+        failures.push(format!("system info by a disabled user: {status} {body}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -6,7 +6,9 @@
 #[macro_use]
 mod common;
 
+mod admin;
 mod api;
+mod audit;
 mod authz;
 mod cluster;
 mod comments;

@@ -16,8 +16,11 @@ use super::extract::{ApiJson, email_field, login_email, optional_json, text_fiel
 use super::session;
 use crate::identity::access::Caller;
 use crate::identity::accounts::{self, RefreshRequest, Tokens};
+use crate::identity::audit;
+use crate::ids::UserId;
 use crate::rate::{ClientIp, Key};
 use crate::state::AppState;
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::{NewUser, User};
 
 /// Largest request body on these routes (answered 413 past it).
@@ -119,11 +122,31 @@ async fn login(
     if !accounts::verify_password(req.password, hash).await {
         metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => ErrorCode::InvalidCredentials.as_str())
             .increment(1);
+        let known = creds.as_ref().map(|c| &c.user.id);
+        audit::record(&app, login_failed(known, &email, ErrorCode::InvalidCredentials)).await;
         return Err(ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password"));
     }
     let user = creds.map(|c| c.user).ok_or_else(|| ApiError::internal("verified a password without an account"))?;
+    // Told only to whoever knows the password, so it reveals nothing to a guesser.
+    if let Err(e) = accounts::ensure_enabled(&app, &user.id).await {
+        metrics::counter!(crate::metrics::AUTH_FAILURES, "reason" => ErrorCode::AccountDisabled.as_str()).increment(1);
+        audit::record(&app, login_failed(Some(&user.id), &email, ErrorCode::AccountDisabled)).await;
+        return Err(e.into());
+    }
+    audit::record(&app, AuditEntry::new(AuditAction::Login).actor(&user.id).target("user", &user.id)).await;
     let tokens = accounts::issue(&app, user, None).await?;
     Ok(with_session(&app, &headers, StatusCode::OK, tokens))
+}
+
+/// A refused login's audit event: bounded (the email was checked to be at most 254
+/// bytes), and only as many as the login limits let through per address and account.
+fn login_failed(user: Option<&UserId>, email: &str, why: ErrorCode) -> AuditEntry {
+    let entry =
+        AuditEntry::new(AuditAction::LoginFailed).detail(serde_json::json!({"email": email, "reason": why.as_str()}));
+    match user {
+        Some(user) => entry.actor(user).target("user", user),
+        None => entry,
+    }
 }
 
 /// Trades a refresh token for a new pair; the old one stops working. Reusing a used

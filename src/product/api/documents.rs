@@ -15,8 +15,10 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
 use crate::identity::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
+use crate::identity::audit;
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::state::AppState;
+use crate::store::audit::AuditAction;
 use crate::store::catalog::{DocQuery, Document, NewDocument, Role, SortKey, now_ms};
 
 const MAX_TITLE: usize = 256;
@@ -340,9 +342,11 @@ async fn delete(
         }
         app.rooms.evict(&doc.id).await;
         app.store.purge_document(&doc.id).await?;
+        audit::record(&app, audit::document(AuditAction::DocumentDeleted, caller.user()?, &doc)).await;
     } else {
         let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
         app.store.set_deleted(&doc.id, Some(now_ms())).await?;
+        audit::record(&app, audit::document(AuditAction::DocumentTrashed, caller.user()?, &doc)).await;
     }
     access::changed(&app);
     Ok(StatusCode::NO_CONTENT)

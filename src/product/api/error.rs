@@ -71,6 +71,8 @@ error_codes! {
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED;
     InvalidRefreshToken = "invalid_refresh_token", UNAUTHORIZED;
     RefreshTokenReused = "refresh_token_reused", UNAUTHORIZED;
+    /// An instance admin disabled the account: login, refresh and its tokens are refused.
+    AccountDisabled = "account_disabled", UNAUTHORIZED;
     // What the caller may do.
     Forbidden = "forbidden", FORBIDDEN;
     SessionHeaderRequired = "session_header_required", FORBIDDEN;
@@ -97,6 +99,9 @@ error_codes! {
     // The state of things.
     EmailTaken = "email_taken", CONFLICT;
     LastOwner = "last_owner", CONFLICT;
+    /// The instance would be left without an enabled admin.
+    LastAdmin = "last_admin", CONFLICT;
+    CannotDisableSelf = "cannot_disable_self", CONFLICT;
     PersonalWorkspace = "personal_workspace", CONFLICT;
     InvitationUsed = "invitation_used", CONFLICT;
     /// The document holds as many comment threads as it may, or the thread as many replies.
@@ -211,6 +216,7 @@ impl From<AccountError> for ApiError {
             | AccountError::RefreshTokenExpired
             | AccountError::AccountGone => ErrorCode::InvalidRefreshToken,
             AccountError::RefreshTokenReused => ErrorCode::RefreshTokenReused,
+            AccountError::AccountDisabled => ErrorCode::AccountDisabled,
             AccountError::EmailTaken => ErrorCode::EmailTaken,
             AccountError::Internal(_) => return Self::internal(e),
             AccountError::Store(e) => return e.into(),
@@ -325,6 +331,7 @@ mod tests {
             AccountError::RefreshTokenExpired,
             AccountError::AccountGone,
             AccountError::RefreshTokenReused,
+            AccountError::AccountDisabled,
             AccountError::EmailTaken,
             AccountError::Internal("x".into()),
             AccountError::Store(store()),

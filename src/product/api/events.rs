@@ -141,7 +141,14 @@ impl Pump {
             Caller::Token(token) => crate::identity::personal::is_live(&self.app, token).await,
             _ => Ok(true),
         };
-        if let Ok(false) = live {
+        // So may its user have been disabled.
+        let disabled = match self.caller.user() {
+            Ok(user) => {
+                crate::identity::accounts::ensure_enabled(&self.app, user).await.is_err_and(|e| e.ends_session())
+            }
+            Err(_) => false,
+        };
+        if disabled || matches!(live, Ok(false)) {
             self.send(json!({"type": "access.revoked"})).await;
             return false;
         }

@@ -1,6 +1,8 @@
 //! REST API under `/api/v1`: one module per resource, each with its own `router()`, the
 //! one error type, and the OpenAPI document generated from the same handlers that serve.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod comments;
 pub mod content;
@@ -34,7 +36,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"))
 )]
 struct ApiDoc;
 
@@ -65,6 +67,8 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(notifications::router())
         .merge(events::router())
         .merge(versions::router())
+        .merge(admin::router())
+        .merge(audit::router())
         .split_for_parts();
     let doc = unique_operation_ids(doc);
     let json = doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

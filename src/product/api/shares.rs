@@ -14,9 +14,13 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, email_field, login_email};
+use serde_json::json;
+
 use crate::identity::access::{self, Caller, Resource, can_manage, not_found};
+use crate::identity::audit;
 use crate::ids::{DocId, LinkId, UserId, random_hex};
 use crate::state::AppState;
+use crate::store::audit::AuditAction;
 use crate::store::catalog::{Document, Link, Member, Role, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -52,6 +56,16 @@ pub enum ShareAnswer {
     User(Member),
     /// Shared by `email`.
     Email(EmailShare),
+}
+
+impl ShareAnswer {
+    /// Who got which role, as the audit log keeps it.
+    fn audit_detail(&self) -> serde_json::Value {
+        match self {
+            ShareAnswer::User(m) => json!({"user": m.user.id, "role": m.role.as_str()}),
+            ShareAnswer::Email(e) => json!({"email": e.email, "role": e.role.as_str()}),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,6 +129,8 @@ async fn share(
         }
     };
     access::changed(&app);
+    audit::record(&app, audit::document(AuditAction::ShareCreated, caller.user()?, &doc).detail(answer.audit_detail()))
+        .await;
     Ok(Json(answer))
 }
 
@@ -132,12 +148,14 @@ async fn unshare(
     let removed = if user_id.contains('@') {
         app.store.remove_share_by_email(&doc.id, &login_email(&user_id)?).await?
     } else {
-        app.store.remove_share(&doc.id, &UserId::new(user_id)).await?
+        app.store.remove_share(&doc.id, &UserId::new(user_id.as_str())).await?
     };
     if !removed {
         return Err(not_found(Resource::Share).into());
     }
     access::changed(&app);
+    let revoked = audit::document(AuditAction::ShareRevoked, caller.user()?, &doc).detail(json!({"user": user_id}));
+    audit::record(&app, revoked).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,9 +185,16 @@ async fn create_link(
     if !matches!(req.role, Role::Viewer | Role::Editor) {
         return Err(ApiError::new(ErrorCode::InvalidField, "a link's role is viewer or editor"));
     }
-    let link =
-        Link { id: random_hex(8), token: random_hex(24), document_id: doc.id, role: req.role, created_at: now_ms() };
+    let link = Link {
+        id: random_hex(8),
+        token: random_hex(24),
+        document_id: doc.id.clone(),
+        role: req.role,
+        created_at: now_ms(),
+    };
     app.store.create_link(&link).await?;
+    let made = json!({"link": link.id, "role": link.role.as_str()});
+    audit::record(&app, audit::document(AuditAction::LinkCreated, caller.user()?, &doc).detail(made)).await;
     Ok((StatusCode::CREATED, Json(link)))
 }
 
@@ -187,5 +212,7 @@ async fn revoke_link(
         return Err(not_found(Resource::Link).into());
     }
     access::changed(&app);
+    let revoked = json!({"link": link_id.as_str()});
+    audit::record(&app, audit::document(AuditAction::LinkRevoked, caller.user()?, &doc).detail(revoked)).await;
     Ok(StatusCode::NO_CONTENT)
 }

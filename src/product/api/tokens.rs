@@ -16,10 +16,12 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, text_field};
 use crate::identity::access::{self, Caller, Resource, not_found};
+use crate::identity::audit;
 use crate::identity::personal::{self, MAX_LIFETIME, MAX_LIVE_TOKENS, MAX_NAME_CHARS, NewToken};
 use crate::ids::ApiTokenId;
 use crate::state::AppState;
 use crate::store::api_tokens::{ApiToken, TokenScope};
+use crate::store::audit::{AuditAction, AuditEntry};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(revoke))
@@ -117,6 +119,12 @@ async fn create(
         return Err(ApiError::new(ErrorCode::TooManyTokens, message));
     };
     tracing::info!(user = %user, token = %token.id, scope = token.scope.as_str(), "personal token created");
+    let detail = serde_json::json!({"name": token.name, "scope": token.scope.as_str()});
+    audit::record(
+        &app,
+        AuditEntry::new(AuditAction::TokenCreated).actor(user).target("token", &token.id).detail(detail),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(CreatedToken { view: token.into(), token: secret })))
 }
 
@@ -138,5 +146,6 @@ async fn revoke(
     }
     tracing::info!(user = %user, token = %id, "personal token revoked");
     access::changed(&app);
+    audit::record(&app, AuditEntry::new(AuditAction::TokenRevoked).actor(user).target("token", &id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

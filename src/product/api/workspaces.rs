@@ -15,8 +15,10 @@ use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, email_field, text_field};
 use crate::identity::access::{self, Caller, Resource, not_found, workspace_role};
 use crate::identity::accounts::token_hash;
+use crate::identity::audit;
 use crate::ids::{InvitationId, UserId, WorkspaceId, random_hex};
 use crate::state::AppState;
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::{
     Invitation, Member, MemberChange, MemberRefusal, PendingInvitation, Role, Workspace, now_ms,
 };
@@ -163,8 +165,9 @@ async fn members(
 /// Makes a member change, checked and applied in one store transaction.
 async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -> Result<(), ApiError> {
     match app.store.change_member(ws, &change).await? {
-        Ok(_) => {
+        Ok(from) => {
             access::changed(app);
+            audit::record(app, audit::member_change(ws, &change, from)).await;
             Ok(())
         }
         Err(MemberRefusal::ActorNotMember) => Err(not_found(Resource::Workspace).into()),
@@ -317,6 +320,8 @@ async fn accept(
         return Err(ApiError::new(ErrorCode::InvitationUsed, "this invitation was already accepted"));
     }
     access::changed(&app);
+    let added = AuditEntry::new(AuditAction::MemberAdded).actor(me).target("user", me).workspace(&inv.workspace_id);
+    audit::record(&app, added.detail(serde_json::json!({"role": inv.role.as_str(), "invitation": inv.id}))).await;
     let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     let role = app.store.member_role(&inv.workspace_id, me).await?.unwrap_or(inv.role);
     Ok(Json(WorkspaceView { workspace, role }))

@@ -38,6 +38,11 @@ impl Rooms {
         Rooms { shared: Arc::new(Shared { store, bus, writer, config, rooms: DashMap::new(), tracker, shutdown }) }
     }
 
+    /// How many documents are live in memory on this node.
+    pub fn live(&self) -> usize {
+        self.shared.rooms.len()
+    }
+
     /// Adds a connection to the document's room, starting the room if needed. Retries
     /// when it meets a room that is shutting down after its grace period.
     pub async fn join(
