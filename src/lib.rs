@@ -20,3 +20,4 @@ pub mod rate;
 pub mod realtime;
 pub mod state;
 pub mod store;
+pub mod webhooks;
