@@ -24,3 +24,4 @@ mod startup;
 mod store;
 mod tokens;
 mod versions;
+mod webhooks;
