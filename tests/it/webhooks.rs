@@ -23,6 +23,7 @@ on_both_databases!(
     private_targets_and_bad_hooks_are_refused,
     only_admins_and_write_tokens_manage_hooks,
     a_delivery_queued_while_the_receiver_is_down_arrives_after_a_restart,
+    a_private_target_is_refused_at_delivery_once_no_longer_allowed,
 );
 
 const T: Duration = Duration::from_secs(15);
@@ -337,5 +338,49 @@ async fn a_delivery_queued_while_the_receiver_is_down_arrives_after_a_restart(db
         (queued.as_str(), Some(doc.as_str()))
     );
     assert!(got.signed_with(&secret));
+    drop(server);
+}
+
+/// The target is checked again on every delivery: hooks registered while private targets
+/// were allowed (an address, and a name resolving to loopback) are refused once they no
+/// longer are, and the receiver hears nothing.
+async fn a_private_target_is_refused_at_delivery_once_no_longer_allowed(db: Db) {
+    let url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(common::pg::fresh_database().await),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let allowed = [("TANDEM_WEBHOOK_ALLOW_PRIVATE", "true")];
+    let server = ServerProcess::start_with(dir.path(), url.as_deref(), &allowed);
+    let api = Api::at(server.addr);
+    let ann = api.signup("ann@example.com").await;
+    let ws = team(&api, &ann).await;
+    let rx = Receiver::start(0).await;
+    let named = format!("http://localhost:{}/hook", rx.addr.port());
+    let (by_address, _) = hook(&api, &ann, &ws, &rx.url(), &["document.created"]).await;
+    let (by_name, _) = hook(&api, &ann, &ws, &named, &["document.created"]).await;
+    server.terminate();
+
+    let refused = [("TANDEM_WEBHOOK_ALLOW_PRIVATE", "false"), ("TANDEM_WEBHOOK_RETRY_BASE", "200ms")];
+    let server = ServerProcess::start_with(dir.path(), url.as_deref(), &refused);
+    let api = Api::at(server.addr);
+    let (status, ann_again) = api
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "ann@example.com", "password": "correct horse battery"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{ann_again}");
+    let ann = Account { token: ann_again["access_token"].as_str().unwrap().to_owned(), ..ann };
+    api.create_doc(&ann.token, json!({"title": "Secret", "workspace_id": ws})).await;
+    for hook in [by_address, by_name] {
+        let refused = |log: Vec<Value>| {
+            log.first().is_some_and(|d| d["last_error"].as_str().is_some_and(|e| e.contains("internal address")))
+        };
+        assert!(eventually_async(T, || deliveries(&api, &ann, &ws, &hook), refused).await, "{hook}");
+    }
+    assert_eq!(rx.requests(), 0, "a refused target was reached");
     drop(server);
 }
