@@ -69,9 +69,15 @@ impl Changes {
         due
     }
 
+    /// Takes every document waiting, due or not (at shutdown).
+    pub fn take_all(&self) -> Vec<DocId> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        waiting.drain().map(|(doc, _)| doc).collect()
+    }
+
     /// How often the flusher looks.
     pub fn tick(&self) -> Duration {
-        (self.quiet / 4).max(Duration::from_millis(50))
+        (self.quiet / 4).clamp(Duration::from_millis(50), Duration::from_secs(1))
     }
 }
 

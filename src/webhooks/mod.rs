@@ -6,8 +6,9 @@
 //!   (`store::webhooks_sql`), so an event exists exactly when its change committed.
 //!   Content edits are announced as `document.updated` after the room's group commit,
 //!   debounced per document ([`Changes`]); title and tag changes join the same debounce.
-//!   Member changes are queued right after their transaction commits. A crash between
-//!   such a commit and its queueing loses that one notification (never the change).
+//!   Member changes are queued right after their transaction commits. A graceful
+//!   shutdown announces every edit still in the debounce; a crash between a commit and
+//!   its queueing loses that one notification (never the change).
 //! * **Delivery** ([`dispatch`]): `POST` of the JSON envelope `{"id", "type",
 //!   "created_at", "workspace_id", "data"}` with `X-Tandem-Event`, `X-Tandem-Delivery`
 //!   and `X-Tandem-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
@@ -26,6 +27,7 @@ pub mod sign;
 pub mod target;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -67,7 +69,7 @@ impl Hooks {
         let dispatcher =
             dispatch::Dispatcher { store: store.clone(), config: config.clone(), client, wake: hooks.wake.clone() };
         tracker.spawn(dispatcher.run(stop.clone()));
-        tracker.spawn(flush(store, hooks.clone(), stop));
+        tracker.spawn(flush(store, hooks.changes.clone(), hooks.wake.clone(), stop));
         Ok(hooks)
     }
 
@@ -77,38 +79,51 @@ impl Hooks {
     }
 }
 
-/// Announces debounced document changes as `document.updated` until `stop` (what is
-/// waiting then is dropped: the edits themselves are durable; see the module docs).
-async fn flush(store: Arc<dyn Store>, hooks: Hooks, stop: CancellationToken) {
-    let changes = hooks.changes.clone();
+/// Announces debounced document changes as `document.updated`. After `stop` it goes on
+/// announcing everything waiting, due or not, until it holds the last reference to the
+/// debounce (the rooms have flushed their last commits and the server state is gone), so
+/// a graceful shutdown announces every committed edit; a crash loses the debounce's
+/// content (the edits themselves are durable; see the module docs).
+async fn flush(store: Arc<dyn Store>, changes: Arc<Changes>, wake: Arc<Notify>, stop: CancellationToken) {
+    let mut stopping = false;
     loop {
+        let tick = if stopping { Duration::from_millis(50) } else { changes.tick() };
         tokio::select! {
-            _ = tokio::time::sleep(changes.tick()) => {}
+            _ = tokio::time::sleep(tick) => {}
             _ = changes.full.notified() => {}
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled(), if !stopping => stopping = true,
         }
-        let due = changes.due(tokio::time::Instant::now());
-        let mut queued = 0;
-        for doc in due {
-            let document = match store.document(&doc).await {
-                Ok(Some(d)) if d.deleted_at.is_none() => d,
-                Ok(_) => continue,
-                Err(e) => {
-                    warn!(%doc, error = %e, "announcing a document change failed");
-                    continue;
-                }
-            };
-            let data = serde_json::json!({
-                "document_id": document.id, "title": document.title, "tags": document.tags,
-                "updated_at": document.updated_at,
-            });
-            match store.enqueue_webhooks(&document.workspace_id, "document.updated", &data, now_ms()).await {
-                Ok(n) => queued += n,
-                Err(e) => warn!(%doc, error = %e, "announcing a document change failed"),
-            }
+        let last = stopping && Arc::strong_count(&changes) == 1;
+        let due = if stopping { changes.take_all() } else { changes.due(tokio::time::Instant::now()) };
+        if announce(store.as_ref(), due).await > 0 {
+            wake.notify_one();
         }
-        if queued > 0 {
-            hooks.wake();
+        if last {
+            return;
         }
     }
+}
+
+/// Queues `document.updated` for each document still live; answers how many deliveries.
+async fn announce(store: &dyn Store, docs: Vec<crate::ids::DocId>) -> u64 {
+    let mut queued = 0;
+    for doc in docs {
+        let document = match store.document(&doc).await {
+            Ok(Some(d)) if d.deleted_at.is_none() => d,
+            Ok(_) => continue,
+            Err(e) => {
+                warn!(%doc, error = %e, "announcing a document change failed");
+                continue;
+            }
+        };
+        let data = serde_json::json!({
+            "document_id": document.id, "title": document.title, "tags": document.tags,
+            "updated_at": document.updated_at,
+        });
+        match store.enqueue_webhooks(&document.workspace_id, "document.updated", &data, now_ms()).await {
+            Ok(n) => queued += n,
+            Err(e) => warn!(%doc, error = %e, "announcing a document change failed"),
+        }
+    }
+    queued
 }

@@ -24,6 +24,7 @@ on_both_databases!(
     only_admins_and_write_tokens_manage_hooks,
     a_delivery_queued_while_the_receiver_is_down_arrives_after_a_restart,
     a_private_target_is_refused_at_delivery_once_no_longer_allowed,
+    an_edit_still_in_the_debounce_at_a_graceful_shutdown_is_announced,
 );
 
 const T: Duration = Duration::from_secs(15);
@@ -383,4 +384,34 @@ async fn a_private_target_is_refused_at_delivery_once_no_longer_allowed(db: Db) 
     }
     assert_eq!(rx.requests(), 0, "a refused target was reached");
     drop(server);
+}
+
+/// A graceful shutdown announces edits still waiting out the debounce: the next server
+/// sends them. The shutdown does not wait out its timeout for it.
+async fn an_edit_still_in_the_debounce_at_a_graceful_shutdown_is_announced(db: Db) {
+    let url = match db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(common::pg::fresh_database().await),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TANDEM_WEBHOOK_ALLOW_PRIVATE", "true"), ("TANDEM_WEBHOOK_DEBOUNCE", "1h")];
+    let server = ServerProcess::start_with(dir.path(), url.as_deref(), &env);
+    let api = Api::at(server.addr);
+    let ann = api.signup("ann@example.com").await;
+    let ws = team(&api, &ann).await;
+    let rx = Receiver::start(0).await;
+    rx.set_down(true);
+    let (id, _) = hook(&api, &ann, &ws, &rx.url(), &["document.updated"]).await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Draft", "workspace_id": ws})).await;
+    assert_eq!(api.put_content(&ann.token, &doc, "last words\n").await, 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(deliveries(&api, &ann, &ws, &id).await.is_empty(), "debounced for an hour");
+    let started = std::time::Instant::now();
+    assert!(server.terminate().success());
+    assert!(started.elapsed() < Duration::from_secs(10), "shutdown took {:?}", started.elapsed());
+
+    rx.set_down(false);
+    let _server = ServerProcess::start_with(dir.path(), url.as_deref(), &env);
+    let got = rx.wait_for("document.updated", T).await;
+    assert_eq!(got.json["data"]["document_id"], doc.as_str());
 }
