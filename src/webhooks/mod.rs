@@ -18,8 +18,16 @@
 //! * **Targets** ([`target`]): http(s) only, and only public addresses unless
 //!   `--webhook-allow-private`, checked at registration and on every connection.
 //! * **Disabling**: a hook whose deliveries failed for good several times in a row
-//!   (`--webhook-disable-after`) is disabled; nothing more is queued for it. A ping still
-//!   reaches it, so its owner can check a fix before making a new hook.
+//!   (`--webhook-disable-after`) is disabled; nothing more is queued for it, and what it
+//!   still had queued is marked failed. A ping still reaches it, so its owner can check
+//!   a fix before making a new hook.
+//! * **Several nodes**: each claims due rows under a lease, so a row is sent by one node
+//!   at a time. Each node debounces the edits its own rooms committed, so a document
+//!   edited through two nodes at once may be announced once per node.
+//! * **Bounds**: 20 hooks per workspace, URLs of 2048 bytes, 200 finished deliveries kept
+//!   per hook, 16 attempts in flight per node, the debounce map as in [`debounce`]. The
+//!   deliveries waiting for a hook whose receiver is down grow with the workspace's
+//!   activity until they fail for good (the retry window) and the hook is disabled.
 
 pub mod debounce;
 pub mod dispatch;
