@@ -3,8 +3,9 @@
 -- signs with it). `events` is the comma-wrapped list (`,document.created,comment.created,`)
 -- so one LIKE finds the hooks of an event type. `failures` counts consecutive deliveries
 -- that exhausted their retries; past the configured limit `disabled_at` is set and no
--- more deliveries are queued or sent. Deleting the workspace deletes its hooks, and
--- their deliveries with them.
+-- more deliveries are queued or sent. A hook with `max_pending` deliveries waiting (its
+-- receiver down for long in a busy workspace) is disabled too, rather than let the
+-- outbox grow. Deleting the workspace deletes its hooks, and their deliveries with them.
 CREATE TABLE webhooks (
     id           TEXT PRIMARY KEY,
     workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
@@ -14,7 +15,8 @@ CREATE TABLE webhooks (
     created_by   TEXT,
     created_at   BIGINT NOT NULL,
     failures     BIGINT NOT NULL DEFAULT 0,
-    disabled_at  BIGINT
+    disabled_at  BIGINT,
+    max_pending  BIGINT NOT NULL DEFAULT 10000
 );
 CREATE INDEX webhooks_workspace ON webhooks (workspace_id);
 
@@ -40,4 +42,4 @@ CREATE TABLE webhook_deliveries (
     finished_at BIGINT
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_at);
-CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (hook_id, created_at);
+CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (hook_id, state, created_at);

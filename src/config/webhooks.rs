@@ -25,6 +25,10 @@ pub struct WebhookConfig {
     /// Failed deliveries in a row (each after all its retries) that disable a hook.
     #[arg(long, env = "TANDEM_WEBHOOK_DISABLE_AFTER", default_value_t = 5)]
     pub webhook_disable_after: u32,
+    /// Deliveries one hook may have waiting (its receiver down for long in a busy
+    /// workspace); one more event disables the hook instead of growing the outbox.
+    #[arg(long, env = "TANDEM_WEBHOOK_MAX_PENDING", default_value_t = 10_000)]
+    pub webhook_max_pending: u32,
     /// Quiet time after a document's last edit before `document.updated` is sent; sent
     /// anyway once edits have gone on for ten times this long.
     #[arg(long, env = "TANDEM_WEBHOOK_DEBOUNCE", default_value = "2s", value_parser = humantime::parse_duration)]

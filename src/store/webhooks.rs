@@ -94,10 +94,20 @@ pub struct Attempt {
     pub disable_after: i64,
 }
 
+/// What bounds a hook as it is made.
+#[derive(Debug, Clone, Copy)]
+pub struct HookLimits {
+    /// Hooks its workspace may hold.
+    pub per_workspace: i64,
+    /// Deliveries it may have waiting; one more event disables it instead.
+    pub max_pending: i64,
+}
+
 #[async_trait]
 pub trait Webhooks: Send + Sync + 'static {
-    /// Stores a hook unless its workspace holds `max` already (answers `false` then).
-    async fn create_webhook(&self, hook: &Webhook, secret: &str, max: i64) -> Result<bool, StoreError>;
+    /// Stores a hook unless its workspace holds `limits.per_workspace` already (answers
+    /// `false` then).
+    async fn create_webhook(&self, hook: &Webhook, secret: &str, limits: HookLimits) -> Result<bool, StoreError>;
 
     /// A workspace's hooks, oldest first.
     async fn webhooks_of(&self, ws: &WorkspaceId) -> Result<Vec<Webhook>, StoreError>;
@@ -109,6 +119,7 @@ pub trait Webhooks: Send + Sync + 'static {
 
     /// Queues `event` with `data` for every enabled hook of the workspace that asked for
     /// it; answers how many deliveries were queued. Call only after the change committed.
+    /// A hook with its `max_pending` deliveries waiting is disabled instead.
     async fn enqueue_webhooks(
         &self,
         ws: &WorkspaceId,

@@ -9,7 +9,8 @@ use super::StoreError;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql::SqlStore;
 use super::webhooks::{
-    Attempt, Claimed, DELIVERIES_KEPT, Delivery, PING, Webhook, Webhooks, envelope, events_column, events_of,
+    Attempt, Claimed, DELIVERIES_KEPT, Delivery, HookLimits, PING, Webhook, Webhooks, envelope, events_column,
+    events_of,
 };
 use crate::ids::{DeliveryId, WebhookId, WorkspaceId};
 
@@ -91,17 +92,69 @@ where
         data: &serde_json::Value,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let hooks: Vec<(String,)> = sqlx::query_as(
-            "SELECT id FROM webhooks WHERE workspace_id = $1 AND disabled_at IS NULL AND events LIKE $2",
+        let hooks: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT id, max_pending FROM webhooks
+             WHERE workspace_id = $1 AND disabled_at IS NULL AND events LIKE $2",
         )
         .bind(ws)
         .bind(format!("%,{event},%"))
         .fetch_all(&mut *tx)
         .await?;
-        for (hook,) in &hooks {
+        let mut queued = 0;
+        for (hook, max_pending) in &hooks {
+            // Counts at most `max_pending` index entries: cheap while the receiver keeps up.
+            let (pending,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries
+                     WHERE hook_id = $1 AND state = 'pending' LIMIT $2) waiting",
+            )
+            .bind(hook.as_str())
+            .bind(*max_pending)
+            .fetch_one(&mut *tx)
+            .await?;
+            if pending >= *max_pending {
+                sqlx::query("UPDATE webhooks SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+                    .bind(hook.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let reason = "the webhook was disabled with too many deliveries waiting";
+                Self::fail_pending(tx, hook, now, reason).await?;
+                continue;
+            }
             Self::insert_delivery(tx, hook, ws, event, data, now).await?;
+            queued += 1;
         }
-        Ok(hooks.len() as u64)
+        Ok(queued)
+    }
+
+    /// Fails what a disabled hook still had waiting (pings aside), so its log says so,
+    /// and trims its log to the deliveries kept.
+    async fn fail_pending(tx: &mut DB::Connection, hook: &str, now: i64, reason: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'failed', finished_at = $2, last_error = $3
+             WHERE hook_id = $1 AND state = 'pending' AND event <> $4",
+        )
+        .bind(hook)
+        .bind(now)
+        .bind(reason)
+        .bind(PING)
+        .execute(&mut *tx)
+        .await?;
+        Self::prune(tx, hook).await
+    }
+
+    /// Deletes a hook's finished deliveries past the newest [`DELIVERIES_KEPT`].
+    async fn prune(tx: &mut DB::Connection, hook: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE hook_id = $1 AND state <> 'pending' AND id NOT IN (
+                 SELECT id FROM webhook_deliveries WHERE hook_id = $1 AND state <> 'pending'
+                 ORDER BY created_at DESC, id DESC LIMIT $2)",
+        )
+        .bind(hook)
+        .bind(DELIVERIES_KEPT)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     async fn insert_delivery(
@@ -142,19 +195,19 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    async fn create_webhook(&self, hook: &Webhook, secret: &str, max: i64) -> Result<bool, StoreError> {
+    async fn create_webhook(&self, hook: &Webhook, secret: &str, limits: HookLimits) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         DB::lock_workspace(&mut tx, &hook.workspace_id).await?;
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhooks WHERE workspace_id = $1")
             .bind(hook.workspace_id.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        if n >= max {
+        if n >= limits.per_workspace {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO webhooks (id, workspace_id, url, events, secret, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO webhooks (id, workspace_id, url, events, secret, created_at, max_pending)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(hook.id.as_str())
         .bind(hook.workspace_id.as_str())
@@ -162,6 +215,7 @@ where
         .bind(events_column(&hook.events))
         .bind(secret)
         .bind(hook.created_at)
+        .bind(limits.max_pending)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -301,32 +355,22 @@ where
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                // A hook just disabled sends nothing more but pings: what it still had
-                // queued fails now, so its log says so.
-                sqlx::query(
-                    "UPDATE webhook_deliveries SET state = 'failed', finished_at = $2,
-                         last_error = 'the webhook was disabled after repeated failures'
-                     WHERE hook_id = $1 AND state = 'pending' AND event <> $3
-                       AND EXISTS (SELECT 1 FROM webhooks WHERE id = $1 AND disabled_at IS NOT NULL)",
-                )
-                .bind(c.hook_id.as_str())
-                .bind(now)
-                .bind(PING)
-                .execute(&mut *tx)
-                .await?;
+                // A hook disabled sends nothing more but pings: what it still had queued
+                // fails now, so its log says so.
+                let (disabled,): (i64,) =
+                    sqlx::query_as("SELECT COUNT(*) FROM webhooks WHERE id = $1 AND disabled_at IS NOT NULL")
+                        .bind(c.hook_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?;
+                if disabled > 0 {
+                    let reason = "the webhook was disabled after repeated failures";
+                    Self::fail_pending(&mut tx, c.hook_id.as_str(), now, reason).await?;
+                }
             }
             _ => {}
         }
         if finished_at.is_some() {
-            sqlx::query(
-                "DELETE FROM webhook_deliveries WHERE hook_id = $1 AND state <> 'pending' AND id NOT IN (
-                     SELECT id FROM webhook_deliveries WHERE hook_id = $1 AND state <> 'pending'
-                     ORDER BY created_at DESC, id DESC LIMIT $2)",
-            )
-            .bind(c.hook_id.as_str())
-            .bind(DELIVERIES_KEPT)
-            .execute(&mut *tx)
-            .await?;
+            Self::prune(&mut tx, c.hook_id.as_str()).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -25,9 +25,9 @@
 //!   at a time. Each node debounces the edits its own rooms committed, so a document
 //!   edited through two nodes at once may be announced once per node.
 //! * **Bounds**: 20 hooks per workspace, URLs of 2048 bytes, 200 finished deliveries kept
-//!   per hook, 16 attempts in flight per node, the debounce map as in [`debounce`]. The
-//!   deliveries waiting for a hook whose receiver is down grow with the workspace's
-//!   activity until they fail for good (the retry window) and the hook is disabled.
+//!   per hook, 16 attempts in flight per node, the debounce map as in [`debounce`], and
+//!   `--webhook-max-pending` deliveries waiting per hook: one more event disables the
+//!   hook (and fails what it had waiting) rather than grow the outbox.
 
 pub mod debounce;
 pub mod dispatch;

@@ -11,7 +11,7 @@ use tandem::ids::{ApiTokenId, DocId, UserId, WebhookId, WorkspaceId};
 use tandem::store::api_tokens::{ApiToken, TokenScope};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
 use tandem::store::versions::{NewVersion, VersionKind};
-use tandem::store::webhooks::{Attempt, Webhook};
+use tandem::store::webhooks::{Attempt, HookLimits, Webhook};
 use tandem::store::{self, Conflict, Store, StoreError};
 use yrs::{Doc, GetString, Text, Transact};
 
@@ -349,7 +349,8 @@ async fn webhook_deliveries_are_leased_to_one_claimer_at_a_time(s: Arc<dyn Store
         failures: 0,
         disabled_at: None,
     };
-    assert!(s.create_webhook(&hook, "secret", 20).await.unwrap());
+    let limits = HookLimits { per_workspace: 20, max_pending: 40 };
+    assert!(s.create_webhook(&hook, "secret", limits).await.unwrap());
     for i in 0..40 {
         let queued = s.enqueue_webhooks(&ws.id, "member.added", &serde_json::json!({"i": i}), now).await.unwrap();
         assert_eq!(queued, 1);
@@ -392,4 +393,16 @@ async fn webhook_deliveries_are_leased_to_one_claimer_at_a_time(s: Arc<dyn Store
     s.finish_delivery(current, &delivered, now + 60_500).await.unwrap();
     let log = s.deliveries(&hook.id, 100, 0).await.unwrap();
     assert_eq!(log.iter().filter(|d| d.state == "delivered").count(), 1);
+
+    // 39 waiting: one more fits; past `max_pending` the hook is disabled instead, and
+    // what it had waiting fails.
+    let event = serde_json::json!({"i": "more"});
+    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 1);
+    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 0);
+    let stored = s.webhook(&ws.id, &hook.id).await.unwrap().unwrap();
+    assert_eq!(stored.disabled_at, Some(now + 61_000));
+    let log = s.deliveries(&hook.id, 100, 0).await.unwrap();
+    assert_eq!((log.len(), log.iter().filter(|d| d.state == "failed").count()), (41, 40));
+    assert!(s.claim_deliveries(now + 200_000, now + 300_000, 100).await.unwrap().is_empty());
+    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 0);
 }

@@ -17,7 +17,7 @@ use crate::identity::access::{Caller, Resource, not_found, workspace_role};
 use crate::ids::{DeliveryId, WebhookId, WorkspaceId, random_hex};
 use crate::state::AppState;
 use crate::store::catalog::{Role, now_ms};
-use crate::store::webhooks::{Delivery, EVENT_TYPES, Webhook};
+use crate::store::webhooks::{Delivery, EVENT_TYPES, HookLimits, Webhook};
 use crate::webhooks::target::{self, TargetError};
 
 /// Most webhooks one workspace may hold.
@@ -153,7 +153,11 @@ async fn create(
         disabled_at: None,
     };
     let secret = format!("whsec_{}", random_hex(32));
-    if !app.store.create_webhook(&hook, &secret, MAX_HOOKS_PER_WORKSPACE).await? {
+    let limits = HookLimits {
+        per_workspace: MAX_HOOKS_PER_WORKSPACE,
+        max_pending: i64::from(app.config.webhooks.webhook_max_pending.max(1)),
+    };
+    if !app.store.create_webhook(&hook, &secret, limits).await? {
         let message = format!("a workspace holds at most {MAX_HOOKS_PER_WORKSPACE} webhooks; delete one first");
         return Err(ApiError::new(ErrorCode::TooManyWebhooks, message));
     }
