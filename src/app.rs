@@ -26,6 +26,7 @@ use crate::realtime::room::Rooms;
 use crate::realtime::socket;
 use crate::state::AppState;
 use crate::store;
+use crate::webhooks::Hooks;
 use crate::{metrics, product::api};
 
 /// How long shutdown waits for rooms to flush before giving up.
@@ -74,7 +75,15 @@ pub async fn run(
     };
     bus.listen_for_notices().await?;
     info!(%node, distributed = bus.distributed(), "bus ready");
-    let rooms = Rooms::new(store.clone(), bus.clone(), config.room.clone(), tracker.clone(), root.child_token());
+    let hooks = Hooks::start(store.clone(), &config.webhooks, &tracker, root.child_token())?;
+    let rooms = Rooms::new(
+        store.clone(),
+        bus.clone(),
+        config.room.clone(),
+        hooks.changes.clone(),
+        tracker.clone(),
+        root.child_token(),
+    );
     let connects_per_ip = Arc::new(KeyedLimiter::per_minute(config.socket.max_connections_per_ip_per_minute));
     let jwks = match identity_provider {
         Some(cfg) => Some(Arc::new(Jwks::new(cfg)?)),
@@ -86,6 +95,7 @@ pub async fn run(
         store,
         bus,
         feeds,
+        hooks,
         rooms,
         connects_per_ip,
         login_per_account: Arc::new(KeyedLimiter::per_minute(config.auth.login_attempts_per_minute)),

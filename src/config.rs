@@ -16,6 +16,7 @@ mod room;
 mod server;
 mod socket;
 mod storage;
+mod webhooks;
 
 pub use api::ApiConfig;
 pub use auth::AuthConfig;
@@ -23,6 +24,7 @@ pub use room::{Retention, RoomConfig};
 pub use server::{LogFormat, ServerConfig};
 pub use socket::SocketConfig;
 pub use storage::{SqliteSync, StorageConfig};
+pub use webhooks::WebhookConfig;
 
 /// Tandem: real-time collaboration rooms for Markdown documents (Yjs over WebSockets).
 #[derive(Debug, Parser)]
@@ -84,6 +86,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     #[command(flatten, next_help_heading = "REST API and rendering")]
     pub api: ApiConfig,
+    #[command(flatten, next_help_heading = "Webhooks")]
+    pub webhooks: WebhookConfig,
 }
 
 #[derive(Debug, Clone, Args)]

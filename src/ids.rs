@@ -124,3 +124,11 @@ string_id!(
     /// A personal API token (not its secret: the id names it in the API).
     ApiTokenId
 );
+string_id!(
+    /// A workspace's webhook: a target URL and the event types sent to it.
+    WebhookId
+);
+string_id!(
+    /// One event's delivery to one webhook (the `X-Tandem-Delivery` header).
+    DeliveryId
+);

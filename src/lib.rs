@@ -5,7 +5,8 @@
 //! between nodes) and [`product`] what is built around the rooms (the REST API, rendering,
 //! the web app). Both ask [`identity`] who someone is and what they may do, and both keep
 //! what lasts in the [`store`]; [`events`] carries each document's stored events (comments, versions)
-//! to the clients that have it open. [`state`] is what handlers and sockets share; [`app`]
+//! to the clients that have it open, and [`webhooks`] sends workspace events to the URLs
+//! their admins registered. [`state`] is what handlers and sockets share; [`app`]
 //! builds it from the [`config`] and serves.
 #![forbid(unsafe_code)]
 
@@ -20,3 +21,4 @@ pub mod rate;
 pub mod realtime;
 pub mod state;
 pub mod store;
+pub mod webhooks;

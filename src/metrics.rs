@@ -93,6 +93,7 @@ const AUTH_REASONS: &[&str] = &[
 const COMPACTION_RESULTS: &[&str] = &["ok", "failed"];
 const RENDER_RESULTS: &[&str] = &["ok", "too_large", "timed_out", "failed"];
 const UPDATE_REFUSALS: &[&str] = &["gap", "invalid", "panic"];
+const WEBHOOK_RESULTS: &[&str] = &["delivered", "retry", "failed"];
 
 metrics! {
     ROOMS_ACTIVE: Gauge("tandem_rooms_active", Count) = "Documents live in memory on this node.";
@@ -124,6 +125,9 @@ metrics! {
     RENDER_SECONDS: Histogram("tandem_render_seconds", Seconds) = "Duration of a Markdown render, waiting for a turn included.";
     AUDIT_FAILURES: Counter("tandem_audit_write_failures_total", Count) = "Audit events that could not be recorded (the change they tell of was made).";
     RENDER_CACHE_BYTES: Gauge("tandem_render_cache_bytes", Bytes) = "Bytes of rendered HTML kept for reuse.";
+    WEBHOOK_ATTEMPTS: Counter("tandem_webhook_attempts_total", Count, "result" => WEBHOOK_RESULTS) = "Webhook delivery attempts, by outcome (delivered, to be retried, failed for good).";
+    WEBHOOK_SECONDS: Histogram("tandem_webhook_attempt_seconds", Seconds) = "Duration of a webhook delivery attempt.";
+    WEBHOOK_CHANGES_DROPPED: Counter("tandem_webhook_changes_dropped_total", Count) = "Document changes not announced to webhooks because too many documents were waiting.";
 }
 
 /// The process-wide recorder (installed once, shared by every server in the process),

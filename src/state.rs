@@ -16,6 +16,7 @@ use crate::realtime::bus::Bus;
 use crate::realtime::room::Rooms;
 use crate::realtime::socket::FrameBudget;
 use crate::store::Store;
+use crate::webhooks::Hooks;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub rooms: Rooms,
     /// Documents' stored events, as the open event streams hear them.
     pub feeds: Arc<Feeds>,
+    /// Webhooks: the debounce of document changes and the dispatcher's wake-up.
+    pub hooks: Hooks,
     pub connects_per_ip: Arc<KeyedLimiter>,
     pub login_per_account: Arc<KeyedLimiter>,
     pub login_per_ip: Arc<KeyedLimiter>,

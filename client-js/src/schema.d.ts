@@ -853,6 +853,85 @@ export interface paths {
         patch: operations["workspaces_change_role"];
         trace?: never;
     };
+    "/api/v1/workspaces/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The workspace's webhooks, oldest first (admins and owners). */
+        get: operations["webhooks_list"];
+        put?: never;
+        /**
+         * Registers a webhook (admins and owners); the answer holds its signing secret, shown
+         *     only this once.
+         */
+        post: operations["webhooks_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/webhooks/{hook}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook (admins and owners). */
+        get: operations["webhooks_get_one"];
+        put?: never;
+        post?: never;
+        /** Deletes a webhook with its deliveries, sent or waiting (admins and owners). */
+        delete: operations["webhooks_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/webhooks/{hook}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A webhook's deliveries, newest first: waiting, delivered and failed, with the last
+         *     attempt's status, error and latency (admins and owners).
+         */
+        get: operations["webhooks_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workspaces/{id}/webhooks/{hook}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends the webhook a `ping` event now (admins and owners), even when it is disabled, so
+         *     a fixed receiver can be checked; the delivery shows in the log.
+         */
+        post: operations["webhooks_ping"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -981,11 +1060,62 @@ export interface components {
              */
             scopes: components["schemas"]["TokenScope"][];
         };
+        /** @description A new webhook. */
+        CreateWebhook: {
+            /**
+             * @description Event types to send: `document.created`, `document.updated`, `document.deleted`,
+             *     `comment.created`, `version.created`, `member.added`, `member.removed`.
+             */
+            events: string[];
+            /** @description Where deliveries are POSTed: http or https, at most 2048 bytes, a public address. */
+            url: string;
+        };
         /** @description A token just made, with its secret: shown this once, never again. */
         CreatedToken: components["schemas"]["TokenView"] & {
             /** @description `Authorization: Bearer <token>`, or `?token=` on a WebSocket. */
             token: string;
         };
+        /** @description A webhook just made, with its signing secret: shown this once, never again. */
+        CreatedWebhook: components["schemas"]["Webhook"] & {
+            /** @description The HMAC-SHA256 key of `X-Tandem-Signature`. */
+            secret: string;
+        };
+        /** @description One delivery as its hook's log shows it. */
+        Delivery: {
+            /**
+             * Format: int64
+             * @description Attempts made so far.
+             */
+            attempts: number;
+            /** Format: int64 */
+            created_at: number;
+            /** @description The event type (`ping` for a test ping). */
+            event: string;
+            /** Format: int64 */
+            finished_at?: number | null;
+            id: components["schemas"]["DeliveryId"];
+            /** @description Why the last attempt failed, when it did. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The HTTP status of the last attempt, when one was received.
+             */
+            last_status?: number | null;
+            /**
+             * Format: int64
+             * @description How long the last attempt took, in milliseconds.
+             */
+            latency_ms?: number | null;
+            /**
+             * Format: int64
+             * @description When the next attempt is due (pending deliveries).
+             */
+            next_at: number;
+            /** @description `pending`, `delivered` or `failed` (gave up after retrying). */
+            state: string;
+        };
+        /** @description One event's delivery to one webhook (the `X-Tandem-Delivery` header). */
+        DeliveryId: string;
         DiffView: {
             hunks: components["schemas"]["Hunk"][];
         };
@@ -1208,6 +1338,10 @@ export interface components {
             invited_by: components["schemas"]["UserId"];
             role: components["schemas"]["Role"];
         };
+        PingView: {
+            /** @description The ping's delivery (its `X-Tandem-Delivery`), to find in the log. */
+            delivery_id: string;
+        };
         /** @description The refresh token; the web app leaves it out and sends its session cookie instead. */
         RefreshRequest: {
             refresh_token?: string | null;
@@ -1397,6 +1531,28 @@ export interface components {
             kind: string;
             name?: string | null;
         };
+        /** @description One hook, never its secret. */
+        Webhook: {
+            /** Format: int64 */
+            created_at: number;
+            /**
+             * Format: int64
+             * @description When the hook was disabled for failing; nothing is queued for it any more.
+             */
+            disabled_at?: number | null;
+            /** @description The event types sent to it. */
+            events: string[];
+            /**
+             * Format: int64
+             * @description Deliveries in a row that failed after every retry (reset by any success).
+             */
+            failures: number;
+            id: components["schemas"]["WebhookId"];
+            url: string;
+            workspace_id: components["schemas"]["WorkspaceId"];
+        };
+        /** @description A workspace's webhook: a target URL and the event types sent to it. */
+        WebhookId: string;
         Word: {
             changed: boolean;
             text: string;
@@ -3930,6 +4086,313 @@ export interface operations {
             };
             /** @description last_owner */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedWebhook"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too_many_webhooks */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_field, webhook_target_refused */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_get_one: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                hook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                hook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_deliveries: {
+        parameters: {
+            query?: {
+                /** @description 1 to 100 (default 50). */
+                limit?: number;
+                /** @description Deliveries to skip, newest first (default 0). */
+                offset?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+                hook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Delivery"][];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhooks_ping: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                hook: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PingView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -85,6 +85,7 @@ pub enum Resource {
     Share,
     Link,
     Token,
+    Webhook,
 }
 
 impl std::fmt::Display for Resource {
@@ -96,6 +97,7 @@ impl std::fmt::Display for Resource {
             Resource::Share => "share",
             Resource::Link => "link",
             Resource::Token => "personal token",
+            Resource::Webhook => "webhook",
         })
     }
 }

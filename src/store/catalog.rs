@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::StoreError;
-use super::{admin::Admin, api_tokens::ApiTokens, audit::Audit, comments::Comments, versions::Versions};
+use super::{
+    admin::Admin, api_tokens::ApiTokens, audit::Audit, comments::Comments, versions::Versions, webhooks::Webhooks,
+};
 use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// A member's role in a workspace, or a share's role on one document. Ordered: each role
@@ -277,9 +279,9 @@ impl DocAccess {
 }
 
 /// The whole catalogue.
-pub trait Catalog: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit {}
+pub trait Catalog: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks {}
 
-impl<T: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit> Catalog for T {}
+impl<T: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks> Catalog for T {}
 
 /// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]

@@ -55,11 +55,12 @@ where
         (thread_id, comment_id, version_id): (Option<CommentId>, Option<CommentId>, Option<VersionId>),
         now: i64,
     ) -> Result<DocEvent, StoreError> {
-        let (seq,): (i64,) =
-            sqlx::query_as("UPDATE documents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq")
-                .bind(doc.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+        let (seq, ws): (i64, String) = sqlx::query_as(
+            "UPDATE documents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, workspace_id",
+        )
+        .bind(doc.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query(
             "INSERT INTO document_events (document_id, seq, kind, thread_id, comment_id, version_id, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -73,6 +74,18 @@ where
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // New comments and versions reach the workspace's webhooks, queued in this
+        // transaction (edits and deletions of comments stay in the document's stream).
+        let hooked = match kind {
+            EventKind::CommentCreated => {
+                Some(serde_json::json!({"document_id": doc, "thread_id": thread_id, "comment_id": comment_id}))
+            }
+            EventKind::VersionCreated => Some(serde_json::json!({"document_id": doc, "version_id": version_id})),
+            EventKind::CommentUpdated | EventKind::CommentDeleted => None,
+        };
+        if let Some(data) = hooked {
+            Self::enqueue_in(tx, &ws, kind.as_str(), &data, now).await?;
+        }
         sqlx::query("DELETE FROM document_events WHERE document_id = $1 AND seq <= $2")
             .bind(doc.as_str())
             .bind(seq - EVENTS_KEPT)

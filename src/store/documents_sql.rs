@@ -112,6 +112,8 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
+        let data = serde_json::json!({"document_id": doc.id, "title": doc.title, "owner_id": doc.owner_id});
+        Self::enqueue_in(&mut tx, doc.workspace_id.as_str(), "document.created", &data, now).await?;
         tx.commit().await?;
         let mut tags = doc.tags.clone();
         tags.sort();
@@ -244,16 +246,43 @@ where
     }
 
     async fn set_deleted(&self, id: &DocId, deleted_at: Option<i64>) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        // Only a document that was live is announced as deleted (trashing twice is quiet).
+        let trashed: Option<(String, String)> = match deleted_at {
+            Some(_) => {
+                sqlx::query_as("SELECT workspace_id, title FROM documents WHERE id = $1 AND deleted_at IS NULL")
+                    .bind(id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
         let done = sqlx::query("UPDATE documents SET deleted_at = $2 WHERE id = $1")
             .bind(id.as_str())
             .bind(deleted_at)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if let (Some((ws, title)), Some(at)) = (trashed, deleted_at) {
+            let data = serde_json::json!({"document_id": id, "title": title, "permanent": false});
+            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, at).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn purge_document(&self, id: &DocId) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
+        // A document deleted for good straight from the live list is announced here; one
+        // already in the trash was announced when it went there.
+        let live: Option<(String, String)> =
+            sqlx::query_as("SELECT workspace_id, title FROM documents WHERE id = $1 AND deleted_at IS NULL")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((ws, title)) = live {
+            let data = serde_json::json!({"document_id": id, "title": title, "permanent": true});
+            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, crate::store::catalog::now_ms()).await?;
+        }
         sqlx::query("DELETE FROM doc_updates WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_snapshots WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_contributors WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;

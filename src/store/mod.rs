@@ -23,6 +23,8 @@ mod sql;
 mod sqlite;
 pub mod versions;
 mod versions_sql;
+pub mod webhooks;
+mod webhooks_sql;
 pub mod writer;
 
 use std::sync::Arc;

@@ -110,6 +110,8 @@ struct Fresh {
     version_id: String,
     /// One of the owner's personal tokens, made for the cells that need one.
     token_id: String,
+    /// A webhook of the workspace, made for the cells that need one.
+    hook_id: String,
 }
 
 impl World {
@@ -164,6 +166,7 @@ impl World {
             edit_link: edit_link["token"].as_str().unwrap().to_owned(),
             invitation_id: inv["id"].as_str().unwrap().to_owned(),
             token_id: String::new(),
+            hook_id: String::new(),
         }
     }
 
@@ -172,6 +175,27 @@ impl World {
         let (status, made) = self.api.post("/api/v1/users/me/tokens", &self.owner.token, body).await;
         assert_eq!(status, 201, "{made}");
         made["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A webhook of the workspace (to a loopback port nothing listens on).
+    async fn hook_id(&self) -> String {
+        let body = json!({"url": "http://127.0.0.1:9/hook", "events": ["document.created"]});
+        let (status, made) =
+            self.api.post(&format!("/api/v1/workspaces/{}/webhooks", self.ws), &self.owner.token, body).await;
+        assert_eq!(status, 201, "{made}");
+        made["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Deletes every webhook of the workspace, so cells never meet its bound.
+    async fn clear_hooks(&self) {
+        let path = format!("/api/v1/workspaces/{}/webhooks", self.ws);
+        let (status, hooks) = self.api.get(&path, &self.owner.token).await;
+        assert_eq!(status, 200, "{hooks}");
+        for hook in hooks.as_array().unwrap() {
+            let one = format!("{path}/{}", hook["id"].as_str().unwrap());
+            let (status, _) = self.api.call(Method::DELETE, &one, Some(&self.owner.token), None).await;
+            assert_eq!(status, 204);
+        }
     }
 
     async fn request(&self, who: Who, fresh: &Fresh, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
@@ -638,6 +662,52 @@ fn cases() -> Vec<Case> {
             None,
         ),
         case("workspace audit", Scope::Workspace, MANAGERS, 200, Method::GET, "/api/v1/workspaces/{ws}/audit", None),
+        case("list webhooks", Scope::Workspace, MANAGERS, 200, Method::GET, "/api/v1/workspaces/{ws}/webhooks", None),
+        case(
+            "make a webhook",
+            Scope::Workspace,
+            MANAGERS,
+            201,
+            Method::POST,
+            "/api/v1/workspaces/{ws}/webhooks",
+            Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["document.created"]})),
+        ),
+        case(
+            "get a webhook",
+            Scope::Workspace,
+            MANAGERS,
+            200,
+            Method::GET,
+            "/api/v1/workspaces/{ws}/webhooks/{hook}",
+            None,
+        ),
+        case(
+            "webhook deliveries",
+            Scope::Workspace,
+            MANAGERS,
+            200,
+            Method::GET,
+            "/api/v1/workspaces/{ws}/webhooks/{hook}/deliveries",
+            None,
+        ),
+        case(
+            "ping a webhook",
+            Scope::Workspace,
+            MANAGERS,
+            202,
+            Method::POST,
+            "/api/v1/workspaces/{ws}/webhooks/{hook}/ping",
+            None,
+        ),
+        case(
+            "delete a webhook",
+            Scope::Workspace,
+            MANAGERS,
+            204,
+            Method::DELETE,
+            "/api/v1/workspaces/{ws}/webhooks/{hook}",
+            None,
+        ),
     ]
 }
 
@@ -651,11 +721,17 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{thread}", &f.thread_id)
         .replace("{version}", &f.version_id)
         .replace("{token_id}", &f.token_id)
+        .replace("{hook}", &f.hook_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {
     // The owner sets up every cell: far more requests than a person makes in a minute.
-    let server = server_with(db, |c| c.api.max_requests_per_user_per_minute = 0).await;
+    // Webhook cells register a loopback target.
+    let server = server_with(db, |c| {
+        c.api.max_requests_per_user_per_minute = 0;
+        c.webhooks.webhook_allow_private = true;
+    })
+    .await;
     let w = world(&server).await;
     let mut failures = Vec::new();
     let mut cells = 0;
@@ -664,6 +740,9 @@ async fn every_role_against_every_endpoint(db: Db) {
             let mut fresh = w.fresh_doc().await;
             if case.path.contains("{token_id}") {
                 fresh.token_id = w.owner_token_id().await;
+            }
+            if case.path.contains("{hook}") {
+                fresh.hook_id = w.hook_id().await;
             }
             if case.trashed {
                 let (s, _) = w
@@ -694,6 +773,9 @@ async fn every_role_against_every_endpoint(db: Db) {
                     assert_eq!(w.api.call(Method::POST, &p, Some(root), None).await.0, 204);
                 }
                 _ => {}
+            }
+            if case.path.contains("/webhooks") {
+                w.clear_hooks().await;
             }
         }
     }

@@ -26,3 +26,4 @@ mod startup;
 mod store;
 mod tokens;
 mod versions;
+mod webhooks;

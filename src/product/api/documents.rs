@@ -315,6 +315,8 @@ async fn patch(
         .update_document(&doc.id, title.as_deref(), tags.as_deref(), req.is_template, now_ms())
         .await?
         .ok_or_else(|| not_found(Resource::Document))?;
+    // Committed: webhooks hear of it with the content edits (`document.updated`, debounced).
+    app.hooks.changes.touch(&doc.id);
     Ok(Json(DocumentView { document, role }))
 }
 

@@ -93,6 +93,7 @@ error_codes! {
     /// No such version of that document.
     VersionNotFound = "version_not_found", NOT_FOUND;
     TokenNotFound = "token_not_found", NOT_FOUND;
+    WebhookNotFound = "webhook_not_found", NOT_FOUND;
     RouteNotFound = "route_not_found", NOT_FOUND;
     AssetNotFound = "asset_not_found", NOT_FOUND;
     WebAppMissing = "web_app_missing", NOT_FOUND;
@@ -109,6 +110,11 @@ error_codes! {
     /// The document keeps as many named versions as it may.
     TooManyVersions = "too_many_versions", CONFLICT;
     TooManyTokens = "too_many_tokens", CONFLICT;
+    /// The workspace holds as many webhooks as it may.
+    TooManyWebhooks = "too_many_webhooks", CONFLICT;
+    /// A webhook's URL resolves to a private, loopback or otherwise internal address
+    /// (allowed only with `--webhook-allow-private`), or does not resolve.
+    WebhookTargetRefused = "webhook_target_refused", UNPROCESSABLE_ENTITY;
     InvitationExpired = "invitation_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
@@ -198,6 +204,7 @@ impl From<AccessError> for ApiError {
                 Resource::Workspace => ErrorCode::WorkspaceNotFound,
                 Resource::User => ErrorCode::UserNotFound,
                 Resource::Token => ErrorCode::TokenNotFound,
+                Resource::Webhook => ErrorCode::WebhookNotFound,
                 Resource::Share | Resource::Link => ErrorCode::NotFound,
             },
             AccessError::Forbidden(_) | AccessError::LinkOnly => ErrorCode::Forbidden,

@@ -18,6 +18,7 @@ pub mod shares;
 pub mod tokens;
 pub mod users;
 pub mod versions;
+pub mod webhooks;
 pub mod workspaces;
 
 use axum::Router;
@@ -36,7 +37,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"), (name = "webhooks"))
 )]
 struct ApiDoc;
 
@@ -69,6 +70,7 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(versions::router())
         .merge(admin::router())
         .merge(audit::router())
+        .merge(webhooks::router())
         .split_for_parts();
     let doc = unique_operation_ids(doc);
     let json = doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));

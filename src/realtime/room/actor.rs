@@ -29,6 +29,7 @@ use crate::realtime::bus::{Bus, BusEvent, Subscription};
 use crate::store::versions::{NewVersion, VersionKind};
 use crate::store::writer::{Committed, Writer};
 use crate::store::{Store, StoreError, StoredDoc};
+use crate::webhooks::Changes;
 
 /// What every room actor shares.
 pub(crate) struct Shared {
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     pub bus: Arc<Bus>,
     pub writer: Writer,
     pub config: RoomConfig,
+    /// Documents changed since webhooks last heard (`document.updated`, debounced).
+    pub changes: Arc<Changes>,
     pub rooms: DashMap<DocId, RoomHandle>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,
@@ -312,9 +315,13 @@ impl RoomActor {
                 }
                 Effect::Persist { seq, update, author } => {
                     let committed = self.shared.writer.append(self.doc_id.clone(), update, author).await;
+                    let (changes, doc) = (self.shared.changes.clone(), self.doc_id.clone());
                     self.commits.push_back(
                         async move {
                             let committed = committed.await.unwrap_or_else(|_| Err(Arc::new(StoreError::WriterGone)));
+                            if committed.is_ok() {
+                                changes.touch(&doc);
+                            }
                             (seq, committed)
                         }
                         .boxed(),

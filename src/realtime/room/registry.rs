@@ -19,6 +19,7 @@ use crate::ids::{ConnId, DocId, UserId};
 use crate::realtime::bus::Bus;
 use crate::store::Store;
 use crate::store::writer::Writer;
+use crate::webhooks::Changes;
 
 /// Finds or starts the actor of a document. Cheap to clone.
 #[derive(Clone)]
@@ -31,11 +32,13 @@ impl Rooms {
         store: Arc<dyn Store>,
         bus: Arc<Bus>,
         config: RoomConfig,
+        changes: Arc<Changes>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {
         let writer = Writer::spawn(store.clone(), &tracker);
-        Rooms { shared: Arc::new(Shared { store, bus, writer, config, rooms: DashMap::new(), tracker, shutdown }) }
+        let rooms = DashMap::new();
+        Rooms { shared: Arc::new(Shared { store, bus, writer, config, changes, rooms, tracker, shutdown }) }
     }
 
     /// How many documents are live in memory on this node.
