@@ -133,6 +133,8 @@ pub struct AuditEvent {
     /// `None` for failed logins of unknown emails.
     #[schema(value_type = Option<String>)]
     pub actor_id: Option<UserId>,
+    /// The actor's name now; `None` without an actor or once their account is gone.
+    pub actor_name: Option<String>,
     /// A stable dotted name (`auth.login`, `share.created`, `admin.user_disabled`, …).
     #[schema(value_type = String)]
     pub action: AuditAction,

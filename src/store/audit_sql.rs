@@ -15,6 +15,7 @@ struct EventRow {
     id: i64,
     at: i64,
     actor_id: Option<String>,
+    actor_name: Option<String>,
     action: String,
     target_kind: Option<String>,
     target_id: Option<String>,
@@ -33,6 +34,7 @@ impl TryFrom<EventRow> for AuditEvent {
             id: r.id,
             at: r.at,
             actor_id: r.actor_id.map(UserId::new),
+            actor_name: r.actor_name,
             action,
             target_kind: r.target_kind,
             target_id: r.target_id,
@@ -91,28 +93,30 @@ where
 
     async fn audit_events(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
         let mut qb = sqlx::QueryBuilder::<DB>::new(
-            "SELECT id, at, actor_id, action, target_kind, target_id, workspace_id, address, detail
-             FROM audit_log WHERE 1 = 1",
+            // The actor's name as it is now (none once the account is deleted).
+            "SELECT a.id, a.at, a.actor_id, u.name AS actor_name, a.action, a.target_kind, a.target_id,
+                    a.workspace_id, a.address, a.detail
+             FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id WHERE 1 = 1",
         );
         if let Some(ws) = &q.workspace {
-            qb.push(" AND workspace_id = ");
+            qb.push(" AND a.workspace_id = ");
             qb.push_bind(ws.as_str().to_owned());
         }
         if let Some(action) = q.action {
-            qb.push(" AND action = ");
+            qb.push(" AND a.action = ");
             qb.push_bind(action.as_str().to_owned());
         }
         if let Some(actor) = &q.actor {
-            qb.push(" AND actor_id = ");
+            qb.push(" AND a.actor_id = ");
             qb.push_bind(actor.as_str().to_owned());
         }
-        for (clause, value) in [(" AND at >= ", q.since), (" AND at < ", q.until), (" AND id < ", q.before_id)] {
+        for (clause, value) in [(" AND a.at >= ", q.since), (" AND a.at < ", q.until), (" AND a.id < ", q.before_id)] {
             if let Some(v) = value {
                 qb.push(clause);
                 qb.push_bind(v);
             }
         }
-        qb.push(" ORDER BY id DESC LIMIT ");
+        qb.push(" ORDER BY a.id DESC LIMIT ");
         qb.push_bind(i64::from(q.limit));
         let rows: Vec<EventRow> = qb.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter().map(TryInto::try_into).collect()

@@ -139,6 +139,8 @@ async fn every_audited_action_is_recorded_with_actor_target_and_address(db: Db) 
     assert!(failed[0]["actor_id"].is_null(), "{}", failed[0]);
     assert_eq!(failed[0]["detail"], json!({"email": "ghost@example.com", "reason": "invalid_credentials"}));
     assert_eq!(failed[1]["actor_id"], ann.id.as_str());
+    // Each row names its actor as they are called now.
+    assert_eq!((failed[0]["actor_name"].as_str(), failed[1]["actor_name"].as_str()), (None, Some("ann")));
     // Signups are not logins: one auth.login only.
     assert_eq!(events(&page).iter().filter(|e| e["action"] == "auth.login").count(), 1);
 }
