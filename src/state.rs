@@ -37,6 +37,8 @@ pub struct AppState {
     pub renderer: Arc<Renderer>,
     /// KiB of large frames that may be in the writers at once (see `socket::write`).
     pub large_frames: Arc<FrameBudget>,
+    /// The users whose account export is being written on this node (one each).
+    pub exports: Arc<dashmap::DashSet<crate::ids::UserId>>,
     /// Cancelled when the server shuts down: long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -211,13 +211,17 @@ async fn personal_token(app: &AppState, secret: &str) -> Result<ApiToken, Access
 }
 
 /// Checks again that a connection's bearer token is still good (not expired, not
-/// revoked), without recording a use.
+/// revoked, its account not deleted), without recording a use.
 pub async fn recheck_token(app: &AppState, token: &str) -> Result<(), AccessError> {
     if personal::is_personal(token) {
-        personal_token(app, token).await.map(drop)
-    } else {
-        verify_bearer(app, token).await.map(drop).map_err(Into::into)
+        return personal_token(app, token).await.map(drop);
     }
+    if let Bearer::Local(user) = verify_bearer(app, token).await?
+        && app.store.user(&user).await?.is_none()
+    {
+        return Err(AccessError::Auth(AuthError::InvalidToken("the account was deleted".into())));
+    }
+    Ok(())
 }
 
 pub async fn link_of_token(app: &AppState, token: &str) -> Result<Link, AccessError> {
