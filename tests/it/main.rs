@@ -6,8 +6,10 @@
 #[macro_use]
 mod common;
 
+mod account;
 mod api;
 mod authz;
+mod changes;
 mod cluster;
 mod comments;
 mod crash;
@@ -19,6 +21,7 @@ mod ops;
 mod outage;
 mod per_address;
 mod presence;
+mod profiles;
 mod rooms;
 mod startup;
 mod store;
