@@ -93,6 +93,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Documents created, changed (metadata or content), trashed, deleted, or whose access
+         *     the caller gained or lost, since `since`, oldest first.
+         */
+        get: operations["changes_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/documents": {
         parameters: {
             query?: never;
@@ -531,6 +551,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's profile. */
+        get: operations["users_get_me"];
+        put?: never;
+        post?: never;
+        /** Deletes the caller's account for good. See the module's documentation for what goes. */
+        delete: operations["users_delete_me"];
+        options?: never;
+        head?: never;
+        /** Changes the caller's name and/or avatar; answers the whole profile. */
+        patch: operations["users_patch_me"];
+        trace?: never;
+    };
+    "/api/v1/users/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A zip of every document the caller can read, as Markdown, with `manifest.json`. */
+        get: operations["users_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/me/notifications": {
         parameters: {
             query?: never;
@@ -616,6 +672,26 @@ export interface paths {
          *     connections opened with it close (4401).
          */
         delete: operations["users_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Another user's name and avatar, for someone who shares a workspace or a document with
+         *     them; to anyone else the user does not exist (404, never 403).
+         */
+        get: operations["users_get_user"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -771,6 +847,35 @@ export interface components {
             id: components["schemas"]["UserId"];
             name: string;
         };
+        /** @description One document's change; the document's fields are set for `upserted` only. */
+        ChangeView: {
+            /** Format: int64 */
+            created_at?: number | null;
+            /**
+             * Format: int64
+             * @description Set while it is in the trash.
+             */
+            deleted_at?: number | null;
+            document_id: string;
+            is_template?: boolean | null;
+            kind: components["schemas"]["DocumentChangeKind"];
+            owner_id?: string | null;
+            tags?: string[] | null;
+            title?: string | null;
+            /**
+             * Format: int64
+             * @description When its metadata or content last changed.
+             */
+            updated_at?: number | null;
+            workspace_id?: string | null;
+        };
+        ChangesView: {
+            changes: components["schemas"]["ChangeView"][];
+            /** @description Another page is waiting: ask again from `next` now. */
+            more: boolean;
+            /** @description The cursor to ask from next time. */
+            next: string;
+        };
         /** @description A comment: a thread's first message (the thread has its id) or a reply. */
         CommentId: string;
         /** @description Exactly one of `body` (your own message) and `resolved` (a thread). */
@@ -832,6 +937,10 @@ export interface components {
             /** @description `Authorization: Bearer <token>`, or `?token=` on a WebSocket. */
             token: string;
         };
+        DeleteAccount: {
+            /** @description The account's password; accounts without one sign in again instead. */
+            password?: string | null;
+        };
         DiffView: {
             hunks: components["schemas"]["Hunk"][];
         };
@@ -852,6 +961,8 @@ export interface components {
             updated_at: number;
             workspace_id: components["schemas"]["WorkspaceId"];
         };
+        /** @enum {string} */
+        DocumentChangeKind: "upserted" | "deleted" | "removed";
         DocumentItem: components["schemas"]["Document"] & {
             /**
              * Format: double
@@ -1036,6 +1147,33 @@ export interface components {
             /** @description The member who sent it; it is revoked when they lose the right to invite. */
             invited_by: components["schemas"]["UserId"];
             role: components["schemas"]["Role"];
+        };
+        /** @description A user's own view of their account. */
+        Profile: {
+            avatar_url?: string | null;
+            /** Format: int64 */
+            created_at: number;
+            email?: string | null;
+            /**
+             * @description Whether the account signs in with a password (accounts of an identity provider
+             *     have none).
+             */
+            has_password: boolean;
+            id: string;
+            name: string;
+        };
+        /** @description Any of the two; what is absent stays as it is. */
+        ProfilePatch: {
+            /** @description An `https://` (or `http://`) URL of at most 2048 bytes; `null` removes the avatar. */
+            avatar_url?: string | null;
+            /** @description 1 to 100 characters. */
+            name?: string | null;
+        };
+        /** @description Another user as the people they work with see them: never their email. */
+        PublicProfile: {
+            avatar_url?: string | null;
+            id: string;
+            name: string;
         };
         /** @description The refresh token; the web app leaves it out and sends its session cookie instead. */
         RefreshRequest: {
@@ -1407,6 +1545,56 @@ export interface operations {
             };
             /** @description rate_limited */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    changes_changes: {
+        parameters: {
+            query?: {
+                /** @description The `next` of the previous page; left out, every document the caller can see. */
+                since?: string;
+                /** @description Changes per page, 1 to 500 (default 100). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangesView"];
+                };
+            };
+            /** @description invalid_cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description cursor_expired */
+            410: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2774,6 +2962,195 @@ export interface operations {
             };
         };
     };
+    users_get_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_delete_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccount"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description wrong_password, reauthentication_required, session_required */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description last_owner */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_patch_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProfilePatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description export_running */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     notifications_list: {
         parameters: {
             query?: {
@@ -3015,6 +3392,43 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    users_get_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PublicProfile"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

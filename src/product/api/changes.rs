@@ -50,7 +50,7 @@ pub struct ChangesQuery {
 
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum Kind {
+pub enum DocumentChangeKind {
     Upserted,
     Deleted,
     Removed,
@@ -61,7 +61,7 @@ pub enum Kind {
 pub struct ChangeView {
     #[schema(value_type = String)]
     pub document_id: DocId,
-    pub kind: Kind,
+    pub kind: DocumentChangeKind,
     pub title: Option<String>,
     #[schema(value_type = Option<String>)]
     pub workspace_id: Option<WorkspaceId>,
@@ -91,8 +91,8 @@ impl From<Change> for ChangeView {
             deleted_at: None,
         };
         match c.kind {
-            ChangeKind::Deleted => empty(Kind::Deleted),
-            ChangeKind::Removed => empty(Kind::Removed),
+            ChangeKind::Deleted => empty(DocumentChangeKind::Deleted),
+            ChangeKind::Removed => empty(DocumentChangeKind::Removed),
             ChangeKind::Upserted { document: d, updated_at } => ChangeView {
                 title: Some(d.title),
                 workspace_id: Some(d.workspace_id),
@@ -102,7 +102,7 @@ impl From<Change> for ChangeView {
                 created_at: Some(d.created_at),
                 updated_at: Some(updated_at),
                 deleted_at: d.deleted_at,
-                ..empty(Kind::Upserted)
+                ..empty(DocumentChangeKind::Upserted)
             },
         }
     }
