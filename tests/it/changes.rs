@@ -13,6 +13,11 @@ use common::Client;
 use common::api::{Api, Db, server, server_with};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tandem::config::SqliteSync;
+use tandem::ids::DocId;
+use tandem::store::catalog::{NewDocument, NewUser, now_ms};
+use tandem::store::changes::{ChangeCursor, ChangeKind, ChangesPage, ChangesRead};
+use tandem::store;
 
 use crate::profiles::join;
 
@@ -20,6 +25,7 @@ on_both_databases!(
     the_feed_reports_every_kind_of_change,
     pages_neither_miss_nor_repeat_while_documents_change,
     foreign_and_expired_cursors_are_refused,
+    a_change_committing_late_is_not_skipped,
 );
 
 /// One page: its changes, `next` and `more`.
@@ -248,4 +254,126 @@ async fn foreign_and_expired_cursors_are_refused(db: Db) {
     let (_, fresh) = drain(&api, &bob.token, None).await;
     let (status, _) = api.get(&format!("/api/v1/changes?since={fresh}"), &bob.token).await;
     assert_eq!(status, 200);
+}
+
+/// The outbox property, against the store: a change that takes its number first but
+/// commits last (a transaction held open) is still read after the cursor handed out
+/// while it was in flight. On Postgres the later change commits first and is held back
+/// until the earlier one ends; on SQLite the later one waits for the write lock.
+async fn a_change_committing_late_is_not_skipped(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", dir.path().join("t.db").display()),
+        Db::Postgres => common::pg::fresh_database().await,
+    };
+    let store = store::open(&url, SqliteSync::Normal).await.unwrap();
+    let new_user =
+        NewUser { email: Some("ann@example.com".into()), name: "ann".into(), password_hash: None, external: None };
+    let ann = store.create_user(new_user).await.unwrap();
+    let ws = store.create_workspace("w", &ann.id, false).await.unwrap();
+    let mut ids = Vec::new();
+    for title in ["first", "second"] {
+        let id = DocId::random();
+        let doc = NewDocument {
+            id: id.clone(),
+            workspace_id: ws.id.clone(),
+            title: title.into(),
+            owner_id: ann.id.clone(),
+            tags: vec![],
+        };
+        store.create_document(&doc).await.unwrap();
+        ids.push(id);
+    }
+    let read = |since: ChangeCursor| {
+        let (store, user) = (store.clone(), ann.id.clone());
+        async move {
+            match store.changes_since(&user, &since, 100).await.unwrap() {
+                ChangesRead::Page(page) => page,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let titles = |page: &ChangesPage| -> Vec<(DocId, String)> {
+        page.changes
+            .iter()
+            .filter_map(|c| match &c.kind {
+                ChangeKind::Upserted { document, .. } => Some((c.document_id.clone(), document.title.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let start = read(ChangeCursor::start()).await.next;
+
+    // A transaction renames the first document and stays open.
+    let late = match db {
+        Db::Sqlite => Late::Sqlite(begin_rename_sqlite(&url, &ids[0]).await),
+        Db::Postgres => Late::Postgres(begin_rename_postgres(&url, &ids[0]).await),
+    };
+    // Meanwhile the second is renamed through the store.
+    let early = {
+        let (store, id) = (store.clone(), ids[1].clone());
+        tokio::spawn(async move { store.update_document(&id, Some("early"), None, None, now_ms()).await.unwrap() })
+    };
+    if matches!(db, Db::Postgres) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !early.is_finished() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("the second rename commits while the first is open");
+    } else {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let during = read(start).await;
+    assert!(!titles(&during).iter().any(|(_, t)| t == "late"), "an uncommitted change is not visible");
+    late.commit().await;
+    early.await.unwrap();
+
+    let after = read(during.next.clone()).await;
+    let mut seen = titles(&during);
+    seen.extend(titles(&after));
+    let last = |id: &DocId| seen.iter().rev().find(|(d, _)| d == id).map(|(_, t)| t.clone());
+    assert_eq!(
+        last(&ids[0]).as_deref(),
+        Some("late"),
+        "the change that committed last is read after the cursor: {seen:?}"
+    );
+    assert_eq!(last(&ids[1]).as_deref(), Some("early"), "{seen:?}");
+}
+
+enum Late {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Late {
+    async fn commit(self) {
+        match self {
+            Late::Sqlite(tx) => tx.commit().await.unwrap(),
+            Late::Postgres(tx) => tx.commit().await.unwrap(),
+        }
+    }
+}
+
+async fn begin_rename_sqlite(url: &str, id: &DocId) -> sqlx::Transaction<'static, sqlx::Sqlite> {
+    let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    sqlx::query("UPDATE documents SET title = 'late', updated_at = updated_at + 1 WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
+}
+
+async fn begin_rename_postgres(url: &str, id: &DocId) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("UPDATE documents SET title = 'late', updated_at = updated_at + 1 WHERE id = $1")
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
 }
