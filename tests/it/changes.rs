@@ -15,9 +15,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tandem::config::SqliteSync;
 use tandem::ids::DocId;
+use tandem::store;
 use tandem::store::catalog::{NewDocument, NewUser, now_ms};
 use tandem::store::changes::{ChangeCursor, ChangeKind, ChangesPage, ChangesRead};
-use tandem::store;
 
 use crate::profiles::join;
 

@@ -1,12 +1,11 @@
-//! `GET /api/v1/users/me/export`: every document the caller can read (in the workspaces
-//! they are a member of, and shared with them) as Markdown files in a zip, with a
-//! `manifest.json` naming each one's title, tags, workspace, place in the archive, times
-//! and comment threads. The archive is streamed: written on a blocking thread one
-//! document at a time into a bounded channel the response reads, so memory holds about
-//! one document whatever the account's size. One export per user at a time (429
-//! `export_running` meanwhile). The text is read from the store (everything durable),
-//! without opening a room per document.
-
+//! `GET /api/v1/users/me/export`: every live document the caller can read (in the
+//! workspaces they are a member of, and shared with them; not the trash) as Markdown
+//! files in a zip, with a `manifest.json` naming each one's title, tags, workspace, place
+//! in the archive, times and comment threads. The archive is streamed: written on a
+//! blocking thread one document at a time into a bounded channel the response reads, so
+//! memory holds about one document whatever the account's size. One export per user at
+//! a time (429 `export_running` meanwhile). The text is read from the store (everything
+//! durable), without opening a room per document.
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
