@@ -105,12 +105,15 @@ pub async fn run(
         jwks,
         renderer: Arc::new(renderer(&config.api)),
         large_frames: Arc::new(socket::FrameBudget::new(config.socket.large_frame_budget)),
+        exports: Arc::default(),
         shutdown: root.child_token(),
         started_at: std::time::Instant::now(),
         config: Arc::new(config),
     };
     tokio::spawn(thin_versions(state.store.clone(), state.config.room.version_retention.clone(), root.child_token()));
     tokio::spawn(prune_audit(state.store.clone(), state.config.auth.audit_retention_days, root.child_token()));
+    let retention = state.config.api.changes_retention;
+    tokio::spawn(api::changes::prune(state.store.clone(), retention, root.child_token()));
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {

@@ -42,6 +42,8 @@ pub struct AppState {
     pub large_frames: Arc<FrameBudget>,
     /// When this node started serving (system info's uptime).
     pub started_at: std::time::Instant,
+    /// The users whose account export is being written on this node (one each).
+    pub exports: Arc<dashmap::DashSet<crate::ids::UserId>>,
     /// Cancelled when the server shuts down: long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

@@ -1,7 +1,8 @@
 // @tandem/client: what an application needs to work with a Tandem server. A typed REST
 // client (its types generated from the server's own OpenAPI document), a session that
 // keeps its access token fresh, live documents over y-websocket or Hocuspocus, comments,
-// version history, templates, and a document's live events.
+// version history, templates, a document's live events, and the account (profile and
+// the changes feed).
 
 import createFetchClient, { type Client, type Middleware } from 'openapi-fetch'
 import type { paths } from './schema.js'
@@ -10,6 +11,7 @@ import type { OpenDocument, OpenOptions, WebsocketDocument } from './documents.j
 import { Comments } from './comments.js'
 import { Versions } from './versions.js'
 import { Templates } from './templates.js'
+import { Account } from './account.js'
 import { readEvents, type DocumentEvent, type EventsOptions } from './events.js'
 
 export { Session, TandemError, type SessionOptions, type Tokens, type User } from './session.js'
@@ -20,6 +22,7 @@ export type { paths, components } from './schema.js'
 export { Comments, type Anchor, type Author, type Comment, type NewAnchor, type NewThread, type Notification, type Thread } from './comments.js'
 export { Versions, type Against, type Diff, type DiffLine, type DiffWord, type Hunk, type Restored, type Version, type VersionContent, type VersionPage } from './versions.js'
 export { Templates, type DocumentPage, type DocumentView, type FromTemplate } from './templates.js'
+export { Account, type Change, type ChangesPage, type Profile, type ProfileChange, type PublicProfile } from './account.js'
 export { SseParser, type AccessChangedEvent, type AccessRevokedEvent, type CommentEvent, type DocumentEvent, type EventsOptions, type ResetEvent, type SseFrame, type VersionEvent } from './events.js'
 
 export interface TandemOptions {
@@ -46,6 +49,8 @@ export class Tandem {
   readonly versions: Versions
   /** Documents offered as starting points: mark, list, create from one. */
   readonly templates: Templates
+  /** The caller's profile, the people they work with, and the changes feed. */
+  readonly account: Account
   readonly #fetch: typeof fetch
 
   constructor (opts: TandemOptions) {
@@ -57,6 +62,7 @@ export class Tandem {
     this.comments = new Comments(this.api)
     this.versions = new Versions(this.api)
     this.templates = new Templates(this.api)
+    this.account = new Account(this.api)
     this.#fetch = fetchFn
   }
 

@@ -30,4 +30,8 @@ pub struct ApiConfig {
     /// Memory for rendered documents kept for reuse (by document and ETag), in bytes.
     #[arg(long, env = "TANDEM_RENDER_CACHE_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub render_cache_bytes: usize,
+    /// How long the changes feed keeps records of deleted documents and lost access; a
+    /// client whose cursor is older lists everything again (410 `cursor_expired`).
+    #[arg(long, env = "TANDEM_CHANGES_RETENTION", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub changes_retention: Duration,
 }

@@ -9,7 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::identity::Principal;
-use crate::identity::accounts::{AccountError, ensure_enabled};
+use crate::identity::accounts::AccountError;
 use crate::identity::personal;
 use crate::identity::tokens::{Access, AuthError, TokenKind};
 use crate::ids::{DocId, UserId, WorkspaceId};
@@ -188,8 +188,18 @@ pub async fn user_of_token(app: &AppState, token: &str) -> Result<UserId, Access
         Bearer::Local(user) => user,
         Bearer::External(identity) => crate::identity::accounts::provision_external(app, identity).await?,
     };
-    ensure_enabled(app, &user).await?;
+    in_good_standing(app, &user).await?;
     Ok(user)
+}
+
+/// Refuses the tokens of a disabled account and of a deleted one (a token outlives its
+/// account until it expires): one primary-key read, so either applies at once everywhere.
+async fn in_good_standing(app: &AppState, user: &UserId) -> Result<(), AccessError> {
+    match app.store.standing(user).await? {
+        None => Err(AccessError::Auth(AuthError::InvalidToken("the account was deleted".into()))),
+        Some(standing) if standing.disabled_at.is_some() => Err(AccountError::AccountDisabled.into()),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The caller a bearer token stands for: a personal token (live; its use recorded) or
@@ -211,12 +221,12 @@ async fn personal_token(app: &AppState, secret: &str) -> Result<ApiToken, Access
     if token.expired(crate::store::catalog::now_ms()) {
         return Err(invalid("personal token expired"));
     }
-    ensure_enabled(app, &token.user_id).await?;
+    in_good_standing(app, &token.user_id).await?;
     Ok(token)
 }
 
 /// Checks again that a connection's bearer token is still good (not expired, not
-/// revoked, its user not disabled), without recording a use.
+/// revoked, its user neither disabled nor deleted), without recording a use.
 pub async fn recheck_token(app: &AppState, token: &str) -> Result<(), AccessError> {
     if personal::is_personal(token) {
         personal_token(app, token).await.map(drop)

@@ -27,6 +27,9 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     const NOW: &'static str;
     /// One row, one BIGINT: the database's size in bytes.
     const DATABASE_BYTES: &'static str;
+    /// A query answering the changes feed's horizon: every change numbered below it is
+    /// committed (or never will be), and any committing later is numbered at or above it.
+    const CHANGE_HORIZON: &'static str;
 
     /// Serialises changes to a workspace's membership until the transaction ends;
     /// statements after it see what the previous holder committed.
@@ -49,7 +52,8 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
 
     /// Appends updates (of any documents) in one transaction, in as few round trips as
     /// the backend allows: the hot path of every edit. `authors` (distinct) are recorded
-    /// as contributors in the same transaction.
+    /// as contributors in the same transaction, and so is each document's content change
+    /// for the changes feed (once per document per batch, durable with the rows).
     fn append(
         pool: &Pool<Self>,
         batch: &[(DocId, Bytes)],
@@ -75,4 +79,13 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
 /// common sqlx trait.
 pub trait RowsAffected {
     fn rows_affected(&self) -> u64;
+}
+
+/// The documents of a batch, each once, in id order (so concurrent appends on different
+/// nodes lock their feed rows in the same order and never deadlock).
+pub(super) fn distinct_docs(batch: &[(DocId, Bytes)]) -> Vec<&str> {
+    let mut docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
+    docs.sort_unstable();
+    docs.dedup();
+    docs
 }

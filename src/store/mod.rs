@@ -12,6 +12,8 @@ pub mod audit;
 mod audit_sql;
 pub mod catalog;
 mod catalog_sql;
+pub mod changes;
+mod changes_sql;
 pub mod comments;
 mod comments_rows;
 mod comments_sql;
@@ -19,6 +21,8 @@ mod dialect;
 mod documents_sql;
 mod error;
 mod postgres;
+pub mod profiles;
+mod profiles_sql;
 mod sql;
 mod sqlite;
 pub mod versions;
@@ -65,8 +69,9 @@ pub struct Compaction {
 }
 
 #[async_trait]
-/// Document state (this trait) and the catalogue around it ([`catalog::Catalog`]).
-pub trait Store: catalog::Catalog {
+/// Document state (this trait) and the catalogue around it ([`catalog::Catalog`], with
+/// [`profiles::Profiles`] and the [`changes::Changes`] feed).
+pub trait Store: catalog::Catalog + profiles::Profiles + changes::Changes {
     /// The snapshot and the log rows after it, read consistently.
     async fn load_doc(&self, doc: &DocId) -> Result<StoredDoc, StoreError>;
 

@@ -8,7 +8,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 
 use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
-use super::dialect::{Dialect, RowsAffected};
+use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
 use crate::ids::{DocId, UserId, WorkspaceId};
 
@@ -33,6 +33,8 @@ impl Dialect for Postgres {
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const NOW: &'static str = "now()";
     const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
+    /// The oldest transaction still running, as of this snapshot.
+    const CHANGE_HORIZON: &'static str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 
     /// A row lock on the workspace.
     async fn lock_workspace(tx: &mut PgConnection, ws: &WorkspaceId) -> Result<(), StoreError> {
@@ -63,33 +65,29 @@ impl Dialect for Postgres {
         Ok(())
     }
 
-    /// One statement for the whole batch (one round trip, and one implicit transaction).
+    /// One statement for the whole batch (one round trip, and one implicit transaction):
+    /// the log rows, each document's content change for the feed, and the authors.
     async fn append(pool: &PgPool, batch: &[(DocId, Bytes)], authors: &[(DocId, UserId)]) -> Result<(), StoreError> {
         let docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
         let datas: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_ref()).collect();
-        if authors.is_empty() {
-            sqlx::query(
-                "INSERT INTO doc_updates (doc_id, data)
-                 SELECT * FROM UNNEST($1::text[], $2::bytea[])",
-            )
-            .bind(&docs)
-            .bind(&datas)
-            .execute(pool)
-            .await?;
-            return Ok(());
-        }
-        // One statement, so one round trip and atomic: the log rows and their authors.
+        let changed = distinct_docs(batch);
         let author_docs: Vec<&str> = authors.iter().map(|(d, _)| d.as_str()).collect();
         let users: Vec<&str> = authors.iter().map(|(_, u)| u.as_str()).collect();
         sqlx::query(
             "WITH appended AS (
                  INSERT INTO doc_updates (doc_id, data) SELECT * FROM UNNEST($1::text[], $2::bytea[])
+             ), changed AS (
+                 INSERT INTO doc_content_changes (doc_id, seq, at)
+                 SELECT id, tandem_change_seq(), $3 FROM UNNEST($4::text[]) AS id
+                 ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, at = excluded.at
              )
-             INSERT INTO doc_contributors (doc_id, user_id) SELECT * FROM UNNEST($3::text[], $4::text[])
+             INSERT INTO doc_contributors (doc_id, user_id) SELECT * FROM UNNEST($5::text[], $6::text[])
              ON CONFLICT DO NOTHING",
         )
         .bind(&docs)
         .bind(&datas)
+        .bind(super::catalog::now_ms())
+        .bind(&changed)
         .bind(&author_docs)
         .bind(&users)
         .execute(pool)

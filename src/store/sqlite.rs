@@ -12,7 +12,7 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqlitePool};
 
 use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
-use super::dialect::{Dialect, RowsAffected};
+use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
 use crate::config::SqliteSync;
 use crate::ids::{DocId, UserId, WorkspaceId};
@@ -102,6 +102,8 @@ impl Dialect for Sqlite {
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const NOW: &'static str = "unixepoch()";
     const DATABASE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+    /// The counter every write transaction bumps under the one write lock.
+    const CHANGE_HORIZON: &'static str = "SELECT value + 1 FROM change_clock WHERE id = 1";
 
     async fn lock_workspace(_tx: &mut SqliteConnection, _ws: &WorkspaceId) -> Result<(), StoreError> {
         Ok(())
@@ -132,6 +134,20 @@ impl Dialect for Sqlite {
                 .bind(data.as_ref())
                 .execute(&mut *tx)
                 .await?;
+        }
+        // The feed's content marker: one number per batch, one row per document.
+        sqlx::query("UPDATE change_clock SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
+        let now = super::catalog::now_ms();
+        for doc in distinct_docs(batch) {
+            sqlx::query(
+                "INSERT INTO doc_content_changes (doc_id, seq, at)
+                 VALUES ($1, (SELECT value FROM change_clock WHERE id = 1), $2)
+                 ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, at = excluded.at",
+            )
+            .bind(doc)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         }
         for (doc, user) in authors {
             sqlx::query("INSERT INTO doc_contributors (doc_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")

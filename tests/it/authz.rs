@@ -25,6 +25,7 @@ on_both_databases!(
     room_tokens_never_open_catalogued_documents,
     the_web_app_is_public_and_the_session_cookie_needs_the_apps_header,
     personal_tokens_and_removed_members_against_the_admin_and_audit_routes,
+    account_routes_for_personal_tokens_and_removed_members,
 );
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -85,6 +86,9 @@ enum Scope {
     OwnToken,
     /// The instance: its admins only; everyone else is refused (403), never misled.
     Instance,
+    /// Another user's profile: someone who shares nothing with them is told they do
+    /// not exist.
+    Person,
 }
 
 struct World {
@@ -275,6 +279,9 @@ fn denied(who: Who, scope: Scope) -> u16 {
         (_, Scope::OwnToken) => 404,
         (Who::Stranger | Who::InstanceAdmin, Scope::User) => 403,
         (Who::Stranger | Who::InstanceAdmin, _) => 404,
+        (Who::Stranger, Scope::Person) => 404,
+        (Who::Stranger, Scope::User) => 403,
+        (Who::Stranger, _) => 404,
         (Who::Sharee, Scope::Workspace) => 404,
         _ => 403,
     }
@@ -308,6 +315,17 @@ fn cases() -> Vec<Case> {
         trashed: false,
     };
     vec![
+        // First: the "share" cell below shares a document of the workspace with the
+        // stranger, who from then on meets its members.
+        case(
+            "a member's profile",
+            Scope::Person,
+            &[Who::Owner, Who::Admin, Who::Editor, Who::Commenter, Who::Viewer, Who::Sharee],
+            200,
+            Method::GET,
+            "/api/v1/users/{target}",
+            None,
+        ),
         case("get workspace", Scope::Workspace, MEMBERS, 200, Method::GET, "/api/v1/workspaces/{ws}", None),
         case("list members", Scope::Workspace, MEMBERS, 200, Method::GET, "/api/v1/workspaces/{ws}/members", None),
         case(
@@ -627,6 +645,28 @@ fn cases() -> Vec<Case> {
             Method::POST,
             "/api/v1/users/me/tokens",
             Some(json!({"name": "mine", "scopes": ["write"]})),
+        ),
+        case("my profile", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me", None),
+        case(
+            "change my profile",
+            Scope::User,
+            USERS,
+            200,
+            Method::PATCH,
+            "/api/v1/users/me",
+            Some(json!({"avatar_url": "https://example.com/me.png"})),
+        ),
+        case("changes feed", Scope::User, USERS, 200, Method::GET, "/api/v1/changes", None),
+        case("export my documents", Scope::User, USERS, 200, Method::GET, "/api/v1/users/me/export", None),
+        // Every cell is refused (a wrong password): the deletion itself is in account.rs.
+        case(
+            "delete my account",
+            Scope::User,
+            &[],
+            204,
+            Method::DELETE,
+            "/api/v1/users/me",
+            Some(json!({"password": "not the password"})),
         ),
         case(
             "revoke a personal token",
@@ -1147,4 +1187,60 @@ async fn personal_tokens_and_removed_members_against_the_admin_and_audit_routes(
         failures.push(format!("system info by a disabled user: {status} {body}"));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The account routes for the callers the matrix has no column for: the owner's personal
+/// tokens of either scope, and a member removed from the workspace.
+async fn account_routes_for_personal_tokens_and_removed_members(db: Db) {
+    let server = server(db).await;
+    let w = world(&server).await;
+    let mut tokens = Vec::new();
+    for scope in ["read", "write"] {
+        let body = json!({"name": scope, "scopes": [scope]});
+        let (status, made) = w.api.post("/api/v1/users/me/tokens", &w.owner.token, body).await;
+        assert_eq!(status, 201, "{made}");
+        tokens.push(made["token"].as_str().unwrap().to_owned());
+    }
+    let target = format!("/api/v1/users/{}", w.target.id);
+    let wrong = json!({"password": "not the password"});
+    let right = json!({"password": "correct horse battery"});
+    /// Method, path, body, the read token's answer, the write token's, the read token's code.
+    type Cell<'a> = (Method, &'a str, Option<Value>, u16, u16, Option<&'a str>);
+    #[rustfmt::skip]
+    let cells: Vec<Cell> = vec![
+        (Method::GET, "/api/v1/users/me", None, 200, 200, None),
+        (Method::PATCH, "/api/v1/users/me", Some(json!({"name": "Owner"})), 403, 200, Some("read_only_token")),
+        (Method::GET, &target, None, 200, 200, None),
+        (Method::GET, "/api/v1/changes", None, 200, 200, None),
+        (Method::GET, "/api/v1/users/me/export", None, 200, 200, None),
+        (Method::DELETE, "/api/v1/users/me", Some(wrong), 403, 403, Some("read_only_token")),
+        // Even with the password, deleting the account takes a session.
+        (Method::DELETE, "/api/v1/users/me", Some(right), 403, 403, Some("read_only_token")),
+    ];
+    for (method, path, body, read_wants, write_wants, read_code) in cells {
+        for (token, want) in [(&tokens[0], read_wants), (&tokens[1], write_wants)] {
+            let (status, answer) = w.api.call(method.clone(), path, Some(token), body.clone()).await;
+            assert_eq!(status, want, "{method} {path}: {answer}");
+            if token == &tokens[0] && read_code.is_some() {
+                assert_eq!(answer["error"]["code"].as_str(), read_code, "{method} {path}");
+            }
+            if method == Method::DELETE && token == &tokens[1] {
+                assert_eq!(answer["error"]["code"].as_str(), Some("session_required"), "{answer}");
+            }
+        }
+    }
+
+    // A member removed from the workspace: a stranger to its people again, still a user.
+    let owner = format!("/api/v1/users/{}", w.owner.id);
+    let (status, _) = w.api.get(&owner, &w.target.token).await;
+    assert_eq!(status, 200);
+    let p = format!("/api/v1/workspaces/{}/members/{}", w.ws, w.target.id);
+    let (status, _) = w.api.call(Method::DELETE, &p, Some(&w.owner.token), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = w.api.get(&owner, &w.target.token).await;
+    assert_eq!(status, 404);
+    for path in ["/api/v1/users/me", "/api/v1/changes", "/api/v1/users/me/export"] {
+        let (status, _) = w.api.get(path, &w.target.token).await;
+        assert_eq!(status, 200, "{path}");
+    }
 }

@@ -6,10 +6,12 @@
 #[macro_use]
 mod common;
 
+mod account;
 mod admin;
 mod api;
 mod audit;
 mod authz;
+mod changes;
 mod cluster;
 mod comments;
 mod crash;
@@ -21,6 +23,7 @@ mod ops;
 mod outage;
 mod per_address;
 mod presence;
+mod profiles;
 mod rooms;
 mod startup;
 mod store;

@@ -81,6 +81,10 @@ error_codes! {
     /// Personal tokens are managed from a signed-in session only.
     SessionRequired = "session_required", FORBIDDEN;
     InvitationForAnotherEmail = "invitation_for_another_email", FORBIDDEN;
+    /// Deleting the account: the password given is not the account's.
+    WrongPassword = "wrong_password", FORBIDDEN;
+    /// Deleting an account without a password takes a sign-in from the last few minutes.
+    ReauthenticationRequired = "reauthentication_required", FORBIDDEN;
     // What exists.
     /// Something without a code of its own (a share, a link).
     NotFound = "not_found", NOT_FOUND;
@@ -116,10 +120,14 @@ error_codes! {
     /// (allowed only with `--webhook-allow-private`), or does not resolve.
     WebhookTargetRefused = "webhook_target_refused", UNPROCESSABLE_ENTITY;
     InvitationExpired = "invitation_expired", GONE;
+    /// A changes-feed cursor older than the changes kept: list everything again.
+    CursorExpired = "cursor_expired", GONE;
     RateLimited = "rate_limited", TOO_MANY_REQUESTS;
     TooManyAttempts = "too_many_attempts", TOO_MANY_REQUESTS;
     /// The caller already holds as many event streams open as it may.
     TooManyStreams = "too_many_streams", TOO_MANY_REQUESTS;
+    /// The caller's previous export is still being written.
+    ExportRunning = "export_running", TOO_MANY_REQUESTS;
     // The server's side: retry later, or a bug.
     Internal = "internal", INTERNAL_SERVER_ERROR;
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;

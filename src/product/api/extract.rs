@@ -132,7 +132,7 @@ macro_rules! one_segment {
     };
 }
 
-one_segment!(DocId, WorkspaceId, String);
+one_segment!(DocId, WorkspaceId, UserId, String);
 
 impl<A: PathSegment, B: PathSegment> PathParams for (A, B) {
     type Raw = (String, String);

@@ -1,18 +1,22 @@
 //! REST API under `/api/v1`: one module per resource, each with its own `router()`, the
 //! one error type, and the OpenAPI document generated from the same handlers that serve.
 
+pub mod account;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod comments;
 pub mod content;
 pub mod documents;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod mentions;
 pub mod notifications;
+pub mod profiles;
 pub mod session;
 pub mod shares;
 pub mod tokens;
@@ -37,7 +41,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"), (name = "webhooks"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"), (name = "webhooks"), (name = "changes"))
 )]
 struct ApiDoc;
 
@@ -58,6 +62,10 @@ pub fn router(max_body: usize) -> Router<AppState> {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
+        .merge(profiles::router())
+        .merge(account::router())
+        .merge(export::router())
+        .merge(changes::router())
         .merge(tokens::router())
         .merge(workspaces::router())
         .merge(documents::router())
