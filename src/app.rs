@@ -37,7 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hocuspocus", get(socket::hocuspocus::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
-        .merge(api::router(state.config.api.max_document_size))
+        .merge(api::router(state.config.api.max_document_size, state.config.attachments.attachment_max_bytes))
         .fallback(crate::product::web::fallback)
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
@@ -80,9 +80,11 @@ pub async fn run(
         None => None,
     };
     let feeds = Feeds::start(store.clone(), &bus);
+    let blobs = Arc::new(store::blobs::LocalBlobs::open(&config.attachments.dir(&config.common.data_dir))?);
     let state = AppState {
         keys,
         store,
+        blobs,
         bus,
         feeds,
         rooms,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 mod api;
+mod attachments;
 mod auth;
 #[cfg(test)]
 mod readme;
@@ -18,6 +19,7 @@ mod socket;
 mod storage;
 
 pub use api::ApiConfig;
+pub use attachments::AttachmentsConfig;
 pub use auth::AuthConfig;
 pub use room::{Retention, RoomConfig};
 pub use server::{LogFormat, ServerConfig};
@@ -82,6 +84,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     #[command(flatten, next_help_heading = "REST API and rendering")]
     pub api: ApiConfig,
+    #[command(flatten, next_help_heading = "Attachments")]
+    pub attachments: AttachmentsConfig,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -124,3 +124,7 @@ string_id!(
     /// A personal API token (not its secret: the id names it in the API).
     ApiTokenId
 );
+string_id!(
+    /// A file attached to a document (an uploaded image or file).
+    AttachmentId
+);

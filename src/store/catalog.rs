@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::StoreError;
-use super::{api_tokens::ApiTokens, comments::Comments, versions::Versions};
+use super::{api_tokens::ApiTokens, attachments::Attachments, comments::Comments, versions::Versions};
 use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// A member's role in a workspace, or a share's role on one document. Ordered: each role
@@ -277,9 +277,9 @@ impl DocAccess {
 }
 
 /// The whole catalogue.
-pub trait Catalog: Accounts + Documents + Comments + Versions + ApiTokens {}
+pub trait Catalog: Accounts + Documents + Comments + Versions + ApiTokens + Attachments {}
 
-impl<T: Accounts + Documents + Comments + Versions + ApiTokens> Catalog for T {}
+impl<T: Accounts + Documents + Comments + Versions + ApiTokens + Attachments> Catalog for T {}
 
 /// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]

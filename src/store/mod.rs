@@ -6,6 +6,9 @@
 mod accounts_sql;
 pub mod api_tokens;
 mod api_tokens_sql;
+pub mod attachments;
+mod attachments_sql;
+pub mod blobs;
 pub mod catalog;
 mod catalog_sql;
 pub mod comments;

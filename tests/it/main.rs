@@ -7,6 +7,7 @@
 mod common;
 
 mod api;
+mod attachments;
 mod authz;
 mod cluster;
 mod comments;

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
 use crate::identity::access::{Caller, Resource, not_found};
-use crate::ids::{CommentId, DocId, InvitationId, LinkId, UserId, VersionId, WorkspaceId};
+use crate::ids::{AttachmentId, CommentId, DocId, InvitationId, LinkId, UserId, VersionId, WorkspaceId};
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
@@ -111,6 +111,7 @@ any_string_segment!(
     InvitationId => InvitationId::new,
     CommentId => CommentId::new,
     VersionId => VersionId::new,
+    AttachmentId => AttachmentId::new,
     String => String::from,
 );
 
