@@ -133,6 +133,51 @@ export interface paths {
         patch: operations["documents_patch"];
         trace?: never;
     };
+    "/api/v1/documents/{id}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document's attachments, oldest first. */
+        get: operations["attachments_list"];
+        put?: never;
+        /**
+         * Attaches a file (multipart field `file`) to the document; editors and above. Its
+         *     type is sniffed from its bytes; the client's claimed type is ignored.
+         */
+        post: operations["attachments_upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/documents/{id}/attachments/{attachment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The attachment's bytes, for whoever may read the document. Raster images are served
+         *     inline with their type; anything else as a download.
+         */
+        get: operations["attachments_download"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes an attachment; editors and above. Its bytes go when no other attachment
+         *     shares them. Markdown that links to it keeps a broken link.
+         */
+        delete: operations["attachments_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/documents/{id}/comments": {
         parameters: {
             query?: never;
@@ -767,6 +812,33 @@ export interface components {
             /** @description The positions, for clients that follow them themselves (base64). */
             start: string;
         };
+        /** @description A file attached to a document (an uploaded image or file). */
+        AttachmentId: string;
+        AttachmentList: {
+            /** @description Oldest first. */
+            items: components["schemas"]["AttachmentView"][];
+        };
+        AttachmentView: {
+            /** @description Sniffed from the bytes: what the download is served as. */
+            content_type: string;
+            /** Format: int64 */
+            created_at: number;
+            created_by?: components["schemas"]["UserId"] | null;
+            document_id: components["schemas"]["DocId"];
+            id: components["schemas"]["AttachmentId"];
+            /** @description The uploader's file name, cleaned (no path, no control characters). */
+            name: string;
+            /**
+             * Format: int64
+             * @description Size in bytes.
+             */
+            size: number;
+            /**
+             * @description Where to download it: a path on this server, read with the document's access
+             *     (a bearer token, or a public link's `?link=` appended).
+             */
+            url: string;
+        };
         Author: {
             id: components["schemas"]["UserId"];
             name: string;
@@ -1150,6 +1222,11 @@ export interface components {
             refresh_token?: string | null;
             token_type: string;
             user: components["schemas"]["User"];
+        };
+        /** @description The upload's form (documentation only: the handler streams it). */
+        UploadForm: {
+            /** Format: binary */
+            file: string;
         };
         User: {
             /** Format: int64 */
@@ -1607,6 +1684,166 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DocumentView"];
                 };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attachments_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentList"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attachments_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttachmentView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attachments_download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attachments_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                attachment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             403: {
                 headers: {
