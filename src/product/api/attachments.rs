@@ -6,7 +6,7 @@
 //! download, and every answer carries `nosniff` and a sandboxing CSP.
 
 use axum::body::Body;
-use axum::extract::multipart::MultipartRejection;
+use axum::extract::multipart::{Field, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
@@ -28,6 +28,7 @@ use crate::ids::{AttachmentId, DocId, UserId};
 use crate::product::attachments::{SNIFF_BYTES, clean_name, disposition, inline, sniff};
 use crate::state::AppState;
 use crate::store::attachments::{Attachment, Refused};
+use crate::store::blobs::{BlobError, Staged};
 use crate::store::catalog::{Role, now_ms};
 
 /// Room for the multipart framing around the file (boundaries, part headers).
@@ -160,34 +161,20 @@ async fn upload(
         )
     })?;
     let no_file = || ApiError::new(ErrorCode::InvalidBody, "expected one multipart field named `file`");
-    let mut field = multipart.next_field().await.map_err(|e| multipart_error(&app, e))?.ok_or_else(no_file)?;
+    let field = multipart.next_field().await.map_err(|e| multipart_error(&app, e))?.ok_or_else(no_file)?;
     if field.name() != Some("file") {
         return Err(no_file());
     }
     let name = clean_name(field.file_name());
-
-    let mut staged = app.blobs.stage().await?;
-    let mut hasher = Sha256::new();
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    let mut size = 0u64;
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&app, e))? {
-        size = size.saturating_add(chunk.len() as u64);
-        if size > limits.attachment_max_bytes {
-            return Err(too_large(&app));
-        }
-        hasher.update(&chunk);
-        let room = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
-        head.extend_from_slice(&chunk[..room]);
-        staged.file.write_all(&chunk).await.map_err(crate::store::blobs::BlobError::from)?;
-    }
+    let (staged, received) = receive(&app, field).await?;
     let attachment = Attachment {
         id: AttachmentId::random(),
         document_id: doc.id.clone(),
         workspace_id: doc.workspace_id.clone(),
         name,
-        content_type: sniff(&head).to_owned(),
-        size: i64::try_from(size).unwrap_or(i64::MAX),
-        sha256: hex::encode(hasher.finalize()),
+        content_type: sniff(&received.head).to_owned(),
+        size: i64::try_from(received.size).unwrap_or(i64::MAX),
+        sha256: received.sha256,
         created_by: caller.user().ok().cloned(),
         created_at: now_ms(),
     };
@@ -203,6 +190,35 @@ async fn upload(
         return Err(over_quota(&app));
     }
     Ok((StatusCode::CREATED, axum::Json(attachment.into())))
+}
+
+/// What was learnt of a file while it was written to its staged blob.
+struct Received {
+    size: u64,
+    sha256: String,
+    /// Its first bytes, to sniff the type from.
+    head: Vec<u8>,
+}
+
+/// Writes the field's bytes to a new staged blob as they arrive, hashing and counting
+/// them; stops with 413 as soon as they pass the size limit (the staged file is removed).
+async fn receive(app: &AppState, mut field: Field<'_>) -> Result<(Staged, Received), ApiError> {
+    let max = app.config.attachments.attachment_max_bytes;
+    let mut staged = app.blobs.stage().await?;
+    let mut hasher = Sha256::new();
+    let mut head = Vec::with_capacity(SNIFF_BYTES);
+    let mut size = 0u64;
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(app, e))? {
+        size = size.saturating_add(chunk.len() as u64);
+        if size > max {
+            return Err(too_large(app));
+        }
+        hasher.update(&chunk);
+        let room = SNIFF_BYTES.saturating_sub(head.len()).min(chunk.len());
+        head.extend_from_slice(&chunk[..room]);
+        staged.file.write_all(&chunk).await.map_err(BlobError::from)?;
+    }
+    Ok((staged, Received { size, sha256: hex::encode(hasher.finalize()), head }))
 }
 
 /// The attachment's bytes, for whoever may read the document. Raster images are served
