@@ -54,8 +54,8 @@ pub trait Blobs: Send + Sync + 'static {
     /// A new temporary file to write a blob's bytes into.
     async fn stage(&self) -> Result<Staged, BlobError>;
 
-    /// Keeps the staged bytes as the blob `sha256` (its file flushed by the caller). The
-    /// same bytes may already be there: then nothing changes.
+    /// Keeps the staged bytes as the blob `sha256`, durably (on disk before this returns).
+    /// The same bytes may already be there: then nothing changes.
     async fn commit(&self, staged: Staged, sha256: &str) -> Result<(), BlobError>;
 
     /// The blob's bytes; `None` if there is no such blob.
@@ -108,6 +108,10 @@ impl Blobs for LocalBlobs {
         staged.file.sync_all().await?;
         tokio::fs::rename(&staged.path, &target).await?;
         staged.committed = true;
+        // The rename itself made durable before the row that names the blob is written.
+        if let Some(parent) = target.parent() {
+            tokio::fs::File::open(parent).await?.sync_all().await?;
+        }
         Ok(())
     }
 
