@@ -222,6 +222,17 @@ async fn the_workspace_quota_counts_every_attachment(db: Db) {
     uploaded(&api, &two, &ann, "c.bin", &[3u8; 1500]).await;
     let (status, _) = upload(&api, &one, &ann, "d.bin", b"x").await;
     assert_eq!(status, 413);
+
+    // Uploads racing for the last of a quota: exactly as many as fit are kept.
+    let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Race"})).await;
+    let raced = api.create_doc(&ann.token, json!({"title": "R", "workspace_id": ws["id"]})).await;
+    let racers = (0..6u8).map(|n| {
+        let (api, ann, raced) = (&api, &ann, &raced);
+        async move { upload(api, raced, ann, "r.bin", &[n; 1000]).await.0 }
+    });
+    let mut statuses = futures_util::future::join_all(racers).await;
+    statuses.sort();
+    assert_eq!(statuses, [201, 201, 201, 413, 413, 413]);
 }
 
 async fn the_same_bytes_are_stored_once_and_removed_with_their_last_attachment(db: Db) {
