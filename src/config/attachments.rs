@@ -18,6 +18,23 @@ pub struct AttachmentsConfig {
     /// its bytes are shared); an upload past it is refused with 413.
     #[arg(long, env = "TANDEM_WORKSPACE_QUOTA_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub workspace_quota_bytes: u64,
+    /// S3-compatible bucket for attachments' bytes instead of the attachments folder
+    /// (which then only stages uploads).
+    #[arg(long, env = "TANDEM_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// The bucket's service URL, for S3-compatible servers (unset: AWS by region); an
+    /// `http://` URL is allowed.
+    #[arg(long, env = "TANDEM_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The bucket's region.
+    #[arg(long, env = "TANDEM_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+    /// Access key id for the bucket (with the secret; unset: none are sent).
+    #[arg(long, env = "TANDEM_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key for the bucket.
+    #[arg(long, env = "TANDEM_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
 }
 
 impl AttachmentsConfig {

@@ -1,5 +1,6 @@
-//! The bytes of attachments, outside the database: the [`Blobs`] trait and its
-//! local-filesystem implementation, [`LocalBlobs`]. A blob is named by the SHA-256 of its
+//! The bytes of attachments, outside the database: the [`Blobs`] trait, its
+//! local-filesystem implementation, [`LocalBlobs`], and an S3-compatible bucket
+//! (`blobs_s3.rs`). A blob is named by the SHA-256 of its
 //! bytes, so the same file uploaded twice is kept once; the attachment rows
 //! (`attachments.rs`) say which blobs are in use.
 //!
@@ -27,6 +28,8 @@ pub enum BlobError {
     Io(#[from] std::io::Error),
     #[error("not a blob name: {0:?}")]
     BadName(String),
+    #[error("object store: {0}")]
+    Remote(#[from] object_store::Error),
 }
 
 /// A blob's bytes, as read from the store.
@@ -68,26 +71,59 @@ pub trait Blobs: Send + Sync + 'static {
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()>;
 }
 
+/// The blob locks, spread over [`LOCK_STRIPES`] mutexes by the blob's name.
+pub(super) struct Stripes(Vec<Arc<Mutex<()>>>);
+
+impl Stripes {
+    pub(super) fn new() -> Self {
+        Stripes((0..LOCK_STRIPES).map(|_| Arc::default()).collect())
+    }
+
+    pub(super) async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
+        let stripe = sha256.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % LOCK_STRIPES;
+        self.0[stripe].clone().lock_owned().await
+    }
+}
+
+/// A new temporary file in `dir`.
+pub(super) async fn stage_in(dir: &Path) -> Result<Staged, BlobError> {
+    let path = dir.join(format!("{}.part", crate::ids::random_hex(16)));
+    let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
+    Ok(Staged { path, file, committed: false })
+}
+
+impl Staged {
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Done with: its file is removed when it drops (its bytes are kept elsewhere).
+    pub(super) fn discard(self) {}
+}
+
+/// Whether `sha256` can name a blob: 64 lowercase hex digits, nothing else.
+pub(super) fn check_name(sha256: &str) -> Result<(), BlobError> {
+    let valid = sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if valid { Ok(()) } else { Err(BlobError::BadName(sha256.chars().take(80).collect())) }
+}
+
 /// Blobs as files under one folder: `<dir>/<first two hex>/<sha256>`, temporary files in
 /// `<dir>/tmp` (the same file system, so the rename is atomic).
 pub struct LocalBlobs {
     dir: PathBuf,
-    stripes: Vec<Arc<Mutex<()>>>,
+    stripes: Stripes,
 }
 
 impl LocalBlobs {
     /// Opens (creating, readable by this user only) the folder.
     pub fn open(dir: &Path) -> Result<Self, BlobError> {
         crate::config::create_private_dir(&dir.join("tmp"))?;
-        Ok(LocalBlobs { dir: dir.to_owned(), stripes: (0..LOCK_STRIPES).map(|_| Arc::default()).collect() })
+        Ok(LocalBlobs { dir: dir.to_owned(), stripes: Stripes::new() })
     }
 
     /// Where a blob lives; only 64 lowercase hex digits name one.
     fn path_of(&self, sha256: &str) -> Result<PathBuf, BlobError> {
-        let valid = sha256.len() == 64 && sha256.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        if !valid {
-            return Err(BlobError::BadName(sha256.chars().take(80).collect()));
-        }
+        check_name(sha256)?;
         Ok(self.dir.join(&sha256[..2]).join(sha256))
     }
 }
@@ -95,9 +131,7 @@ impl LocalBlobs {
 #[async_trait]
 impl Blobs for LocalBlobs {
     async fn stage(&self) -> Result<Staged, BlobError> {
-        let path = self.dir.join("tmp").join(format!("{}.part", crate::ids::random_hex(16)));
-        let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-        Ok(Staged { path, file, committed: false })
+        stage_in(&self.dir.join("tmp")).await
     }
 
     async fn commit(&self, mut staged: Staged, sha256: &str) -> Result<(), BlobError> {
@@ -131,8 +165,7 @@ impl Blobs for LocalBlobs {
     }
 
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
-        let stripe = sha256.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % LOCK_STRIPES;
-        self.stripes[stripe].clone().lock_owned().await
+        self.stripes.lock(sha256).await
     }
 }
 

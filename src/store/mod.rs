@@ -9,6 +9,7 @@ mod api_tokens_sql;
 pub mod attachments;
 mod attachments_sql;
 pub mod blobs;
+pub mod blobs_s3;
 pub mod catalog;
 mod catalog_sql;
 pub mod comments;

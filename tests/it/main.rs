@@ -8,6 +8,7 @@ mod common;
 
 mod api;
 mod attachments;
+mod attachments_s3;
 mod authz;
 mod cluster;
 mod comments;
