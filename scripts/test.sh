@@ -8,7 +8,8 @@
 # loopback port, installing PostgreSQL from Debian's packages if need be; the cluster
 # tests run redis-server processes of their own (installed if missing); Node packages
 # are installed from client-js/package-lock.json and web/package-lock.json; the browser
-# tests use Debian's chromium (installed if missing).
+# tests use Debian's chromium (installed if missing); the attachments' S3 tests use
+# s3s-fs from crates.io (installed if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,17 @@ cleanups+=(drop_test_databases)
 
 # --- Redis (the cluster tests start their own redis-server on spare ports) -----------
 command -v redis-server >/dev/null || apt_install redis-server
+
+# --- S3 (the attachments' bucket tests run s3s-fs, a file-backed S3 server) ------------
+# 0.14.1: the newest release whose toolchain need this machine's rustc meets. About
+# 200 CPU-seconds to build, once per machine (then kept in ~/.cargo/bin).
+S3S_FS_VERSION=0.14.1
+S3S_FS=${TANDEM_TEST_S3S_FS:-${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs}
+if ! "$S3S_FS" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+    log "installing s3s-fs $S3S_FS_VERSION (a local S3-compatible server for the tests)"
+    cargo install s3s-fs --version "$S3S_FS_VERSION" --locked --features binary --quiet
+fi
+export TANDEM_TEST_S3S_FS=$S3S_FS
 
 # --- Node ---------------------------------------------------------------------------
 command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm

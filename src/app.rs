@@ -38,7 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/hocuspocus", get(socket::hocuspocus::upgrade))
         .route("/metrics", get(metrics::render))
         .merge(api::health::router())
-        .merge(api::router(state.config.api.max_document_size))
+        .merge(api::router(state.config.api.max_document_size, state.config.attachments.attachment_max_bytes))
         .fallback(crate::product::web::fallback)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::identity::audit::with_address))
         .layer(axum::middleware::from_fn(metrics::track_http))
@@ -46,6 +46,15 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Renders take at most half the cores (at least one), whatever the rooms are doing.
+/// Attachments' bytes: in the bucket when one is configured, else in the attachments folder.
+fn blobs(config: &ServeConfig) -> Result<Arc<dyn store::blobs::Blobs>, store::blobs::BlobError> {
+    let dir = config.attachments.dir(&config.common.data_dir);
+    Ok(match store::blobs_s3::S3Settings::from_config(&config.attachments) {
+        Some(s3) => Arc::new(store::blobs_s3::S3Blobs::open(&s3, &dir.join("tmp"))?),
+        None => Arc::new(store::blobs::LocalBlobs::open(&dir)?),
+    })
+}
+
 fn renderer(config: &ApiConfig) -> Renderer {
     let limits = render::Limits { max_input: config.max_render_input, max_output: config.max_render_output };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -90,9 +99,11 @@ pub async fn run(
         None => None,
     };
     let feeds = Feeds::start(store.clone(), &bus);
+    let blobs = blobs(&config)?;
     let state = AppState {
         keys,
         store,
+        blobs,
         bus,
         feeds,
         hooks,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 mod api;
+mod attachments;
 mod auth;
 #[cfg(test)]
 mod readme;
@@ -19,6 +20,7 @@ mod storage;
 mod webhooks;
 
 pub use api::ApiConfig;
+pub use attachments::AttachmentsConfig;
 pub use auth::AuthConfig;
 pub use room::{Retention, RoomConfig};
 pub use server::{LogFormat, ServerConfig};
@@ -88,6 +90,8 @@ pub struct ServeConfig {
     pub api: ApiConfig,
     #[command(flatten, next_help_heading = "Webhooks")]
     pub webhooks: WebhookConfig,
+    #[command(flatten, next_help_heading = "Attachments")]
+    pub attachments: AttachmentsConfig,
 }
 
 #[derive(Debug, Clone, Args)]

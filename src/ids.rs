@@ -132,3 +132,7 @@ string_id!(
     /// One event's delivery to one webhook (the `X-Tandem-Delivery` header).
     DeliveryId
 );
+string_id!(
+    /// A file attached to a document (an uploaded image or file).
+    AttachmentId
+);

@@ -16,6 +16,7 @@ use crate::realtime::bus::Bus;
 use crate::realtime::room::Rooms;
 use crate::realtime::socket::FrameBudget;
 use crate::store::Store;
+use crate::store::blobs::Blobs;
 use crate::webhooks::Hooks;
 
 /// What every request handler can reach.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub config: Arc<ServeConfig>,
     pub keys: Keys,
     pub store: Arc<dyn Store>,
+    /// Attachments' bytes (the rows are in `store`).
+    pub blobs: Arc<dyn Blobs>,
     pub bus: Arc<Bus>,
     pub rooms: Rooms,
     /// Documents' stored events, as the open event streams hear them.

@@ -151,7 +151,7 @@ pub fn content_security_policy(nonce: &str, host: Option<&str>) -> String {
         .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'nonce-{nonce}'; style-src-attr 'unsafe-inline'; \
-         connect-src 'self'{sockets}; img-src 'self' data:; font-src 'self'; object-src 'none'; \
+         connect-src 'self'{sockets}; img-src 'self' data: blob:; font-src 'self'; object-src 'none'; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 }

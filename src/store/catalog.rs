@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use super::StoreError;
 use super::{
-    admin::Admin, api_tokens::ApiTokens, audit::Audit, comments::Comments, versions::Versions, webhooks::Webhooks,
+    admin::Admin, api_tokens::ApiTokens, attachments::Attachments, audit::Audit, comments::Comments,
+    versions::Versions, webhooks::Webhooks,
 };
 use crate::ids::{DocId, UserId, WorkspaceId};
 
@@ -279,9 +280,12 @@ impl DocAccess {
 }
 
 /// The whole catalogue.
-pub trait Catalog: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks {}
+pub trait Catalog:
+    Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks + Attachments
+{
+}
 
-impl<T: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks> Catalog for T {}
+impl<T: Accounts + Documents + Comments + Versions + ApiTokens + Admin + Audit + Webhooks + Attachments> Catalog for T {}
 
 /// Accounts and workspaces: users, sessions, settings, workspaces, members, invitations.
 #[async_trait]

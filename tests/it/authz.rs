@@ -116,6 +116,8 @@ struct Fresh {
     token_id: String,
     /// A webhook of the workspace, made for the cells that need one.
     hook_id: String,
+    /// A file the owner attached, for the cells that need one.
+    attachment_id: String,
 }
 
 impl World {
@@ -171,7 +173,21 @@ impl World {
             invitation_id: inv["id"].as_str().unwrap().to_owned(),
             token_id: String::new(),
             hook_id: String::new(),
+            attachment_id: String::new(),
         }
+    }
+
+    async fn owner_attachment_id(&self, doc: &str) -> String {
+        let resp = self
+            .api
+            .request(Method::POST, &format!("/api/v1/documents/{doc}/attachments"), Some(&self.owner.token))
+            .header("content-type", format!("multipart/form-data; boundary={}", common::api::BOUNDARY))
+            .body(common::api::multipart_file("a.txt", b"attached"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201);
+        resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned()
     }
 
     async fn owner_token_id(&self) -> String {
@@ -210,8 +226,16 @@ impl World {
             Who::EditLink => req = req.header("tandem-link", &fresh.edit_link),
             _ => req = req.bearer_auth(&self.accounts[&who].token),
         }
-        if let Some(body) = body {
-            req = req.json(&body);
+        match body {
+            // A file upload: `{"$file": "<its text>"}` is sent as a multipart form.
+            Some(Value::Object(o)) if o.contains_key("$file") => {
+                let text = o["$file"].as_str().unwrap_or_default();
+                req = req
+                    .header("content-type", format!("multipart/form-data; boundary={}", common::api::BOUNDARY))
+                    .body(common::api::multipart_file("cell.txt", text.as_bytes()));
+            }
+            Some(body) => req = req.json(&body),
+            None => {}
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
@@ -279,9 +303,6 @@ fn denied(who: Who, scope: Scope) -> u16 {
         (_, Scope::OwnToken) => 404,
         (Who::Stranger | Who::InstanceAdmin, Scope::User) => 403,
         (Who::Stranger | Who::InstanceAdmin, _) => 404,
-        (Who::Stranger, Scope::Person) => 404,
-        (Who::Stranger, Scope::User) => 403,
-        (Who::Stranger, _) => 404,
         (Who::Sharee, Scope::Workspace) => 404,
         _ => 403,
     }
@@ -628,6 +649,42 @@ fn cases() -> Vec<Case> {
             Some(json!({"is_template": true})),
         ),
         case(
+            "list attachments",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/attachments",
+            None,
+        ),
+        case(
+            "attach a file",
+            Scope::Document,
+            CONTENT_WRITERS,
+            201,
+            Method::POST,
+            "/api/v1/documents/{doc}/attachments",
+            Some(json!({"$file": "some bytes"})),
+        ),
+        case(
+            "download an attachment",
+            Scope::Document,
+            DOC_READERS,
+            200,
+            Method::GET,
+            "/api/v1/documents/{doc}/attachments/{attachment}",
+            None,
+        ),
+        case(
+            "delete an attachment",
+            Scope::Document,
+            CONTENT_WRITERS,
+            204,
+            Method::DELETE,
+            "/api/v1/documents/{doc}/attachments/{attachment}",
+            None,
+        ),
+        case(
             "mark notifications read",
             Scope::User,
             USERS,
@@ -762,6 +819,7 @@ fn fill(s: &str, w: &World, f: &Fresh) -> String {
         .replace("{version}", &f.version_id)
         .replace("{token_id}", &f.token_id)
         .replace("{hook}", &f.hook_id)
+        .replace("{attachment}", &f.attachment_id)
 }
 
 async fn every_role_against_every_endpoint(db: Db) {
@@ -783,6 +841,9 @@ async fn every_role_against_every_endpoint(db: Db) {
             }
             if case.path.contains("{hook}") {
                 fresh.hook_id = w.hook_id().await;
+            }
+            if case.path.contains("{attachment}") {
+                fresh.attachment_id = w.owner_attachment_id(&fresh.doc).await;
             }
             if case.trashed {
                 let (s, _) = w

@@ -9,6 +9,8 @@ mod common;
 mod account;
 mod admin;
 mod api;
+mod attachments;
+mod attachments_s3;
 mod audit;
 mod authz;
 mod changes;

@@ -1,8 +1,9 @@
 // The editor at `/d/{id}` (and `/d/{id}?link=TOKEN`): CodeMirror 6 bound to the `content`
 // Y.Text by y-codemirror.next over @tandem/client's y-websocket connection; the server's
 // renderer for the preview; presence; save state from the server's durability barrier;
-// comments (comments.ts); version history (history.ts); read-only for viewers, commenters
-// and view links, switched live when the document's event stream says the role changed.
+// comments (comments.ts); version history (history.ts); pasted and dropped images
+// (attachments.ts); read-only for viewers, commenters and view links, switched live when
+// the document's event stream says the role changed.
 // `editorPage` builds the page, then each part below takes one concern.
 import * as Y from 'yjs'
 import type { components, SaveState, WebsocketDocument } from '@tandem/client'
@@ -19,6 +20,7 @@ import { HighlightStyle, LanguageSupport, syntaxHighlighting } from '@codemirror
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search'
 import { tags } from '@lezer/highlight'
 import { api, explain, ok, Role, session, tandem } from './api'
+import { attachmentImages, imageUploads } from './attachments'
 import { h, icon } from './dom'
 import { header } from './header'
 import { showPresence } from './presence'
@@ -228,6 +230,7 @@ function codeMirror (editor: Editor, open: WebsocketDocument): { view: EditorVie
         yCollab(open.text, open.provider.awareness, { undoManager }),
         editableCompartment.of(READ_ONLY),
         editor.comments.extension,
+        imageUploads({ id: editor.id, link: editor.link, showError: (message) => editor.showError(message) }),
         EditorView.contentAttributes.of({ 'aria-label': 'Document text' })
       ]
     })
@@ -305,6 +308,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined
   let abort: AbortController | undefined
   let dirty = true
+  const images = attachmentImages(editor.link)
   const schedule = (): void => {
     if (editor.mode === 'editor' || !dirty) return
     clearTimeout(timer)
@@ -320,12 +324,13 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
       // Sanitised by the server (ammonia), and the CSP allows no inline script.
       editor.page.preview.innerHTML = html ?? ''
       editor.page.preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
+      images.show(editor.page.preview)
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
     }
   }
   text.observe(() => { dirty = true; schedule() })
-  editor.cleanups.push(() => { clearTimeout(timer); abort?.abort() })
+  editor.cleanups.push(() => { clearTimeout(timer); abort?.abort(); images.destroy() })
   return schedule
 }
 

@@ -343,8 +343,10 @@ async fn delete(
             return Err(access::forbidden("the admin role or authorship").into());
         }
         app.rooms.evict(&doc.id).await;
+        let blobs = app.store.attachment_blobs_of(std::slice::from_ref(&doc.id)).await?;
         app.store.purge_document(&doc.id).await?;
         audit::record(&app, audit::document(AuditAction::DocumentDeleted, caller.user()?, &doc)).await;
+        super::attachments::release_blobs(&app, &blobs).await;
     } else {
         let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
         app.store.set_deleted(&doc.id, Some(now_ms())).await?;

@@ -59,6 +59,10 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
     DocumentTooLarge = "document_too_large", PAYLOAD_TOO_LARGE;
     RenderInputTooLarge = "render_input_too_large", PAYLOAD_TOO_LARGE;
+    /// An uploaded file is larger than one attachment may be.
+    AttachmentTooLarge = "attachment_too_large", PAYLOAD_TOO_LARGE;
+    /// The workspace's attachments would pass its quota.
+    AttachmentQuotaExceeded = "attachment_quota_exceeded", PAYLOAD_TOO_LARGE;
     /// The document renders past the renderer's limits.
     RenderTooLarge = "render_too_large", UNPROCESSABLE_ENTITY;
     /// A WebSocket route called without a valid upgrade (axum's rejection keeps its own
@@ -96,6 +100,8 @@ error_codes! {
     CommentNotFound = "comment_not_found", NOT_FOUND;
     /// No such version of that document.
     VersionNotFound = "version_not_found", NOT_FOUND;
+    /// No such attachment on that document.
+    AttachmentNotFound = "attachment_not_found", NOT_FOUND;
     TokenNotFound = "token_not_found", NOT_FOUND;
     WebhookNotFound = "webhook_not_found", NOT_FOUND;
     RouteNotFound = "route_not_found", NOT_FOUND;
@@ -261,6 +267,13 @@ impl From<crate::store::StoreError> for ApiError {
             Some(Conflict::IdentityTaken | Conflict::DocumentIdTaken) | None => return Self::internal(e),
         };
         Self::new(code, e.to_string())
+    }
+}
+
+/// The blob store failing is this server's fault (a full or unwritable disk): logged, 500.
+impl From<crate::store::blobs::BlobError> for ApiError {
+    fn from(e: crate::store::blobs::BlobError) -> Self {
+        Self::internal(e)
     }
 }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ErrorCode};
 use crate::identity::access::{Caller, Resource, not_found};
-use crate::ids::{CommentId, DocId, InvitationId, LinkId, UserId, VersionId, WebhookId, WorkspaceId};
+use crate::ids::{AttachmentId, CommentId, DocId, InvitationId, LinkId, UserId, VersionId, WebhookId, WorkspaceId};
 use crate::state::AppState;
 
 impl FromRequestParts<AppState> for Caller {
@@ -112,6 +112,7 @@ any_string_segment!(
     CommentId => CommentId::new,
     VersionId => VersionId::new,
     WebhookId => WebhookId::new,
+    AttachmentId => AttachmentId::new,
     String => String::from,
 );
 

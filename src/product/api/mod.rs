@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod changes;
@@ -41,7 +42,7 @@ use crate::state::AppState;
     modifiers(&BearerAuth),
     // Schemas only query parameters refer to (the routes register the rest).
     components(schemas(error::ErrorBody, documents::Order, content::ExportFormat, crate::store::catalog::SortKey)),
-    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"), (name = "webhooks"), (name = "changes"))
+    tags((name = "auth"), (name = "users"), (name = "workspaces"), (name = "documents"), (name = "content"), (name = "sharing"), (name = "comments"), (name = "notifications"), (name = "events"), (name = "versions"), (name = "admin"), (name = "webhooks"), (name = "changes"), (name = "attachments"))
 )]
 struct ApiDoc;
 
@@ -58,7 +59,7 @@ impl Modify for BearerAuth {
 }
 
 /// Every `/api/v1` route, plus `/api/v1/openapi.json` describing exactly those routes.
-pub fn router(max_body: usize) -> Router<AppState> {
+pub fn router(max_body: usize, max_attachment: u64) -> Router<AppState> {
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
@@ -79,12 +80,14 @@ pub fn router(max_body: usize) -> Router<AppState> {
         .merge(admin::router())
         .merge(audit::router())
         .merge(webhooks::router())
+        .merge(attachments::router(max_attachment))
         .split_for_parts();
     let doc = unique_operation_ids(doc);
     let json = doc.to_json().unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     router
         .route("/api/v1/openapi.json", get(move || async move { ([(CONTENT_TYPE, "application/json")], json) }))
-        // Bodies up to the largest document (plus JSON framing).
+        // Bodies up to the largest document (plus JSON framing); the attachment upload
+        // sets its own bound, which wins (its layer runs after this one).
         .layer(DefaultBodyLimit::max(max_body + 64 * 1024))
 }
 

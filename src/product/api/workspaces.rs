@@ -143,7 +143,9 @@ async fn delete(
     for doc in &docs {
         app.rooms.evict(doc).await;
     }
+    let blobs = app.store.attachment_blobs_of(&docs).await?;
     app.store.delete_workspace(&id).await?;
+    super::attachments::release_blobs(&app, &blobs).await;
     for doc in &docs {
         app.rooms.evict(doc).await;
     }

@@ -104,6 +104,26 @@ impl Api {
     }
 }
 
+/// The boundary of the multipart bodies [`multipart_file`] makes.
+pub const BOUNDARY: &str = "tandem-test-boundary-7d3f";
+
+/// A `multipart/form-data` body (boundary [`BOUNDARY`]) with one field, `file`, holding
+/// `bytes` under the file name `name` and a claimed type the server must ignore.
+pub fn multipart_file(name: &str, bytes: &[u8]) -> Vec<u8> {
+    multipart_field("file", name, "text/plain", bytes)
+}
+
+/// A `multipart/form-data` body with one file field.
+pub fn multipart_field(field: &str, name: &str, claimed_type: &str, bytes: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: {claimed_type}\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
 /// Which database a test server uses.
 #[derive(Debug, Clone, Copy)]
 pub enum Db {

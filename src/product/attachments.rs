@@ -1,0 +1,99 @@
+//! What an attached file is served as, decided from its bytes and never from what the
+//! uploader claimed: its type (sniffed from the first bytes), whether a browser may show
+//! it inline (raster images only: SVG and HTML can run script, so they are downloads),
+//! and the download name (sanitised, then percent-encoded for `Content-Disposition`).
+//! Used by `api::attachments`; no I/O here.
+
+/// Bytes the type is sniffed from: enough for every signature the sniffer knows.
+pub const SNIFF_BYTES: usize = 8 * 1024;
+/// Longest file name kept, in characters.
+const MAX_NAME_CHARS: usize = 200;
+/// Served for whatever is not recognised, or is recognised as something a browser might
+/// interpret (text, markup, script).
+pub const OPAQUE: &str = "application/octet-stream";
+/// The only types shown inline: raster images, which cannot carry script.
+const INLINE_IMAGES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// The type to store and serve for a file starting with `head`.
+pub fn sniff(head: &[u8]) -> &'static str {
+    match infer::get(head) {
+        Some(kind) if kind.matcher_type() == infer::MatcherType::Text => OPAQUE,
+        Some(kind) => {
+            let mime = kind.mime_type();
+            let risky = ["html", "xml", "svg", "javascript"].iter().any(|word| mime.contains(word));
+            if risky { OPAQUE } else { mime }
+        }
+        None => OPAQUE,
+    }
+}
+
+/// Whether a file of this (sniffed) type is shown inline rather than downloaded.
+pub fn inline(content_type: &str) -> bool {
+    INLINE_IMAGES.contains(&content_type)
+}
+
+/// The name to keep for an upload: its last path component, without control characters,
+/// trimmed and shortened; `file` when nothing is left.
+pub fn clean_name(raw: Option<&str>) -> String {
+    let raw = raw.unwrap_or_default();
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let kept: String = last.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let kept = kept.trim().trim_start_matches('.');
+    if kept.is_empty() { "file".to_owned() } else { kept.to_owned() }
+}
+
+/// `Content-Disposition` for a file: `inline` or `attachment`, with the name as RFC 6266
+/// asks (an ASCII `filename` fallback and the exact `filename*` in UTF-8).
+pub fn disposition(name: &str, inline: bool) -> String {
+    let kind = if inline { "inline" } else { "attachment" };
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() || "._- ()".contains(c) { c } else { '_' }).collect();
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+
+    #[test]
+    fn types_come_from_the_bytes_and_only_raster_images_are_inline() {
+        assert_eq!(sniff(PNG), "image/png");
+        assert!(inline(sniff(PNG)));
+        assert_eq!(sniff(b"GIF89a\x01\0\x01\0"), "image/gif");
+        assert_eq!(sniff(b"%PDF-1.7\n"), "application/pdf");
+        assert!(!inline("application/pdf"));
+        for risky in [
+            &b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>"[..],
+            b"<?xml version=\"1.0\"?><svg/>",
+            b"<!DOCTYPE html><html><script>alert(1)</script>",
+            b"plain words",
+        ] {
+            assert_eq!(sniff(risky), OPAQUE, "{}", String::from_utf8_lossy(risky));
+        }
+    }
+
+    #[test]
+    fn names_lose_paths_and_control_characters_and_are_encoded() {
+        assert_eq!(clean_name(Some("../../etc/passwd")), "passwd");
+        assert_eq!(clean_name(Some("C:\\Users\\me\\photo.png")), "photo.png");
+        assert_eq!(clean_name(Some("a\r\nb\".png")), "ab\".png");
+        assert_eq!(clean_name(Some("..")), "file");
+        assert_eq!(clean_name(None), "file");
+        assert_eq!(clean_name(Some(&"é".repeat(500))).chars().count(), MAX_NAME_CHARS);
+        assert_eq!(
+            disposition("résumé \"final\".pdf", false),
+            "attachment; filename=\"r_sum_ _final_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
+        );
+        assert!(disposition("a.png", true).starts_with("inline; "));
+    }
+}
