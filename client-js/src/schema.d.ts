@@ -1539,6 +1539,8 @@ export interface components {
              */
             has_password: boolean;
             id: string;
+            /** @description An instance admin (the web app offers the administration page). */
+            is_admin: boolean;
             name: string;
         };
         /** @description Any of the two; what is absent stays as it is. */

@@ -60,7 +60,7 @@ where
 {
     /// Whether a change to `target` would leave no enabled admin: true when `target` is
     /// an enabled admin and no other enabled admin exists. Run under the admins lock.
-    async fn would_orphan(conn: &mut DB::Connection, target: &UserId) -> Result<bool, StoreError> {
+    pub(super) async fn would_orphan(conn: &mut DB::Connection, target: &UserId) -> Result<bool, StoreError> {
         let (others,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM users WHERE is_admin = 1 AND disabled_at IS NULL AND id <> $1")
                 .bind(target.as_str())
@@ -69,7 +69,7 @@ where
         Ok(others == 0)
     }
 
-    async fn standing_on(conn: &mut DB::Connection, user: &UserId) -> Result<Option<Standing>, StoreError> {
+    pub(super) async fn standing_on(conn: &mut DB::Connection, user: &UserId) -> Result<Option<Standing>, StoreError> {
         let row: Option<(i64, Option<i64>)> = sqlx::query_as("SELECT is_admin, disabled_at FROM users WHERE id = $1")
             .bind(user.as_str())
             .fetch_optional(&mut *conn)

@@ -20,6 +20,8 @@ pub struct Profile {
     /// Whether the account signs in with a password (accounts of an identity provider
     /// have none).
     pub has_password: bool,
+    /// An instance admin (the web app offers the administration page).
+    pub is_admin: bool,
     pub created_at: i64,
 }
 
@@ -37,6 +39,8 @@ pub enum EraseRefusal {
     LastOwner(Vec<WorkspaceId>),
     /// No such user.
     Missing,
+    /// The user is the instance's last enabled admin.
+    LastAdmin,
 }
 
 #[async_trait]

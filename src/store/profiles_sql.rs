@@ -17,6 +17,7 @@ struct ProfileRow {
     name: String,
     avatar_url: Option<String>,
     has_password: i64,
+    is_admin: i64,
     created_at: i64,
 }
 
@@ -28,6 +29,7 @@ impl From<ProfileRow> for Profile {
             name: r.name,
             avatar_url: r.avatar_url,
             has_password: r.has_password != 0,
+            is_admin: r.is_admin != 0,
             created_at: r.created_at,
         }
     }
@@ -83,7 +85,7 @@ where
     async fn profile(&self, user: &UserId) -> Result<Option<Profile>, StoreError> {
         let row: Option<ProfileRow> = sqlx::query_as(
             "SELECT id, email, name, avatar_url,
-                 CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, created_at
+                 CAST(CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS BIGINT) AS has_password, is_admin, created_at
              FROM users WHERE id = $1",
         )
         .bind(user.as_str())
@@ -123,7 +125,14 @@ where
 
     async fn delete_account(&self, user: &UserId) -> Result<Result<Erased, EraseRefusal>, StoreError> {
         let mut tx = self.write_tx().await?;
+        // Admins first, as `set_admin` and `set_disabled` take them: the last enabled
+        // admin cannot leave the instance without one.
+        DB::lock_admins(&mut tx).await?;
         DB::lock_user(&mut tx, user).await?;
+        let admin = Self::standing_on(&mut tx, user).await?.is_some_and(|s| s.admin && s.disabled_at.is_none());
+        if admin && Self::would_orphan(&mut tx, user).await? {
+            return Ok(Err(EraseRefusal::LastAdmin));
+        }
         let workspaces: Vec<(String,)> =
             sqlx::query_as("SELECT workspace_id FROM workspace_members WHERE user_id = $1 ORDER BY workspace_id")
                 .bind(user.as_str())

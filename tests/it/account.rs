@@ -143,6 +143,10 @@ async fn delete_me(api: &Api, token: &str, body: Value) -> (u16, Value) {
 async fn deleting_an_account_takes_its_password_and_spares_shared_workspaces(db: Db) {
     let server = server(db).await;
     let api = Api::new(&server);
+    // The first account administers the instance, and is the only one that does.
+    let root = api.signup("root@example.com").await;
+    let (status, body) = delete_me(&api, &root.token, json!({"password": PASSWORD})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("last_admin")), "{body}");
     let ann = api.signup("ann@example.com").await;
     let bob = api.signup("bob@example.com").await;
     let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Team"})).await;

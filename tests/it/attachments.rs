@@ -20,7 +20,7 @@ on_both_databases!(
     uploads_past_the_size_limit_are_refused_whether_declared_or_streamed,
     the_workspace_quota_counts_every_attachment,
     the_same_bytes_are_stored_once_and_removed_with_their_last_attachment,
-    deleting_a_document_or_workspace_for_good_removes_its_files,
+    deleting_a_document_workspace_or_account_for_good_removes_its_files,
     readers_download_and_only_writers_upload,
 );
 
@@ -255,9 +255,11 @@ async fn the_same_bytes_are_stored_once_and_removed_with_their_last_attachment(d
     assert_eq!(blobs_on_disk(server.dir.path()), 1);
 }
 
-async fn deleting_a_document_or_workspace_for_good_removes_its_files(db: Db) {
+async fn deleting_a_document_workspace_or_account_for_good_removes_its_files(db: Db) {
     let server = server(db).await;
     let api = Api::new(&server);
+    // The first account is the instance admin, who may not leave; ann is the second.
+    api.signup("root@example.com").await;
     let ann = api.signup("ann@example.com").await;
     let doc = api.create_doc(&ann.token, json!({"title": "Doomed"})).await;
     let kept = api.create_doc(&ann.token, json!({"title": "Kept"})).await;
@@ -283,6 +285,12 @@ async fn deleting_a_document_or_workspace_for_good_removes_its_files(db: Db) {
     let (status, _) = api.call(Method::DELETE, &format!("/api/v1/workspaces/{ws}"), Some(&ann.token), None).await;
     assert_eq!(status, 204);
     assert_eq!(blobs_on_disk(server.dir.path()), 1);
+
+    // Deleting the account deletes the workspace only it was in, and that one's files.
+    let body = json!({"password": "correct horse battery"});
+    let (status, answer) = api.call(Method::DELETE, "/api/v1/users/me", Some(&ann.token), Some(body)).await;
+    assert_eq!(status, 204, "{answer}");
+    assert_eq!(blobs_on_disk(server.dir.path()), 0);
 }
 
 async fn readers_download_and_only_writers_upload(db: Db) {

@@ -35,6 +35,10 @@ async fn a_profile_is_read_and_changed_within_its_limits(db: Db) {
         (Some(&*ann.id), Some("ann@example.com"), Some("ann"))
     );
     assert_eq!((me["avatar_url"].clone(), me["has_password"].as_bool()), (Value::Null, Some(true)));
+    // The first account administers the instance; the next does not.
+    assert_eq!(me["is_admin"].as_bool(), Some(true));
+    let bob = api.signup("bob@example.com").await;
+    assert_eq!(api.get("/api/v1/users/me", &bob.token).await.1["is_admin"].as_bool(), Some(false));
 
     let (status, me) =
         patch(&api, &ann.token, json!({"name": "  Ann Lee ", "avatar_url": "https://cdn.example.com/ann.png"})).await;

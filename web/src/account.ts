@@ -1,10 +1,12 @@
-// The account page at `/settings`: one card per concern. Personal API tokens: make one
-// (its secret shown this once, with a copy button), see when each was last used, revoke.
+// The account page at `/settings`: one card per concern: the profile and the account's
+// data (profile.ts), and personal API tokens: make one (its secret shown this once, with a
+// copy button), see when each was last used, revoke. Admins get a link to `/admin`.
 import { type components } from '@tandem/client'
 import { api, explain, ok } from './api'
 import { h, timeAgo } from './dom'
 import { confirmAction, notify } from './dialogs'
 import { header } from './header'
+import { dataCard, profileCard } from './profile'
 
 type TokenView = components['schemas']['TokenView']
 
@@ -12,9 +14,12 @@ const DAY = 86_400
 const LIFETIMES: [string, number | null][] = [['30 days', 30 * DAY], ['90 days', 90 * DAY], ['1 year', 365 * DAY], ['Never', null]]
 
 export function settingsPage (root: HTMLElement): () => void {
+  const adminLink = h('a', { href: '/admin', 'data-link': true, class: 'button ghost', hidden: true, 'data-testid': 'admin-link' }, 'Administration')
   const page = h('main', { class: 'list-page settings-page' },
-    h('div', { class: 'list-head' }, h('h1', {}, 'Settings')),
-    tokensCard(root))
+    h('div', { class: 'list-head' }, h('h1', {}, 'Settings'), adminLink),
+    profileCard((p) => { adminLink.hidden = !p.is_admin }),
+    tokensCard(root),
+    dataCard(root))
   root.append(header(), page)
   return () => {}
 }

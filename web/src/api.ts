@@ -21,7 +21,13 @@ const FRIENDLY: Record<string, string> = {
   rate_limited: 'Too many requests. Wait a moment and try again.',
   store_unavailable: 'The server cannot reach its database right now. Try again shortly.',
   document_not_found: 'This document does not exist, or you have no access to it.',
-  network: 'Cannot reach the server. Check your connection.'
+  network: 'Cannot reach the server. Check your connection.',
+  wrong_password: 'That is not your password.',
+  last_owner: 'You are the only owner of a workspace others use: make someone else an owner first.',
+  reauthentication_required: 'Sign in again, then delete the account within five minutes.',
+  export_running: 'An export is already being prepared. Wait for it to finish.',
+  attachment_too_large: 'That file is too large to attach.',
+  attachment_quota_exceeded: 'This workspace has no room left for attachments.'
 }
 
 /** Words a person understands for an error from the API. */

@@ -1,4 +1,4 @@
-// Entry: restores the session, then routes `/`, `/login`, `/signup`, `/settings` and `/d/{id}`. The
+// Entry: restores the session, then routes `/`, `/login`, `/signup`, `/settings`, `/admin` and `/d/{id}`. The
 // editor (CodeMirror, Yjs) is loaded only on `/d/...`, so the list and login stay light.
 import './style.css'
 import { session } from './api'
@@ -6,6 +6,7 @@ import { h, clear } from './dom'
 import { authPage, safeNext } from './auth'
 import { listPage } from './list'
 import { settingsPage } from './account'
+import { adminPage } from './admin'
 import { invitePage } from './members'
 import { adoptSavedTheme, applyTheme } from './theme'
 import { navigate, onRoute } from './router'
@@ -39,6 +40,11 @@ async function route (): Promise<void> {
   if (pathname === '/login' || pathname === '/signup') {
     if (session.user) return navigate(safeNext(params.get('next')), true)
     root.appendChild(authPage(pathname === '/signup' ? 'signup' : 'login', params.get('next'), params.get('signout') === 'incomplete'))
+    return
+  }
+  if (pathname === '/admin') {
+    if (!session.user) return navigate('/login?next=%2Fadmin', true)
+    teardown = adminPage(root)
     return
   }
   if (pathname === '/settings') {

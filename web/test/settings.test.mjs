@@ -1,8 +1,10 @@
 // The settings page in a real browser: a personal token made there works against the API
-// from outside the browser, its secret is shown once, and revoking it stops it at once.
+// from outside the browser, its secret is shown once, and revoking it stops it at once;
+// the profile is saved, the account's data downloads, and the account can be deleted.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { serverAndBrowser, context, signup, SCREENSHOTS } from './browser.mjs'
+import { readFileSync } from 'node:fs'
+import { serverAndBrowser, context, signup, login, SCREENSHOTS } from './browser.mjs'
 
 let browser, base
 serverAndBrowser({}, (up) => { ({ browser, base } = up) })
@@ -55,7 +57,7 @@ test('a token without a name is explained, not sent', async () => {
   await page.fill('input[name=token-name]', '   ')
   await page.click('text=Create token')
   await page.waitForSelector('[role=alert]:not([hidden])')
-  assert.match(await page.textContent('[role=alert]'), /name/)
+  assert.match(await page.textContent('[role=alert]:not([hidden])'), /name/)
   assert.equal(await page.$('[data-testid=token-value]'), null)
 })
 
@@ -64,4 +66,34 @@ test('the settings page of a signed-out visit asks to log in first', async () =>
   await page.goto(`${base}/settings`)
   await page.waitForSelector('form input[name=email]')
   assert.equal(new URL(page.url()).searchParams.get('next'), '/settings')
+})
+
+test('the profile is saved, the data downloads as a zip, and the account can be deleted', async () => {
+  const ctx = await context(browser, { acceptDownloads: true })
+  const { page, email, password } = await signup(ctx, base, 'Ada Lovelace')
+  await page.goto(`${base}/settings`)
+  await page.waitForFunction(() => document.querySelector('input[name=profile-name]')?.value === 'Ada Lovelace')
+  await page.fill('input[name=profile-name]', 'Ada King')
+  await page.click('text=Save profile')
+  await page.waitForSelector('[data-testid=toast]')
+  await page.reload()
+  await page.waitForFunction(() => document.querySelector('input[name=profile-name]')?.value === 'Ada King')
+  await page.screenshot({ path: `${SCREENSHOTS}/settings.png`, fullPage: true })
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-account]')])
+  assert.equal(download.suggestedFilename(), 'tandem-export.zip')
+  const bytes = readFileSync(await download.path())
+  assert.equal(bytes.subarray(0, 2).toString(), 'PK', 'a zip archive')
+  assert.ok(bytes.includes(Buffer.from('manifest.json')))
+
+  await page.fill('input[name=delete-password]', 'not my password')
+  await page.click('text=Delete my account')
+  await page.click('[data-testid=confirm]')
+  await page.waitForSelector('.settings-card [role=alert]:not([hidden])')
+  assert.match(await page.textContent('.settings-card [role=alert]:not([hidden])'), /not your password/)
+  await page.fill('input[name=delete-password]', password)
+  await page.click('text=Delete my account')
+  await page.click('[data-testid=confirm]')
+  await page.waitForURL(/\/login/)
+  assert.equal(await login(base, email, password), undefined, 'the account is gone')
 })

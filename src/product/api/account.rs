@@ -3,7 +3,8 @@
 //! from the last few minutes instead (its bearer token's `iat`), since there is nothing
 //! else to ask. Only from a session, never with a personal token. Refused (409
 //! `last_owner`) while the user is the only owner of a workspace others are members of:
-//! they make someone else an owner, or delete it, first. What only the account held goes
+//! they make someone else an owner, or delete it, first; and (409 `last_admin`) while
+//! they are the instance's last enabled admin. What only the account held goes
 //! (see `Profiles::delete_account`); its open connections close at once.
 
 use std::time::Duration;
@@ -96,7 +97,7 @@ async fn own_documents(app: &AppState, user: &UserId) -> Result<Vec<DocId>, ApiE
     request_body = DeleteAccount,
     responses((status = 204), (status = 401, body = ErrorBody),
         (status = 403, description = "wrong_password, reauthentication_required, session_required", body = ErrorBody),
-        (status = 409, description = "last_owner", body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, description = "last_owner, last_admin", body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 async fn delete_me(
     State(app): State<AppState>,
@@ -112,9 +113,14 @@ async fn delete_me(
     for doc in &before {
         app.rooms.evict(doc).await;
     }
+    let blobs = app.store.attachment_blobs_of(&before).await?;
     let erased = match app.store.delete_account(&user).await? {
         Ok(erased) => erased,
         Err(EraseRefusal::Missing) => return Err(not_found(Resource::User).into()),
+        Err(EraseRefusal::LastAdmin) => {
+            let message = "you are the instance's last enabled admin: make someone else an admin first";
+            return Err(ApiError::new(ErrorCode::LastAdmin, message));
+        }
         Err(EraseRefusal::LastOwner(workspaces)) => {
             let ids: Vec<String> = workspaces.iter().map(ToString::to_string).collect();
             let message = format!(
@@ -128,6 +134,7 @@ async fn delete_me(
     for doc in &erased.documents {
         app.rooms.evict(doc).await;
     }
+    super::attachments::release_blobs(&app, &blobs).await;
     // Every open connection of the account, on every node, looks again now: its user is
     // gone (4401).
     access::changed(&app);
