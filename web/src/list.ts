@@ -7,6 +7,7 @@ import { askText } from './dialogs'
 import { header } from './header'
 import { navigate } from './router'
 import { membersDialog } from './members'
+import { webhooksDialog } from './webhooks'
 
 type Query = NonNullable<paths['/api/v1/documents']['get']['parameters']['query']>
 type SortKey = components['schemas']['SortKey']
@@ -34,6 +35,11 @@ export function listPage (root: HTMLElement): () => void {
     templateItems)
   const trashButton = h('button', { type: 'button', class: 'button ghost' })
   const membersButton = h('button', { type: 'button', class: 'button ghost', hidden: true }, 'Members')
+  const hooksButton = h('button', { type: 'button', class: 'button ghost', hidden: true, 'data-testid': 'webhooks' }, 'Webhooks')
+  hooksButton.addEventListener('click', () => {
+    const w = workspaces.find((x) => x.id === workspaceId)
+    if (w) webhooksDialog(w, root)
+  })
   membersButton.addEventListener('click', () => {
     const w = workspaces.find((x) => x.id === workspaceId)
     if (w) membersDialog(w, root)
@@ -129,6 +135,7 @@ export function listPage (root: HTMLElement): () => void {
     switcher.appendChild(h('option', { value: '__new' }, 'New workspace…'))
     const current = workspaces.find((w) => w.id === workspaceId)
     membersButton.hidden = !current || current.personal || !(current.role === 'owner' || current.role === 'admin')
+    hooksButton.hidden = !current || !(current.role === 'owner' || current.role === 'admin')
     heading.textContent = trash ? 'Trash' : (workspaces.find((w) => w.id === workspaceId)?.name ?? 'Documents')
     templateMenu.hidden = trash
     trashButton.textContent = ''
@@ -188,7 +195,7 @@ export function listPage (root: HTMLElement): () => void {
   root.append(
     header(switcher, searchForm),
     h('main', { class: 'list-page' },
-      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, trashButton, templateMenu, newButton)),
+      h('div', { class: 'list-head' }, h('div', { class: 'list-title' }, heading, tagChip), h('div', { class: 'list-actions' }, sortSelect, membersButton, hooksButton, trashButton, templateMenu, newButton)),
       alert, list, more))
 
   void (async () => {
