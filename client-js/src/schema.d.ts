@@ -3876,7 +3876,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description last_owner */
+            /** @description last_owner, last_admin */
             409: {
                 headers: {
                     [name: string]: unknown;
