@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use crate::config::{ApiConfig, Retention, ServeConfig};
+use crate::config::{ApiConfig, ServeConfig};
 use crate::events::Feeds;
 use crate::identity::jwks::{Jwks, JwksConfig};
 use crate::identity::tokens::Keys;
@@ -27,7 +27,7 @@ use crate::realtime::socket;
 use crate::state::AppState;
 use crate::store;
 use crate::webhooks::Hooks;
-use crate::{metrics, product::api};
+use crate::{maintenance, metrics, product::api};
 
 /// How long shutdown waits for rooms to flush before giving up.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -45,7 +45,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Renders take at most half the cores (at least one), whatever the rooms are doing.
 /// Attachments' bytes: in the bucket when one is configured, else in the attachments folder.
 fn blobs(config: &ServeConfig) -> Result<Arc<dyn store::blobs::Blobs>, store::blobs::BlobError> {
     let dir = config.attachments.dir(&config.common.data_dir);
@@ -55,6 +54,7 @@ fn blobs(config: &ServeConfig) -> Result<Arc<dyn store::blobs::Blobs>, store::bl
     })
 }
 
+/// Renders take at most half the cores (at least one), whatever the rooms are doing.
 fn renderer(config: &ApiConfig) -> Renderer {
     let limits = render::Limits { max_input: config.max_render_input, max_output: config.max_render_output };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -121,10 +121,9 @@ pub async fn run(
         started_at: std::time::Instant::now(),
         config: Arc::new(config),
     };
-    tokio::spawn(thin_versions(state.store.clone(), state.config.room.version_retention.clone(), root.child_token()));
-    tokio::spawn(prune_audit(state.store.clone(), state.config.auth.audit_retention_days, root.child_token()));
-    let retention = state.config.api.changes_retention;
-    tokio::spawn(api::changes::prune(state.store.clone(), retention, root.child_token()));
+    let config = &state.config;
+    let (audit_days, changes) = (config.auth.audit_retention_days, config.api.changes_retention);
+    maintenance::start(&tracker, &root, &state.store, &config.room.version_retention, audit_days, changes);
     let app = router(state.clone());
     info!(addr = %listener.local_addr()?, "listening");
     let listener = listener.tap_io(|tcp| {
@@ -148,67 +147,4 @@ pub async fn run(
     }
     info!("stopped");
     Ok(())
-}
-
-/// How often old automatic versions are thinned, and most deleted per run.
-const THIN_EVERY: Duration = Duration::from_secs(3600);
-const THIN_MAX: u32 = 10_000;
-
-/// Thins old automatic versions by the retention rules: a minute after start, then hourly.
-async fn thin_versions(store: Arc<dyn store::Store>, retention: Retention, stop: CancellationToken) {
-    if retention.min_age().is_none() {
-        return;
-    }
-    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = stop.cancelled() => return,
-        }
-        match store.thin_versions(&retention, store::catalog::now_ms(), THIN_MAX).await {
-            Ok(0) => {}
-            Ok(n) => info!(versions = n, "thinned old automatic versions"),
-            Err(e) => warn!(error = %e, "thinning versions failed; retrying next hour"),
-        }
-        next += THIN_EVERY;
-    }
-}
-
-/// Most audit events deleted per batch; batches repeat until none is left.
-const PRUNE_BATCH: u32 = 10_000;
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-/// Prunes audit events older than the retention, as versions are thinned: a minute after
-/// start, then hourly (0 days: kept forever).
-async fn prune_audit(store: Arc<dyn store::Store>, days: u32, stop: CancellationToken) {
-    if days == 0 {
-        return;
-    }
-    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
-            _ = stop.cancelled() => return,
-        }
-        match prune_audit_now(store.as_ref(), days).await {
-            Ok(0) => {}
-            Ok(n) => info!(events = n, "pruned old audit events"),
-            Err(e) => warn!(error = %e, "pruning audit events failed; retrying next hour"),
-        }
-        next += THIN_EVERY;
-    }
-}
-
-/// Deletes every audit event older than `days`, batch by batch (at most 100 batches a run).
-pub async fn prune_audit_now(store: &dyn store::Store, days: u32) -> Result<u64, store::StoreError> {
-    let before = store::catalog::now_ms() - i64::from(days) * DAY_MS;
-    let mut total = 0;
-    for _ in 0..100 {
-        let n = store.prune_audit(before, PRUNE_BATCH).await?;
-        total += n;
-        if n < u64::from(PRUNE_BATCH) {
-            break;
-        }
-    }
-    Ok(total)
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod events;
 pub mod identity;
 pub mod ids;
+pub mod maintenance;
 pub mod metrics;
 pub mod product;
 pub mod rate;

@@ -230,15 +230,16 @@ pub async fn render() -> String {
     text
 }
 
-/// Holds one in a gauge while it lives (an open connection, a running watcher): the
-/// gauge goes down again however its holder ends.
-/// This process's open WebSocket connections (both protocols), as their gauge holds them.
+/// This process's open WebSocket connections (both protocols), as their gauge holds them
+/// (read from the rendered metrics: for the admin's system info, not for hot paths).
 pub fn connections_active() -> u64 {
     let rendered = handle().render();
     let value = rendered.lines().find_map(|l| l.strip_prefix(CONNECTIONS_ACTIVE)?.strip_prefix(' '));
     value.and_then(|v| v.trim().parse::<f64>().ok()).map_or(0, |v| v.max(0.0) as u64)
 }
 
+/// Holds one in a gauge while it lives (an open connection, a running watcher): the
+/// gauge goes down again however its holder ends.
 pub struct GaugeGuard(metrics::Gauge);
 
 impl GaugeGuard {

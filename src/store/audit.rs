@@ -88,8 +88,17 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// An entry stamped now (recording may stamp it again, at the moment it is written).
     pub fn new(action: AuditAction) -> Self {
-        AuditEntry { at: 0, actor: None, action, target: None, workspace: None, address: None, detail: None }
+        AuditEntry {
+            at: super::catalog::now_ms(),
+            actor: None,
+            action,
+            target: None,
+            workspace: None,
+            address: None,
+            detail: None,
+        }
     }
 
     pub fn actor(mut self, user: &UserId) -> Self {

@@ -70,8 +70,13 @@ fn audit_query(p: AuditParams, workspace: Option<WorkspaceId>) -> Result<AuditQu
     Ok(AuditQuery { workspace, action, actor, since: p.since, until: p.until, before_id, limit: page_limit(p.limit)? })
 }
 
-async fn page(app: &AppState, q: AuditQuery) -> Result<Json<AuditPage>, ApiError> {
-    let events = app.store.audit_events(&q).await?;
+/// A page of events; `addresses`: whether the caller may see the clients' addresses
+/// (instance admins: a workspace's admins see what happened there, not where from).
+async fn page(app: &AppState, q: AuditQuery, addresses: bool) -> Result<Json<AuditPage>, ApiError> {
+    let mut events = app.store.audit_events(&q).await?;
+    if !addresses {
+        events.iter_mut().for_each(|e| e.address = None);
+    }
     let next_cursor = match events.last() {
         Some(last) if events.len() as u32 == q.limit => Some(last.id.to_string()),
         _ => None,
@@ -89,7 +94,7 @@ async fn instance_audit(
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     caller.instance_admin(&app).await?;
-    page(&app, audit_query(p, None)?).await
+    page(&app, audit_query(p, None)?, true).await
 }
 
 /// A workspace's audit events (its members, shares, links and documents), newest first:
@@ -105,5 +110,5 @@ async fn workspace_audit(
     ApiQuery(p): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     workspace_role(&app, caller.user()?, &id, Role::Admin).await?;
-    page(&app, audit_query(p, Some(id))?).await
+    page(&app, audit_query(p, Some(id))?, false).await
 }

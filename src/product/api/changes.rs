@@ -10,13 +10,9 @@
 //! deletions and lost access are kept for `--changes-retention`; a cursor older than
 //! that is answered 410 `cursor_expired`, and the client lists everything again.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,7 +22,6 @@ use super::extract::ApiQuery;
 use crate::identity::access::Caller;
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::state::AppState;
-use crate::store::Store;
 use crate::store::changes::{Change, ChangeCursor, ChangeKind, ChangesRead};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -182,26 +177,6 @@ async fn changes(
         next: encode(&instance, &page.next),
         more: page.more,
     }))
-}
-
-/// Drops records of deletions and lost access older than `retention`: a tenth of the
-/// retention after start, then as often (at most hourly).
-pub async fn prune(store: Arc<dyn Store>, retention: Duration, stop: CancellationToken) {
-    let every = (retention / 10).clamp(Duration::from_millis(100), Duration::from_secs(3600));
-    let mut tick = tokio::time::interval(every);
-    tick.reset();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.cancelled() => return,
-        }
-        let before = crate::store::catalog::now_ms().saturating_sub(retention.as_millis() as i64);
-        match store.prune_changes(before).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(records = n, "pruned old changes-feed records"),
-            Err(e) => tracing::warn!(error = %e, "pruning the changes feed failed; retrying later"),
-        }
-    }
 }
 
 #[cfg(test)]
