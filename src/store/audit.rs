@@ -88,17 +88,10 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// An entry stamped now (recording may stamp it again, at the moment it is written).
+    /// An entry not stamped yet: `identity::audit::record` (or the store method writing it
+    /// in its own transaction) sets `at` when it is written.
     pub fn new(action: AuditAction) -> Self {
-        AuditEntry {
-            at: super::catalog::now_ms(),
-            actor: None,
-            action,
-            target: None,
-            workspace: None,
-            address: None,
-            detail: None,
-        }
+        AuditEntry { at: 0, actor: None, action, target: None, workspace: None, address: None, detail: None }
     }
 
     pub fn actor(mut self, user: &UserId) -> Self {
