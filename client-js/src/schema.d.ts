@@ -1044,7 +1044,8 @@ export interface paths {
         put?: never;
         /**
          * Sends the webhook a `ping` event now (admins and owners), even when it is disabled, so
-         *     a fixed receiver can be checked; the delivery shows in the log.
+         *     a fixed receiver can be checked; the delivery shows in the log. While a ping is still
+         *     waiting, no other is queued: that one is answered.
          */
         post: operations["webhooks_ping"];
         delete?: never;
@@ -1524,7 +1525,10 @@ export interface components {
             role: components["schemas"]["Role"];
         };
         PingView: {
-            /** @description The ping's delivery (its `X-Tandem-Delivery`), to find in the log. */
+            /**
+             * @description The ping's delivery (its `X-Tandem-Delivery`), to find in the log: the one still
+             *     waiting when there is one (a hook has at most one ping waiting).
+             */
             delivery_id: string;
         };
         /** @description A user's own view of their account. */
@@ -1754,6 +1758,8 @@ export interface components {
         Webhook: {
             /** Format: int64 */
             created_at: number;
+            /** @description Who registered it (`null` for hooks made before this was recorded). */
+            created_by?: string | null;
             /**
              * Format: int64
              * @description When the hook was disabled for failing; nothing is queued for it any more.

@@ -26,7 +26,8 @@ pub struct WebhookConfig {
     #[arg(long, env = "TANDEM_WEBHOOK_DISABLE_AFTER", default_value_t = 5)]
     pub webhook_disable_after: u32,
     /// Deliveries one hook may have waiting (its receiver down for long in a busy
-    /// workspace); one more event disables the hook instead of growing the outbox.
+    /// workspace), pings included; one more event disables the hook instead of growing
+    /// the outbox. Read as each event is queued, so a change applies to existing hooks.
     #[arg(long, env = "TANDEM_WEBHOOK_MAX_PENDING", default_value_t = 10_000)]
     pub webhook_max_pending: u32,
     /// Quiet time after a document's last edit before `document.updated` is sent; sent

@@ -58,6 +58,9 @@ actions! {
     UserEnabled = "admin.user_enabled",
     AdminGranted = "admin.granted",
     AdminRevoked = "admin.revoked",
+    /// A workspace webhook registered (its URL and events in the detail).
+    WebhookCreated = "webhook.created",
+    WebhookDeleted = "webhook.deleted",
 }
 
 impl AuditAction {

@@ -39,10 +39,10 @@ where
         doc: &DocId,
         kind: EventKind,
         comment: &Comment,
-        now: i64,
+        (now, max_pending): (i64, i64),
     ) -> Result<DocEvent, StoreError> {
         let subject = (Some(comment.thread_id.clone()), Some(comment.id.clone()), None);
-        Self::next_event(tx, doc, kind, subject, now).await
+        Self::next_event(tx, doc, kind, subject, (now, max_pending)).await
     }
 
     /// Takes the document's next event number and writes the event (about a thread and
@@ -53,7 +53,7 @@ where
         doc: &DocId,
         kind: EventKind,
         (thread_id, comment_id, version_id): (Option<CommentId>, Option<CommentId>, Option<VersionId>),
-        now: i64,
+        (now, max_pending): (i64, i64),
     ) -> Result<DocEvent, StoreError> {
         let (seq, ws): (i64, String) = sqlx::query_as(
             "UPDATE documents SET event_seq = event_seq + 1 WHERE id = $1 RETURNING event_seq, workspace_id",
@@ -84,7 +84,7 @@ where
             EventKind::CommentUpdated | EventKind::CommentDeleted => None,
         };
         if let Some(data) = hooked {
-            Self::enqueue_in(tx, &ws, kind.as_str(), &data, now).await?;
+            Self::enqueue_in(tx, &ws, kind.as_str(), &data, (now, max_pending)).await?;
         }
         sqlx::query("DELETE FROM document_events WHERE document_id = $1 AND seq <= $2")
             .bind(doc.as_str())
@@ -132,7 +132,7 @@ where
         };
         change(&mut tx, before.clone()).await?;
         let comment = Self::comment_in(&mut tx, doc, id.as_str()).await?.unwrap_or(before);
-        let event = Self::comment_event(&mut tx, doc, kind, &comment, now).await?;
+        let event = Self::comment_event(&mut tx, doc, kind, &comment, (now, self.max_pending())).await?;
         tx.commit().await?;
         Ok(Outcome::Done(Changed { comment, event }))
     }
@@ -242,7 +242,8 @@ where
         let comment = Self::comment_in(&mut tx, &c.document_id, c.id.as_str())
             .await?
             .ok_or_else(|| StoreError::Invalid("a comment written in this transaction is missing".into()))?;
-        let event = Self::comment_event(&mut tx, &c.document_id, EventKind::CommentCreated, &comment, now).await?;
+        let at = (now, self.max_pending());
+        let event = Self::comment_event(&mut tx, &c.document_id, EventKind::CommentCreated, &comment, at).await?;
         tx.commit().await?;
         Ok(Outcome::Done(Changed { comment, event }))
     }

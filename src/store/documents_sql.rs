@@ -113,7 +113,8 @@ where
                 .await?;
         }
         let data = serde_json::json!({"document_id": doc.id, "title": doc.title, "owner_id": doc.owner_id});
-        Self::enqueue_in(&mut tx, doc.workspace_id.as_str(), "document.created", &data, now).await?;
+        Self::enqueue_in(&mut tx, doc.workspace_id.as_str(), "document.created", &data, (now, self.max_pending()))
+            .await?;
         tx.commit().await?;
         let mut tags = doc.tags.clone();
         tags.sort();
@@ -264,7 +265,7 @@ where
             .await?;
         if let (Some((ws, title)), Some(at)) = (trashed, deleted_at) {
             let data = serde_json::json!({"document_id": id, "title": title, "permanent": false});
-            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, at).await?;
+            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, (at, self.max_pending())).await?;
         }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
@@ -281,7 +282,8 @@ where
                 .await?;
         if let Some((ws, title)) = live {
             let data = serde_json::json!({"document_id": id, "title": title, "permanent": true});
-            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, crate::store::catalog::now_ms()).await?;
+            let at = (crate::store::catalog::now_ms(), self.max_pending());
+            Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, at).await?;
         }
         sqlx::query("DELETE FROM doc_updates WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_snapshots WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;

@@ -10,6 +10,7 @@ use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
+use super::webhooks::DEFAULT_MAX_PENDING;
 use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// The production store.
@@ -24,7 +25,7 @@ impl SqlStore<Postgres> {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(SqlStore { pool, background: None })
+        Ok(SqlStore { pool, background: None, webhook_max_pending: DEFAULT_MAX_PENDING.into() })
     }
 }
 

@@ -25,6 +25,9 @@ pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
     /// Work beside the pool (SQLite's WAL checkpoints), stopped with the store.
     pub(super) background: Option<tokio::task::AbortHandle>,
+    /// Deliveries one webhook may have waiting (`--webhook-max-pending`), read as each
+    /// event is queued so a changed flag holds for hooks made before it.
+    pub(super) webhook_max_pending: std::sync::atomic::AtomicI64,
 }
 
 impl<DB: Database> Drop for SqlStore<DB> {

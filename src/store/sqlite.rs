@@ -14,6 +14,7 @@ use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
+use super::webhooks::DEFAULT_MAX_PENDING;
 use crate::config::SqliteSync;
 use crate::ids::{DocId, UserId, WorkspaceId};
 
@@ -89,7 +90,11 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let checkpointer = tokio::spawn(checkpoint(pool.clone()));
-        Ok(SqlStore { pool, background: Some(checkpointer.abort_handle()) })
+        Ok(SqlStore {
+            pool,
+            background: Some(checkpointer.abort_handle()),
+            webhook_max_pending: DEFAULT_MAX_PENDING.into(),
+        })
     }
 }
 

@@ -129,7 +129,8 @@ where
         .execute(&mut *tx)
         .await?;
         let subject = (None, None, Some(v.id.clone()));
-        let event = Self::next_event(&mut tx, &v.document_id, EventKind::VersionCreated, subject, now).await?;
+        let at = (now, self.max_pending());
+        let event = Self::next_event(&mut tx, &v.document_id, EventKind::VersionCreated, subject, at).await?;
         tx.commit().await?;
         let version = VersionMeta {
             id: v.id.clone(),

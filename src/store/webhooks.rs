@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::StoreError;
-use crate::ids::{DeliveryId, WebhookId, WorkspaceId};
+use crate::ids::{DeliveryId, UserId, WebhookId, WorkspaceId};
 
 /// Every event type a hook may ask for.
 pub const EVENT_TYPES: &[&str] = &[
@@ -24,6 +24,9 @@ pub const EVENT_TYPES: &[&str] = &[
 ];
 /// The event a test ping sends, to its one hook whatever it asked for.
 pub const PING: &str = "ping";
+/// Deliveries one hook may have waiting until the server sets its own limit
+/// ([`Webhooks::set_webhook_max_pending`]).
+pub const DEFAULT_MAX_PENDING: i64 = 10_000;
 /// Finished deliveries kept per hook for its log; older ones are deleted as new ones finish.
 pub const DELIVERIES_KEPT: i64 = 200;
 
@@ -35,6 +38,9 @@ pub struct Webhook {
     pub url: String,
     /// The event types sent to it.
     pub events: Vec<String>,
+    /// Who registered it (`null` for hooks made before this was recorded).
+    #[schema(value_type = Option<String>)]
+    pub created_by: Option<UserId>,
     pub created_at: i64,
     /// Deliveries in a row that failed after every retry (reset by any success).
     pub failures: i64,
@@ -79,6 +85,16 @@ pub struct Claimed {
     pub attempts: i64,
     /// The lease this node holds; finishing checks it is still this one.
     pub lease_until: i64,
+    /// Attempts in a row at this hook that got no answer in time.
+    pub hook_timeouts: i64,
+}
+
+/// What a ping request came to: a new delivery, or the one still waiting (a hook has at
+/// most one ping waiting, so pings cannot grow its outbox).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ping {
+    Queued(DeliveryId),
+    Waiting(DeliveryId),
 }
 
 /// What one attempt came to.
@@ -92,22 +108,21 @@ pub struct Attempt {
     pub retry_at: Option<i64>,
     /// Failed deliveries in a row that disable the hook.
     pub disable_after: i64,
-}
-
-/// What bounds a hook as it is made.
-#[derive(Debug, Clone, Copy)]
-pub struct HookLimits {
-    /// Hooks its workspace may hold.
-    pub per_workspace: i64,
-    /// Deliveries it may have waiting; one more event disables it instead.
-    pub max_pending: i64,
+    /// Set when the attempt got no answer in time: nothing more of the hook's is sent
+    /// (pings aside) before then, so a receiver that hangs holds no sender for long.
+    /// Any answer, even an error status, ends the pause.
+    pub pause_hook_until: Option<i64>,
 }
 
 #[async_trait]
 pub trait Webhooks: Send + Sync + 'static {
-    /// Stores a hook unless its workspace holds `limits.per_workspace` already (answers
-    /// `false` then).
-    async fn create_webhook(&self, hook: &Webhook, secret: &str, limits: HookLimits) -> Result<bool, StoreError>;
+    /// Stores a hook unless its workspace holds `per_workspace` already (answers `false`
+    /// then).
+    async fn create_webhook(&self, hook: &Webhook, secret: &str, per_workspace: i64) -> Result<bool, StoreError>;
+
+    /// Deliveries one hook may have waiting (`--webhook-max-pending`, at least 1), for
+    /// every hook from the next event on, whenever the hook was made.
+    fn set_webhook_max_pending(&self, max_pending: i64);
 
     /// A workspace's hooks, oldest first.
     async fn webhooks_of(&self, ws: &WorkspaceId) -> Result<Vec<Webhook>, StoreError>;
@@ -119,7 +134,7 @@ pub trait Webhooks: Send + Sync + 'static {
 
     /// Queues `event` with `data` for every enabled hook of the workspace that asked for
     /// it; answers how many deliveries were queued. Call only after the change committed.
-    /// A hook with its `max_pending` deliveries waiting is disabled instead.
+    /// A hook with the maximum of deliveries waiting (pings included) is disabled instead.
     async fn enqueue_webhooks(
         &self,
         ws: &WorkspaceId,
@@ -128,11 +143,13 @@ pub trait Webhooks: Send + Sync + 'static {
         now: i64,
     ) -> Result<u64, StoreError>;
 
-    /// Queues a `ping` for one hook (enabled or not: a ping is how an owner checks a fix).
-    async fn enqueue_ping(&self, hook: &Webhook, now: i64) -> Result<DeliveryId, StoreError>;
+    /// Queues a `ping` for one hook (enabled or not: a ping is how an owner checks a fix),
+    /// unless one is waiting already: that one is answered then.
+    async fn enqueue_ping(&self, hook: &Webhook, now: i64) -> Result<Ping, StoreError>;
 
-    /// Leases up to `limit` deliveries due at `now` (of enabled hooks, and pings of any)
-    /// until `lease_until`.
+    /// Leases up to `limit` deliveries due at `now` (of enabled hooks not paused, and pings
+    /// of any) until `lease_until`: at most one per hook, and none of a hook with a
+    /// delivery leased already, so one slow receiver holds at most one sender.
     async fn claim_deliveries(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, StoreError>;
 
     /// Records an attempt at a claimed delivery: delivered, retried later, or failed (which

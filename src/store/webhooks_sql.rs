@@ -9,12 +9,11 @@ use super::StoreError;
 use super::dialect::{Dialect, RowsAffected};
 use super::sql::SqlStore;
 use super::webhooks::{
-    Attempt, Claimed, DELIVERIES_KEPT, Delivery, HookLimits, PING, Webhook, Webhooks, envelope, events_column,
-    events_of,
+    Attempt, Claimed, DELIVERIES_KEPT, Delivery, PING, Ping, Webhook, Webhooks, envelope, events_column, events_of,
 };
-use crate::ids::{DeliveryId, WebhookId, WorkspaceId};
+use crate::ids::{DeliveryId, UserId, WebhookId, WorkspaceId};
 
-const HOOK_COLUMNS: &str = "id, workspace_id, url, events, created_at, failures, disabled_at";
+const HOOK_COLUMNS: &str = "id, workspace_id, url, events, created_by, created_at, failures, disabled_at";
 const DELIVERY_COLUMNS: &str =
     "id, event, created_at, state, attempts, next_at, last_status, last_error, latency_ms, finished_at";
 
@@ -24,6 +23,7 @@ struct HookRow {
     workspace_id: String,
     url: String,
     events: String,
+    created_by: Option<String>,
     created_at: i64,
     failures: i64,
     disabled_at: Option<i64>,
@@ -36,6 +36,7 @@ impl From<HookRow> for Webhook {
             workspace_id: WorkspaceId::new(r.workspace_id),
             url: r.url,
             events: events_of(&r.events),
+            created_by: r.created_by.map(UserId::new),
             created_at: r.created_at,
             failures: r.failures,
             disabled_at: r.disabled_at,
@@ -83,35 +84,41 @@ where
     for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
     usize: ColumnIndex<DB::Row>,
 {
+    /// Deliveries one hook may have waiting, as the server last set it.
+    pub(super) fn max_pending(&self) -> i64 {
+        self.webhook_max_pending.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Queues `event` for the workspace's enabled hooks that asked for it, in the
-    /// caller's transaction; answers how many deliveries were queued.
+    /// caller's transaction; answers how many deliveries were queued. A hook with
+    /// `max_pending` deliveries waiting (pings included) is disabled instead.
     pub(super) async fn enqueue_in(
         tx: &mut DB::Connection,
         ws: &str,
         event: &str,
         data: &serde_json::Value,
-        now: i64,
+        (now, max_pending): (i64, i64),
     ) -> Result<u64, StoreError> {
-        let hooks: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT id, max_pending FROM webhooks
-             WHERE workspace_id = $1 AND disabled_at IS NULL AND events LIKE $2",
+        let hooks: Vec<(String,)> = sqlx::query_as(
+            "SELECT id FROM webhooks WHERE workspace_id = $1 AND disabled_at IS NULL AND events LIKE $2",
         )
         .bind(ws)
         .bind(format!("%,{event},%"))
         .fetch_all(&mut *tx)
         .await?;
+        let max_pending = max_pending.max(1);
         let mut queued = 0;
-        for (hook, max_pending) in &hooks {
+        for (hook,) in &hooks {
             // Counts at most `max_pending` index entries: cheap while the receiver keeps up.
             let (pending,): (i64,) = sqlx::query_as(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_deliveries
                      WHERE hook_id = $1 AND state = 'pending' LIMIT $2) waiting",
             )
             .bind(hook.as_str())
-            .bind(*max_pending)
+            .bind(max_pending)
             .fetch_one(&mut *tx)
             .await?;
-            if pending >= *max_pending {
+            if pending >= max_pending {
                 sqlx::query("UPDATE webhooks SET disabled_at = $2 WHERE id = $1 AND disabled_at IS NULL")
                     .bind(hook.as_str())
                     .bind(now)
@@ -195,18 +202,18 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    async fn create_webhook(&self, hook: &Webhook, secret: &str, limits: HookLimits) -> Result<bool, StoreError> {
+    async fn create_webhook(&self, hook: &Webhook, secret: &str, per_workspace: i64) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         DB::lock_workspace(&mut tx, &hook.workspace_id).await?;
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM webhooks WHERE workspace_id = $1")
             .bind(hook.workspace_id.as_str())
             .fetch_one(&mut *tx)
             .await?;
-        if n >= limits.per_workspace {
+        if n >= per_workspace {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO webhooks (id, workspace_id, url, events, secret, created_at, max_pending)
+            "INSERT INTO webhooks (id, workspace_id, url, events, secret, created_by, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(hook.id.as_str())
@@ -214,12 +221,16 @@ where
         .bind(hook.url.as_str())
         .bind(events_column(&hook.events))
         .bind(secret)
+        .bind(hook.created_by.as_ref().map(UserId::as_str))
         .bind(hook.created_at)
-        .bind(limits.max_pending)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    fn set_webhook_max_pending(&self, max_pending: i64) {
+        self.webhook_max_pending.store(max_pending.max(1), std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn webhooks_of(&self, ws: &WorkspaceId) -> Result<Vec<Webhook>, StoreError> {
@@ -256,30 +267,63 @@ where
         now: i64,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = Self::enqueue_in(&mut tx, ws.as_str(), event, data, now).await?;
+        let n = Self::enqueue_in(&mut tx, ws.as_str(), event, data, (now, self.max_pending())).await?;
         tx.commit().await?;
         Ok(n)
     }
 
-    async fn enqueue_ping(&self, hook: &Webhook, now: i64) -> Result<DeliveryId, StoreError> {
+    async fn enqueue_ping(&self, hook: &Webhook, now: i64) -> Result<Ping, StoreError> {
         let mut tx = self.write_tx().await?;
+        let waiting = "SELECT id FROM webhook_deliveries WHERE hook_id = $1 AND state = 'pending' AND event = $2";
+        let pending: Option<(String,)> =
+            sqlx::query_as(waiting).bind(hook.id.as_str()).bind(PING).fetch_optional(&mut *tx).await?;
+        if let Some((id,)) = pending {
+            return Ok(Ping::Waiting(DeliveryId::new(id)));
+        }
+        // A unique index holds one pending ping per hook; a ping queued by a concurrent
+        // request meanwhile wins, and is the one answered.
+        let id = DeliveryId::random();
         let data = serde_json::json!({"hook_id": hook.id});
-        let id = Self::insert_delivery(&mut tx, hook.id.as_str(), hook.workspace_id.as_str(), PING, &data, now).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_deliveries (id, hook_id, event, payload, created_at, state, next_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(hook.id.as_str())
+        .bind(PING)
+        .bind(envelope(&id, PING, now, hook.workspace_id.as_str(), &data))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            let (id,): (String,) =
+                sqlx::query_as(waiting).bind(hook.id.as_str()).bind(PING).fetch_one(&mut *tx).await?;
+            return Ok(Ping::Waiting(DeliveryId::new(id)));
+        }
         tx.commit().await?;
-        Ok(id)
+        Ok(Ping::Queued(id))
     }
 
     async fn claim_deliveries(&self, now: i64, lease_until: i64, limit: i64) -> Result<Vec<Claimed>, StoreError> {
         let mut tx = self.write_tx().await?;
         // The outer `lease_until <= now` is checked again on the locked row (Postgres
         // re-reads a row another transaction changed), so two nodes never both win one.
+        // Fairness: the oldest due row of each hook with nothing in flight, so a hook with
+        // a long backlog or a hanging receiver takes one sender, never the whole batch.
+        // (Two nodes claiming at once may each take one row of a hook: two in flight.)
         let claimed: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
             "UPDATE webhook_deliveries SET lease_until = $2, attempts = attempts + 1
              WHERE id IN (
-                 SELECT d.id FROM webhook_deliveries d JOIN webhooks h ON h.id = d.hook_id
-                 WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1
-                   AND (h.disabled_at IS NULL OR d.event = $4)
-                 ORDER BY d.next_at LIMIT $3)
+                 SELECT id FROM (
+                     SELECT d.id, d.next_at,
+                            ROW_NUMBER() OVER (PARTITION BY d.hook_id ORDER BY d.next_at, d.id) AS nth
+                     FROM webhook_deliveries d JOIN webhooks h ON h.id = d.hook_id
+                     WHERE d.state = 'pending' AND d.next_at <= $1 AND d.lease_until <= $1
+                       AND ((h.disabled_at IS NULL AND h.paused_until <= $1) OR d.event = $4)
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries f
+                                       WHERE f.hook_id = d.hook_id AND f.state = 'pending' AND f.lease_until > $1)
+                 ) due
+                 WHERE nth = 1 ORDER BY next_at LIMIT $3)
                AND state = 'pending' AND lease_until <= $1
              RETURNING id, hook_id, event, payload, created_at, attempts",
         )
@@ -291,10 +335,11 @@ where
         .await?;
         let mut out = Vec::with_capacity(claimed.len());
         for (id, hook_id, event, payload, created_at, attempts) in claimed {
-            let (url, secret): (String, String) = sqlx::query_as("SELECT url, secret FROM webhooks WHERE id = $1")
-                .bind(hook_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
+            let (url, secret, hook_timeouts): (String, String, i64) =
+                sqlx::query_as("SELECT url, secret, timeouts FROM webhooks WHERE id = $1")
+                    .bind(hook_id.as_str())
+                    .fetch_one(&mut *tx)
+                    .await?;
             out.push(Claimed {
                 id: DeliveryId::new(id),
                 hook_id: WebhookId::new(hook_id),
@@ -305,6 +350,7 @@ where
                 created_at,
                 attempts,
                 lease_until,
+                hook_timeouts,
             });
         }
         tx.commit().await?;
@@ -335,6 +381,18 @@ where
         .await?;
         if done.rows_affected() == 0 {
             return Ok(());
+        }
+        if let Some(until) = a.pause_hook_until {
+            sqlx::query("UPDATE webhooks SET timeouts = timeouts + 1, paused_until = $2 WHERE id = $1")
+                .bind(c.hook_id.as_str())
+                .bind(until)
+                .execute(&mut *tx)
+                .await?;
+        } else if a.status.is_some() {
+            sqlx::query("UPDATE webhooks SET timeouts = 0, paused_until = 0 WHERE id = $1 AND timeouts <> 0")
+                .bind(c.hook_id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         match state {
             "delivered" => {

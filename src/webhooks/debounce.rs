@@ -18,7 +18,7 @@ use crate::ids::DocId;
 pub const MAX_DOCS: usize = 10_000;
 
 /// Documents changed and not announced yet.
-pub struct Changes {
+pub struct UpdateDebounce {
     quiet: Duration,
     max_wait: Duration,
     /// Per document: its first and its last change since it was last announced.
@@ -27,9 +27,9 @@ pub struct Changes {
     pub(super) full: Notify,
 }
 
-impl Changes {
+impl UpdateDebounce {
     pub fn new(quiet: Duration) -> Self {
-        Changes { quiet, max_wait: quiet * 10, waiting: Mutex::new(HashMap::new()), full: Notify::new() }
+        UpdateDebounce { quiet, max_wait: quiet * 10, waiting: Mutex::new(HashMap::new()), full: Notify::new() }
     }
 
     /// Records a committed change to `doc`.
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_document_is_due_after_a_quiet_spell() {
-        let (c, t0) = (Changes::new(2 * S), Instant::now());
+        let (c, t0) = (UpdateDebounce::new(2 * S), Instant::now());
         c.touch_at(&doc("a"), t0);
         c.touch_at(&doc("a"), t0 + S);
         assert!(c.due(t0 + 2 * S).is_empty());
@@ -103,7 +103,7 @@ mod tests {
 
     #[test]
     fn a_document_changed_without_pause_is_due_after_the_longest_wait() {
-        let (c, t0) = (Changes::new(2 * S), Instant::now());
+        let (c, t0) = (UpdateDebounce::new(2 * S), Instant::now());
         for i in 0..20 {
             c.touch_at(&doc("a"), t0 + i * S);
             assert!(c.due(t0 + i * S + S / 2).is_empty(), "at {i} s");
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_full_map_is_emptied_at_once_and_never_grows_past_twice_its_bound() {
-        let (c, t0) = (Changes::new(2 * S), Instant::now());
+        let (c, t0) = (UpdateDebounce::new(2 * S), Instant::now());
         for i in 0..2 * MAX_DOCS + 10 {
             c.touch_at(&doc(&i.to_string()), t0);
         }

@@ -4,13 +4,18 @@
 //! or failed once the retry window is spent (which may disable the hook). A node stopped
 //! mid-delivery leaves a lease that expires; the row is then sent again, so receivers see
 //! each delivery at least once and dedupe on `X-Tandem-Delivery`.
+//!
+//! Fairness: each delivery is sent on its own task, at most [`MAX_IN_FLIGHT`] at once,
+//! and the store hands out at most one delivery per hook at a time, so a hook whose
+//! receiver hangs holds one sender for one timeout while every other hook goes on. A
+//! hook that timed out is paused, for twice as long after each timeout in a row.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::future::join_all;
 use reqwest::header::{CONTENT_TYPE, USER_AGENT};
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -22,8 +27,8 @@ use crate::store::Store;
 use crate::store::catalog::now_ms;
 use crate::store::webhooks::{Attempt, Claimed};
 
-/// Deliveries claimed at a time (and sent at once).
-const BATCH: i64 = 16;
+/// Attempts in flight at once on one node (each hook has at most one of them).
+pub const MAX_IN_FLIGHT: usize = 16;
 /// Longest wait between retries, whatever the backoff reached.
 const MAX_BACKOFF: Duration = Duration::from_secs(6 * 3600);
 /// Most characters of an error kept in the delivery log.
@@ -37,41 +42,48 @@ pub struct Dispatcher {
     pub wake: Arc<Notify>,
 }
 
+/// What one POST came to when no status came back.
+struct NoAnswer {
+    error: String,
+    timed_out: bool,
+}
+
 impl Dispatcher {
-    /// Claims and sends due deliveries until `stop`.
+    /// Claims due deliveries whenever a sender is free and sends each on its own task,
+    /// until `stop`. A claim follows a wake-up, a poll, or an attempt finishing.
     pub async fn run(self, stop: CancellationToken) {
         let poll = self.config.webhook_retry_base.clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let this = Arc::new(self);
+        let mut in_flight: JoinSet<()> = JoinSet::new();
         loop {
+            let free = MAX_IN_FLIGHT - in_flight.len();
+            if free > 0 {
+                for c in this.claim(free).await {
+                    let sender = this.clone();
+                    in_flight.spawn(async move { sender.deliver(c).await });
+                }
+            }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
-                _ = self.wake.notified() => {}
-                _ = stop.cancelled() => return,
-            }
-            tokio::select! {
-                _ = self.drain() => {}
-                // Leases held expire and the rows go again later: nothing is lost.
-                _ = stop.cancelled() => return,
+                _ = this.wake.notified() => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = stop.cancelled() => break,
             }
         }
+        // Leases held expire and the rows go again later: nothing is lost.
+        in_flight.shutdown().await;
     }
 
-    /// Sends everything due now, a batch at a time.
-    async fn drain(&self) {
-        // Bounded: a busy outbox yields to the poll between rounds.
-        for _ in 0..64 {
-            let now = now_ms();
-            let lease = now + self.lease().as_millis() as i64;
-            let claimed = match self.store.claim_deliveries(now, lease, BATCH).await {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(error = %e, "claiming webhook deliveries failed; retrying");
-                    return;
-                }
-            };
-            let n = claimed.len() as i64;
-            join_all(claimed.into_iter().map(|c| self.deliver(c))).await;
-            if n < BATCH {
-                return;
+    /// Leases up to `free` due deliveries (none when the store fails: the next round
+    /// tries again).
+    async fn claim(&self, free: usize) -> Vec<Claimed> {
+        let now = now_ms();
+        let lease = now + self.lease().as_millis() as i64;
+        match self.store.claim_deliveries(now, lease, free as i64).await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, "claiming webhook deliveries failed; retrying");
+                Vec::new()
             }
         }
     }
@@ -84,10 +96,10 @@ impl Dispatcher {
 
     async fn deliver(&self, c: Claimed) {
         let started = Instant::now();
-        let (delivered, status, error) = match self.send(&c).await {
-            Ok(code) if (200..300).contains(&code) => (true, Some(code), None),
-            Ok(code) => (false, Some(code), Some(format!("the target answered HTTP {code}"))),
-            Err(e) => (false, None, Some(e)),
+        let (delivered, status, error, timed_out) = match self.send(&c).await {
+            Ok(code) if (200..300).contains(&code) => (true, Some(code), None, false),
+            Ok(code) => (false, Some(code), Some(format!("the target answered HTTP {code}")), false),
+            Err(e) => (false, None, Some(e.error), e.timed_out),
         };
         let latency = started.elapsed();
         metrics::histogram!(m::WEBHOOK_SECONDS).record(latency.as_secs_f64());
@@ -110,6 +122,7 @@ impl Dispatcher {
             latency_ms: latency.as_millis() as i64,
             retry_at,
             disable_after: i64::from(self.config.webhook_disable_after.max(1)),
+            pause_hook_until: timed_out.then(|| self.pause_until(&c, now)),
         };
         if let Err(e) = self.store.finish_delivery(&c, &attempt, now).await {
             // The lease runs out and the delivery goes again.
@@ -118,14 +131,15 @@ impl Dispatcher {
     }
 
     /// One POST; the HTTP status, or why there was none.
-    async fn send(&self, c: &Claimed) -> Result<u16, String> {
-        let url = target::parse(&c.url).map_err(|e| e.to_string())?;
+    async fn send(&self, c: &Claimed) -> Result<u16, NoAnswer> {
+        let refused = |e: target::TargetError| NoAnswer { error: e.to_string(), timed_out: false };
+        let url = target::parse(&c.url).map_err(refused)?;
         // Names are checked by the client's resolver as it connects; addresses here.
         if !self.config.webhook_allow_private
             && let Some(ip) = target::literal(&url)
             && !target::is_public(ip)
         {
-            return Err(target::TargetError::Private(ip).to_string());
+            return Err(refused(target::TargetError::Private));
         }
         let t = now_ms() / 1000;
         let response = self
@@ -139,8 +153,16 @@ impl Dispatcher {
             .body(c.payload.clone())
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| NoAnswer { error: describe(&e), timed_out: e.is_timeout() })?;
         Ok(response.status().as_u16())
+    }
+
+    /// Until when a hook whose attempt timed out is paused: the retry base, doubled for
+    /// each earlier timeout in a row (at most [`MAX_BACKOFF`]).
+    fn pause_until(&self, c: &Claimed, now: i64) -> i64 {
+        let doublings = u32::try_from(c.hook_timeouts).unwrap_or(u32::MAX).min(30);
+        let wait = self.config.webhook_retry_base.saturating_mul(1 << doublings).min(MAX_BACKOFF);
+        now.saturating_add(wait.as_millis() as i64)
     }
 
     /// When to try again after the attempt `c.attempts` failed; `None` once the next try

@@ -5,7 +5,7 @@
 //!   versions saved queue their deliveries in the transaction of the change itself
 //!   (`store::webhooks_sql`), so an event exists exactly when its change committed.
 //!   Content edits are announced as `document.updated` after the room's group commit,
-//!   debounced per document ([`Changes`]); title and tag changes join the same debounce.
+//!   debounced per document ([`UpdateDebounce`]); title and tag changes join the same debounce.
 //!   Member changes are queued right after their transaction commits. A graceful
 //!   shutdown announces every edit still in the debounce; a crash between a commit and
 //!   its queueing loses that one notification (never the change).
@@ -20,14 +20,18 @@
 //! * **Disabling**: a hook whose deliveries failed for good several times in a row
 //!   (`--webhook-disable-after`) is disabled; nothing more is queued for it, and what it
 //!   still had queued is marked failed. A ping still reaches it, so its owner can check
-//!   a fix before making a new hook.
+//!   a fix before making a new hook; a hook has at most one ping waiting.
+//! * **Fairness** ([`dispatch`]): one delivery per hook in flight, each on its own task;
+//!   a hook whose receiver did not answer in time is paused (doubling per timeout in a
+//!   row), so a hanging receiver cannot hold up other hooks' deliveries.
 //! * **Several nodes**: each claims due rows under a lease, so a row is sent by one node
 //!   at a time. Each node debounces the edits its own rooms committed, so a document
 //!   edited through two nodes at once may be announced once per node.
 //! * **Bounds**: 20 hooks per workspace, URLs of 2048 bytes, 200 finished deliveries kept
 //!   per hook, 16 attempts in flight per node, the debounce map as in [`debounce`], and
-//!   `--webhook-max-pending` deliveries waiting per hook: one more event disables the
-//!   hook (and fails what it had waiting) rather than grow the outbox.
+//!   `--webhook-max-pending` deliveries waiting per hook (pings included; the flag as the
+//!   server runs now, whenever the hook was made): one more event disables the hook (and
+//!   fails what it had waiting) rather than grow the outbox.
 
 pub mod debounce;
 pub mod dispatch;
@@ -42,17 +46,19 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
 
-pub use debounce::Changes;
+pub use debounce::UpdateDebounce;
 
 use crate::config::WebhookConfig;
+use crate::ids::{DocId, WorkspaceId};
 use crate::store::Store;
 use crate::store::catalog::now_ms;
 
-/// What the rest of the server reaches of the webhooks: the debounce of document changes
-/// and a wake-up for the dispatcher. Cheap to clone.
+/// What the rest of the server reaches of the webhooks: the debounce of document changes,
+/// queueing an event, and a wake-up for the dispatcher. Cheap to clone.
 #[derive(Clone)]
 pub struct Hooks {
-    pub changes: Arc<Changes>,
+    pub changes: Arc<UpdateDebounce>,
+    store: Arc<dyn Store>,
     wake: Arc<Notify>,
 }
 
@@ -73,17 +79,32 @@ impl Hooks {
             .no_proxy()
             .dns_resolver(target::PublicResolver { allow_private: config.webhook_allow_private })
             .build()?;
-        let hooks = Hooks { changes: Arc::new(Changes::new(config.webhook_debounce)), wake: Arc::new(Notify::new()) };
-        let dispatcher =
-            dispatch::Dispatcher { store: store.clone(), config: config.clone(), client, wake: hooks.wake.clone() };
+        store.set_webhook_max_pending(i64::from(config.webhook_max_pending));
+        let hooks = Hooks {
+            changes: Arc::new(UpdateDebounce::new(config.webhook_debounce)),
+            store: store.clone(),
+            wake: Arc::new(Notify::new()),
+        };
+        let dispatcher = dispatch::Dispatcher { store, config: config.clone(), client, wake: hooks.wake.clone() };
         tracker.spawn(dispatcher.run(stop.clone()));
-        tracker.spawn(flush(store, hooks.changes.clone(), hooks.wake.clone(), stop));
+        tracker.spawn(flush(hooks.clone(), stop));
         Ok(hooks)
     }
 
     /// Has the dispatcher look for due deliveries now rather than at its next poll.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// Queues `event` for the workspace's hooks after its change committed, and wakes the
+    /// dispatcher when anything was queued. The change stands whether or not this works,
+    /// so a failure is logged rather than answered.
+    pub async fn announce(&self, ws: &WorkspaceId, event: &str, data: &serde_json::Value) {
+        match self.store.enqueue_webhooks(ws, event, data, now_ms()).await {
+            Ok(0) => {}
+            Ok(_) => self.wake(),
+            Err(e) => warn!(workspace = %ws, event, error = %e, "queueing a webhook event failed"),
+        }
     }
 }
 
@@ -92,7 +113,8 @@ impl Hooks {
 /// debounce (the rooms have flushed their last commits and the server state is gone), so
 /// a graceful shutdown announces every committed edit; a crash loses the debounce's
 /// content (the edits themselves are durable; see the module docs).
-async fn flush(store: Arc<dyn Store>, changes: Arc<Changes>, wake: Arc<Notify>, stop: CancellationToken) {
+async fn flush(hooks: Hooks, stop: CancellationToken) {
+    let changes = hooks.changes.clone();
     let mut stopping = false;
     loop {
         let tick = if stopping { Duration::from_millis(50) } else { changes.tick() };
@@ -101,22 +123,20 @@ async fn flush(store: Arc<dyn Store>, changes: Arc<Changes>, wake: Arc<Notify>, 
             _ = changes.full.notified() => {}
             _ = stop.cancelled(), if !stopping => stopping = true,
         }
-        let last = stopping && Arc::strong_count(&changes) == 1;
+        // The last holders: this task's `hooks` and `changes`.
+        let last = stopping && Arc::strong_count(&changes) == 2;
         let due = if stopping { changes.take_all() } else { changes.due(tokio::time::Instant::now()) };
-        if announce(store.as_ref(), due).await > 0 {
-            wake.notify_one();
-        }
+        updated(&hooks, due).await;
         if last {
             return;
         }
     }
 }
 
-/// Queues `document.updated` for each document still live; answers how many deliveries.
-async fn announce(store: &dyn Store, docs: Vec<crate::ids::DocId>) -> u64 {
-    let mut queued = 0;
+/// Queues `document.updated` for each document still live.
+async fn updated(hooks: &Hooks, docs: Vec<DocId>) {
     for doc in docs {
-        let document = match store.document(&doc).await {
+        let document = match hooks.store.document(&doc).await {
             Ok(Some(d)) if d.deleted_at.is_none() => d,
             Ok(_) => continue,
             Err(e) => {
@@ -128,10 +148,6 @@ async fn announce(store: &dyn Store, docs: Vec<crate::ids::DocId>) -> u64 {
             "document_id": document.id, "title": document.title, "tags": document.tags,
             "updated_at": document.updated_at,
         });
-        match store.enqueue_webhooks(&document.workspace_id, "document.updated", &data, now_ms()).await {
-            Ok(n) => queued += n,
-            Err(e) => warn!(%doc, error = %e, "announcing a document change failed"),
-        }
+        hooks.announce(&document.workspace_id, "document.updated", &data).await;
     }
-    queued
 }

@@ -19,8 +19,10 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum TargetError {
     #[error("`url` {0}")]
     Invalid(&'static str),
-    #[error("`url` resolves to {0}, a private, loopback or otherwise internal address")]
-    Private(IpAddr),
+    /// Which address is not said: the message reaches the hook's owner, and naming the
+    /// private address a name resolved to would map the internal network for them.
+    #[error("the target resolves to an address that is not public (private, loopback or otherwise internal)")]
+    Private,
     #[error("`url`'s host could not be resolved: {0}")]
     Unresolved(String),
 }
@@ -70,13 +72,14 @@ pub async fn check(url: &Url, allow_private: bool) -> Result<(), TargetError> {
 }
 
 fn public(ip: IpAddr) -> Result<(), TargetError> {
-    if is_public(ip) { Ok(()) } else { Err(TargetError::Private(ip)) }
+    if is_public(ip) { Ok(()) } else { Err(TargetError::Private) }
 }
 
 /// Whether an address is on the public internet: not private, loopback, link-local,
 /// unique-local, unspecified, multicast, broadcast, shared (CGNAT), reserved or for
-/// documentation, nor an IPv6 form embedding such an IPv4 address (mapped, compatible,
-/// NAT64, 6to4).
+/// documentation, nor the 6to4 relay anycast (192.88.99.0/24), nor an IPv6 form embedding
+/// such an IPv4 address (mapped, translated, compatible, NAT64, 6to4), nor Teredo
+/// (2001::/32) or local-use NAT64 (64:ff9b:1::/48), whose embedded address is not checked.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
@@ -96,6 +99,7 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b))
         || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 88 && c == 99)
         || (a == 198 && (18..20).contains(&b))
         || a >= 240)
 }
@@ -106,6 +110,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // IPv4-translated (::ffff:0:a.b.c.d, SIIT).
+    if seg[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return is_public_v4(embedded(seg[6], seg[7]));
+    }
     // IPv4-compatible (::a.b.c.d, deprecated) and NAT64 (64:ff9b::a.b.c.d).
     if seg[..6] == [0; 6] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return !ip.is_loopback() && !ip.is_unspecified() && is_public_v4(embedded(seg[6], seg[7]));
@@ -117,6 +125,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     !(ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
+        || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1)
+        || (seg[0] == 0x2001 && seg[1] == 0)
         || (seg[0] & 0xfe00) == 0xfc00
         || (seg[0] & 0xffc0) == 0xfe80
         || (seg[0] & 0xffc0) == 0xfec0
@@ -135,8 +145,8 @@ impl Resolve for PublicResolver {
         let host = name.as_str().to_owned();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allow_private && let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
-                return Err(Box::new(TargetError::Private(bad.ip())) as Box<dyn std::error::Error + Send + Sync>);
+            if !allow_private && addrs.iter().any(|a| !is_public(a.ip())) {
+                return Err(Box::new(TargetError::Private) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
@@ -174,6 +184,13 @@ mod tests {
             "::127.0.0.1",
             "64:ff9b::10.0.0.1",
             "2002:7f00:1::",
+            "192.88.99.1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::808:808",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
         ] {
             assert!(!is_public(ip(s)), "{s} counted as public");
         }
@@ -181,7 +198,16 @@ mod tests {
 
     #[test]
     fn public_addresses_are_public() {
-        for s in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for s in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "::ffff:0:808:808",
+            "64:ff9b::808:808",
+            "192.88.98.1",
+            "2001:4860::8888",
+        ] {
             assert!(is_public(ip(s)), "{s} counted as internal");
         }
     }
@@ -199,7 +225,9 @@ mod tests {
     #[tokio::test]
     async fn loopback_targets_are_refused_unless_allowed() {
         let url = parse("http://127.0.0.1:9/").unwrap();
-        assert!(matches!(check(&url, false).await, Err(TargetError::Private(_))));
+        let refused = check(&url, false).await;
+        assert!(matches!(refused, Err(TargetError::Private)));
+        assert!(!refused.unwrap_err().to_string().contains("127.0.0.1"), "the address is not named");
         assert!(check(&url, true).await.is_ok());
         let named = parse("http://localhost:9/").unwrap();
         assert!(check(&named, false).await.is_err());

@@ -32,3 +32,4 @@ mod store;
 mod tokens;
 mod versions;
 mod webhooks;
+mod webhooks_store;

@@ -7,26 +7,25 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
 use tandem::config::{Retention, SqliteSync};
-use tandem::ids::{ApiTokenId, DocId, UserId, WebhookId, WorkspaceId};
+use tandem::ids::{ApiTokenId, DocId, UserId, WorkspaceId};
 use tandem::store::api_tokens::{ApiToken, TokenScope};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
 use tandem::store::versions::{NewVersion, VersionKind};
-use tandem::store::webhooks::{Attempt, HookLimits, Webhook};
 use tandem::store::{self, Conflict, Store, StoreError};
 use yrs::{Doc, GetString, Text, Transact};
 
-struct Backend {
-    store: Arc<dyn Store>,
+pub(crate) struct Backend {
+    pub(crate) store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn sqlite() -> Backend {
+pub(crate) async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
     Backend { store: store::open(&url, SqliteSync::Normal).await.unwrap(), _dir: Some(dir) }
 }
 
-async fn postgres() -> Backend {
+pub(crate) async fn postgres() -> Backend {
     let url = common::pg::fresh_database().await;
     Backend { store: store::open(&url, SqliteSync::Normal).await.unwrap(), _dir: None }
 }
@@ -50,7 +49,6 @@ contract!(
     versions_take_the_contributors_the_log_recorded_and_skip_identical_auto_ones,
     retention_thins_old_automatic_versions_and_keeps_the_rest,
     api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sparingly,
-    webhook_deliveries_are_leased_to_one_claimer_at_a_time,
 );
 
 fn doc(s: &str) -> DocId {
@@ -330,79 +328,4 @@ async fn api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sp
     assert!(!s.delete_api_token(&bob.id, &first.id).await.unwrap());
     assert!(s.delete_api_token(&ann.id, &first.id).await.unwrap());
     assert_eq!(s.api_tokens_of(&ann.id).await.unwrap().len(), 4);
-}
-
-/// Several claimers (nodes sharing the database) never hold one delivery at once; a
-/// lease that runs out lets the row go again, and the old holder's outcome is ignored.
-async fn webhook_deliveries_are_leased_to_one_claimer_at_a_time(s: Arc<dyn Store>) {
-    let user =
-        NewUser { email: Some("ann@example.com".into()), name: "ann".into(), password_hash: None, external: None };
-    let user = s.create_user(user).await.unwrap();
-    let ws = s.create_workspace("w", &user.id, false).await.unwrap();
-    let now = now_ms();
-    let hook = Webhook {
-        id: WebhookId::random(),
-        workspace_id: ws.id.clone(),
-        url: "http://127.0.0.1:9/".into(),
-        events: vec!["member.added".into()],
-        created_at: now,
-        failures: 0,
-        disabled_at: None,
-    };
-    let limits = HookLimits { per_workspace: 20, max_pending: 40 };
-    assert!(s.create_webhook(&hook, "secret", limits).await.unwrap());
-    for i in 0..40 {
-        let queued = s.enqueue_webhooks(&ws.id, "member.added", &serde_json::json!({"i": i}), now).await.unwrap();
-        assert_eq!(queued, 1);
-    }
-    assert_eq!(s.enqueue_webhooks(&ws.id, "member.removed", &serde_json::json!({}), now).await.unwrap(), 0);
-
-    let claimers = (0..4).map(|_| {
-        let s = s.clone();
-        async move {
-            let mut mine = Vec::new();
-            for _ in 0..40 {
-                let got = s.claim_deliveries(now, now + 60_000, 3).await.unwrap();
-                if got.is_empty() {
-                    break;
-                }
-                mine.extend(got);
-            }
-            mine
-        }
-    });
-    let claimed: Vec<_> = futures_util::future::join_all(claimers).await.into_iter().flatten().collect();
-    let mut ids: Vec<_> = claimed.iter().map(|c| c.id.as_str().to_owned()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!((claimed.len(), ids.len()), (40, 40), "every delivery claimed exactly once");
-    assert!(claimed.iter().all(|c| c.attempts == 1 && c.secret == "secret"));
-
-    // Leased: nothing is due until the lease runs out; then every row goes again.
-    assert!(s.claim_deliveries(now + 1_000, now + 61_000, 100).await.unwrap().is_empty());
-    let again = s.claim_deliveries(now + 60_000, now + 120_000, 100).await.unwrap();
-    assert_eq!(again.len(), 40);
-    assert!(again.iter().all(|c| c.attempts == 2));
-    let delivered =
-        Attempt { delivered: true, status: Some(200), error: None, latency_ms: 5, retry_at: None, disable_after: 5 };
-    // The first holder lost its lease: its outcome changes nothing.
-    s.finish_delivery(&claimed[0], &delivered, now + 60_500).await.unwrap();
-    let log = s.deliveries(&hook.id, 100, 0).await.unwrap();
-    assert!(log.iter().all(|d| d.state == "pending"), "a lost lease recorded an outcome");
-    let current = again.iter().find(|c| c.id == claimed[0].id).unwrap();
-    s.finish_delivery(current, &delivered, now + 60_500).await.unwrap();
-    let log = s.deliveries(&hook.id, 100, 0).await.unwrap();
-    assert_eq!(log.iter().filter(|d| d.state == "delivered").count(), 1);
-
-    // 39 waiting: one more fits; past `max_pending` the hook is disabled instead, and
-    // what it had waiting fails.
-    let event = serde_json::json!({"i": "more"});
-    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 1);
-    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 0);
-    let stored = s.webhook(&ws.id, &hook.id).await.unwrap().unwrap();
-    assert_eq!(stored.disabled_at, Some(now + 61_000));
-    let log = s.deliveries(&hook.id, 100, 0).await.unwrap();
-    assert_eq!((log.len(), log.iter().filter(|d| d.state == "failed").count()), (41, 40));
-    assert!(s.claim_deliveries(now + 200_000, now + 300_000, 100).await.unwrap().is_empty());
-    assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 0);
 }

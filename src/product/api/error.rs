@@ -122,8 +122,8 @@ error_codes! {
     TooManyTokens = "too_many_tokens", CONFLICT;
     /// The workspace holds as many webhooks as it may.
     TooManyWebhooks = "too_many_webhooks", CONFLICT;
-    /// A webhook's URL resolves to a private, loopback or otherwise internal address
-    /// (allowed only with `--webhook-allow-private`), or does not resolve.
+    /// A webhook's URL resolves to an address that is not public (allowed only with
+    /// `--webhook-allow-private`; which address is not said), or does not resolve.
     WebhookTargetRefused = "webhook_target_refused", UNPROCESSABLE_ENTITY;
     InvitationExpired = "invitation_expired", GONE;
     /// A changes-feed cursor older than the changes kept: list everything again.

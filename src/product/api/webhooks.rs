@@ -14,10 +14,12 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::identity::access::{Caller, Resource, not_found, workspace_role};
-use crate::ids::{DeliveryId, WebhookId, WorkspaceId, random_hex};
+use crate::identity::audit;
+use crate::ids::{DeliveryId, UserId, WebhookId, WorkspaceId, random_hex};
 use crate::state::AppState;
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::{Role, now_ms};
-use crate::store::webhooks::{Delivery, EVENT_TYPES, HookLimits, Webhook};
+use crate::store::webhooks::{Delivery, EVENT_TYPES, Ping, Webhook};
 use crate::webhooks::target::{self, TargetError};
 
 /// Most webhooks one workspace may hold.
@@ -58,7 +60,8 @@ pub struct CreatedWebhook {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PingView {
-    /// The ping's delivery (its `X-Tandem-Delivery`), to find in the log.
+    /// The ping's delivery (its `X-Tandem-Delivery`), to find in the log: the one still
+    /// waiting when there is one (a hook has at most one ping waiting).
     #[schema(value_type = String)]
     pub delivery_id: DeliveryId,
 }
@@ -73,9 +76,10 @@ pub struct DeliveryQuery {
 }
 
 /// The caller, when an admin or owner of the workspace.
-async fn admin(app: &AppState, caller: &Caller, ws: &WorkspaceId) -> Result<(), ApiError> {
-    workspace_role(app, caller.user()?, ws, Role::Admin).await?;
-    Ok(())
+async fn admin<'c>(app: &AppState, caller: &'c Caller, ws: &WorkspaceId) -> Result<&'c UserId, ApiError> {
+    let user = caller.user()?;
+    workspace_role(app, user, ws, Role::Admin).await?;
+    Ok(user)
 }
 
 /// The workspace's hook, for its admins.
@@ -106,7 +110,7 @@ fn events_field(events: &[String]) -> Result<Vec<String>, ApiError> {
 fn target_error(e: TargetError) -> ApiError {
     match e {
         TargetError::Invalid(_) => ApiError::new(ErrorCode::InvalidField, e.to_string()),
-        TargetError::Private(_) | TargetError::Unresolved(_) => {
+        TargetError::Private | TargetError::Unresolved(_) => {
             ApiError::new(ErrorCode::WebhookTargetRefused, e.to_string())
         }
     }
@@ -139,7 +143,7 @@ async fn create(
     ApiPath(id): ApiPath<WorkspaceId>,
     ApiJson(body): ApiJson<CreateWebhook>,
 ) -> Result<(StatusCode, Json<CreatedWebhook>), ApiError> {
-    admin(&app, &caller, &id).await?;
+    let user = admin(&app, &caller, &id).await?;
     let events = events_field(&body.events)?;
     let url = target::parse(body.url.trim()).map_err(target_error)?;
     target::check(&url, app.config.webhooks.webhook_allow_private).await.map_err(target_error)?;
@@ -148,20 +152,19 @@ async fn create(
         workspace_id: id.clone(),
         url: url.to_string(),
         events,
+        created_by: Some(user.clone()),
         created_at: now_ms(),
         failures: 0,
         disabled_at: None,
     };
     let secret = format!("whsec_{}", random_hex(32));
-    let limits = HookLimits {
-        per_workspace: MAX_HOOKS_PER_WORKSPACE,
-        max_pending: i64::from(app.config.webhooks.webhook_max_pending.max(1)),
-    };
-    if !app.store.create_webhook(&hook, &secret, limits).await? {
+    if !app.store.create_webhook(&hook, &secret, MAX_HOOKS_PER_WORKSPACE).await? {
         let message = format!("a workspace holds at most {MAX_HOOKS_PER_WORKSPACE} webhooks; delete one first");
         return Err(ApiError::new(ErrorCode::TooManyWebhooks, message));
     }
     tracing::info!(workspace = %id, hook = %hook.id, "webhook registered");
+    let made = AuditEntry::new(AuditAction::WebhookCreated).actor(user).target("webhook", &hook.id).workspace(&id);
+    audit::record(&app, made.detail(serde_json::json!({"url": hook.url, "events": hook.events}))).await;
     Ok((StatusCode::CREATED, Json(CreatedWebhook { hook, secret })))
 }
 
@@ -188,11 +191,16 @@ async fn delete(
     caller: Caller,
     ApiPath((id, hook)): ApiPath<(WorkspaceId, WebhookId)>,
 ) -> Result<StatusCode, ApiError> {
-    admin(&app, &caller, &id).await?;
+    let user = admin(&app, &caller, &id).await?;
     if !app.store.delete_webhook(&id, &hook).await? {
         return Err(not_found(Resource::Webhook).into());
     }
     tracing::info!(workspace = %id, %hook, "webhook deleted");
+    audit::record(
+        &app,
+        AuditEntry::new(AuditAction::WebhookDeleted).actor(user).target("webhook", &hook).workspace(&id),
+    )
+    .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -219,7 +227,8 @@ async fn deliveries(
 }
 
 /// Sends the webhook a `ping` event now (admins and owners), even when it is disabled, so
-/// a fixed receiver can be checked; the delivery shows in the log.
+/// a fixed receiver can be checked; the delivery shows in the log. While a ping is still
+/// waiting, no other is queued: that one is answered.
 #[utoipa::path(post, path = "/api/v1/workspaces/{id}/webhooks/{hook}/ping", tag = "webhooks",
     security(("bearer" = [])), params(("id" = String, Path), ("hook" = String, Path)),
     responses((status = 202, body = PingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -230,7 +239,12 @@ async fn ping(
     ApiPath((id, hook)): ApiPath<(WorkspaceId, WebhookId)>,
 ) -> Result<(StatusCode, Json<PingView>), ApiError> {
     let hook = hook_of(&app, &caller, &id, &hook).await?;
-    let delivery_id = app.store.enqueue_ping(&hook, now_ms()).await?;
-    app.hooks.wake();
+    let delivery_id = match app.store.enqueue_ping(&hook, now_ms()).await? {
+        Ping::Queued(id) => {
+            app.hooks.wake();
+            id
+        }
+        Ping::Waiting(id) => id,
+    };
     Ok((StatusCode::ACCEPTED, Json(PingView { delivery_id })))
 }

@@ -172,7 +172,7 @@ async fn change_member(app: &AppState, ws: &WorkspaceId, change: MemberChange) -
             audit::record(app, audit::member_change(ws, &change, from)).await;
             if change.to.is_none() {
                 let data = serde_json::json!({"user_id": change.target, "role": from});
-                announce(app, ws, "member.removed", &data).await;
+                app.hooks.announce(ws, "member.removed", &data).await;
             }
             Ok(())
         }
@@ -330,16 +330,6 @@ async fn accept(
     audit::record(&app, added.detail(serde_json::json!({"role": inv.role.as_str(), "invitation": inv.id}))).await;
     let workspace = app.store.workspace(&inv.workspace_id).await?.ok_or_else(|| not_found(Resource::Workspace))?;
     let role = app.store.member_role(&inv.workspace_id, me).await?.unwrap_or(inv.role);
-    announce(&app, &inv.workspace_id, "member.added", &serde_json::json!({"user_id": me, "role": role})).await;
+    app.hooks.announce(&inv.workspace_id, "member.added", &serde_json::json!({"user_id": me, "role": role})).await;
     Ok(Json(WorkspaceView { workspace, role }))
-}
-
-/// Queues a member change for the workspace's webhooks, after its commit. The change
-/// stands whether or not this works, so a failure is logged rather than answered.
-async fn announce(app: &AppState, ws: &WorkspaceId, event: &str, data: &serde_json::Value) {
-    match app.store.enqueue_webhooks(ws, event, data, now_ms()).await {
-        Ok(0) => {}
-        Ok(_) => app.hooks.wake(),
-        Err(e) => tracing::warn!(workspace = %ws, event, error = %e, "queueing a webhook event failed"),
-    }
 }

@@ -29,7 +29,7 @@ use crate::realtime::bus::{Bus, BusEvent, Subscription};
 use crate::store::versions::{NewVersion, VersionKind};
 use crate::store::writer::{Committed, Writer};
 use crate::store::{Store, StoreError, StoredDoc};
-use crate::webhooks::Changes;
+use crate::webhooks::UpdateDebounce;
 
 /// What every room actor shares.
 pub(crate) struct Shared {
@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub writer: Writer,
     pub config: RoomConfig,
     /// Documents changed since webhooks last heard (`document.updated`, debounced).
-    pub changes: Arc<Changes>,
+    pub changes: Arc<UpdateDebounce>,
     pub rooms: DashMap<DocId, RoomHandle>,
     pub tracker: TaskTracker,
     pub shutdown: CancellationToken,

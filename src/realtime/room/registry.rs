@@ -19,7 +19,7 @@ use crate::ids::{ConnId, DocId, UserId};
 use crate::realtime::bus::Bus;
 use crate::store::Store;
 use crate::store::writer::Writer;
-use crate::webhooks::Changes;
+use crate::webhooks::UpdateDebounce;
 
 /// Finds or starts the actor of a document. Cheap to clone.
 #[derive(Clone)]
@@ -32,7 +32,7 @@ impl Rooms {
         store: Arc<dyn Store>,
         bus: Arc<Bus>,
         config: RoomConfig,
-        changes: Arc<Changes>,
+        changes: Arc<UpdateDebounce>,
         tracker: TaskTracker,
         shutdown: CancellationToken,
     ) -> Self {

@@ -1,6 +1,7 @@
 //! A webhook receiver on 127.0.0.1: an axum server that records every request it gets
 //! and answers 500 for the first `fail_first` of them (or every one while `down`), so
-//! tests can watch deliveries, retries and signatures.
+//! tests can watch deliveries, retries and signatures; and a [`BlackHole`] that accepts
+//! connections and never answers.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -122,4 +123,41 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
     };
     inner.got.lock().unwrap().push(received);
     StatusCode::NO_CONTENT
+}
+
+/// A listener on 127.0.0.1 that accepts connections and never answers; counts them.
+pub struct BlackHole {
+    pub url: String,
+    accepted: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl BlackHole {
+    pub async fn start() -> BlackHole {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            // Bounded: the test aborts it long before.
+            while held.len() < 1000 {
+                let Ok((socket, _)) = listener.accept().await else { return };
+                count.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        BlackHole { url, accepted, task }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for BlackHole {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }
