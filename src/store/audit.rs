@@ -58,6 +58,8 @@ actions! {
     UserEnabled = "admin.user_enabled",
     AdminGranted = "admin.granted",
     AdminRevoked = "admin.revoked",
+    /// An account deleted by its owner (actor and target are the deleted user).
+    AccountDeleted = "account.deleted",
 }
 
 impl AuditAction {
