@@ -7,8 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
 use tandem::config::{Retention, SqliteSync};
-use tandem::ids::{ApiTokenId, DocId, UserId, WebhookId, WorkspaceId};
+use tandem::ids::{ApiTokenId, AttachmentId, DocId, UserId, WebhookId, WorkspaceId};
 use tandem::store::api_tokens::{ApiToken, TokenScope};
+use tandem::store::attachments::{Attachment, Quotas};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
 use tandem::store::versions::{NewVersion, VersionKind};
 use tandem::store::webhooks::{Attempt, HookLimits, Webhook};
@@ -51,6 +52,7 @@ contract!(
     retention_thins_old_automatic_versions_and_keeps_the_rest,
     api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sparingly,
     webhook_deliveries_are_leased_to_one_claimer_at_a_time,
+    a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs,
 );
 
 fn doc(s: &str) -> DocId {
@@ -405,4 +407,45 @@ async fn webhook_deliveries_are_leased_to_one_claimer_at_a_time(s: Arc<dyn Store
     assert_eq!((log.len(), log.iter().filter(|d| d.state == "failed").count()), (41, 40));
     assert!(s.claim_deliveries(now + 200_000, now + 300_000, 100).await.unwrap().is_empty());
     assert_eq!(s.enqueue_webhooks(&ws.id, "member.added", &event, now + 61_000).await.unwrap(), 0);
+}
+
+async fn a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs(store: Arc<dyn Store>) {
+    let user = NewUser { email: Some("w@example.com".into()), name: "w".into(), password_hash: None, external: None };
+    let user = store.create_user(user).await.unwrap();
+    let ws = store.create_workspace("doomed", &user.id, false).await.unwrap();
+    let d = doc("in-doomed");
+    let new = NewDocument {
+        id: d.clone(),
+        workspace_id: ws.id.clone(),
+        title: "t".into(),
+        owner_id: user.id.clone(),
+        tags: vec![],
+    };
+    store.create_document(&new).await.unwrap();
+    let edit = Bytes::from(insert_update(1, "x"));
+    store.append_updates_by(&[(d.clone(), edit)], &[(d.clone(), UserId::new("bob-id"))]).await.unwrap();
+    let quotas = Quotas { workspace: i64::MAX, user: i64::MAX };
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    for sha256 in [&a, &b, &a] {
+        let row = Attachment {
+            id: AttachmentId::random(),
+            document_id: d.clone(),
+            workspace_id: ws.id.clone(),
+            name: "f".into(),
+            content_type: "application/octet-stream".into(),
+            size: 1,
+            sha256: sha256.clone(),
+            created_by: Some(user.id.clone()),
+            created_at: now_ms(),
+        };
+        store.create_attachment(&row, quotas).await.unwrap().unwrap();
+    }
+    assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), Some(vec![a.clone(), b]), "each blob once");
+    assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), None);
+    assert!(!store.blob_in_use(&a).await.unwrap());
+    // The same document id again, elsewhere: nothing of the deleted one's contributors.
+    let other = store.create_workspace("other", &user.id, false).await.unwrap();
+    store.create_document(&NewDocument { workspace_id: other.id, ..new }).await.unwrap();
+    let made = store.create_version(&version(&d, VersionKind::Named, "fresh"), 1_000).await.unwrap().unwrap();
+    assert_eq!(made.version.contributors, Vec::<UserId>::new());
 }
