@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod product;
 pub mod rate;
 pub mod realtime;
+pub mod slots;
 pub mod state;
 pub mod store;
 pub mod webhooks;

@@ -15,6 +15,7 @@ use crate::rate::{KeyedLimiter, TrustedProxies};
 use crate::realtime::bus::Bus;
 use crate::realtime::room::Rooms;
 use crate::realtime::socket::FrameBudget;
+use crate::slots::Slots;
 use crate::store::Store;
 use crate::store::blobs::Blobs;
 use crate::webhooks::Hooks;
@@ -45,8 +46,10 @@ pub struct AppState {
     pub large_frames: Arc<FrameBudget>,
     /// When this node started serving (system info's uptime).
     pub started_at: std::time::Instant,
-    /// The users whose account export is being written on this node (one each).
-    pub exports: Arc<dashmap::DashSet<crate::ids::UserId>>,
+    /// Account exports being written on this node (one per user).
+    pub exports: Arc<Slots>,
+    /// Attachment uploads being received on this node.
+    pub uploads: Arc<Slots>,
     /// Cancelled when the server shuts down: long-lived responses (event streams) end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

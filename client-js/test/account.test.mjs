@@ -68,13 +68,18 @@ test('a sync client follows the changes feed', async () => {
   open.push(live)
   await live.synced
   const before = copy.get(doc.id).updated_at
-  await new Promise((resolve) => setTimeout(resolve, 5))
+  // The server stamps with the same clock: the save lands at or after this instant,
+  // which is strictly after the share's stamp.
+  await until(() => Date.now() > before, 1_000, 'the clock moved past the share')
+  const editedFrom = Date.now()
   live.text.insert(live.text.length, 'two\n')
   await until(() => !live.durability.pending, 10_000, 'the edit saved')
   ;({ changes, next } = await bob.account.changesSince(next))
   apply(changes)
   assert.ok(changes.some((c) => c.document_id === doc.id), 'the live edit is in the feed')
-  assert.ok(copy.get(doc.id).updated_at >= before)
+  const after = copy.get(doc.id).updated_at
+  assert.ok(after > before, `the edit moved updated_at (${before} -> ${after})`)
+  assert.ok(after >= editedFrom, `updated_at is the save's time (${after} < ${editedFrom})`)
 
   await ann.api.PATCH('/api/v1/documents/{id}', { params: { path: { id: doc.id } }, body: { title: 'Plan B' } })
   await ann.api.DELETE('/api/v1/documents/{id}/shares/{user_id}', { params: { path: { id: doc.id, user_id: bob.session.user.id } } })

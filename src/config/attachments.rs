@@ -18,6 +18,11 @@ pub struct AttachmentsConfig {
     /// its bytes are shared); an upload past it is refused with 413.
     #[arg(long, env = "TANDEM_WORKSPACE_QUOTA_BYTES", default_value_t = 1024 * 1024 * 1024)]
     pub workspace_quota_bytes: u64,
+    /// Bytes of attachments all the workspaces one user created may hold together (an
+    /// account cannot pass it by making more workspaces); an upload past it is refused
+    /// with 413.
+    #[arg(long, env = "TANDEM_USER_QUOTA_BYTES", default_value_t = 5 * 1024 * 1024 * 1024)]
+    pub user_quota_bytes: u64,
     /// S3-compatible bucket for attachments' bytes instead of the attachments folder
     /// (which then only stages uploads).
     #[arg(long, env = "TANDEM_S3_BUCKET")]

@@ -32,12 +32,44 @@ pub fn inline(content_type: &str) -> bool {
     INLINE_IMAGES.contains(&content_type)
 }
 
-/// The name to keep for an upload: its last path component, without control characters,
-/// trimmed and shortened; `file` when nothing is left.
+/// Unicode's format characters (general category Cf: bidi overrides and isolates,
+/// zero-width joiners and spaces, the BOM, tags…), as of Unicode 15.
+const FORMAT_CHARS: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{0600}', '\u{0605}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{06DD}', '\u{06DD}'),
+    ('\u{070F}', '\u{070F}'),
+    ('\u{0890}', '\u{0891}'),
+    ('\u{08E2}', '\u{08E2}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+    ('\u{110BD}', '\u{110BD}'),
+    ('\u{110CD}', '\u{110CD}'),
+    ('\u{13430}', '\u{1343F}'),
+    ('\u{1BCA0}', '\u{1BCA3}'),
+    ('\u{1D173}', '\u{1D17A}'),
+    ('\u{E0001}', '\u{E0001}'),
+    ('\u{E0020}', '\u{E007F}'),
+];
+
+/// Whether a name keeps `c`: not a control character, and not an invisible format
+/// character (a right-to-left override could show `evil\u{202E}gnp.exe` as `evilexe.png`).
+fn shown(c: char) -> bool {
+    !c.is_control() && !FORMAT_CHARS.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// The name to keep for an upload: its last path component, without control or format
+/// characters, trimmed and shortened; `file` when nothing is left.
 pub fn clean_name(raw: Option<&str>) -> String {
     let raw = raw.unwrap_or_default();
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let kept: String = last.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let kept: String = last.chars().filter(|&c| shown(c)).take(MAX_NAME_CHARS).collect();
     let kept = kept.trim().trim_start_matches('.');
     if kept.is_empty() { "file".to_owned() } else { kept.to_owned() }
 }
@@ -88,6 +120,10 @@ mod tests {
         assert_eq!(clean_name(Some("C:\\Users\\me\\photo.png")), "photo.png");
         assert_eq!(clean_name(Some("a\r\nb\".png")), "ab\".png");
         assert_eq!(clean_name(Some("..")), "file");
+        assert_eq!(clean_name(Some("invoice\u{202E}gnp.exe")), "invoicegnp.exe");
+        assert_eq!(clean_name(Some("a\u{200B}b\u{2066}c\u{FEFF}.png")), "abc.png");
+        assert_eq!(clean_name(Some("\u{200D}\u{E0041}")), "file");
+        assert_eq!(clean_name(Some("نص.txt")), "نص.txt");
         assert_eq!(clean_name(None), "file");
         assert_eq!(clean_name(Some(&"é".repeat(500))).chars().count(), MAX_NAME_CHARS);
         assert_eq!(

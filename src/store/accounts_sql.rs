@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::StoreError;
+use super::attachments_sql::AttachmentsOf;
 use super::audit::{AuditAction, AuditEntry};
 use super::audit_sql;
 use super::catalog::{
@@ -20,6 +21,36 @@ use crate::ids::{UserId, WorkspaceId};
 /// The audit detail of the admin role the first account gets.
 fn first_account() -> serde_json::Value {
     serde_json::json!({"reason": "first account"})
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Deletes a workspace, its documents and everything stored for them, in the caller's
+    /// transaction: the one way both a workspace's and an account's deletion take one.
+    /// `None`: no such workspace; else the blobs of its deleted attachments, to release
+    /// once the transaction commits.
+    pub(super) async fn delete_workspace_in(
+        conn: &mut DB::Connection,
+        ws: &WorkspaceId,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let blobs = Self::delete_attachments_in(conn, AttachmentsOf::Workspace(ws)).await?;
+        // Rows keyed by document id without a foreign key: nothing cascades to them.
+        for sql in [
+            "DELETE FROM doc_updates WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
+            "DELETE FROM doc_snapshots WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
+            "DELETE FROM doc_contributors WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
+        ] {
+            sqlx::query(sql).bind(ws.as_str()).execute(&mut *conn).await?;
+        }
+        let done = sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(ws.as_str()).execute(&mut *conn).await?;
+        Ok((done.rows_affected() == 1).then_some(blobs))
+    }
 }
 
 #[async_trait]
@@ -245,17 +276,11 @@ where
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_workspace(&self, id: &WorkspaceId) -> Result<bool, StoreError> {
+    async fn delete_workspace(&self, id: &WorkspaceId) -> Result<Option<Vec<String>>, StoreError> {
         let mut tx = self.write_tx().await?;
-        for sql in [
-            "DELETE FROM doc_updates WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
-            "DELETE FROM doc_snapshots WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
-        ] {
-            sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
-        }
-        let done = sqlx::query("DELETE FROM workspaces WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        let deleted = Self::delete_workspace_in(&mut tx, id).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(deleted)
     }
 
     async fn member_role(&self, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, StoreError> {

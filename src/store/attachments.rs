@@ -30,14 +30,27 @@ pub struct Attachment {
 pub enum Refused {
     /// The workspace's attachments would pass its quota.
     OverQuota,
+    /// The attachments of every workspace the workspace's creator made would pass the
+    /// per-user quota.
+    OverUserQuota,
+}
+
+/// Bytes of attachments that may be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// In one workspace.
+    pub workspace: i64,
+    /// In all the workspaces one user created, together.
+    pub user: i64,
 }
 
 #[async_trait]
 pub trait Attachments: Send + Sync + 'static {
     /// Stores the row unless the workspace's attachments (this one included) would pass
-    /// `quota` bytes; the sum is taken under the workspace's lock, so concurrent uploads
-    /// cannot pass it together.
-    async fn create_attachment(&self, a: &Attachment, quota: i64) -> Result<Result<(), Refused>, StoreError>;
+    /// the workspace quota, or those of all the workspaces its creator made would pass the
+    /// user quota; the sums are taken under the creator's and the workspace's locks, so
+    /// concurrent uploads cannot pass them together.
+    async fn create_attachment(&self, a: &Attachment, quotas: Quotas) -> Result<Result<(), Refused>, StoreError>;
 
     /// A document's attachments, oldest first, at most `limit`.
     async fn attachments_of(&self, doc: &DocId, limit: u32) -> Result<Vec<Attachment>, StoreError>;
@@ -48,13 +61,13 @@ pub trait Attachments: Send + Sync + 'static {
     /// Deletes one attachment of the document; answers the row deleted.
     async fn delete_attachment(&self, doc: &DocId, id: &AttachmentId) -> Result<Option<Attachment>, StoreError>;
 
-    /// The distinct blobs the documents' attachments use (read before a purge, so their
-    /// blobs can be released once the rows are gone).
-    async fn attachment_blobs_of(&self, docs: &[DocId]) -> Result<Vec<String>, StoreError>;
-
     /// Whether any attachment row still uses the blob.
     async fn blob_in_use(&self, sha256: &str) -> Result<bool, StoreError>;
 
     /// Bytes of attachments the workspace holds (each row counted, shared blobs too).
     async fn workspace_attachment_bytes(&self, ws: &WorkspaceId) -> Result<i64, StoreError>;
+
+    /// Bytes of attachments all the workspaces made by the creator of `ws` hold (0 when
+    /// its creator is gone), as the user quota counts them.
+    async fn creator_attachment_bytes(&self, ws: &WorkspaceId) -> Result<i64, StoreError>;
 }

@@ -4,10 +4,15 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, FromRow, Type};
 
 use super::StoreError;
-use super::attachments::{Attachment, Attachments, Refused};
+use super::attachments::{Attachment, Attachments, Quotas, Refused};
 use super::dialect::Dialect;
 use super::sql::SqlStore;
 use crate::ids::{AttachmentId, DocId, UserId, WorkspaceId};
+
+/// Bytes of attachments in the workspaces made by the creator of workspace `$1`.
+const CREATOR_BYTES: &str = "SELECT CAST(SUM(a.size) AS BIGINT) FROM attachments a
+     JOIN workspaces w ON w.id = a.workspace_id
+     WHERE w.created_by = (SELECT created_by FROM workspaces WHERE id = $1)";
 
 const COLUMNS: &str = "id, document_id, workspace_id, name, content_type, size, sha256, created_by, created_at";
 
@@ -44,6 +49,47 @@ impl TryFrom<AttachmentRow> for Attachment {
     }
 }
 
+/// Which attachment rows a deletion of documents takes with it.
+pub(super) enum AttachmentsOf<'a> {
+    Document(&'a DocId),
+    /// Every document of the workspace.
+    Workspace(&'a WorkspaceId),
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Decode<'q, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+{
+    /// Deletes the attachment rows of a document, or of a workspace's documents, in the
+    /// caller's transaction (before the documents, which would cascade to them unseen),
+    /// and answers their distinct blobs: the caller releases them once it commits. An
+    /// upload that lands before is deleted and answered here; one after finds no document.
+    pub(super) async fn delete_attachments_in(
+        conn: &mut DB::Connection,
+        of: AttachmentsOf<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, key) = match of {
+            AttachmentsOf::Document(doc) => {
+                ("DELETE FROM attachments WHERE document_id = $1 RETURNING sha256", doc.as_str())
+            }
+            AttachmentsOf::Workspace(ws) => (
+                "DELETE FROM attachments WHERE workspace_id = $1
+                     OR document_id IN (SELECT id FROM documents WHERE workspace_id = $1) RETURNING sha256",
+                ws.as_str(),
+            ),
+        };
+        let rows: Vec<(String,)> = sqlx::query_as(sql).bind(key).fetch_all(&mut *conn).await?;
+        let mut blobs: Vec<String> = rows.into_iter().map(|(sha256,)| sha256).collect();
+        blobs.sort();
+        blobs.dedup();
+        Ok(blobs)
+    }
+}
+
 #[async_trait]
 impl<DB> Attachments for SqlStore<DB>
 where
@@ -58,16 +104,29 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    async fn create_attachment(&self, a: &Attachment, quota: i64) -> Result<Result<(), Refused>, StoreError> {
+    async fn create_attachment(&self, a: &Attachment, quotas: Quotas) -> Result<Result<(), Refused>, StoreError> {
         let mut tx = self.write_tx().await?;
+        // The creator first, then the workspace: the order account deletion takes them in.
+        let creator: Option<(Option<String>,)> = sqlx::query_as("SELECT created_by FROM workspaces WHERE id = $1")
+            .bind(a.workspace_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some((Some(creator),)) = &creator {
+            DB::lock_user(&mut tx, &UserId::new(creator.clone())).await?;
+        }
         DB::lock_workspace(&mut tx, &a.workspace_id).await?;
         let (used,): (Option<i64>,) =
             sqlx::query_as("SELECT CAST(SUM(size) AS BIGINT) FROM attachments WHERE workspace_id = $1")
                 .bind(a.workspace_id.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-        if used.unwrap_or(0).saturating_add(a.size) > quota {
+        if used.unwrap_or(0).saturating_add(a.size) > quotas.workspace {
             return Ok(Err(Refused::OverQuota));
+        }
+        let (all,): (Option<i64>,) =
+            sqlx::query_as(CREATOR_BYTES).bind(a.workspace_id.as_str()).fetch_one(&mut *tx).await?;
+        if all.unwrap_or(0).saturating_add(a.size) > quotas.user {
+            return Ok(Err(Refused::OverUserQuota));
         }
         sqlx::query(
             "INSERT INTO attachments (id, document_id, workspace_id, name, content_type, size, sha256, created_by, created_at)
@@ -118,20 +177,6 @@ where
         row.map(TryInto::try_into).transpose()
     }
 
-    async fn attachment_blobs_of(&self, docs: &[DocId]) -> Result<Vec<String>, StoreError> {
-        let mut blobs = Vec::new();
-        for doc in docs {
-            let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT sha256 FROM attachments WHERE document_id = $1")
-                .bind(doc.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-            blobs.extend(rows.into_iter().map(|(h,)| h));
-        }
-        blobs.sort();
-        blobs.dedup();
-        Ok(blobs)
-    }
-
     async fn blob_in_use(&self, sha256: &str) -> Result<bool, StoreError> {
         let row: Option<(i64,)> = sqlx::query_as("SELECT CAST(1 AS BIGINT) FROM attachments WHERE sha256 = $1 LIMIT 1")
             .bind(sha256)
@@ -146,6 +191,11 @@ where
                 .bind(ws.as_str())
                 .fetch_one(&self.pool)
                 .await?;
+        Ok(used.unwrap_or(0))
+    }
+
+    async fn creator_attachment_bytes(&self, ws: &WorkspaceId) -> Result<i64, StoreError> {
+        let (used,): (Option<i64>,) = sqlx::query_as(CREATOR_BYTES).bind(ws.as_str()).fetch_one(&self.pool).await?;
         Ok(used.unwrap_or(0))
     }
 }

@@ -61,6 +61,8 @@ actions! {
     /// A workspace webhook registered (its URL and events in the detail).
     WebhookCreated = "webhook.created",
     WebhookDeleted = "webhook.deleted",
+    /// An account deleted by its owner (actor and target are the deleted user).
+    AccountDeleted = "account.deleted",
 }
 
 impl AuditAction {

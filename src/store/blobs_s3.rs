@@ -1,8 +1,10 @@
 //! [`S3Blobs`]: attachments' bytes in an S3-compatible bucket (AWS S3, MinIO, Garage,
 //! R2…), one object per distinct content named by its SHA-256. Uploads are staged in a
-//! local temporary folder while they arrive and are hashed, then put in one request (a
-//! staged file is at most the attachment size limit); a put is atomic, so a reader never
-//! sees half an object, and putting the same bytes again changes nothing. The blob locks
+//! local temporary folder while they arrive and are hashed, then sent from that file in
+//! parts of [`PART_BYTES`] (a small file in one put, a larger one as a multipart upload),
+//! hashed again as they are read: bytes that do not match the staged hash are never
+//! completed into an object. A put (or a completed multipart upload) is atomic, so a
+//! reader never sees half an object, and putting the same bytes again changes nothing. The blob locks
 //! are this process's: several nodes sharing one bucket can, in a narrow race, remove an
 //! object that another node's upload of the same bytes has just put (its download then
 //! answers 500 until the bytes are uploaded again).
@@ -14,10 +16,18 @@ use async_trait::async_trait;
 use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OwnedMutexGuard;
 
 use super::blobs::{BlobError, BlobReader, Blobs, Staged, Stripes, check_name, stage_in};
+
+/// Bytes read from a staged file and sent at a time: S3's smallest multipart part, so a
+/// commit holds at most this much in memory whatever the attachment size limit.
+const PART_BYTES: usize = 5 * 1024 * 1024;
+/// Parts of one upload in flight at once.
+const PARTS_IN_FLIGHT: usize = 2;
 
 /// Where the bucket is and how to sign for it.
 #[derive(Debug, Clone)]
@@ -75,10 +85,44 @@ impl Blobs for S3Blobs {
         stage_in(&self.staging).await
     }
 
-    async fn commit(&self, staged: Staged, sha256: &str) -> Result<(), BlobError> {
+    async fn commit(&self, mut staged: Staged, sha256: &str) -> Result<(), BlobError> {
         let key = Self::key(sha256)?;
-        let bytes = tokio::fs::read(staged.path()).await?;
-        self.store.put(&key, PutPayload::from(bytes)).await?;
+        // Every byte written through the staging handle is in the file before it is read
+        // back through another handle.
+        staged.file.flush().await?;
+        staged.file.sync_all().await?;
+        let mut file = tokio::fs::File::open(staged.path()).await?;
+        let mut hasher = Sha256::new();
+        let first = read_part(&mut file, &mut hasher).await?;
+        if first.len() < PART_BYTES {
+            check_sent(hasher, sha256)?;
+            self.store.put(&key, PutPayload::from(first)).await?;
+        } else {
+            let mut upload = WriteMultipart::new_with_chunk_size(self.store.put_multipart(&key).await?, PART_BYTES);
+            let mut part = first;
+            let sent = loop {
+                if part.is_empty() {
+                    break check_sent(hasher, sha256);
+                }
+                upload.write(&part);
+                if let Err(e) = upload.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    break Err(e.into());
+                }
+                part = match read_part(&mut file, &mut hasher).await {
+                    Ok(part) => part,
+                    Err(e) => break Err(e),
+                };
+            };
+            match sent {
+                Ok(()) => drop(upload.finish().await?),
+                Err(e) => {
+                    // Best effort: an upload never completed is no object, only parts the
+                    // bucket's lifecycle rules clean up.
+                    let _ = upload.abort().await;
+                    return Err(e);
+                }
+            }
+        }
         staged.discard();
         Ok(())
     }
@@ -103,5 +147,23 @@ impl Blobs for S3Blobs {
 
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
         self.stripes.lock(sha256).await
+    }
+}
+
+/// Up to [`PART_BYTES`] of the file's next bytes (fewer only at its end), hashed.
+async fn read_part(file: &mut tokio::fs::File, hasher: &mut Sha256) -> Result<Vec<u8>, BlobError> {
+    let mut part = Vec::new();
+    (&mut *file).take(PART_BYTES as u64).read_to_end(&mut part).await?;
+    hasher.update(&part);
+    Ok(part)
+}
+
+/// The bytes read back are the bytes that were hashed as they arrived.
+fn check_sent(hasher: Sha256, sha256: &str) -> Result<(), BlobError> {
+    let sent = hex::encode(hasher.finalize());
+    if sent == sha256 {
+        Ok(())
+    } else {
+        Err(BlobError::Io(std::io::Error::other(format!("staged bytes hash to {sent}, not {sha256}"))))
     }
 }

@@ -312,7 +312,10 @@ pub trait Accounts: Send + Sync + 'static {
     async fn workspaces_of(&self, user: &UserId) -> Result<Vec<(Workspace, Role)>, StoreError>;
     async fn personal_workspace(&self, user: &UserId) -> Result<Option<WorkspaceId>, StoreError>;
     async fn rename_workspace(&self, id: &WorkspaceId, name: &str) -> Result<bool, StoreError>;
-    async fn delete_workspace(&self, id: &WorkspaceId) -> Result<bool, StoreError>;
+    /// Deletes the workspace with its documents and all stored for them. `None`: no such
+    /// workspace; else the blobs of the attachments deleted with it, for the caller to
+    /// release (they were read in the deleting transaction).
+    async fn delete_workspace(&self, id: &WorkspaceId) -> Result<Option<Vec<String>>, StoreError>;
 
     async fn member_role(&self, ws: &WorkspaceId, user: &UserId) -> Result<Option<Role>, StoreError>;
     async fn members(&self, ws: &WorkspaceId) -> Result<Vec<Member>, StoreError>;
@@ -361,8 +364,10 @@ pub trait Documents: Send + Sync + 'static {
         now: i64,
     ) -> Result<Option<Document>, StoreError>;
     async fn set_deleted(&self, id: &DocId, deleted_at: Option<i64>) -> Result<bool, StoreError>;
-    /// Removes the document with its stored state, tags, shares and links.
-    async fn purge_document(&self, id: &DocId) -> Result<bool, StoreError>;
+    /// Removes the document with its stored state, tags, shares, links and attachments.
+    /// `None`: no such document; else the blobs of the attachments deleted with it, for
+    /// the caller to release (they were read in the deleting transaction).
+    async fn purge_document(&self, id: &DocId) -> Result<Option<Vec<String>>, StoreError>;
     /// Stores the plain text search reads (a no-op for rooms without a catalogue row).
     async fn set_document_text(&self, id: &DocId, text: &str, now: i64) -> Result<(), StoreError>;
     /// The document (deleted or not) with `user`'s roles on it; `None` if it doesn't exist.

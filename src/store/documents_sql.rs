@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Type};
 
 use super::StoreError;
+use super::attachments_sql::AttachmentsOf;
 use super::catalog::{DocAccess, DocQuery, Document, Documents, Link, Member, NewDocument, Role, SearchHit, SortKey};
 use super::catalog_sql::{DOC_COLUMNS, DocRow, LinkRow, MemberRow, SearchRow, role, with_tags};
 use super::dialect::{Dialect, RowsAffected};
@@ -271,7 +272,7 @@ where
         Ok(done.rows_affected() == 1)
     }
 
-    async fn purge_document(&self, id: &DocId) -> Result<bool, StoreError> {
+    async fn purge_document(&self, id: &DocId) -> Result<Option<Vec<String>>, StoreError> {
         let mut tx = self.write_tx().await?;
         // A document deleted for good straight from the live list is announced here; one
         // already in the trash was announced when it went there.
@@ -285,12 +286,13 @@ where
             let at = (crate::store::catalog::now_ms(), self.max_pending());
             Self::enqueue_in(&mut tx, &ws, "document.deleted", &data, at).await?;
         }
+        let blobs = Self::delete_attachments_in(&mut tx, AttachmentsOf::Document(id)).await?;
         sqlx::query("DELETE FROM doc_updates WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_snapshots WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM doc_contributors WHERE doc_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM documents WHERE id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok((done.rows_affected() == 1).then_some(blobs))
     }
 
     async fn set_document_text(&self, id: &DocId, text: &str, now: i64) -> Result<(), StoreError> {

@@ -30,6 +30,8 @@ pub struct Profile {
 pub struct Erased {
     /// Documents deleted with the workspaces only this user was a member of.
     pub documents: Vec<DocId>,
+    /// The blobs of the attachments deleted with them, for the caller to release.
+    pub blobs: Vec<String>,
 }
 
 /// Why an account was not deleted.

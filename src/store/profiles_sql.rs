@@ -63,6 +63,7 @@ const DETACH: &[&str] = &[
     "DELETE FROM comments WHERE thread_id IN (SELECT id FROM comments WHERE author_id = $1 AND thread_id = id)",
     "DELETE FROM doc_contributors WHERE user_id = $1",
     "UPDATE doc_versions SET created_by = NULL WHERE created_by = $1",
+    "UPDATE attachments SET created_by = NULL WHERE created_by = $1",
     // Sessions, settings, memberships, shares, tokens, notifications, comments cascade.
     "DELETE FROM users WHERE id = $1",
     // Written by the cascades just above, for no one.
@@ -170,26 +171,21 @@ where
         .bind(user.as_str())
         .fetch_all(&mut *tx)
         .await?;
-        let mut docs = Vec::new();
+        let (mut docs, mut blobs) = (Vec::new(), Vec::new());
         for (ws,) in &alone {
             let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM documents WHERE workspace_id = $1")
                 .bind(ws.as_str())
                 .fetch_all(&mut *tx)
                 .await?;
             docs.extend(ids.into_iter().filter_map(|(id,)| DocId::parse(&id)));
-            for sql in [
-                "DELETE FROM doc_updates WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
-                "DELETE FROM doc_snapshots WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
-                "DELETE FROM doc_contributors WHERE doc_id IN (SELECT id FROM documents WHERE workspace_id = $1)",
-                "DELETE FROM workspaces WHERE id = $1",
-            ] {
-                sqlx::query(sql).bind(ws.as_str()).execute(&mut *tx).await?;
-            }
+            blobs.extend(Self::delete_workspace_in(&mut tx, &WorkspaceId::new(ws.clone())).await?.unwrap_or_default());
         }
+        blobs.sort();
+        blobs.dedup();
         for &sql in DETACH {
             sqlx::query(sql).bind(user.as_str()).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Ok(Erased { documents: docs }))
+        Ok(Ok(Erased { documents: docs, blobs }))
     }
 }

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use common::Client;
-use common::api::{Api, Db, server};
+use common::api::{Api, BOUNDARY, Db, multipart_file, server};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -77,7 +77,12 @@ async fn an_export_holds_every_readable_document_and_a_manifest(db: Db) {
     let plan = find(&mine);
     assert_eq!((plan["title"].as_str(), plan["tags"].clone()), (Some("Plan"), json!(["q1"])));
     assert_eq!(entry(&mut zip, plan["path"].as_str().unwrap()), "# Plan\n\nShip it.\n");
-    let threads = plan["threads"].as_array().unwrap();
+    // Threads are an entry of their own per document; the manifest only says where.
+    assert!(plan.get("threads").is_none(), "{plan}");
+    let comments = plan["comments"].as_str().unwrap().to_owned();
+    assert_eq!(comments, format!("comments/{mine}.json"));
+    let threads: Value = serde_json::from_str(&entry(&mut zip, &comments)).unwrap();
+    let threads = threads.as_array().unwrap();
     assert_eq!(threads.len(), 1);
     assert_eq!(threads[0]["id"].as_str(), Some(&*thread_id));
     let bodies: Vec<&str> =
@@ -93,7 +98,8 @@ async fn an_export_holds_every_readable_document_and_a_manifest(db: Db) {
     let shared = find(&theirs);
     assert_eq!(shared["workspace_name"], Value::Null);
     assert_eq!(entry(&mut zip, shared["path"].as_str().unwrap()), "from bob\n");
-    assert_eq!(zip.len(), 4, "three documents and the manifest");
+    assert_eq!(shared["comments"], Value::Null, "no threads, no entry");
+    assert_eq!(zip.len(), 5, "three documents, one's threads and the manifest");
 }
 
 async fn one_export_runs_at_a_time_per_user(db: Db) {
@@ -164,6 +170,14 @@ async fn deleting_an_account_takes_its_password_and_spares_shared_workspaces(db:
     let (status, _) =
         api.post(&format!("/api/v1/documents/{team}/comments"), &bob.token, json!({"body": "bob's"})).await;
     assert_eq!(status, 201);
+    let uploaded = api
+        .request(Method::POST, &format!("/api/v1/documents/{team}/attachments"), Some(&ann.token))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart_file("notes.txt", b"ann's notes"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 201);
     let (_, feed) = api.get("/api/v1/changes", &bob.token).await;
     let cursor = feed["next"].as_str().unwrap().to_owned();
 
@@ -206,6 +220,16 @@ async fn deleting_an_account_takes_its_password_and_spares_shared_workspaces(db:
     assert_eq!(status, 401);
     let (status, _) = api.get(&format!("/api/v1/users/{}", ann.id), &bob.token).await;
     assert_eq!(status, 404);
+    // Recorded, and her id is kept nowhere but there: her attachment stays, unattributed.
+    let (status, audit) = api.get("/api/v1/admin/audit?action=account.deleted", &root.token).await;
+    assert_eq!(status, 200, "{audit}");
+    let events = audit["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{audit}");
+    assert_eq!((events[0]["actor_id"].as_str(), events[0]["target_id"].as_str()), (Some(&*ann.id), Some(&*ann.id)));
+    let (status, files) = api.get(&format!("/api/v1/documents/{team}/attachments"), &bob.token).await;
+    assert_eq!(status, 200, "{files}");
+    assert_eq!(files["items"][0]["name"].as_str(), Some("notes.txt"), "{files}");
+    assert_eq!(files["items"][0]["created_by"], Value::Null, "{files}");
 
     // The shared workspace is bob's, with its document (now his) and his thread only.
     let (status, members) = api.get(&format!("/api/v1/workspaces/{ws}/members"), &bob.token).await;

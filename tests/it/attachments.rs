@@ -1,7 +1,7 @@
 //! Files attached to documents, over real HTTP, each case on SQLite and Postgres: upload,
 //! list, download (types sniffed from the bytes; only raster images inline; `nosniff`
 //! and a sandbox everywhere), delete; the size limit (declared and streamed) and the
-//! workspace quota; one blob on disk for the same bytes, removed with its last user
+//! workspace and user quotas; uploads at once per user; one blob on disk for the same bytes, removed with its last user
 //! (an attachment, a document deleted for good, a workspace); who may do what.
 
 use crate::common;
@@ -19,6 +19,8 @@ on_both_databases!(
     types_are_sniffed_and_only_raster_images_are_shown_inline,
     uploads_past_the_size_limit_are_refused_whether_declared_or_streamed,
     the_workspace_quota_counts_every_attachment,
+    the_user_quota_counts_every_workspace_its_creator_made,
+    uploads_at_once_are_bounded_per_user,
     the_same_bytes_are_stored_once_and_removed_with_their_last_attachment,
     deleting_a_document_workspace_or_account_for_good_removes_its_files,
     readers_download_and_only_writers_upload,
@@ -223,16 +225,101 @@ async fn the_workspace_quota_counts_every_attachment(db: Db) {
     let (status, _) = upload(&api, &one, &ann, "d.bin", b"x").await;
     assert_eq!(status, 413);
 
-    // Uploads racing for the last of a quota: exactly as many as fit are kept.
+    // Uploads racing for the last of a quota: exactly as many as fit are kept (two
+    // uploaders, each within the uploads one user may run at once).
     let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Race"})).await;
     let raced = api.create_doc(&ann.token, json!({"title": "R", "workspace_id": ws["id"]})).await;
-    let racers = (0..6u8).map(|n| {
-        let (api, ann, raced) = (&api, &ann, &raced);
-        async move { upload(api, raced, ann, "r.bin", &[n; 1000]).await.0 }
+    let bob = api.signup("bob@example.com").await;
+    let share = json!({"user_id": bob.id, "role": "editor"});
+    assert_eq!(api.post(&format!("/api/v1/documents/{raced}/shares"), &ann.token, share).await.0, 200);
+    let racers = (0..4u8).map(|n| {
+        let (api, who, raced) = (&api, if n % 2 == 0 { &ann } else { &bob }, &raced);
+        async move { upload(api, raced, who, "r.bin", &[n; 1000]).await.0 }
     });
     let mut statuses = futures_util::future::join_all(racers).await;
     statuses.sort();
-    assert_eq!(statuses, [201, 201, 201, 413, 413, 413]);
+    assert_eq!(statuses, [201, 201, 201, 413]);
+}
+
+async fn the_user_quota_counts_every_workspace_its_creator_made(db: Db) {
+    let server = server_with(db, |c| c.attachments.user_quota_bytes = 3000).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let bob = api.signup("bob@example.com").await;
+    let personal = api.create_doc(&ann.token, json!({"title": "Mine"})).await;
+    uploaded(&api, &personal, &ann, "a.bin", &[1u8; 2000]).await;
+    let (_, ws) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "More"})).await;
+    let ws = ws["id"].as_str().unwrap().to_owned();
+    let more = api.create_doc(&ann.token, json!({"title": "More", "workspace_id": ws})).await;
+    uploaded(&api, &more, &ann, "b.bin", &[2u8; 1000]).await;
+    // A new workspace brings no new room: every workspace ann made counts together.
+    let (_, other) = api.post("/api/v1/workspaces", &ann.token, json!({"name": "Yet more"})).await;
+    let extra = api.create_doc(&ann.token, json!({"title": "X", "workspace_id": other["id"]})).await;
+    let (status, body) = upload(&api, &extra, &ann, "c.bin", b"x").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("attachment_quota_exceeded")), "{body}");
+    // It is the workspace creator's: bob's uploads into ann's workspace count for ann,
+    // and his own workspace has his own quota.
+    let share = json!({"user_id": bob.id, "role": "editor"});
+    assert_eq!(api.post(&format!("/api/v1/documents/{more}/shares"), &ann.token, share).await.0, 200);
+    let (status, _) = upload(&api, &more, &bob, "d.bin", b"y").await;
+    assert_eq!(status, 413);
+    let his = api.create_doc(&bob.token, json!({"title": "His"})).await;
+    uploaded(&api, &his, &bob, "e.bin", &[3u8; 2500]).await;
+    // Deleting a workspace gives its bytes back.
+    let (status, _) = api.call(Method::DELETE, &format!("/api/v1/workspaces/{ws}"), Some(&ann.token), None).await;
+    assert_eq!(status, 204);
+    uploaded(&api, &extra, &ann, "c.bin", &[4u8; 1000]).await;
+    let (status, _) = upload(&api, &extra, &ann, "f.bin", b"z").await;
+    assert_eq!(status, 413);
+}
+
+/// Starts a chunked upload and sends only the start of its form, holding it open (the
+/// server is then receiving it) until the stream is dropped.
+async fn held_upload(addr: std::net::SocketAddr, doc: &str, token: &str) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        path(doc)
+    );
+    let form = multipart_file("held.bin", &[0u8; 4096]);
+    let piece = &form[..form.len() / 2];
+    let chunk = [head.as_bytes(), format!("{:x}\r\n", piece.len()).as_bytes(), piece, b"\r\n"].concat();
+    stream.write_all(&chunk).await.unwrap();
+    stream
+}
+
+async fn uploads_at_once_are_bounded_per_user(db: Db) {
+    let server = server(db).await;
+    let api = Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let bob = api.signup("bob@example.com").await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Busy"})).await;
+    let share = json!({"user_id": bob.id, "role": "editor"});
+    assert_eq!(api.post(&format!("/api/v1/documents/{doc}/shares"), &ann.token, share).await.0, 200);
+    let held = [held_upload(server.addr, &doc, &ann.token).await, held_upload(server.addr, &doc, &ann.token).await];
+    // Once the server is receiving both (each has staged a file), a third of ann's is
+    // refused at once.
+    let receiving =
+        common::eventually_async(Duration::from_secs(5), || async { temp_files(server.dir.path()) }, |n| n == 2).await;
+    assert!(receiving, "both held uploads are being received");
+    let (status, refused) = upload(&api, &doc, &ann, "third.bin", b"third").await;
+    assert_eq!(status, 429, "{refused}");
+    assert_eq!(refused["error"]["code"].as_str(), Some("uploads_running"), "{refused}");
+    // Another user's upload is not held up.
+    uploaded(&api, &doc, &bob, "bob.bin", b"bob").await;
+    // A dropped upload gives its slot back.
+    drop(held);
+    let accepted = common::eventually_async(
+        Duration::from_secs(5),
+        || upload(&api, &doc, &ann, "later.bin", b"later"),
+        |(status, _)| status == 201,
+    )
+    .await;
+    assert!(accepted, "ann may upload again once her uploads have ended");
+    let cleaned =
+        common::eventually_async(Duration::from_secs(5), || async { temp_files(server.dir.path()) }, |n| n == 0).await;
+    assert!(cleaned, "the cut-off uploads left no temporary file");
 }
 
 async fn the_same_bytes_are_stored_once_and_removed_with_their_last_attachment(db: Db) {

@@ -2,7 +2,8 @@
 //! real S3 server on loopback (`s3s-fs`, a file-backed S3 implementation; its binary
 //! comes from `TANDEM_TEST_S3S_FS` or `PATH`, and scripts/test.sh installs it). Uploads,
 //! downloads, one object for the same bytes, and the object removed with its last
-//! attachment; nothing is kept in the local attachments folder.
+//! attachment; nothing is kept in the local attachments folder; a file larger than one
+//! part (5 MiB) is sent as a multipart upload and reads back byte for byte.
 
 use crate::common;
 
@@ -14,7 +15,7 @@ use common::api::{BOUNDARY, Db, multipart_file, server_with};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-on_both_databases!(attachments_live_in_the_bucket_when_one_is_configured);
+on_both_databases!(attachments_live_in_the_bucket_when_one_is_configured, a_file_of_several_parts_is_stored_whole,);
 
 const BUCKET: &str = "tandem-attachments";
 const ACCESS_KEY: &str = "tandem-test-access";
@@ -147,4 +148,38 @@ async fn attachments_live_in_the_bucket_when_one_is_configured(db: Db) {
     assert_eq!(status, 204);
     assert_eq!(s3.objects(), Vec::<String>::new(), "the document's objects went with it");
     assert_eq!(local_files(server.dir.path()), 0);
+}
+
+async fn a_file_of_several_parts_is_stored_whole(db: Db) {
+    let s3 = S3Server::start().await;
+    let endpoint = s3.endpoint.clone();
+    let server = server_with(db, move |c| {
+        c.attachments.s3_bucket = Some(BUCKET.into());
+        c.attachments.s3_endpoint = Some(endpoint);
+        c.attachments.s3_access_key_id = Some(ACCESS_KEY.into());
+        c.attachments.s3_secret_access_key = Some(SECRET_KEY.into());
+        c.attachments.attachment_max_bytes = 12 * 1024 * 1024;
+    })
+    .await;
+    let api = common::api::Api::new(&server);
+    let ann = api.signup("ann@example.com").await;
+    let doc = api.create_doc(&ann.token, json!({"title": "Big"})).await;
+    // Two whole parts and a short last one, each byte depending on its place.
+    let bytes: Vec<u8> = (0..11 * 1024 * 1024 + 123u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let resp = api
+        .request(Method::POST, &format!("/api/v1/documents/{doc}/attachments"), Some(&ann.token))
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(multipart_file("big.bin", &bytes))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let made: Value = resp.json().await.unwrap();
+    assert_eq!(s3.objects().len(), 1);
+    assert_eq!(local_files(server.dir.path()), 0, "nothing left staged");
+    let resp = api.request(Method::GET, made["url"].as_str().unwrap(), Some(&ann.token)).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = resp.bytes().await.unwrap();
+    assert_eq!(got.len(), bytes.len());
+    assert!(got == bytes, "the object holds the bytes uploaded, in order");
 }

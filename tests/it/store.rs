@@ -7,8 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use common::client::{insert_update, text_of};
 use tandem::config::{Retention, SqliteSync};
-use tandem::ids::{ApiTokenId, DocId, UserId, WorkspaceId};
+use tandem::ids::{ApiTokenId, AttachmentId, DocId, UserId, WorkspaceId};
 use tandem::store::api_tokens::{ApiToken, TokenScope};
+use tandem::store::attachments::{Attachment, Quotas};
 use tandem::store::catalog::{Link, NewDocument, NewUser, Role, now_ms};
 use tandem::store::versions::{NewVersion, VersionKind};
 use tandem::store::{self, Conflict, Store, StoreError};
@@ -49,6 +50,7 @@ contract!(
     versions_take_the_contributors_the_log_recorded_and_skip_identical_auto_ones,
     retention_thins_old_automatic_versions_and_keeps_the_rest,
     api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sparingly,
+    a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs,
 );
 
 fn doc(s: &str) -> DocId {
@@ -264,7 +266,7 @@ async fn versions_take_the_contributors_the_log_recorded_and_skip_identical_auto
     assert_eq!((stored.text().unwrap(), stored.state().unwrap()), ("one".to_owned(), b"state".to_vec()));
     assert!(store.version(&doc("other"), &first.version.id).await.unwrap().is_none());
     // A permanently deleted document takes its versions with it.
-    assert!(store.purge_document(&d).await.unwrap());
+    assert!(store.purge_document(&d).await.unwrap().is_some());
     assert!(store.versions(&d, 10, None).await.unwrap().is_empty());
 }
 
@@ -328,4 +330,45 @@ async fn api_tokens_stay_within_their_bound_even_made_at_once_and_record_uses_sp
     assert!(!s.delete_api_token(&bob.id, &first.id).await.unwrap());
     assert!(s.delete_api_token(&ann.id, &first.id).await.unwrap());
     assert_eq!(s.api_tokens_of(&ann.id).await.unwrap().len(), 4);
+}
+
+async fn a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs(store: Arc<dyn Store>) {
+    let user = NewUser { email: Some("w@example.com".into()), name: "w".into(), password_hash: None, external: None };
+    let user = store.create_user(user).await.unwrap();
+    let ws = store.create_workspace("doomed", &user.id, false).await.unwrap();
+    let d = doc("in-doomed");
+    let new = NewDocument {
+        id: d.clone(),
+        workspace_id: ws.id.clone(),
+        title: "t".into(),
+        owner_id: user.id.clone(),
+        tags: vec![],
+    };
+    store.create_document(&new).await.unwrap();
+    let edit = Bytes::from(insert_update(1, "x"));
+    store.append_updates_by(&[(d.clone(), edit)], &[(d.clone(), UserId::new("bob-id"))]).await.unwrap();
+    let quotas = Quotas { workspace: i64::MAX, user: i64::MAX };
+    let (a, b) = ("a".repeat(64), "b".repeat(64));
+    for sha256 in [&a, &b, &a] {
+        let row = Attachment {
+            id: AttachmentId::random(),
+            document_id: d.clone(),
+            workspace_id: ws.id.clone(),
+            name: "f".into(),
+            content_type: "application/octet-stream".into(),
+            size: 1,
+            sha256: sha256.clone(),
+            created_by: Some(user.id.clone()),
+            created_at: now_ms(),
+        };
+        store.create_attachment(&row, quotas).await.unwrap().unwrap();
+    }
+    assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), Some(vec![a.clone(), b]), "each blob once");
+    assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), None);
+    assert!(!store.blob_in_use(&a).await.unwrap());
+    // The same document id again, elsewhere: nothing of the deleted one's contributors.
+    let other = store.create_workspace("other", &user.id, false).await.unwrap();
+    store.create_document(&NewDocument { workspace_id: other.id, ..new }).await.unwrap();
+    let made = store.create_version(&version(&d, VersionKind::Named, "fresh"), 1_000).await.unwrap().unwrap();
+    assert_eq!(made.version.contributors, Vec::<UserId>::new());
 }

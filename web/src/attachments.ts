@@ -118,7 +118,11 @@ export function attachmentImages (link: string | undefined): { show (preview: HT
         // Used again: the last to be forgotten.
         if (url) { urls.delete(src); urls.set(src, url) }
         if (!url) {
-          url = fetchImage(decodeURIComponent(m[1]), decodeURIComponent(m[2]))
+          let ids: [string, string]
+          // A malformed escape (a stray `%`) is no attachment: that image is skipped,
+          // the others still load.
+          try { ids = [decodeURIComponent(m[1]), decodeURIComponent(m[2])] } catch { img.alt = `${img.alt} (image unavailable)`; return }
+          url = fetchImage(ids[0], ids[1])
           urls.set(src, url)
           url.catch(() => urls.delete(src))
           if (urls.size > KEPT_IMAGES) forget(urls.keys().next().value as string)

@@ -20,11 +20,13 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiJson;
-use crate::identity::access::{self, Caller, Resource, not_found};
-use crate::identity::accounts;
+use crate::identity::access::{Caller, Resource, not_found};
+use crate::identity::{accounts, audit};
 use crate::ids::{DocId, UserId};
+use crate::product::erase;
 use crate::rate::Key;
 use crate::state::AppState;
+use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::now_ms;
 use crate::store::profiles::EraseRefusal;
 
@@ -107,13 +109,9 @@ async fn delete_me(
 ) -> Result<StatusCode, ApiError> {
     let user = caller.session_user()?.clone();
     confirm(&app, &user, &headers, body.password).await?;
-    // Like deleting a workspace: its rooms close (4403) without writing anything more,
-    // before and again after (for a room a join opened in between).
+    // Like deleting a workspace: its rooms close before and again after.
     let before = own_documents(&app, &user).await?;
-    for doc in &before {
-        app.rooms.evict(doc).await;
-    }
-    let blobs = app.store.attachment_blobs_of(&before).await?;
+    erase::close_rooms(&app, &before).await;
     let erased = match app.store.delete_account(&user).await? {
         Ok(erased) => erased,
         Err(EraseRefusal::Missing) => return Err(not_found(Resource::User).into()),
@@ -131,13 +129,14 @@ async fn delete_me(
             return Err(ApiError::new(ErrorCode::LastOwner, message));
         }
     };
-    for doc in &erased.documents {
-        app.rooms.evict(doc).await;
-    }
-    super::attachments::release_blobs(&app, &blobs).await;
-    // Every open connection of the account, on every node, looks again now: its user is
+    let entry = AuditEntry::new(AuditAction::AccountDeleted)
+        .actor(&user)
+        .target("user", &user)
+        .detail(serde_json::json!({"documents": erased.documents.len()}));
+    audit::record(&app, entry).await;
+    // Every open connection of the account, on every node, looks again too: its user is
     // gone (4401).
-    access::changed(&app);
+    erase::deleted(&app, &erased.documents, &erased.blobs).await;
     tracing::info!(user = %user, documents = erased.documents.len(), "account deleted");
     Ok(StatusCode::NO_CONTENT)
 }

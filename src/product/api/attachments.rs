@@ -1,9 +1,12 @@
 //! `/api/v1/documents/{id}/attachments`: files attached to a document. Editors upload
 //! (multipart field `file`, streamed to the blob store and hashed as it arrives, stopped
-//! at the size limit), list and delete; whoever may read the document (public view links
+//! at the size limit; at most [`UPLOADS_AT_ONCE`] on a node and [`UPLOADS_PER_USER`] per
+//! user at once, else 429 `uploads_running`), list and delete; whoever may read the document (public view links
 //! with `?link=` too) downloads at the `url` an upload answers. The served type is the
 //! one sniffed from the bytes; only raster images are shown inline, everything else is a
 //! download, and every answer carries `nosniff` and a sandboxing CSP.
+
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::multipart::{Field, MultipartRejection};
@@ -26,8 +29,10 @@ use super::extract::ApiPath;
 use crate::identity::access::Caller;
 use crate::ids::{AttachmentId, DocId, UserId};
 use crate::product::attachments::{SNIFF_BYTES, clean_name, disposition, inline, sniff};
+use crate::product::erase;
+use crate::slots::Slots;
 use crate::state::AppState;
-use crate::store::attachments::{Attachment, Refused};
+use crate::store::attachments::{Attachment, Quotas, Refused};
 use crate::store::blobs::{BlobError, Staged};
 use crate::store::catalog::{Role, now_ms};
 
@@ -37,6 +42,15 @@ const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 const MAX_LISTED: u32 = 1000;
 /// Downloads answer no script and load nothing, even if a browser renders one.
 const SANDBOX: &str = "default-src 'none'; sandbox";
+/// Uploads received at once on a node, and by one user: each stages up to the size
+/// limit on disk before the quotas see it.
+const UPLOADS_AT_ONCE: usize = 8;
+const UPLOADS_PER_USER: usize = 2;
+
+/// The upload slots `AppState::uploads` holds.
+pub fn slots() -> Arc<Slots> {
+    Slots::new(UPLOADS_AT_ONCE, UPLOADS_PER_USER)
+}
 
 /// The routes; `max_bytes` is the largest file one upload may attach, and bounds the
 /// request body of the upload route (the API's default bound is the largest document).
@@ -103,9 +117,16 @@ fn too_large(app: &AppState) -> ApiError {
     ApiError::new(ErrorCode::AttachmentTooLarge, format!("an attachment may be at most {max} bytes"))
 }
 
-fn over_quota(app: &AppState) -> ApiError {
-    let quota = app.config.attachments.workspace_quota_bytes;
-    ApiError::new(ErrorCode::AttachmentQuotaExceeded, format!("the workspace's attachments may total {quota} bytes"))
+fn over_quota(app: &AppState, refused: Refused) -> ApiError {
+    let limits = &app.config.attachments;
+    let message = match refused {
+        Refused::OverQuota => format!("the workspace's attachments may total {} bytes", limits.workspace_quota_bytes),
+        Refused::OverUserQuota => format!(
+            "the attachments of all the workspaces this workspace's creator made may total {} bytes",
+            limits.user_quota_bytes
+        ),
+    };
+    ApiError::new(ErrorCode::AttachmentQuotaExceeded, message)
 }
 
 fn multipart_error(app: &AppState, e: axum::extract::multipart::MultipartError) -> ApiError {
@@ -135,7 +156,8 @@ async fn list(
 #[utoipa::path(post, path = "/api/v1/documents/{id}/attachments", tag = "attachments", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses((status = 201, body = AttachmentView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 429, description = "uploads_running", body = ErrorBody)))]
 async fn upload(
     State(app): State<AppState>,
     caller: Caller,
@@ -150,10 +172,25 @@ async fn upload(
     if declared.is_some_and(|len| len > limits.attachment_max_bytes.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(too_large(&app));
     }
-    let quota = i64::try_from(limits.workspace_quota_bytes).unwrap_or(i64::MAX);
-    if app.store.workspace_attachment_bytes(&doc.workspace_id).await? >= quota {
-        return Err(over_quota(&app));
+    let quotas = Quotas {
+        workspace: i64::try_from(limits.workspace_quota_bytes).unwrap_or(i64::MAX),
+        user: i64::try_from(limits.user_quota_bytes).unwrap_or(i64::MAX),
+    };
+    // Checked again, exactly and under locks, when the row is written; these spare
+    // receiving a file that cannot be kept.
+    if app.store.workspace_attachment_bytes(&doc.workspace_id).await? >= quotas.workspace {
+        return Err(over_quota(&app, Refused::OverQuota));
     }
+    if app.store.creator_attachment_bytes(&doc.workspace_id).await? >= quotas.user {
+        return Err(over_quota(&app, Refused::OverUserQuota));
+    }
+    // Held until the file is stored or dropped: bounds the staged bytes on disk.
+    let _slot = app.uploads.try_take(caller.user().ok()).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::UploadsRunning,
+            "too many uploads are running (yours or this server's); retry when they end",
+        )
+    })?;
     let mut multipart = multipart.map_err(|e| {
         ApiError::new(
             ErrorCode::UnsupportedMediaType,
@@ -182,12 +219,12 @@ async fn upload(
     // concurrent release of the same bytes cannot remove it in between.
     let _lock = app.blobs.lock(&attachment.sha256).await;
     app.blobs.commit(staged, &attachment.sha256).await?;
-    let stored = app.store.create_attachment(&attachment, quota).await;
+    let stored = app.store.create_attachment(&attachment, quotas).await;
     if !matches!(stored, Ok(Ok(()))) && !app.store.blob_in_use(&attachment.sha256).await.unwrap_or(true) {
         app.blobs.remove(&attachment.sha256).await?;
     }
-    if let Err(Refused::OverQuota) = stored? {
-        return Err(over_quota(&app));
+    if let Err(refused) = stored? {
+        return Err(over_quota(&app, refused));
     }
     Ok((StatusCode::CREATED, axum::Json(attachment.into())))
 }
@@ -272,23 +309,6 @@ async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.document(&app, &id, Role::Editor).await?;
     let gone = app.store.delete_attachment(&id, &attachment).await?.ok_or_else(not_found)?;
-    release_blobs(&app, &[gone.sha256]).await;
+    erase::release_blobs(&app, &[gone.sha256]).await;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Removes those of `blobs` no attachment row uses any more: called after the rows'
-/// deletion has committed (an attachment, a document, a workspace). A failure is logged
-/// and leaves only an unused file behind.
-pub async fn release_blobs(app: &AppState, blobs: &[String]) {
-    for sha256 in blobs {
-        let _lock = app.blobs.lock(sha256).await;
-        let outcome = match app.store.blob_in_use(sha256).await {
-            Ok(true) => Ok(()),
-            Ok(false) => app.blobs.remove(sha256).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = outcome {
-            tracing::warn!(blob = %sha256, %error, "an unused attachment blob was not removed");
-        }
-    }
 }

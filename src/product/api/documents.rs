@@ -17,6 +17,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
 use crate::identity::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
 use crate::identity::audit;
 use crate::ids::{DocId, UserId, WorkspaceId};
+use crate::product::erase;
 use crate::state::AppState;
 use crate::store::audit::AuditAction;
 use crate::store::catalog::{DocQuery, Document, NewDocument, Role, SortKey, now_ms};
@@ -235,7 +236,9 @@ async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&
         && let Err(e) = app.rooms.replace_text(&doc.id, content, Some(&doc.owner_id)).await
     {
         app.rooms.evict(&doc.id).await;
-        app.store.purge_document(&doc.id).await?;
+        if let Some(blobs) = app.store.purge_document(&doc.id).await? {
+            erase::release_blobs(app, &blobs).await;
+        }
         return Err(e.into());
     }
     Ok(doc)
@@ -342,17 +345,17 @@ async fn delete(
         if !can_manage(&caller, &doc, role) {
             return Err(access::forbidden("the admin role or authorship").into());
         }
-        app.rooms.evict(&doc.id).await;
-        let blobs = app.store.attachment_blobs_of(std::slice::from_ref(&doc.id)).await?;
-        app.store.purge_document(&doc.id).await?;
+        let docs = std::slice::from_ref(&doc.id);
+        erase::close_rooms(&app, docs).await;
+        let blobs = app.store.purge_document(&doc.id).await?.unwrap_or_default();
         audit::record(&app, audit::document(AuditAction::DocumentDeleted, caller.user()?, &doc)).await;
-        super::attachments::release_blobs(&app, &blobs).await;
+        erase::deleted(&app, docs, &blobs).await;
     } else {
         let (doc, _) = caller.document(&app, &id, Role::Editor).await?;
         app.store.set_deleted(&doc.id, Some(now_ms())).await?;
         audit::record(&app, audit::document(AuditAction::DocumentTrashed, caller.user()?, &doc)).await;
+        access::changed(&app);
     }
-    access::changed(&app);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -134,6 +134,7 @@ error_codes! {
     TooManyStreams = "too_many_streams", TOO_MANY_REQUESTS;
     /// The caller's previous export is still being written.
     ExportRunning = "export_running", TOO_MANY_REQUESTS;
+    UploadsRunning = "uploads_running", TOO_MANY_REQUESTS;
     // The server's side: retry later, or a bug.
     Internal = "internal", INTERNAL_SERVER_ERROR;
     StoreUnavailable = "store_unavailable", SERVICE_UNAVAILABLE;

@@ -1,21 +1,23 @@
 //! `GET /api/v1/users/me/export`: every live document the caller can read (in the
 //! workspaces they are a member of, and shared with them; not the trash) as Markdown
-//! files in a zip, with a `manifest.json` naming each one's title, tags, workspace, place
-//! in the archive, times and comment threads. The archive is streamed: written on a
-//! blocking thread one document at a time into a bounded channel the response reads, so
-//! memory holds about one document whatever the account's size. One export per user at
-//! a time (429 `export_running` meanwhile). The text is read from the store (everything
-//! durable), without opening a room per document.
+//! files in a zip, each document's comment threads in `comments/<id>.json` beside it,
+//! and a `manifest.json` naming each one's title, tags, workspace, place in the archive
+//! and times. The archive is streamed: written on a blocking thread one document at a
+//! time into a bounded channel the response reads, so memory holds about one document
+//! (and a manifest line per document) whatever the account's size. One export per user
+//! at a time and [`MAX_RUNNING`] per node (429 `export_running` past either); a client
+//! that stops reading for [`SEND_TIMEOUT`] ends its export and frees its slot. The text
+//! is read from the store (everything durable), without opening a room per document.
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use dashmap::DashSet;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,6 +29,7 @@ use super::error::{ApiError, ErrorBody, ErrorCode};
 use crate::identity::access::Caller;
 use crate::ids::{DocId, UserId, WorkspaceId};
 use crate::realtime::room::CONTENT;
+use crate::slots::Slots;
 use crate::state::AppState;
 use crate::store::catalog::{DocQuery, Document, SortKey, now_ms};
 use crate::store::comments::Comment;
@@ -43,20 +46,12 @@ const CHUNKS_QUEUED: usize = 4;
 const MAX_RUNNING: usize = 16;
 /// Documents listed per store query.
 const PAGE: u32 = 200;
+/// Longest a chunk waits for the client to take it: past it the export is abandoned.
+const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Holds a user's export slot (in `AppState::exports`, one per user) until dropped.
-struct Slot(Arc<DashSet<UserId>>, UserId);
-
-impl Slot {
-    fn take(exports: &Arc<DashSet<UserId>>, user: &UserId) -> Option<Slot> {
-        (exports.len() < MAX_RUNNING && exports.insert(user.clone())).then(|| Slot(exports.clone(), user.clone()))
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.remove(&self.1);
-    }
+/// The export slots `AppState::exports` holds: [`MAX_RUNNING`] on the node, one per user.
+pub fn slots() -> Arc<Slots> {
+    Slots::new(MAX_RUNNING, 1)
 }
 
 #[derive(Serialize)]
@@ -76,10 +71,12 @@ struct ManifestDoc {
     workspace_name: Option<String>,
     /// Where its Markdown is in the archive.
     path: String,
+    /// Where its comment threads are in the archive (`comments/<id>.json`, a list of
+    /// threads); `None` when it has none.
+    comments: Option<String>,
     is_template: bool,
     created_at: i64,
     updated_at: i64,
-    threads: Vec<Thread>,
 }
 
 #[derive(Serialize)]
@@ -176,10 +173,12 @@ async fn documents(store: &dyn Store, user: &UserId) -> Result<Vec<Document>, St
 }
 
 /// Hands the archive's bytes to the response in chunks; blocks while the client is slow
-/// (the channel is bounded), fails once it has gone.
+/// (the channel is bounded), fails once it has gone or has taken nothing for `timeout`.
 struct ChunkWriter {
+    rt: tokio::runtime::Handle,
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    timeout: Duration,
 }
 
 impl ChunkWriter {
@@ -188,7 +187,12 @@ impl ChunkWriter {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES)));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::other("the client went away"))
+        let sent = async { tokio::time::timeout(self.timeout, self.tx.send(Ok(chunk))).await };
+        match self.rt.block_on(sent) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(std::io::Error::other("the client went away")),
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading")),
+        }
     }
 }
 
@@ -228,6 +232,16 @@ fn write_archive(
         let path = format!("{folder}/{}-{}.md", slug(&doc.title), doc.id);
         zip.start_file(path.as_str(), options)?;
         zip.write_all(text.as_bytes())?;
+        drop(text);
+        let threads = threads(comments);
+        let comments = if threads.is_empty() {
+            None
+        } else {
+            let comments = format!("comments/{}.json", doc.id);
+            zip.start_file(comments.as_str(), options)?;
+            serde_json::to_writer_pretty(&mut zip, &threads)?;
+            Some(comments)
+        };
         manifest.documents.push(ManifestDoc {
             id: doc.id,
             title: doc.title,
@@ -235,10 +249,10 @@ fn write_archive(
             workspace_id: doc.workspace_id,
             workspace_name,
             path,
+            comments,
             is_template: doc.is_template,
             created_at: doc.created_at,
             updated_at: doc.updated_at,
-            threads: threads(comments),
         });
     }
     zip.start_file("manifest.json", options)?;
@@ -254,25 +268,46 @@ fn write_archive(
         (status = 403, body = ErrorBody), (status = 429, description = "export_running", body = ErrorBody)))]
 async fn export(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = caller.user()?.clone();
-    let slot = Slot::take(&app.exports, &user).ok_or_else(|| {
+    let slot = app.exports.try_take(Some(&user)).ok_or_else(|| {
         ApiError::new(
             ErrorCode::ExportRunning,
             "an export of this account (or too many others) is running; retry when it ends",
         )
     })?;
     let (tx, mut rx) = mpsc::channel(CHUNKS_QUEUED);
-    let out = ChunkWriter { tx: tx.clone(), buf: Vec::with_capacity(CHUNK_BYTES) };
     let (rt, store) = (tokio::runtime::Handle::current(), app.store.clone());
+    let out =
+        ChunkWriter { rt: rt.clone(), tx: tx.clone(), buf: Vec::with_capacity(CHUNK_BYTES), timeout: SEND_TIMEOUT };
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         if let Err(e) = write_archive(rt, store, user.clone(), out) {
             // The client sees a cut-off archive (its central directory missing): not a
             // zip that opens with documents silently left out.
             tracing::warn!(user = %user, error = %e, "export stopped");
-            let _ = tx.blocking_send(Err(std::io::Error::other("export failed")));
+            // Never waits: a client that stopped reading is not waited for again.
+            let _ = tx.try_send(Err(std::io::Error::other("export failed")));
         }
     });
     let body = Body::from_stream(futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx)));
     let disposition = "attachment; filename=\"tandem-export.zip\"";
     Ok(([(CONTENT_TYPE, "application/zip"), (CONTENT_DISPOSITION, disposition)], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_that_stops_reading_ends_the_export() {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_time().build().unwrap();
+        let (tx, rx) = mpsc::channel(1);
+        let timeout = Duration::from_millis(50);
+        let mut out = ChunkWriter { rt: rt.handle().clone(), tx, buf: Vec::new(), timeout };
+        out.write_all(&[0; CHUNK_BYTES]).unwrap();
+        let stuck = out.write_all(&[0; CHUNK_BYTES]).unwrap_err();
+        assert_eq!(stuck.kind(), std::io::ErrorKind::TimedOut);
+        drop(rx);
+        let gone = out.write_all(&[0; CHUNK_BYTES]).unwrap_err();
+        assert_eq!(gone.kind(), std::io::ErrorKind::Other, "{gone}");
+    }
 }

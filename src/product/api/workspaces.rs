@@ -17,6 +17,7 @@ use crate::identity::access::{self, Caller, Resource, not_found, workspace_role}
 use crate::identity::accounts::token_hash;
 use crate::identity::audit;
 use crate::ids::{InvitationId, UserId, WorkspaceId, random_hex};
+use crate::product::erase;
 use crate::state::AppState;
 use crate::store::audit::{AuditAction, AuditEntry};
 use crate::store::catalog::{
@@ -136,20 +137,11 @@ async fn delete(
     if ws.personal {
         return Err(ApiError::new(ErrorCode::PersonalWorkspace, "a personal workspace cannot be deleted"));
     }
-    // Like a permanent document deletion, for every document: live rooms close (4403)
-    // without writing anything more. Evicted again after the delete, for a room a join
-    // opened in between.
+    // Like a permanent document deletion, for every document.
     let docs = app.store.workspace_document_ids(&id).await?;
-    for doc in &docs {
-        app.rooms.evict(doc).await;
-    }
-    let blobs = app.store.attachment_blobs_of(&docs).await?;
-    app.store.delete_workspace(&id).await?;
-    super::attachments::release_blobs(&app, &blobs).await;
-    for doc in &docs {
-        app.rooms.evict(doc).await;
-    }
-    access::changed(&app);
+    erase::close_rooms(&app, &docs).await;
+    let blobs = app.store.delete_workspace(&id).await?.unwrap_or_default();
+    erase::deleted(&app, &docs, &blobs).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
