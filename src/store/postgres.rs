@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
@@ -24,7 +24,7 @@ impl SqlStore<Postgres> {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(SqlStore { pool, background: None })
+        Ok(SqlStore::new(pool, None))
     }
 }
 
@@ -32,6 +32,7 @@ impl Dialect for Postgres {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const NOW: &'static str = "now()";
+    const KEEP_APPEND_CONNECTION: bool = false;
 
     /// A row lock on the workspace.
     async fn lock_workspace(tx: &mut PgConnection, ws: &WorkspaceId) -> Result<(), StoreError> {
@@ -55,7 +56,11 @@ impl Dialect for Postgres {
     }
 
     /// One statement for the whole batch (one round trip, and one implicit transaction).
-    async fn append(pool: &PgPool, batch: &[(DocId, Bytes)], authors: &[(DocId, UserId)]) -> Result<(), StoreError> {
+    async fn append(
+        conn: &mut PgConnection,
+        batch: &[(DocId, Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> Result<(), StoreError> {
         let docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
         let datas: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_ref()).collect();
         if authors.is_empty() {
@@ -65,7 +70,7 @@ impl Dialect for Postgres {
             )
             .bind(&docs)
             .bind(&datas)
-            .execute(pool)
+            .execute(&mut *conn)
             .await?;
             return Ok(());
         }
@@ -83,7 +88,7 @@ impl Dialect for Postgres {
         .bind(&datas)
         .bind(&author_docs)
         .bind(&users)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }

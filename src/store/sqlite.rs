@@ -89,7 +89,7 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let checkpointer = tokio::spawn(checkpoint(pool.clone()));
-        Ok(SqlStore { pool, background: Some(checkpointer.abort_handle()) })
+        Ok(SqlStore::new(pool, Some(checkpointer.abort_handle())))
     }
 }
 
@@ -101,6 +101,8 @@ impl Dialect for Sqlite {
     /// A read transaction in WAL mode sees one snapshot.
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const NOW: &'static str = "unixepoch()";
+    /// In-process: a kept connection cannot go stale.
+    const KEEP_APPEND_CONNECTION: bool = true;
 
     async fn lock_workspace(_tx: &mut SqliteConnection, _ws: &WorkspaceId) -> Result<(), StoreError> {
         Ok(())
@@ -114,28 +116,27 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    /// One round trip to the connection's worker thread for the whole batch: the
+    /// transaction, every row and every author in one multi-statement query (each
+    /// statement is a hop between threads otherwise, and a commit of one small update is
+    /// mostly hops). If any statement fails, the rest (the COMMIT) does not run: the
+    /// caller then closes the connection, which rolls the transaction back.
     async fn append(
-        pool: &SqlitePool,
+        conn: &mut SqliteConnection,
         batch: &[(DocId, Bytes)],
         authors: &[(DocId, UserId)],
     ) -> Result<(), StoreError> {
-        // In-process: a round trip is a function call, so one prepared INSERT per row.
-        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(append_sql(batch.len(), authors.len())));
         for (doc, data) in batch {
-            sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES ($1, $2)")
-                .bind(doc.as_str())
-                .bind(data.as_ref())
-                .execute(&mut *tx)
-                .await?;
+            query = query.bind(doc.as_str()).bind(data.as_ref());
         }
         for (doc, user) in authors {
-            sqlx::query("INSERT INTO doc_contributors (doc_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(doc.as_str())
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
+            query = query.bind(doc.as_str()).bind(user.as_str());
         }
-        tx.commit().await?;
+        query.execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -169,4 +170,23 @@ impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
     fn rows_affected(&self) -> u64 {
         self.rows_affected()
     }
+}
+
+/// `BEGIN IMMEDIATE; INSERT … (rows); INSERT … (authors); COMMIT` with numbered
+/// parameters: each row binds (doc, data), then each author (doc, user). Batches are
+/// mostly one row and at most one author, so the prepared statements cached per text stay
+/// few.
+fn append_sql(rows: usize, authors: usize) -> String {
+    let values = |n: usize, from: usize| {
+        (0..n).map(|i| format!("(${}, ${})", from + 2 * i + 1, from + 2 * i + 2)).collect::<Vec<_>>().join(", ")
+    };
+    let mut sql = format!("BEGIN IMMEDIATE; INSERT INTO doc_updates (doc_id, data) VALUES {};", values(rows, 0));
+    if authors > 0 {
+        sql.push_str(&format!(
+            " INSERT INTO doc_contributors (doc_id, user_id) VALUES {} ON CONFLICT DO NOTHING;",
+            values(authors, 2 * rows)
+        ));
+    }
+    sql.push_str(" COMMIT;");
+    sql
 }
