@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics::Unit;
+use metrics::{Counter, Histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// A metric this server exports: described (help, unit) and registered at startup so the
@@ -60,7 +60,7 @@ macro_rules! metrics {
 }
 
 /// `kind` label values: what [`frame_kind`] answers.
-const FRAME_KINDS: &[&str] = &["sync_step1", "sync_step2", "update", "awareness", "auth", "query_awareness", "other"];
+const FRAME_KINDS: [&str; 7] = ["sync_step1", "sync_step2", "update", "awareness", "auth", "query_awareness", "other"];
 const REFUSED_REASONS: &[&str] = &["text", "too_big", "malformed"];
 const LIMITS: &[&str] = &[
     "connections_per_ip",
@@ -99,10 +99,10 @@ metrics! {
     ROOMS_ACTIVE: Gauge("tandem_rooms_active", Count) = "Documents live in memory on this node.";
     CONNECTIONS_ACTIVE: Gauge("tandem_connections_active", Count) = "Open WebSocket connections (y-websocket and Hocuspocus).";
     ACCESS_WATCHERS_ACTIVE: Gauge("tandem_access_watchers_active", Count, "endpoint" => &["ws", "hocuspocus"]) = "Tasks keeping an open document's access in step with roles (one per document a user or link connection has open).";
-    MESSAGES_IN: Counter("tandem_ws_messages_in_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages received, by message kind.";
-    BYTES_IN: Counter("tandem_ws_bytes_in_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages received, by message kind.";
-    MESSAGES_OUT: Counter("tandem_ws_messages_out_total", Count, "kind" => FRAME_KINDS) = "WebSocket messages sent (one per receiver), by message kind.";
-    BYTES_OUT: Counter("tandem_ws_bytes_out_total", Bytes, "kind" => FRAME_KINDS) = "Bytes of WebSocket messages sent (per receiver), by message kind.";
+    MESSAGES_IN: Counter("tandem_ws_messages_in_total", Count, "kind" => &FRAME_KINDS) = "WebSocket messages received, by message kind.";
+    BYTES_IN: Counter("tandem_ws_bytes_in_total", Bytes, "kind" => &FRAME_KINDS) = "Bytes of WebSocket messages received, by message kind.";
+    MESSAGES_OUT: Counter("tandem_ws_messages_out_total", Count, "kind" => &FRAME_KINDS) = "WebSocket messages sent (one per receiver), by message kind.";
+    BYTES_OUT: Counter("tandem_ws_bytes_out_total", Bytes, "kind" => &FRAME_KINDS) = "Bytes of WebSocket messages sent (per receiver), by message kind.";
     UPDATES_APPLIED: Counter("tandem_room_updates_applied_total", Count) = "Document updates applied by the rooms on this node.";
     UPDATES_REFUSED: Counter("tandem_room_updates_refused_total", Count, "reason" => UPDATE_REFUSALS) = "Document updates a room refused (a gap in a client's clocks, yrs refused it, yrs panicked on it), by reason.";
     ROOM_RELOADS: Counter("tandem_room_reloads_total", Count) = "Live documents rebuilt from the store after yrs panicked on an update.";
@@ -143,6 +143,7 @@ pub fn handle() -> &'static PrometheusHandle {
             .install_recorder()
             .expect("the metrics recorder is installed once");
         ALL.iter().for_each(register);
+        let _ = HOT.set(Hot::lookup());
         let upkeep = handle.clone();
         std::thread::spawn(move || {
             loop {
@@ -180,14 +181,61 @@ fn pow2(n: u32) -> Vec<f64> {
 
 /// The kind of a y-websocket frame, for labels.
 pub fn frame_kind(frame: &[u8]) -> &'static str {
+    FRAME_KINDS[frame_kind_index(frame)]
+}
+
+/// Where the frame's kind is in [`FRAME_KINDS`].
+fn frame_kind_index(frame: &[u8]) -> usize {
     match (frame.first(), frame.get(1)) {
-        (Some(0), Some(0)) => "sync_step1",
-        (Some(0), Some(1)) => "sync_step2",
-        (Some(0), Some(2)) => "update",
-        (Some(1), _) => "awareness",
-        (Some(2), _) => "auth",
-        (Some(3), _) => "query_awareness",
-        _ => "other",
+        (Some(0), Some(0)) => 0,
+        (Some(0), Some(1)) => 1,
+        (Some(0), Some(2)) => 2,
+        (Some(1), _) => 3,
+        (Some(2), _) => 4,
+        (Some(3), _) => 5,
+        _ => 6,
+    }
+}
+
+/// Handles of the metrics the edit path touches for every message, looked up once the
+/// recorder is installed: the macros build a labelled key (allocating its labels) and
+/// search the registry on each call, several times per delivered edit.
+pub struct Hot {
+    messages_in: [Counter; FRAME_KINDS.len()],
+    bytes_in: [Counter; FRAME_KINDS.len()],
+    messages_out: [Counter; FRAME_KINDS.len()],
+    bytes_out: [Counter; FRAME_KINDS.len()],
+    pub fanout_deliveries: Counter,
+    pub updates_applied: Counter,
+    pub persist_batch: Histogram,
+    pub persist_seconds: Histogram,
+}
+
+static HOT: OnceLock<Hot> = OnceLock::new();
+
+impl Hot {
+    fn lookup() -> Self {
+        let by_kind = |name: &'static str| FRAME_KINDS.map(|kind| metrics::counter!(name, "kind" => kind));
+        Hot {
+            messages_in: by_kind(MESSAGES_IN),
+            bytes_in: by_kind(BYTES_IN),
+            messages_out: by_kind(MESSAGES_OUT),
+            bytes_out: by_kind(BYTES_OUT),
+            fanout_deliveries: metrics::counter!(FANOUT_DELIVERIES),
+            updates_applied: metrics::counter!(UPDATES_APPLIED),
+            persist_batch: metrics::histogram!(PERSIST_BATCH),
+            persist_seconds: metrics::histogram!(PERSIST_SECONDS),
+        }
+    }
+}
+
+/// The hot path's handles. Before the recorder is installed (a process that never calls
+/// [`handle`]) they are looked up on each call, as the macros would, so nothing is
+/// counted into handles that lead nowhere.
+pub fn hot<T>(f: impl FnOnce(&Hot) -> T) -> T {
+    match HOT.get() {
+        Some(hot) => f(hot),
+        None => f(&Hot::lookup()),
     }
 }
 
@@ -196,16 +244,20 @@ pub fn sent(frame: &[u8], deliveries: u64) {
     if deliveries == 0 {
         return;
     }
-    let kind = frame_kind(frame);
-    metrics::counter!(MESSAGES_OUT, "kind" => kind).increment(deliveries);
-    metrics::counter!(BYTES_OUT, "kind" => kind).increment(deliveries * frame.len() as u64);
+    let kind = frame_kind_index(frame);
+    hot(|h| {
+        h.messages_out[kind].increment(deliveries);
+        h.bytes_out[kind].increment(deliveries * frame.len() as u64);
+    });
 }
 
 /// Counts one incoming frame.
 pub fn received(frame: &[u8]) {
-    let kind = frame_kind(frame);
-    metrics::counter!(MESSAGES_IN, "kind" => kind).increment(1);
-    metrics::counter!(BYTES_IN, "kind" => kind).increment(frame.len() as u64);
+    let kind = frame_kind_index(frame);
+    hot(|h| {
+        h.messages_in[kind].increment(1);
+        h.bytes_in[kind].increment(frame.len() as u64);
+    });
 }
 
 /// Middleware: HTTP requests by matched route (not raw path) and status.

@@ -72,6 +72,10 @@ pub struct Common {
     /// The server's HS256 secret: mint a token per client instead.
     #[arg(long)]
     pub secret: Option<String>,
+    /// Send no token at all: for servers without authentication, such as the y-websocket
+    /// reference server (`@y/websocket-server`) that comparisons run against.
+    #[arg(long, conflicts_with_all = ["token", "secret"])]
+    pub no_auth: bool,
     /// How long the measured phase lasts, in seconds.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
@@ -103,11 +107,13 @@ impl Common {
                 let grant = tandem::identity::tokens::Grant::parse(&format!("{}*=rw", self.room_prefix))?;
                 keys.mint(&format!("load-{client}"), &[grant], Duration::from_secs(3600))
             }
-            (None, None) => anyhow::bail!("give --token or --secret"),
+            (None, None) if self.no_auth => String::new(),
+            (None, None) => anyhow::bail!("give --token, --secret or --no-auth"),
         };
         let base = self.url.trim_end_matches('/');
         ensure_loopback(base)?;
         let url = match self.protocol {
+            clients::Protocol::YWebsocket if token.is_empty() => format!("{base}/{room}"),
             clients::Protocol::YWebsocket => format!("{base}/{room}?token={token}"),
             clients::Protocol::Hocuspocus => base.to_owned(),
         };

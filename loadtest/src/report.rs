@@ -81,11 +81,23 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib })
 }
 
-/// Adds the server's CPU use over the measured phase and its RSS at the end.
-pub fn add_server(report: &mut Report, before: Option<ProcSample>, after: Option<ProcSample>, wall: Duration) {
+/// Adds the server's CPU use over the measured phase and its RSS at the end; with
+/// `deliveries`, also its CPU time per delivery — the number that compares servers of
+/// different designs doing the same work.
+pub fn add_server(
+    report: &mut Report,
+    before: Option<ProcSample>,
+    after: Option<ProcSample>,
+    wall: Duration,
+    deliveries: Option<u64>,
+) {
     if let (Some(b), Some(a)) = (before, after) {
         let cpu = a.cpu.saturating_sub(b.cpu);
         report.add("server cpu %", json!(((cpu.as_secs_f64() / wall.as_secs_f64()) * 1000.0).round() / 10.0));
+        report.add("server cpu ms", json!(cpu.as_millis() as u64));
+        if let Some(n) = deliveries.filter(|n| *n > 0) {
+            report.add("server cpu us per delivery", json!((cpu.as_secs_f64() * 1e6 / n as f64 * 10.0).round() / 10.0));
+        }
         report.add("server rss MiB", json!((a.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 use sqlx::IntoArguments;
-use sqlx::{Database, Pool, QueryBuilder};
+use sqlx::{Database, QueryBuilder};
 
 use super::StoreError;
 use crate::ids::{DocId, UserId, WorkspaceId};
@@ -50,12 +50,21 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     /// not blocked.
     fn lock_compaction(tx: &mut Self::Connection, doc: &DocId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Whether appends keep one connection between batches instead of taking one from
+    /// the pool each time. Taking one and giving it back costs a ping each way (two round
+    /// trips to SQLite's worker thread, more than the append itself); a pooled Postgres
+    /// connection is checked by that ping, and one kept across a server restart would
+    /// fail its next batch, so Postgres keeps taking them from the pool.
+    const KEEP_APPEND_CONNECTION: bool;
+
     /// Appends updates (of any documents) in one transaction, in as few round trips as
     /// the backend allows: the hot path of every edit. `authors` (distinct) are recorded
     /// as contributors in the same transaction, and so is each document's content change
-    /// for the changes feed (once per document per batch, durable with the rows).
+    /// for the changes feed (once per document per batch, durable with the rows). On
+    /// `conn`, the writer's own connection, which it keeps between batches; after an error
+    /// it is dropped, not reused.
     fn append(
-        pool: &Pool<Self>,
+        conn: &mut Self::Connection,
         batch: &[(DocId, Bytes)],
         authors: &[(DocId, UserId)],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -4,13 +4,12 @@
 
 use bytes::Bytes;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
-use super::webhooks::DEFAULT_MAX_PENDING;
 use crate::ids::{DocId, UserId, WorkspaceId};
 
 /// The production store.
@@ -25,7 +24,7 @@ impl SqlStore<Postgres> {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(SqlStore { pool, background: None, webhook_max_pending: DEFAULT_MAX_PENDING.into() })
+        Ok(SqlStore::new(pool, None))
     }
 }
 
@@ -36,6 +35,7 @@ impl Dialect for Postgres {
     const DATABASE_BYTES: &'static str = "SELECT pg_database_size(current_database())";
     /// The oldest transaction still running, as of this snapshot.
     const CHANGE_HORIZON: &'static str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+    const KEEP_APPEND_CONNECTION: bool = false;
 
     /// A row lock on the workspace.
     async fn lock_workspace(tx: &mut PgConnection, ws: &WorkspaceId) -> Result<(), StoreError> {
@@ -68,7 +68,11 @@ impl Dialect for Postgres {
 
     /// One statement for the whole batch (one round trip, and one implicit transaction):
     /// the log rows, each document's content change for the feed, and the authors.
-    async fn append(pool: &PgPool, batch: &[(DocId, Bytes)], authors: &[(DocId, UserId)]) -> Result<(), StoreError> {
+    async fn append(
+        conn: &mut PgConnection,
+        batch: &[(DocId, Bytes)],
+        authors: &[(DocId, UserId)],
+    ) -> Result<(), StoreError> {
         let docs: Vec<&str> = batch.iter().map(|(d, _)| d.as_str()).collect();
         let datas: Vec<&[u8]> = batch.iter().map(|(_, b)| b.as_ref()).collect();
         let changed = distinct_docs(batch);
@@ -91,7 +95,7 @@ impl Dialect for Postgres {
         .bind(&changed)
         .bind(&author_docs)
         .bind(&users)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
         Ok(())
     }

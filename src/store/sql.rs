@@ -3,6 +3,7 @@
 //! [`Dialect`]. The catalogue half lives in `accounts_sql.rs` and `documents_sql.rs`.
 
 use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Pool, Type};
 
 use super::dialect::Dialect;
@@ -23,6 +24,10 @@ use crate::ids::{DocId, UserId};
 /// ```
 pub struct SqlStore<DB: Database> {
     pub(super) pool: Pool<DB>,
+    /// The group-commit writer's connection, kept between batches where the backend says
+    /// so ([`Dialect::KEEP_APPEND_CONNECTION`]; the writer is the only caller of appends,
+    /// so the lock is never contended).
+    pub(super) appender: tokio::sync::Mutex<Option<PoolConnection<DB>>>,
     /// Work beside the pool (SQLite's WAL checkpoints), stopped with the store.
     pub(super) background: Option<tokio::task::AbortHandle>,
     /// Deliveries one webhook may have waiting (`--webhook-max-pending`), read as each
@@ -46,6 +51,15 @@ where
     /// fails with BUSY on upgrade).
     pub(super) async fn write_tx(&self) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
         Ok(self.pool.begin_with(DB::BEGIN_WRITE).await?)
+    }
+
+    pub(super) fn new(pool: Pool<DB>, background: Option<tokio::task::AbortHandle>) -> Self {
+        SqlStore {
+            pool,
+            appender: tokio::sync::Mutex::new(None),
+            background,
+            webhook_max_pending: super::webhooks::DEFAULT_MAX_PENDING.into(),
+        }
     }
 }
 
@@ -87,7 +101,25 @@ where
         batch: &[(DocId, bytes::Bytes)],
         authors: &[(DocId, UserId)],
     ) -> Result<(), StoreError> {
-        DB::append(&self.pool, batch, authors).await
+        if !DB::KEEP_APPEND_CONNECTION {
+            let mut conn = self.pool.acquire().await?;
+            return DB::append(&mut conn, batch, authors).await;
+        }
+        let mut held = self.appender.lock().await;
+        let conn = match held.take() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        let conn = held.insert(conn);
+        let appended = DB::append(conn, batch, authors).await;
+        if appended.is_err()
+            && let Some(mut conn) = held.take()
+        {
+            // Whatever state the failure left it in (a transaction still open) goes with
+            // it: closed, not handed back to the pool.
+            conn.close_on_drop();
+        }
+        appended
     }
 
     async fn compact(&self, doc: &DocId) -> Result<Compaction, StoreError> {

@@ -14,7 +14,6 @@ use super::StoreError;
 use super::catalog_sql::DOC_COLUMNS;
 use super::dialect::{Dialect, RowsAffected, distinct_docs};
 use super::sql::SqlStore;
-use super::webhooks::DEFAULT_MAX_PENDING;
 use crate::config::SqliteSync;
 use crate::ids::{DocId, UserId, WorkspaceId};
 
@@ -90,11 +89,7 @@ impl SqlStore<Sqlite> {
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let checkpointer = tokio::spawn(checkpoint(pool.clone()));
-        Ok(SqlStore {
-            pool,
-            background: Some(checkpointer.abort_handle()),
-            webhook_max_pending: DEFAULT_MAX_PENDING.into(),
-        })
+        Ok(SqlStore::new(pool, Some(checkpointer.abort_handle())))
     }
 }
 
@@ -109,6 +104,8 @@ impl Dialect for Sqlite {
     const DATABASE_BYTES: &'static str = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
     /// The counter every write transaction bumps under the one write lock.
     const CHANGE_HORIZON: &'static str = "SELECT value + 1 FROM change_clock WHERE id = 1";
+    /// In-process: a kept connection cannot go stale.
+    const KEEP_APPEND_CONNECTION: bool = true;
 
     async fn lock_workspace(_tx: &mut SqliteConnection, _ws: &WorkspaceId) -> Result<(), StoreError> {
         Ok(())
@@ -126,42 +123,34 @@ impl Dialect for Sqlite {
         Ok(())
     }
 
+    /// One round trip to the connection's worker thread for the whole batch: the
+    /// transaction, every row and every author in one multi-statement query (each
+    /// statement is a hop between threads otherwise, and a commit of one small update is
+    /// mostly hops). If any statement fails, the rest (the COMMIT) does not run: the
+    /// caller then closes the connection, which rolls the transaction back.
     async fn append(
-        pool: &SqlitePool,
+        conn: &mut SqliteConnection,
         batch: &[(DocId, Bytes)],
         authors: &[(DocId, UserId)],
     ) -> Result<(), StoreError> {
-        // In-process: a round trip is a function call, so one prepared INSERT per row.
-        let mut tx = pool.begin_with(Self::BEGIN_WRITE).await?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let changed = distinct_docs(batch);
+        let sql = append_sql(batch.len(), changed.len(), authors.len());
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (doc, data) in batch {
-            sqlx::query("INSERT INTO doc_updates (doc_id, data) VALUES ($1, $2)")
-                .bind(doc.as_str())
-                .bind(data.as_ref())
-                .execute(&mut *tx)
-                .await?;
+            query = query.bind(doc.as_str()).bind(data.as_ref());
         }
         // The feed's content marker: one number per batch, one row per document.
-        sqlx::query("UPDATE change_clock SET value = value + 1 WHERE id = 1").execute(&mut *tx).await?;
-        let now = super::catalog::now_ms();
-        for doc in distinct_docs(batch) {
-            sqlx::query(
-                "INSERT INTO doc_content_changes (doc_id, seq, at)
-                 VALUES ($1, (SELECT value FROM change_clock WHERE id = 1), $2)
-                 ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, at = excluded.at",
-            )
-            .bind(doc)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        query = query.bind(super::catalog::now_ms());
+        for doc in changed {
+            query = query.bind(doc);
         }
         for (doc, user) in authors {
-            sqlx::query("INSERT INTO doc_contributors (doc_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(doc.as_str())
-                .bind(user.as_str())
-                .execute(&mut *tx)
-                .await?;
+            query = query.bind(doc.as_str()).bind(user.as_str());
         }
-        tx.commit().await?;
+        query.execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -195,4 +184,33 @@ impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
     fn rows_affected(&self) -> u64 {
         self.rows_affected()
     }
+}
+
+/// `BEGIN IMMEDIATE; INSERT … (rows); INSERT … (authors); COMMIT` with numbered
+/// parameters: each row binds (doc, data), then each author (doc, user). Batches are
+/// mostly one row and at most one author, so the prepared statements cached per text stay
+/// few.
+fn append_sql(rows: usize, changed: usize, authors: usize) -> String {
+    let pairs = |n: usize, from: usize| {
+        (0..n).map(|i| format!("(${}, ${})", from + 2 * i + 1, from + 2 * i + 2)).collect::<Vec<_>>().join(", ")
+    };
+    let now = 2 * rows + 1;
+    let marks = (0..changed)
+        .map(|i| format!("(${}, (SELECT value FROM change_clock WHERE id = 1), ${now})", now + 1 + i))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut sql = format!("BEGIN IMMEDIATE; INSERT INTO doc_updates (doc_id, data) VALUES {};", pairs(rows, 0));
+    sql.push_str(" UPDATE change_clock SET value = value + 1 WHERE id = 1;");
+    sql.push_str(&format!(
+        " INSERT INTO doc_content_changes (doc_id, seq, at) VALUES {marks}
+          ON CONFLICT (doc_id) DO UPDATE SET seq = excluded.seq, at = excluded.at;"
+    ));
+    if authors > 0 {
+        sql.push_str(&format!(
+            " INSERT INTO doc_contributors (doc_id, user_id) VALUES {} ON CONFLICT DO NOTHING;",
+            pairs(authors, now + changed)
+        ));
+    }
+    sql.push_str(" COMMIT;");
+    sql
 }

@@ -66,8 +66,10 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Request>) {
         }
         let started = std::time::Instant::now();
         let result = store.append_updates_by(&rows, &authors).await.map_err(Arc::new);
-        metrics::histogram!(crate::metrics::PERSIST_BATCH).record(rows.len() as f64);
-        metrics::histogram!(crate::metrics::PERSIST_SECONDS).record(started.elapsed().as_secs_f64());
+        crate::metrics::hot(|h| {
+            h.persist_batch.record(rows.len() as f64);
+            h.persist_seconds.record(started.elapsed().as_secs_f64());
+        });
         if result.is_err() {
             metrics::counter!(crate::metrics::PERSIST_FAILURES).increment(1);
         }

@@ -372,3 +372,57 @@ async fn a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs(store:
     let made = store.create_version(&version(&d, VersionKind::Named, "fresh"), 1_000).await.unwrap().unwrap();
     assert_eq!(made.version.contributors, Vec::<UserId>::new());
 }
+
+/// An append that fails part-way (here its second statement, the contributors' insert,
+/// refused by a trigger) stores nothing of its batch, and the next append lands: the
+/// writer's kept connection is not left inside the failed transaction.
+/// (The trigger is installed before this runs.)
+async fn a_failed_append_stores_nothing_and_the_next_one_lands(store: Arc<dyn Store>) {
+    let d = doc("refusing");
+    let (ok, refused) = (UserId::new("ann"), UserId::new("refused"));
+    store.append_updates_by(&[(d.clone(), Bytes::from(insert_update(1, "a")))], &[]).await.unwrap();
+    let failed =
+        store.append_updates_by(&[(d.clone(), Bytes::from(insert_update(2, "b")))], &[(d.clone(), refused)]).await;
+    assert!(failed.is_err(), "the trigger refuses the contributor");
+    assert_eq!(store.log_len(&d).await.unwrap(), 1, "nothing of the failed batch stays");
+    for i in 3..6u64 {
+        let update = Bytes::from(insert_update(i, "c"));
+        store.append_updates_by(&[(d.clone(), update)], &[(d.clone(), ok.clone())]).await.unwrap();
+    }
+    assert_eq!(store.log_len(&d).await.unwrap(), 4);
+    store.compact(&d).await.unwrap();
+    assert_eq!(store.log_len(&d).await.unwrap(), 0, "the write lock is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_append_stores_nothing_and_the_next_one_lands_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = store::open(&url, SqliteSync::Normal).await.unwrap();
+    let mut raw = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TRIGGER refuse_author BEFORE INSERT ON doc_contributors WHEN NEW.user_id = 'refused'
+         BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    a_failed_append_stores_nothing_and_the_next_one_lands(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_append_stores_nothing_and_the_next_one_lands_postgres() {
+    let url = common::pg::fresh_database().await;
+    let store = store::open(&url, SqliteSync::Normal).await.unwrap();
+    let mut raw = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_author() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN IF NEW.user_id = 'refused' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse_author BEFORE INSERT ON doc_contributors
+         FOR EACH ROW EXECUTE FUNCTION refuse_author()",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    a_failed_append_stores_nothing_and_the_next_one_lands(store).await;
+}

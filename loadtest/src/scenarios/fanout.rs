@@ -50,6 +50,16 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     let started = Instant::now();
     let stop_at = started + duration + drain;
     let server_before = common.server_pid.and_then(report::sample);
+    // The server's CPU time is read again just before the clients close: the measured
+    // phase is the edits and their fan-out, not 500 closing handshakes.
+    let sampled_at = stop_at.checked_sub(Duration::from_millis(100)).unwrap_or(stop_at).max(started);
+    let server_sample = tokio::spawn({
+        let pid = common.server_pid;
+        async move {
+            tokio::time::sleep_until(tokio::time::Instant::from_std(sampled_at)).await;
+            (pid.and_then(report::sample), started.elapsed())
+        }
+    });
     let sent: clients::SentAt = Arc::new(DashMap::new());
     let edits = Arc::new(AtomicU64::new(0));
     let edits_per_room = (duration.as_secs_f64() * args.rate).floor() as u64;
@@ -105,8 +115,9 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
         }
     }
     drop(progress);
-    let server_after = common.server_pid.and_then(report::sample);
+    let (server_after, measured) = server_sample.await?;
     let expected = total_edits * (args.clients as u64 - 1);
+    let deliveries = latencies.len() as u64;
 
     let mut r = Report::new("fanout", common.json.clone());
     r.add("rooms × clients", format!("{} × {}", args.rooms, args.clients));
@@ -114,13 +125,13 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     r.add("connections", (args.rooms * args.clients) as u64);
     r.add_latency("handshake", handshakes);
     r.add("edits", total_edits);
-    r.add("deliveries", latencies.len() as u64);
+    r.add("deliveries", deliveries);
     r.add("expected deliveries", expected);
-    r.add("delivery %", ((latencies.len() as f64 / expected.max(1) as f64) * 10_000.0).round() / 100.0);
+    r.add("delivery %", ((deliveries as f64 / expected.max(1) as f64) * 10_000.0).round() / 100.0);
     r.add_latency("fan-out", latencies);
     r.add("frames received", frames);
     r.add("errors / disconnects", disconnects);
     r.add("converged rooms", format!("{converged}/{}", args.rooms));
-    report::add_server(&mut r, server_before, server_after, started.elapsed());
+    report::add_server(&mut r, server_before, server_after, measured, Some(deliveries));
     Ok(r)
 }

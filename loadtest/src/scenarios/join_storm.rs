@@ -95,7 +95,7 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
     r.add("errors", errors);
     r.add_latency("join to synced", synced);
     r.add("all synced after s", (elapsed.as_secs_f64() * 100.0).round() / 100.0);
-    report::add_server(&mut r, before, after, elapsed);
+    report::add_server(&mut r, before, after, elapsed, None);
     drop(held);
     Ok(r)
 }

@@ -75,6 +75,6 @@ pub async fn run(args: PresenceArgs) -> anyhow::Result<Report> {
     r.add("awareness updates sent", updates);
     r.add("frames received", frames);
     r.add("errors / disconnects", disconnects);
-    report::add_server(&mut r, before, after, started.elapsed());
+    report::add_server(&mut r, before, after, started.elapsed(), None);
     Ok(r)
 }

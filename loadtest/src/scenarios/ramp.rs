@@ -91,7 +91,7 @@ pub async fn run(args: RampArgs) -> anyhow::Result<Report> {
     r.add("peak handshakes per second", per_second.iter().copied().max().unwrap_or(0));
     r.add("mean handshakes per second", (opened as f64 / elapsed.as_secs_f64()).round());
     r.add_latency("handshake", std::mem::take(&mut *handshakes.lock().await));
-    report::add_server(&mut r, before, after, elapsed);
+    report::add_server(&mut r, before, after, elapsed, None);
     drop(held);
     Ok(r)
 }

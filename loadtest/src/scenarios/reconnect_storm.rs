@@ -93,7 +93,7 @@ pub async fn run(args: ReconnectStormArgs) -> anyhow::Result<Report> {
     r.add("reconnects", times.len() as u64);
     r.add("errors", errors);
     r.add_latency("reconnect to synced", times);
-    report::add_server(&mut r, before, after, elapsed);
+    report::add_server(&mut r, before, after, elapsed, None);
     if let Some(a) = after {
         rss.push((a.rss_kib as f64 / 102.4).round() / 10.0);
     }

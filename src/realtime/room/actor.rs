@@ -359,7 +359,7 @@ impl RoomActor {
             delivered += u64::from(s.writable);
         }
         m::sent(&frame, delivered);
-        metrics::counter!(m::FANOUT_DELIVERIES).increment(delivered);
+        m::hot(|h| h.fanout_deliveries.increment(delivered));
     }
 
     /// Writes the plain text search reads, off the actor.

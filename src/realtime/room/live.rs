@@ -390,7 +390,7 @@ impl Room {
         origin: Option<ConnId>,
         author: Option<UserId>,
     ) {
-        metrics::counter!(m::UPDATES_APPLIED).increment(1);
+        m::hot(|h| h.updates_applied.increment(1));
         self.unversioned = true;
         let frame = Bytes::from(proto::encode_update(&delta));
         let update = Bytes::from(delta);
