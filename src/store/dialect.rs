@@ -78,7 +78,7 @@ pub trait Dialect: Database<Arguments: IntoArguments<Self>, QueryResult: RowsAff
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// The ranked full-text match (matches between the control characters of
-    /// [`super::catalog::SNIPPET_START`] and `SNIPPET_STOP`): selects the document
+    /// [`super::search::SNIPPET_START`] and `SNIPPET_STOP`): selects the document
     /// columns, `rank` (higher is better) and `snippet`, and ends in a WHERE clause the
     /// listing filters extend. `None` when the terms hold no word.
     fn search_query(terms: &str) -> Option<QueryBuilder<Self>>;

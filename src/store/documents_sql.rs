@@ -206,7 +206,7 @@ where
             .map(|(document, (rank, snippet))| SearchHit {
                 document,
                 rank,
-                snippet: crate::store::catalog::snippet_html(&snippet),
+                snippet: crate::store::search::snippet_html(&snippet),
             })
             .collect())
     }

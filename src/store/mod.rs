@@ -27,6 +27,7 @@ mod error;
 mod postgres;
 pub mod profiles;
 mod profiles_sql;
+pub mod search;
 mod sql;
 mod sqlite;
 pub mod versions;

@@ -110,7 +110,7 @@ impl Dialect for Postgres {
 
     /// A tsvector match (GIN index), ranked by `ts_rank`, the snippet by `ts_headline`.
     fn search_query(terms: &str) -> Option<QueryBuilder<Postgres>> {
-        let tsquery = super::catalog::pg_tsquery(terms)?;
+        let tsquery = super::search::pg_tsquery(terms)?;
         let mut qb = QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, ts_rank(d.search, query)::float8 AS rank,
                  ts_headline('simple', CASE WHEN d.content_text = '' THEN d.title ELSE left(d.content_text, 100000) END,

@@ -168,7 +168,7 @@ impl Dialect for Sqlite {
 
     /// FTS5, ranked by bm25 with the title weighted over the body.
     fn search_query(terms: &str) -> Option<QueryBuilder<Sqlite>> {
-        let matcher = super::catalog::fts5_query(terms)?;
+        let matcher = super::search::fts5_query(terms)?;
         let mut qb = QueryBuilder::new(format!(
             "SELECT {DOC_COLUMNS}, -bm25(documents_fts, 0.0, 10.0, 1.0) AS rank,
                  snippet(documents_fts, -1, char(1), char(2), '…', 16) AS snippet
