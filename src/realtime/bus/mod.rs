@@ -223,9 +223,20 @@ struct Sub {
 
 /// A room's end of the bus.
 pub struct Subscription {
-    pub rx: mpsc::Receiver<BusEvent>,
+    /// None on a single node: nothing ever arrives, so a room holds no queue for it.
+    rx: Option<mpsc::Receiver<BusEvent>>,
     /// Raised when events for this room were dropped; the room resyncs and lowers it.
     pub resync: Arc<AtomicBool>,
+}
+
+impl Subscription {
+    /// The next event from other nodes; never resolves on a single node.
+    pub async fn recv(&mut self) -> Option<BusEvent> {
+        match &mut self.rx {
+            Some(rx) => rx.recv().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 pub struct Bus {
@@ -306,14 +317,17 @@ impl Bus {
     /// Subscribes a room; returns once the transport confirmed, so nothing published
     /// after this returns is missed.
     pub async fn subscribe(&self, doc: &DocId, actor_id: u64) -> Result<Subscription, BusError> {
-        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         let resync = Arc::new(AtomicBool::new(false));
+        if !self.transport.distributed() {
+            return Ok(Subscription { rx: None, resync });
+        }
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE);
         self.subs.insert(doc.clone(), Sub { actor_id, tx, resync: resync.clone() });
         if let Err(e) = self.transport.subscribe(&Self::channel(doc)).await {
             self.subs.remove_if(doc, |_, s| s.actor_id == actor_id);
             return Err(e);
         }
-        Ok(Subscription { rx, resync })
+        Ok(Subscription { rx: Some(rx), resync })
     }
 
     pub async fn unsubscribe(&self, doc: &DocId, actor_id: u64) {

@@ -82,34 +82,38 @@ impl RoomActor {
         }
     }
 
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        // Subscribe first, then load: nothing published in between is missed.
-        let opened: Result<_, String> = match self.shared.bus.subscribe(&self.doc_id, self.actor_id).await {
-            Ok(sub) => match self.load().await {
-                Ok((stored, catalogued)) => {
-                    self.room.load(&stored, catalogued).map(|()| sub).map_err(|e| e.to_string())
+    /// Opens the room, serves it until it stops, and closes it. What runs once (opening,
+    /// closing) is boxed, so the task a room holds while it lives is only as large as
+    /// serving needs: rooms are many.
+    #[expect(clippy::manual_async_fn, reason = "an async fn stores its argument twice: 768 more bytes per room")]
+    pub fn run(mut self, mut rx: mpsc::Receiver<Command>) -> impl Future<Output = ()> + Send {
+        async move {
+            let mut sub = match Box::pin(self.open()).await {
+                Ok(sub) => sub,
+                Err(e) => {
+                    self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
+                    return Box::pin(self.refuse(rx, &e)).await;
                 }
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
-        };
-        let mut sub = match opened {
-            Ok(sub) => sub,
-            Err(e) => {
-                self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
-                self.refuse(rx, &e).await;
-                return;
-            }
-        };
+            };
+            let active = metrics::gauge!(m::ROOMS_ACTIVE);
+            active.increment(1.0);
+            let stop = self.serve(&mut rx, &mut sub).await;
+            drop(sub);
+            Box::pin(self.close(rx, stop)).await;
+            active.decrement(1.0);
+        }
+    }
+
+    /// Subscribes to the bus, then loads the document: nothing published in between is
+    /// missed.
+    async fn open(&mut self) -> Result<Subscription, String> {
+        let sub = self.shared.bus.subscribe(&self.doc_id, self.actor_id).await.map_err(|e| e.to_string())?;
+        let (stored, catalogued) = self.load().await.map_err(|e| e.to_string())?;
+        self.room.load(&stored, catalogued).map_err(|e| e.to_string())?;
         info!(doc = %self.doc_id, log_rows = self.room.log_rows(), "room opened");
-        let active = metrics::gauge!(m::ROOMS_ACTIVE);
-        active.increment(1.0);
         self.room.opened();
         self.perform().await;
-        let stop = self.serve(&mut rx, &mut sub).await;
-        self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
-        self.close(rx, stop).await;
-        active.decrement(1.0);
+        Ok(sub)
     }
 
     /// The stored document and whether the catalogue has a row for it.
@@ -161,7 +165,7 @@ impl RoomActor {
                     None => return Stop::Idle,
                 },
                 // A resync event comes with a flag, checked below.
-                Some(event) = sub.rx.recv() => if let BusEvent::Message(msg) = event {
+                Some(event) = sub.recv() => if let BusEvent::Message(msg) = event {
                     self.room.peer(msg);
                 },
                 Some(_) = OptionFuture::from(self.compaction.as_mut()), if self.compaction.is_some() => {
@@ -226,6 +230,7 @@ impl RoomActor {
     /// Leaves the registry, finishes what is queued and in flight, closes every connection
     /// and (unless the store failed) folds the log into a snapshot.
     async fn close(mut self, mut rx: mpsc::Receiver<Command>, stop: Stop) {
+        self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
         self.unregister();
         rx.close();
         while let Some(cmd) = rx.recv().await {
