@@ -36,6 +36,10 @@ pub struct Endpoint {
     pub room: String,
     pub token: String,
     pub protocol: Protocol,
+    /// The local address to connect from (None: the system's choice). Each local
+    /// address has its own ephemeral ports, so spreading clients over 127.0.0.x opens
+    /// more connections to one server than one address's ~28,000 ports allow.
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// A connected, synced client and how long the handshake and sync took.
@@ -92,7 +96,22 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
     // TCP_NODELAY: without it Nagle and delayed ACKs add 40 ms stalls to small frames.
     // Whole documents arrive as one sync step 2 frame: allow large ones.
     let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(&endpoint.url, Some(config), true).await?;
+    let ws = match endpoint.source {
+        None => tokio_tungstenite::connect_async_with_config(&endpoint.url, Some(config), true).await?.0,
+        Some(source) => {
+            let host = endpoint.url.split("://").nth(1).and_then(|r| r.split(['/', '?']).next()).unwrap_or("");
+            let server = tokio::net::lookup_host(host)
+                .await?
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("{host} resolves to nothing"))?;
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind(std::net::SocketAddr::new(source, 0))?;
+            let stream = socket.connect(server).await?;
+            stream.set_nodelay(true)?;
+            let stream = MaybeTlsStream::Plain(stream);
+            tokio_tungstenite::client_async_with_config(&endpoint.url, stream, Some(config)).await?.0
+        }
+    };
     let handshake = started.elapsed();
     let name = (endpoint.protocol == Protocol::Hocuspocus).then(|| endpoint.room.clone());
     let mut c = Connected { ws, doc: Doc::new(), handshake, name };

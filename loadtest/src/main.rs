@@ -91,6 +91,10 @@ pub struct Common {
     /// Most connections opened at once while setting up.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
+    /// Connect from this many local addresses, 127.0.0.1 to 127.0.0.N, round robin: one
+    /// address has ~28,000 ephemeral ports, so 100,000 connections need four or more.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=250))]
+    pub source_addrs: u8,
 }
 
 impl Common {
@@ -117,7 +121,9 @@ impl Common {
             clients::Protocol::YWebsocket => format!("{base}/{room}?token={token}"),
             clients::Protocol::Hocuspocus => base.to_owned(),
         };
-        Ok(clients::Endpoint { url, room: room.to_owned(), token, protocol: self.protocol })
+        let source = (self.source_addrs > 1)
+            .then(|| std::net::IpAddr::from([127, 0, 0, 1 + (client % usize::from(self.source_addrs)) as u8]));
+        Ok(clients::Endpoint { url, room: room.to_owned(), token, protocol: self.protocol, source })
     }
 }
 

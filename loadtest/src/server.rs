@@ -110,6 +110,7 @@ pub fn endpoint(base: &str, room: &str, secret: &str) -> crate::clients::Endpoin
         room: room.to_owned(),
         token,
         protocol: crate::clients::Protocol::YWebsocket,
+        source: None,
     }
 }
 

@@ -118,6 +118,7 @@ impl Bench {
             room: doc.clone(),
             token: api.token().to_owned(),
             protocol: Protocol::YWebsocket,
+            source: None,
         };
         let writer = Writer::start(clients::connect(&endpoint, true).await?, rng.random());
         let mut report = Report::new("comments", common.json.clone());
