@@ -6,7 +6,9 @@
 //! connection, with a close code and reason, and is counted.
 
 use std::num::NonZeroU32;
+use std::sync::LazyLock;
 
+use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota};
 use tandem_protocol::ClientMessage;
 use yrs::sync::awareness::AwarenessUpdate;
@@ -23,9 +25,14 @@ pub struct Violation {
     pub limit: &'static str,
 }
 
+/// One clock for every connection's limiters: making a clock calibrates it (CPUID and a
+/// timing loop), which cost a quarter of a handshake's CPU when each limiter made its own.
+static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
+
 fn limiter(per_second: u64, burst: u64) -> DefaultDirectRateLimiter {
     let clamp = |n: u64| NonZeroU32::new(n.clamp(1, u64::from(u32::MAX)) as u32).unwrap_or(NonZeroU32::MIN);
-    DefaultDirectRateLimiter::direct(Quota::per_second(clamp(per_second)).allow_burst(clamp(burst)))
+    let quota = Quota::per_second(clamp(per_second)).allow_burst(clamp(burst));
+    DefaultDirectRateLimiter::direct_with_clock(quota, CLOCK.clone())
 }
 
 /// Message and byte rates of one socket.
