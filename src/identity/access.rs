@@ -389,7 +389,12 @@ pub async fn authorize_socket(
                 if claims.kind == TokenKind::Room {
                     // Room tokens open app rooms only: a catalogued document (live or
                     // trashed) is opened by its users and links, never by a room grant.
-                    if app.store.is_document(doc).await? {
+                    // A live room already read it: no query per connection.
+                    let catalogued = match app.rooms.catalogued(doc) {
+                        Some(known) => known,
+                        None => app.store.is_document(doc).await?,
+                    };
+                    if catalogued {
                         return Err(not_found(Resource::Document));
                     }
                     let access = claims.access(doc.as_str())?;

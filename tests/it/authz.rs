@@ -1020,6 +1020,10 @@ async fn room_tokens_never_open_catalogued_documents(db: Db) {
     let trashed = w.fresh_doc().await.doc;
     let (s, _) = w.api.call(Method::DELETE, &format!("/api/v1/documents/{trashed}"), Some(&w.owner.token), None).await;
     assert_eq!(s, 204);
+    // The live document's room is open (and loaded) throughout: a live room answers
+    // whether it is catalogued from what it read, so that answer is tested too.
+    let mut owner = Client::connect(&server.ws_url(&live, &w.owner.token)).await.unwrap();
+    owner.sync().await;
     for doc in [&live, &trashed] {
         let prefix = format!("{}*=rw", &doc[..1]);
         for grant in ["*=r", "*=rw", prefix.as_str(), &format!("{doc}=rw")] {
@@ -1044,12 +1048,17 @@ async fn room_tokens_never_open_catalogued_documents(db: Db) {
             }
         }
     }
-    // The document's own users still open it; app rooms still open with room tokens.
+    // The document's own users still open it; app rooms still open with room tokens,
+    // whether their room is live already or not.
     let mut c = Client::connect(&server.ws_url(&live, &w.owner.token)).await.unwrap();
     c.sync().await;
     assert!(c.text().starts_with("text\n"));
+    drop(owner);
     let mut app_room = server.client("app-room").await;
     app_room.append_acked("fine\n").await;
+    let mut again = server.client("app-room").await;
+    again.sync().await;
+    assert_eq!(again.text(), "fine\n");
 }
 
 /// The web app's files carry no data: everyone gets the shell and its assets, and the

@@ -6,7 +6,7 @@
 //! back to the room in order), messages to the bus, text to the search index.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -64,10 +64,12 @@ pub(crate) struct RoomActor {
     compaction: Option<JoinHandle<()>>,
     stop: Option<Stop>,
     evicted: Option<oneshot::Sender<()>>,
+    /// Where the room publishes whether its document is catalogued, once loaded.
+    catalogued: Arc<OnceLock<bool>>,
 }
 
 impl RoomActor {
-    pub fn new(doc_id: DocId, actor_id: u64, shared: Arc<Shared>) -> Self {
+    pub fn new(doc_id: DocId, actor_id: u64, shared: Arc<Shared>, catalogued: Arc<OnceLock<bool>>) -> Self {
         let room = Room::new(doc_id.clone(), shared.config.clone(), shared.bus.distributed());
         RoomActor {
             doc_id,
@@ -79,6 +81,7 @@ impl RoomActor {
             compaction: None,
             stop: None,
             evicted: None,
+            catalogued,
         }
     }
 
@@ -110,6 +113,7 @@ impl RoomActor {
         let sub = self.shared.bus.subscribe(&self.doc_id, self.actor_id).await.map_err(|e| e.to_string())?;
         let (stored, catalogued) = self.load().await.map_err(|e| e.to_string())?;
         self.room.load(&stored, catalogued).map_err(|e| e.to_string())?;
+        let _ = self.catalogued.set(catalogued);
         info!(doc = %self.doc_id, log_rows = self.room.log_rows(), "room opened");
         self.room.opened();
         self.perform().await;

@@ -1,8 +1,8 @@
 //! The typed handle to a room actor, and what a connection hands the actor so it can be
 //! written to (a bounded frame queue) and closed (a control with a close code).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tandem_protocol::ClientMessage;
@@ -275,6 +275,9 @@ pub struct RoomHandle {
     pub(crate) doc: DocId,
     pub(crate) actor_id: u64,
     pub(crate) tx: mpsc::Sender<Command>,
+    /// Whether the document is in the catalogue, as the room read it when it loaded; it
+    /// holds while the room lives (a document removed for good evicts its room first).
+    pub(crate) catalogued: Arc<OnceLock<bool>>,
 }
 
 impl RoomHandle {

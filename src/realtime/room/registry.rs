@@ -46,6 +46,12 @@ impl Rooms {
         self.shared.rooms.len()
     }
 
+    /// Whether the document is in the catalogue, if its room is live here and has loaded:
+    /// what the room read then, with no query.
+    pub fn catalogued(&self, doc: &DocId) -> Option<bool> {
+        self.shared.rooms.get(doc).and_then(|h| h.catalogued.get().copied())
+    }
+
     /// Adds a connection to the document's room, starting the room if needed. Retries
     /// when it meets a room that is shutting down after its grace period.
     pub async fn join(
@@ -132,8 +138,14 @@ impl Rooms {
             .or_insert_with(|| {
                 static NEXT_ACTOR: AtomicU64 = AtomicU64::new(1);
                 let (tx, rx) = mpsc::channel(COMMAND_CAPACITY);
-                let handle = RoomHandle { doc: doc.clone(), actor_id: NEXT_ACTOR.fetch_add(1, Ordering::Relaxed), tx };
-                let actor = RoomActor::new(doc.clone(), handle.actor_id, self.shared.clone());
+                let handle = RoomHandle {
+                    doc: doc.clone(),
+                    actor_id: NEXT_ACTOR.fetch_add(1, Ordering::Relaxed),
+                    tx,
+                    catalogued: Arc::default(),
+                };
+                let actor =
+                    RoomActor::new(doc.clone(), handle.actor_id, self.shared.clone(), handle.catalogued.clone());
                 self.shared.tracker.spawn(actor.run(rx));
                 handle
             })
