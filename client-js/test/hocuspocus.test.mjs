@@ -47,6 +47,19 @@ test('two providers converge, and every update is acknowledged', async () => {
   await until(() => !a.provider.hasUnsyncedChanges && !b.provider.hasUnsyncedChanges, 10_000, 'acknowledgements')
 })
 
+test('a document larger than one WebSocket frame reaches a late joiner whole (fragments reassembled)', async () => {
+  // The server sends messages over 64 KiB as fragments: a first frame, continuations, a final one.
+  const token = server.token('hp/*=rw')
+  const text = 'h'.repeat(300 * 1024)
+  const a = open('hp/large', token)
+  await until(() => a.provider.synced, 10_000, 'a synced')
+  a.document.getText('content').insert(0, text)
+  await until(() => !a.provider.hasUnsyncedChanges, 10_000, 'a acknowledged')
+  const b = open('hp/large', token)
+  await until(() => b.document.getText('content').length === text.length, 10_000, 'b has the whole document')
+  assert.equal(b.document.getText('content').toString(), text)
+})
+
 test('one socket carries several documents, and a y-websocket provider shares the room', async () => {
   const token = server.token('hp/*=rw')
   const shared = socket()

@@ -42,6 +42,17 @@ test('concurrent edits of text, map and array converge', async () => {
   assert.equal(a.doc.getText('content').toString().length, '# Title\nintro '.length)
 })
 
+test('a document larger than one WebSocket frame reaches a late joiner whole (fragments reassembled)', async () => {
+  // The server sends messages over 64 KiB as fragments: a first frame, continuations, a final one.
+  const text = 'y'.repeat(300 * 1024)
+  const a = join('notes/large')
+  await synced(a.provider)
+  a.doc.getText('content').insert(0, text)
+  const b = join('notes/large')
+  await until(() => b.doc.getText('content').length === text.length, 10_000, 'b has the whole document')
+  assert.equal(b.doc.getText('content').toString(), text)
+})
+
 test('awareness appears for peers and is removed when a provider leaves', async () => {
   const a = join('notes/presence')
   const b = join('notes/presence')

@@ -135,6 +135,12 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
             }
             Received::Other => continue,
         };
+        // A client that keeps no document only needs to know its sync step 2 arrived
+        // whole: decoding every joiner's copy of a large document on the load generator's
+        // one core is not the server's work, and would be most of what a join storm measures.
+        if !full && is_whole_sync_step2(message) {
+            return Ok(c);
+        }
         match proto::decode(message)? {
             ClientMessage::SyncStep1(sv) => {
                 let diff = c.doc.transact().encode_state_as_update_v1(&sv);
@@ -149,6 +155,26 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
             _ => {}
         }
     }
+}
+
+/// Whether `frame` is a sync step 2 (`00 01 varBuf(update)`) whose length prefix covers
+/// exactly the rest of the frame; the update itself is not decoded.
+fn is_whole_sync_step2(frame: &[u8]) -> bool {
+    let Some(rest) = frame.strip_prefix(&[0, 1]) else { return false };
+    let (mut len, mut shift, mut pos) = (0u64, 0, 0);
+    loop {
+        let Some(&b) = rest.get(pos) else { return false };
+        pos += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return false;
+        }
+    }
+    (rest.len() - pos) as u64 == len
 }
 
 /// The client id and starting clock of the first block of a V1 update frame

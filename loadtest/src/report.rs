@@ -67,6 +67,8 @@ impl Report {
 pub struct ProcSample {
     pub cpu: Duration,
     pub rss_kib: u64,
+    /// Peak RSS since the process started (`VmHWM`).
+    pub peak_rss_kib: u64,
 }
 
 pub fn sample(pid: u32) -> Option<ProcSample> {
@@ -76,12 +78,16 @@ pub fn sample(pid: u32) -> Option<ProcSample> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let rss_kib = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kib = |field: &str| -> Option<u64> {
+        status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+    };
+    let (rss_kib, peak_rss_kib) = (kib("VmRSS:")?, kib("VmHWM:")?);
     // The kernel's USER_HZ is 100 on Linux.
-    Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib })
+    Some(ProcSample { cpu: Duration::from_millis(ticks * 10), rss_kib, peak_rss_kib })
 }
 
-/// Adds the server's CPU use over the measured phase and its RSS at the end; with
+/// Adds the server's CPU use over the measured phase, its RSS at the end and its peak RSS
+/// since it started (a fresh server per run makes that the run's peak); with
 /// `deliveries`, also its CPU time per delivery — the number that compares servers of
 /// different designs doing the same work.
 pub fn add_server(
@@ -99,5 +105,6 @@ pub fn add_server(
             report.add("server cpu us per delivery", json!((cpu.as_secs_f64() * 1e6 / n as f64 * 10.0).round() / 10.0));
         }
         report.add("server rss MiB", json!((a.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
+        report.add("server peak rss MiB", json!((a.peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
     }
 }

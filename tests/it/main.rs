@@ -17,6 +17,7 @@ mod changes;
 mod cluster;
 mod comments;
 mod crash;
+mod fragments;
 mod fuzzed;
 mod hocuspocus;
 mod limits;

@@ -33,6 +33,8 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
     let mut writer = clients::connect(&common.room_url(&room, 0)?, false).await?;
     let text = writer.doc.get_or_insert_text("content");
     let chunk = "m".repeat(1 << 20);
+    // Each update waits for its echo (so it is committed) before the next is sent: the
+    // server closes a client that lets more than its send queue's bytes of echoes pile up.
     for _ in 0..args.doc_mb {
         let update = {
             let mut txn = writer.doc.transact_mut();
@@ -41,19 +43,17 @@ pub async fn run(args: JoinStormArgs) -> anyhow::Result<Report> {
             txn.encode_update_v1()
         };
         writer.send(&tandem_protocol::encode_update(&update)).await?;
-    }
-    // Every update is committed once its echo is back.
-    let mut echoes = 0;
-    while echoes < args.doc_mb {
-        let msg = tokio::time::timeout(std::time::Duration::from_secs(120), writer.ws.next())
-            .await
-            .map_err(|_| anyhow::anyhow!("document not written within 120 s"))?
-            .ok_or_else(|| anyhow::anyhow!("writer closed"))??;
-        if let Message::Binary(frame) = msg
-            && let clients::Received::Message(message) = writer.unwrap(&frame)
-            && clients::edit_key(message).is_some()
-        {
-            echoes += 1;
+        loop {
+            let msg = tokio::time::timeout(std::time::Duration::from_secs(120), writer.ws.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("update not echoed within 120 s"))?
+                .ok_or_else(|| anyhow::anyhow!("writer closed"))??;
+            if let Message::Binary(frame) = msg
+                && let clients::Received::Message(message) = writer.unwrap(&frame)
+                && clients::edit_key(message).is_some()
+            {
+                break;
+            }
         }
     }
     // A fresh client that syncs now sees the whole document.

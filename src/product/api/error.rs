@@ -3,7 +3,6 @@
 //! code a client can see is an [`ErrorCode`], which also decides the HTTP status.
 
 use axum::Json;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -65,8 +64,8 @@ error_codes! {
     AttachmentQuotaExceeded = "attachment_quota_exceeded", PAYLOAD_TOO_LARGE;
     /// The document renders past the renderer's limits.
     RenderTooLarge = "render_too_large", UNPROCESSABLE_ENTITY;
-    /// A WebSocket route called without a valid upgrade (axum's rejection keeps its own
-    /// status: 400, 405 or 426).
+    /// A WebSocket route called without a valid upgrade (keeps the handshake's own status:
+    /// 400, 405 or 426).
     WebsocketUpgradeRequired = "websocket_upgrade_required", UPGRADE_REQUIRED;
     // Who the caller is.
     MissingToken = "missing_token", UNAUTHORIZED;
@@ -172,8 +171,9 @@ impl ApiError {
         ApiError { code, message: message.into(), status: code.status() }
     }
 
-    /// For axum's own rejections, whose status axum decides (the code stays ours).
-    pub(super) fn rejected(code: ErrorCode, status: StatusCode, message: impl Into<String>) -> Self {
+    /// For rejections whose status the HTTP layer decides (axum's extractors, the
+    /// WebSocket handshake); the code stays ours.
+    pub(crate) fn rejected(code: ErrorCode, status: StatusCode, message: impl Into<String>) -> Self {
         ApiError { code, message: message.into(), status }
     }
 
@@ -282,12 +282,6 @@ impl From<crate::realtime::room::RoomError> for ApiError {
     fn from(e: crate::realtime::room::RoomError) -> Self {
         tracing::warn!(error = %e, "room unavailable for a REST call");
         Self::new(ErrorCode::DocumentUnavailable, "the document is unavailable; retry shortly")
-    }
-}
-
-impl From<WebSocketUpgradeRejection> for ApiError {
-    fn from(e: WebSocketUpgradeRejection) -> Self {
-        Self::rejected(ErrorCode::WebsocketUpgradeRequired, e.status(), e.body_text())
     }
 }
 

@@ -93,11 +93,15 @@ impl ConnControl {
         self.token.is_cancelled()
     }
 
-    /// Counts `len` more bytes queued for the connection, unless that takes it past `max`
-    /// (one frame of any size is always let through to an empty queue).
+    /// Counts `len` more bytes queued for the connection, unless `max` bytes or more are
+    /// already waiting for it (the connection is then too slow). A frame of any size is let
+    /// through to a queue under `max`: a joiner's whole-document sync step 2 (larger than
+    /// `max` on a large document) is queued right behind the sync step 1 and awareness
+    /// frames its join queued, and must not count as a slow reader. The queue holds at most
+    /// `max` bytes plus one frame.
     pub fn enqueue(&self, len: usize, max: usize) -> bool {
         let before = self.queued.fetch_add(len, Ordering::AcqRel);
-        if before > 0 && before + len > max {
+        if before >= max {
             self.queued.fetch_sub(len, Ordering::AcqRel);
             return false;
         }
@@ -316,5 +320,20 @@ impl RoomHandle {
 
     pub fn doc(&self) -> &DocId {
         &self.doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnControl;
+
+    #[test]
+    fn a_frame_larger_than_the_queue_limit_goes_behind_small_ones() {
+        let control = ConnControl::default();
+        assert!(control.enqueue(4, 100), "sync step 1");
+        assert!(control.enqueue(1000, 100), "a whole document behind it");
+        assert!(!control.enqueue(1, 100), "nothing more while that much waits");
+        control.dequeued(1004);
+        assert!(control.enqueue(1, 100), "drained: room again");
     }
 }

@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocket;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::State;
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -29,7 +27,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
+use super::WebSocket;
 use super::read::{FrameReader, Next};
+use super::upgrade::{NotAnUpgrade, Upgrade};
 use super::watch::{counted_watcher, watch_socket};
 use super::write::{drain_until_close, write_loop};
 use crate::events::{EventView, Listener};
@@ -52,12 +52,12 @@ const APP_PING_EVERY: Duration = Duration::from_secs(10);
 pub async fn upgrade(
     State(app): State<AppState>,
     crate::rate::ClientIp(client): crate::rate::ClientIp,
-    socket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    socket: Result<Upgrade, NotAnUpgrade>,
 ) -> Result<Response, ApiError> {
     super::upgrade::allow_connection(&app, client)?;
     let socket = socket.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
-    Ok(super::upgrade::configure(socket, max).on_upgrade(move |socket| serve(app, socket)))
+    Ok(socket.accept(max, move |socket| serve(app, socket)))
 }
 
 /// One document open on the socket. Dropping it stops its forwarder and access watcher.

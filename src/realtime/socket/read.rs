@@ -8,12 +8,13 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
+use tokio_tungstenite::tungstenite::{Error, Message};
 use tracing::debug;
 
+use super::WebSocket;
 use crate::realtime::limits::ConnLimits;
 use crate::realtime::room::{ConnControl, close_code};
 
@@ -75,7 +76,7 @@ impl<'a> FrameReader<'a> {
             let msg = match next {
                 Some(Ok(msg)) => msg,
                 Some(Err(e)) => {
-                    if is_too_big(&e) {
+                    if matches!(e, Error::Capacity(_)) {
                         metrics::counter!(crate::metrics::REFUSED_FRAMES, "reason" => "too_big").increment(1);
                         control.close(close_code::TOO_BIG, "message too big");
                     }
@@ -93,7 +94,8 @@ impl<'a> FrameReader<'a> {
                     return None;
                 }
                 Message::Close(_) => return None,
-                Message::Ping(_) | Message::Pong(_) => continue,
+                // Raw frames are never read: tungstenite reassembles fragments.
+                Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             };
             // Every frame is accounted before any work on it: over the connection's
             // rates, reading waits (and TCP slows the client down).
@@ -112,16 +114,4 @@ impl<'a> FrameReader<'a> {
 async fn idle_after_close(control: &ConnControl) {
     control.closed().await;
     tokio::time::sleep(INPUT_IDLE).await;
-}
-
-fn is_too_big(e: &axum::Error) -> bool {
-    use std::error::Error as _;
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(t) = s.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-            return matches!(t, tokio_tungstenite::tungstenite::Error::Capacity(_));
-        }
-        source = s.source();
-    }
-    false
 }

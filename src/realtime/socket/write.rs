@@ -1,22 +1,32 @@
 //! A connection's writer, the same for both protocols: it drains the connection's bounded
-//! queue, batching queued frames into one flush, holds large frames under a budget all
-//! writers share, pings, and sends the close frame its [`ConnControl`] says.
+//! queue, batching queued frames into one flush, sends large messages in pieces (WebSocket
+//! fragments) one connection at a time under a budget all writers share, pings, and sends
+//! the close frame its [`ConnControl`] says.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::{self, Message};
 
+use super::WebSocket;
 use crate::realtime::room::{ConnControl, close_code};
 
 /// Most queued frames written before one flush.
 const MAX_FRAMES_PER_FLUSH: usize = 64;
-/// Frames at least this large are written under the large-frame budget.
+/// The largest WebSocket frame the writer sends: a longer message goes out as fragments
+/// of this size, each a slice of the message's own buffer (tungstenite copies every frame
+/// into the connection's write buffer, which keeps its largest size while the connection
+/// lives: whole 20 MB frames left 20 MB behind per connection).
+pub(super) const PIECE: usize = 64 * 1024;
+/// Messages at least this large are written under the large-frame budget.
 const LARGE_FRAME: usize = 256 * 1024;
 /// How long a close frame may take to go out before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -35,8 +45,10 @@ impl Outgoing for Bytes {
     }
 }
 
-/// The bytes of large frames all writers may hold at once, in KiB, handed out first come
-/// first served. A frame larger than the whole budget waits for all of it.
+/// The bytes of large messages all writers may be sending at once, in KiB, handed out
+/// first come first served for the whole message, so the first joiners of a large
+/// document are served first rather than every joiner sharing the bandwidth until all
+/// finish together. A message larger than the whole budget waits for all of it.
 pub struct FrameBudget {
     permits: Semaphore,
     total_kib: u32,
@@ -94,21 +106,21 @@ pub(crate) async fn write_loop<T: Outgoing>(
         }
     }
     let (code, reason) = control.close_frame();
-    let close = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
+    let close = Message::Close(Some(CloseFrame { code: code.into(), reason: reason.into() }));
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, tx.send(close)).await;
 }
 
-/// Writes `first` and whatever else is queued (up to a bound), then flushes once. A large
-/// frame is written on its own, holding its size in `large_frames` until it is flushed:
-/// the socket library copies each frame whole into a per-connection buffer, so without a
-/// budget a join storm on a large document holds one copy per joiner at once.
+/// Writes `first` and whatever else is queued (up to a bound), then flushes once. A message
+/// longer than a [`PIECE`] is sent in pieces; a large one first waits for its turn under
+/// `large_frames` (queued small frames are flushed before that wait) and holds its share
+/// until it is flushed.
 async fn write_batch<T: Outgoing>(
     tx: &mut SplitSink<WebSocket, Message>,
     queue: &mut mpsc::Receiver<T>,
     first: Bytes,
     large_frames: &FrameBudget,
     control: &ConnControl,
-) -> Result<(), axum::Error> {
+) -> Result<(), tungstenite::Error> {
     let mut next = Some(first);
     let mut fed = 0;
     while let Some(frame) = next.take() {
@@ -117,11 +129,11 @@ async fn write_batch<T: Outgoing>(
                 tx.flush().await?;
             }
             let _permit = large_frames.acquire(frame.len()).await;
-            tx.feed(Message::Binary(frame)).await?;
+            feed_in_pieces(tx, frame).await?;
             tx.flush().await?;
             fed = 0;
         } else {
-            tx.feed(Message::Binary(frame)).await?;
+            feed_in_pieces(tx, frame).await?;
             fed += 1;
         }
         while fed < MAX_FRAMES_PER_FLUSH && next.is_none() {
@@ -131,6 +143,23 @@ async fn write_batch<T: Outgoing>(
     }
     if fed > 0 {
         tx.flush().await?;
+    }
+    Ok(())
+}
+
+/// Feeds one binary message: one frame if it fits a [`PIECE`], else a first frame and
+/// continuation frames, the last one final. Every client reassembles them (browsers, Node's
+/// `ws`, tungstenite); only this task writes data frames, so nothing comes between them
+/// but control frames, which the protocol allows.
+async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, mut message: Bytes) -> Result<(), tungstenite::Error> {
+    if message.len() <= PIECE {
+        return tx.feed(Message::Binary(message)).await;
+    }
+    let mut opcode = OpCode::Data(Data::Binary);
+    while !message.is_empty() {
+        let piece = message.split_to(PIECE.min(message.len()));
+        tx.feed(Message::Frame(Frame::message(piece, opcode, message.is_empty()))).await?;
+        opcode = OpCode::Data(Data::Continue);
     }
     Ok(())
 }

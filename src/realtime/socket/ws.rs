@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use axum::extract::ws::WebSocket;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -18,7 +16,9 @@ use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::warn;
 
+use super::WebSocket;
 use super::read::{FrameReader, Next};
+use super::upgrade::{NotAnUpgrade, Upgrade};
 use super::watch::{counted_watcher, watch_socket};
 use super::write::{Outgoing, drain_until_close, write_loop};
 use crate::identity::Principal;
@@ -36,7 +36,7 @@ pub async fn upgrade(
     ClientIp(client): ClientIp,
     Path(room): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<Upgrade, NotAnUpgrade>,
 ) -> Result<Response, ApiError> {
     super::upgrade::allow_connection(&app, client)?;
     let doc = DocId::parse(&room)
@@ -50,7 +50,7 @@ pub async fn upgrade(
             })?;
     let ws = ws.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
-    Ok(super::upgrade::configure(ws, max).on_upgrade(move |socket| serve(app, socket, doc, grant)))
+    Ok(ws.accept(max, move |socket| serve(app, socket, doc, grant)))
 }
 
 /// The room's messages in y-websocket form (a y-websocket connection never asks for

@@ -10,6 +10,7 @@ pub mod converge;
 pub mod pg;
 pub mod process;
 pub mod proxy;
+pub mod raw;
 pub mod receiver;
 pub mod sse;
 
