@@ -118,6 +118,9 @@ impl Upgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let Upgrade { key, on_upgrade } = self;
+        // Boxed: what `serve` captures would otherwise stay in the connection's task for
+        // as long as the connection lives.
+        let serve = Box::new(serve);
         tokio::spawn(async move {
             let upgraded = match on_upgrade.await {
                 Ok(upgraded) => upgraded,

@@ -11,8 +11,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use tandem_protocol::{self as proto, ClientMessage};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::warn;
 
@@ -50,7 +52,7 @@ pub async fn upgrade(
             })?;
     let ws = ws.map_err(ApiError::from)?;
     let max = app.config.socket.max_message_size;
-    Ok(ws.accept(max, move |socket| serve(app, socket, doc, grant)))
+    Ok(ws.accept(max, move |socket| serve(Box::new(Opening { app, socket, doc, grant }))))
 }
 
 /// The room's messages in y-websocket form (a y-websocket connection never asks for
@@ -66,8 +68,43 @@ impl Outgoing for Outbound {
     }
 }
 
-async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant) {
+/// What a connection starts from. It travels boxed, so the task that lives as long as
+/// the connection holds only what reading needs (connections are many; the opening runs
+/// once).
+struct Opening {
+    app: AppState,
+    socket: WebSocket,
+    doc: DocId,
+    grant: SocketGrant,
+}
+
+/// A joined connection: what its reader keeps while the client is connected.
+struct Joined {
+    room: RoomHandle,
+    conn: ConnId,
+    identity: Principal,
+    control: Arc<ConnControl>,
+    alive: Arc<AtomicBool>,
+    rx: SplitStream<WebSocket>,
+    writer: JoinHandle<()>,
+    /// Watched while the connection lasts (a connection that simply ends is never
+    /// refused, so the watcher would not notice it on its own).
+    _watch: Option<AbortOnDropHandle<()>>,
+}
+
+async fn serve(opening: Box<Opening>) {
     let _counted = GaugeGuard::hold(metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE));
+    let Some((mut joined, limits, presence)) = Box::pin(open(opening)).await else { return };
+    let Joined { room, conn, identity, control, alive, rx, .. } = &mut joined;
+    let frames = FrameReader::new(rx, control, alive, limits);
+    Reader { room, conn: *conn, identity, control, presence }.read(frames).await;
+    Box::pin(close(joined)).await;
+}
+
+/// Joins the room and starts the writer; `None` when the room refused (the client has
+/// been told why).
+async fn open(opening: Box<Opening>) -> Option<(Joined, ConnLimits, PresenceLimits)> {
+    let Opening { app, socket, doc, grant } = *opening;
     let SocketGrant { access, identity, recheck } = grant;
     let conn = ConnId::next();
     let (frames, queue) = mpsc::channel(app.config.socket.send_queue);
@@ -92,19 +129,21 @@ async fn serve(app: AppState, socket: WebSocket, doc: DocId, grant: SocketGrant)
                 _ => control.close(close_code::INTERNAL_ERROR, "document unavailable"),
             }
             tokio::join!(writer, drain_until_close(&mut rx));
-            return;
+            return None;
         }
     };
-    // Watched while the connection lasts (a connection that simply ends is never
-    // refused, so the watcher would not notice it on its own).
     let _watch = recheck.map(|recheck| {
         let watch = watch_socket(app.clone(), recheck, doc.clone(), room.clone(), conn, control.clone(), access);
         AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "ws")))
     });
     let writer = tokio::spawn(writer);
-    let frames = FrameReader::new(&mut rx, &control, &alive, ConnLimits::new(&app.config.socket));
-    let presence = PresenceLimits::new(&app.config.socket);
-    Reader { room: &room, conn, identity: &identity, control: &control, presence }.read(frames).await;
+    let limits = (ConnLimits::new(&app.config.socket), PresenceLimits::new(&app.config.socket));
+    Some((Joined { room, conn, identity, control, alive, rx, writer, _watch }, limits.0, limits.1))
+}
+
+/// Leaves the room once the client is done (or refused), then closes the socket.
+async fn close(joined: Joined) {
+    let Joined { room, conn, control, mut rx, writer, .. } = joined;
     room.leave(conn).await;
     control.close(close_code::NORMAL, "");
     let _ = tokio::join!(writer, drain_until_close(&mut rx));
