@@ -93,11 +93,16 @@ impl ConnControl {
         self.token.is_cancelled()
     }
 
-    /// Counts `len` more bytes queued for the connection, unless that takes it past `max`
-    /// (one frame of any size is always let through to an empty queue).
+    /// Counts `len` more bytes queued for the connection, unless that takes it past `max`.
+    /// A frame of `max` bytes or more (the whole state of a large document, answering a
+    /// sync step 1) goes to any queue still under the limit: what waits ahead of it (the
+    /// room's own sync step 1, presence) was queued a moment before, and says nothing of
+    /// a client reading slowly. (A first join of a room that is still loading finds both
+    /// queued at once, before the connection's writer has run.)
     pub fn enqueue(&self, len: usize, max: usize) -> bool {
         let before = self.queued.fetch_add(len, Ordering::AcqRel);
-        if before > 0 && before + len > max {
+        let whole_state = len >= max && before < max;
+        if before > 0 && before + len > max && !whole_state {
             self.queued.fetch_sub(len, Ordering::AcqRel);
             return false;
         }
@@ -313,5 +318,24 @@ impl RoomHandle {
 
     pub fn doc(&self) -> &DocId {
         &self.doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_takes_frames_up_to_its_limit_and_one_whole_state_beyond_it() {
+        let c = ConnControl::default();
+        assert!(c.enqueue(600, 1000));
+        assert!(!c.enqueue(500, 1000), "600 + 500 is past the limit");
+        // A large document's whole state goes behind the small frames queued ahead of it…
+        assert!(c.enqueue(5000, 1000));
+        // …but nothing more until the writer takes it.
+        assert!(!c.enqueue(10, 1000));
+        assert!(!c.enqueue(5000, 1000));
+        c.dequeued(5600);
+        assert!(c.enqueue(1000, 1000));
     }
 }
