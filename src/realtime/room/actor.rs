@@ -85,12 +85,7 @@ impl RoomActor {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         // Subscribe first, then load: nothing published in between is missed.
         let opened: Result<_, String> = match self.shared.bus.subscribe(&self.doc_id, self.actor_id).await {
-            Ok(sub) => match self.load().await {
-                Ok((stored, catalogued)) => {
-                    self.room.load(&stored, catalogued).map(|()| sub).map_err(|e| e.to_string())
-                }
-                Err(e) => Err(e.to_string()),
-            },
+            Ok(sub) => self.open().await.map(|()| sub),
             Err(e) => Err(e.to_string()),
         };
         let mut sub = match opened {
@@ -110,6 +105,19 @@ impl RoomActor {
         self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
         self.close(rx, stop).await;
         active.decrement(1.0);
+    }
+
+    /// Reads the stored document into the room, timing the read and the apply.
+    async fn open(&mut self) -> Result<(), String> {
+        let started = Instant::now();
+        let (stored, catalogued) = self.load().await.map_err(|e| e.to_string())?;
+        let read = started.elapsed();
+        self.room.load(&stored, catalogued).map_err(|e| e.to_string())?;
+        let apply = started.elapsed() - read;
+        metrics::histogram!(m::ROOM_LOAD_SECONDS, "stage" => "read").record(read.as_secs_f64());
+        metrics::histogram!(m::ROOM_LOAD_SECONDS, "stage" => "apply").record(apply.as_secs_f64());
+        debug!(doc = %self.doc_id, read_ms = read.as_millis() as u64, apply_ms = apply.as_millis() as u64, "document read");
+        Ok(())
     }
 
     /// The stored document and whether the catalogue has a row for it.
