@@ -17,7 +17,9 @@
 #
 # Knobs: RUNS (2), LOADS (cold loads per run, 10), RATE (edits/s of the one writer, 2),
 # DURATION (s, 20), PG_URL (postgres://postgres:postgres@127.0.0.1:5432; createdb and
-# dropdb must reach it).
+# dropdb must reach it), BASELINE_ENV (settings for the baseline only; by default a
+# 64 MiB send queue: builds before 3624efe closed the first joiner of a document over
+# the 8 MiB default as too slow).
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ LOADS=${LOADS:-10}
 RATE=${RATE:-2}
 DURATION=${DURATION:-20}
 ONLY=${ONLY:-}
+BASELINE_ENV=${BASELINE_ENV:-TANDEM_SEND_QUEUE_BYTES=67108864}
 PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 OUT=${OUT:-$ROOT/target/bench-load/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-load-0123456789abcdef0123456789abcdef
@@ -47,10 +50,13 @@ mkdir -p "$OUT"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# Waits (at most 30 s) until the server listens on 127.0.0.1:$1; fails at once if it
+# exited (another process took the port between free_port and its bind).
 wait_port() {
     local i
     for i in $(seq 1 300); do
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
         sleep 0.1
     done
     echo "nothing listened on port $1 within 30 s" >&2
@@ -77,9 +83,8 @@ trap cleanup EXIT
 
 # run_one tandem|baseline SCENARIO RUN
 run_one() {
-    local which=$1 scenario=$2 run=$3 port bin=$TANDEM database
-    [ "$which" = tandem ] || bin=$BASELINE
-    port=$(free_port)
+    local which=$1 scenario=$2 run=$3 port bin=$TANDEM database extra=()
+    [ "$which" = tandem ] || { bin=$BASELINE; read -ra extra <<<"$BASELINE_ENV"; }
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-load-XXXXXX")
     database=sqlite://$DATA/tandem.db
     if [ "$scenario" = cold-postgres ]; then
@@ -87,13 +92,20 @@ run_one() {
         createdb --maintenance-db="$PG_URL/postgres" "$DB"
         database=$PG_URL/$DB
     fi
-    # The room of one cold load closes a second after its client leaves, so the next
-    # load finds none open.
-    TANDEM_LISTEN=127.0.0.1:$port TANDEM_DATA_DIR=$DATA TANDEM_DATABASE_URL=$database \
-        TANDEM_JWT_SECRET=$SECRET TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE=0 TANDEM_ROOM_GRACE=1s \
-        RUST_LOG=warn taskset -c 0 "$bin" >"$OUT/server-$scenario-$which-$run.log" 2>&1 &
-    SERVER_PID=$!
-    wait_port "$port"
+    local attempt
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        # The room of one cold load closes a second after its client leaves, so the next
+        # load finds none open.
+        env "${extra[@]}" TANDEM_LISTEN=127.0.0.1:$port TANDEM_DATA_DIR=$DATA TANDEM_DATABASE_URL=$database \
+            TANDEM_JWT_SECRET=$SECRET TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE=0 TANDEM_ROOM_GRACE=1s \
+            RUST_LOG=warn taskset -c 0 "$bin" >"$OUT/server-$scenario-$which-$run.log" 2>&1 &
+        SERVER_PID=$!
+        if wait_port "$port"; then break; fi
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+        [ "$attempt" -lt 3 ] || { echo "the server did not start; see $OUT/server-$scenario-$which-$run.log" >&2; exit 1; }
+    done
     local args json=$OUT/$scenario-$which-$run.json
     case $scenario in
     cold-*) args=(cold-load --database-url "$database" --runs "$LOADS") ;;
