@@ -91,6 +91,7 @@ const AUTH_REASONS: &[&str] = &[
     "store_unavailable",
 ];
 const COMPACTION_RESULTS: &[&str] = &["ok", "failed"];
+const LOAD_STAGES: &[&str] = &["read", "apply"];
 const RENDER_RESULTS: &[&str] = &["ok", "too_large", "timed_out", "failed"];
 const UPDATE_REFUSALS: &[&str] = &["gap", "invalid", "panic"];
 const WEBHOOK_RESULTS: &[&str] = &["delivered", "retry", "failed"];
@@ -105,6 +106,7 @@ metrics! {
     BYTES_OUT: Counter("tandem_ws_bytes_out_total", Bytes, "kind" => &FRAME_KINDS) = "Bytes of WebSocket messages sent (per receiver), by message kind.";
     UPDATES_APPLIED: Counter("tandem_room_updates_applied_total", Count) = "Document updates applied by the rooms on this node.";
     UPDATES_REFUSED: Counter("tandem_room_updates_refused_total", Count, "reason" => UPDATE_REFUSALS) = "Document updates a room refused (a gap in a client's clocks, yrs refused it, yrs panicked on it), by reason.";
+    ROOM_LOAD_SECONDS: Histogram("tandem_room_load_seconds", Seconds, "stage" => LOAD_STAGES) = "Time a room took to open its document, by stage: reading the snapshot and log from the store, applying them.";
     ROOM_RELOADS: Counter("tandem_room_reloads_total", Count) = "Live documents rebuilt from the store after yrs panicked on an update.";
     FANOUT_DELIVERIES: Counter("tandem_room_fanout_deliveries_total", Count) = "Frames queued to connections by room fan-out.";
     SLOW_DISCONNECTS: Counter("tandem_ws_slow_client_disconnects_total", Count) = "Connections closed because their send queue was full.";

@@ -20,6 +20,9 @@ use yrs::{Doc, ReadTxn, Text, Transact};
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Bytes a client reads from its socket at most at once.
+const READ_BUFFER: usize = 16 * 1024;
+
 /// When each edit (by client id and starting clock) was sent.
 pub type SentAt = Arc<DashMap<(u64, u32), Instant>>;
 
@@ -47,6 +50,8 @@ pub struct Connected {
     pub ws: Ws,
     pub doc: Doc,
     pub handshake: Duration,
+    /// Size of the sync step 2 message that completed the sync, in bytes.
+    pub synced_bytes: usize,
     /// The document name in front of every message (Hocuspocus), if any.
     name: Option<String>,
 }
@@ -94,8 +99,13 @@ impl Connected {
 pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connected> {
     let started = Instant::now();
     // TCP_NODELAY: without it Nagle and delayed ACKs add 40 ms stalls to small frames.
-    // Whole documents arrive as one sync step 2 frame: allow large ones.
-    let config = WebSocketConfig::default().max_message_size(Some(1 << 30)).max_frame_size(Some(1 << 30));
+    // Whole documents arrive as one sync step 2 message: allow large ones. tungstenite
+    // zero-fills its read buffer up to this size before every read: its default (128 KiB)
+    // cost each light client ~5 µs per small frame, most of what 1,500 of them spent.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(1 << 30))
+        .max_frame_size(Some(1 << 30))
+        .read_buffer_size(READ_BUFFER);
     let ws = match endpoint.source {
         None => tokio_tungstenite::connect_async_with_config(&endpoint.url, Some(config), true).await?.0,
         Some(source) => {
@@ -114,7 +124,7 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
     };
     let handshake = started.elapsed();
     let name = (endpoint.protocol == Protocol::Hocuspocus).then(|| endpoint.room.clone());
-    let mut c = Connected { ws, doc: Doc::new(), handshake, name };
+    let mut c = Connected { ws, doc: Doc::new(), handshake, synced_bytes: 0, name };
     if let Some(name) = &c.name {
         let auth = hp::encode_auth_token(name, &endpoint.token);
         c.ws.send(Message::Binary(auth.into())).await?;
@@ -126,6 +136,9 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
             .await
             .map_err(|_| anyhow::anyhow!("no sync within 30 s"))?
             .ok_or_else(|| anyhow::anyhow!("closed during sync"))??;
+        if let Message::Close(Some(close)) = &msg {
+            anyhow::bail!("closed during sync: {} {}", close.code, close.reason);
+        }
         let Message::Binary(frame) = msg else { continue };
         let message = match c.unwrap(&frame) {
             Received::Message(m) => m,
@@ -139,6 +152,7 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
         // whole: decoding every joiner's copy of a large document on the load generator's
         // one core is not the server's work, and would be most of what a join storm measures.
         if !full && is_whole_sync_step2(message) {
+            c.synced_bytes = message.len();
             return Ok(c);
         }
         match proto::decode(message)? {
@@ -147,6 +161,7 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
                 c.send(&proto::encode_sync_step2(&diff)).await?;
             }
             ClientMessage::SyncStep2(update) => {
+                c.synced_bytes = message.len();
                 if full {
                     c.doc.transact_mut().apply_update(update)?;
                 }
@@ -232,10 +247,16 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
     let text = c.doc.get_or_insert_text("content");
     let mut seen = Seen::default();
     let deadline = tokio::time::Instant::from_std(stop_at);
+    // Once the scenario drops its sender, `recv` answers `None` at once, every time: stop
+    // asking, or the client spins until the deadline.
+    let mut commanded = true;
+    // One timer for the whole run (a new one per message costs a timer-wheel entry each).
+    let stop = tokio::time::sleep_until(deadline);
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => break,
-            cmd = cmds.recv() => match cmd {
+            _ = &mut stop => break,
+            cmd = cmds.recv(), if commanded => match cmd {
                 Some(Cmd::Edit(size)) => {
                     let (update, key) = {
                         let mut txn = c.doc.transact_mut();
@@ -258,7 +279,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                         break;
                     }
                 }
-                None => {}
+                None => commanded = false,
             },
             msg = c.ws.next() => match msg {
                 Some(Ok(Message::Binary(frame))) => {

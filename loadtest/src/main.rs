@@ -33,6 +33,9 @@ enum Scenario {
     Presence(scenarios::presence::PresenceArgs),
     /// Connections per second, rising, until a target or errors.
     Ramp(scenarios::ramp::RampArgs),
+    /// One client at a time opens a large document no room holds (read from the store,
+    /// its log never compacted); measures join to synced.
+    ColdLoad(scenarios::cold_load::ColdLoadArgs),
     /// Many clients join one room holding a large document at once.
     JoinStorm(scenarios::join_storm::JoinStormArgs),
     /// Clients drop and rejoin in waves.
@@ -146,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Idle(args) => scenarios::idle::run(args).await?,
         Scenario::Presence(args) => scenarios::presence::run(args).await?,
         Scenario::Ramp(args) => scenarios::ramp::run(args).await?,
+        Scenario::ColdLoad(args) => scenarios::cold_load::run(args).await?,
         Scenario::JoinStorm(args) => scenarios::join_storm::run(args).await?,
         Scenario::ReconnectStorm(args) => scenarios::reconnect_storm::run(args).await?,
         Scenario::KillCycles(args) => scenarios::kill_cycles::run(args).await?,

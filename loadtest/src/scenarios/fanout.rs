@@ -1,5 +1,5 @@
 //! `fanout`: rooms × clients, each room editing at `--rate` edits/s (round robin over its
-//! clients). Latency is the time from an edit being sent to its arrival at each other
+//! first `--writers` clients, all of them by default; the rest only observe). Latency is the time from an edit being sent to its arrival at each other
 //! client of the room (one process, one clock). Most clients are light receivers; the
 //! first `--full` of each room apply every update and must converge.
 
@@ -34,6 +34,9 @@ pub struct FanoutArgs {
     /// Clients per room that apply every update (the rest only count and timestamp).
     #[arg(long, default_value_t = 3)]
     pub full: usize,
+    /// Clients per room that edit, taking turns (0: all of them); the others only observe.
+    #[arg(long, default_value_t = 0)]
+    pub writers: usize,
     /// Seconds to keep receiving after the last edit.
     #[arg(long, default_value_t = 2.0)]
     pub drain: f64,
@@ -44,6 +47,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.clients >= 2, "--clients must be at least 2");
     anyhow::ensure!(args.rate > 0.0 && args.rate <= 10_000.0, "--rate must be in (0, 10000]");
     anyhow::ensure!(args.rooms * args.clients <= 100_000, "at most 100000 clients");
+    anyhow::ensure!(args.writers <= args.clients, "--writers must be at most --clients");
+    let writers = if args.writers == 0 { args.clients } else { args.writers };
     let (rooms, handshakes) = scenarios::open_rooms(common, args.rooms, args.clients, |i| i < args.full).await?;
     let duration = common.duration();
     let drain = Duration::from_secs_f64(args.drain.clamp(0.0, 60.0));
@@ -84,7 +89,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
             for k in 0..edits_per_room {
                 tick.tick().await;
-                if cmds[k as usize % cmds.len()].send(Cmd::Edit(size)).await.is_ok() {
+                // Every client keeps its sender (a closed channel would wake it in a loop).
+                if cmds[k as usize % writers].send(Cmd::Edit(size)).await.is_ok() {
                     edits.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -121,6 +127,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
 
     let mut r = Report::new("fanout", common.json.clone());
     r.add("rooms × clients", format!("{} × {}", args.rooms, args.clients));
+    r.add("writers per room", writers as u64);
     r.add("rate (edits/s per room)", args.rate);
     r.add("connections", (args.rooms * args.clients) as u64);
     r.add_latency("handshake", handshakes);

@@ -1,5 +1,6 @@
 //! One module per scenario; each is bounded by `--duration` and its counts.
 
+pub mod cold_load;
 pub mod comments;
 pub mod fanout;
 pub mod fast_writer;

@@ -32,16 +32,16 @@ pub struct VersionsArgs {
 }
 
 /// A small deterministic generator: the same document every run.
-struct Rng(u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
-    fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
 
-fn paragraph(rng: &mut Rng) -> String {
+pub(crate) fn paragraph(rng: &mut Rng) -> String {
     const WORDS: [&str; 12] =
         ["the", "room", "keeps", "every", "edit", "durable", "before", "anyone", "sees", "it", "notes", "team"];
     let n = 8 + rng.below(30);

@@ -107,13 +107,19 @@ impl RoomActor {
         }
     }
 
-    /// Subscribes to the bus, then loads the document: nothing published in between is
-    /// missed.
+    /// Subscribes to the bus, then loads the document (nothing published in between is
+    /// missed), timing the read and the apply.
     async fn open(&mut self) -> Result<Subscription, String> {
         let sub = self.shared.bus.subscribe(&self.doc_id, self.actor_id).await.map_err(|e| e.to_string())?;
+        let started = Instant::now();
         let (stored, catalogued) = self.load().await.map_err(|e| e.to_string())?;
+        let read = started.elapsed();
         self.room.load(&stored, catalogued).map_err(|e| e.to_string())?;
+        let apply = started.elapsed() - read;
         let _ = self.catalogued.set(catalogued);
+        metrics::histogram!(m::ROOM_LOAD_SECONDS, "stage" => "read").record(read.as_secs_f64());
+        metrics::histogram!(m::ROOM_LOAD_SECONDS, "stage" => "apply").record(apply.as_secs_f64());
+        debug!(doc = %self.doc_id, read_ms = read.as_millis() as u64, apply_ms = apply.as_millis() as u64, "document read");
         info!(doc = %self.doc_id, log_rows = self.room.log_rows(), "room opened");
         self.room.opened();
         self.perform().await;

@@ -23,7 +23,7 @@ use crate::realtime::room::content::CONTENT;
 use crate::realtime::room::handle::{Outbound, TextState, close_code};
 use crate::store::{StoreError, StoredDoc};
 
-fn config() -> RoomConfig {
+pub(super) fn config() -> RoomConfig {
     RoomConfig {
         grace: Duration::from_secs(1),
         awareness_timeout: Duration::from_secs(30),
@@ -118,14 +118,14 @@ impl Fixture {
 }
 
 /// An edit from a client of its own (`client` id), inserting `text` at the start.
-fn edit(client: u64, text: &str) -> Vec<u8> {
+pub(super) fn edit(client: u64, text: &str) -> Vec<u8> {
     let doc = Doc::with_client_id(client);
     doc.get_or_insert_text(CONTENT).insert(&mut doc.transact_mut(), 0, text);
     doc.transact().encode_state_as_update_v1(&StateVector::default())
 }
 
 /// The second of two edits by one client, alone: it skips ahead in that client's clocks.
-fn second_edit_only() -> Vec<u8> {
+pub(super) fn second_edit_only() -> Vec<u8> {
     let client = Doc::with_client_id(9);
     let text = client.get_or_insert_text(CONTENT);
     text.insert(&mut client.transact_mut(), 0, "first");
