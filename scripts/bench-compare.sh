@@ -140,49 +140,16 @@ for scenario in "${SCENARIOS[@]}"; do
 done
 
 # --- the table -----------------------------------------------------------------------------
-python3 - "$OUT" "$RUNS" "${BASELINE:-}" <<'EOF'
-import json, statistics, sys, pathlib
-out, runs, baseline = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rows = [
-    ("fanout-1x50", "server CPU µs per delivery", "server cpu us per delivery"),
-    ("fanout-1x50", "fan-out p50 ms", "fan-out p50 ms"),
-    ("fanout-1x50", "fan-out p99 ms", "fan-out p99 ms"),
-    ("fanout-1x50", "delivery %", "delivery %"),
-    ("fanout-100x5", "server CPU µs per delivery", "server cpu us per delivery"),
-    ("fanout-100x5", "fan-out p50 ms", "fan-out p50 ms"),
-    ("fanout-100x5", "fan-out p99 ms", "fan-out p99 ms"),
-    ("fanout-100x5", "delivery %", "delivery %"),
-    ("idle-1000", "server RSS before MiB", "server rss before MiB"),
-    ("idle-1000", "server RSS held MiB", "server rss held MiB"),
-    ("idle-1000", "handshake p50 ms", "handshake p50 ms"),
-]
-def med(scenario, server, key):
-    vals = []
-    for run in range(1, runs + 1):
-        p = out / f"{scenario}-{server}-{run}.json"
-        if p.exists():
-            v = json.loads(p.read_text()).get(key)
-            if isinstance(v, (int, float)):
-                vals.append(v)
-    return (statistics.median(vals), vals) if vals else (None, [])
-print(f"\nmedians of {runs} run(s) each; reports in {out}\n")
-fmt = lambda m, vs: "—" if m is None else f"{m:g} ({', '.join(f'{v:g}' for v in vs)})"
-ratio = lambda a, b: f"{a / b:.2f}" if a is not None and b else "—"
-if baseline:
-    print(f"baseline: {baseline}\n")
-    print("| scenario | metric | Tandem | baseline | y-websocket ref | Tandem / ref | baseline / ref |")
-    print("|---|---|---|---|---|---|---|")
-else:
-    print("| scenario | metric | Tandem | y-websocket ref | Tandem / ref |")
-    print("|---|---|---|---|---|")
-for scenario, label, key in rows:
-    t, tv = med(scenario, "tandem", key)
-    r, rv = med(scenario, "ref", key)
-    if t is None and r is None:
-        continue
-    if baseline:
-        b, bv = med(scenario, "baseline", key)
-        print(f"| {scenario} | {label} | {fmt(t, tv)} | {fmt(b, bv)} | {fmt(r, rv)} | {ratio(t, r)} | {ratio(b, r)} |")
-    else:
-        print(f"| {scenario} | {label} | {fmt(t, tv)} | {fmt(r, rv)} | {ratio(t, r)} |")
-EOF
+python3 scripts/bench-table.py "$OUT" "$RUNS" tandem,baseline,ref '
+fanout-1x50|server CPU µs per delivery|server cpu us per delivery
+fanout-1x50|fan-out p50 ms|fan-out p50 ms
+fanout-1x50|fan-out p99 ms|fan-out p99 ms
+fanout-1x50|delivery %|delivery %
+fanout-100x5|server CPU µs per delivery|server cpu us per delivery
+fanout-100x5|fan-out p50 ms|fan-out p50 ms
+fanout-100x5|fan-out p99 ms|fan-out p99 ms
+fanout-100x5|delivery %|delivery %
+idle-1000|server RSS before MiB|server rss before MiB
+idle-1000|server RSS held MiB|server rss held MiB
+idle-1000|handshake p50 ms|handshake p50 ms
+'

@@ -126,49 +126,17 @@ for scenario in cold-sqlite cold-postgres fanout-1500; do
     done
 done
 
-python3 - "$OUT" "$RUNS" "${BASELINE:-}" <<'EOF'
-import json, statistics, sys, pathlib
-out, runs, baseline = pathlib.Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-rows = [
-    ("cold-sqlite", "join → synced p50 ms", "join to synced p50 ms"),
-    ("cold-sqlite", "join → synced p99 ms", "join to synced p99 ms"),
-    ("cold-sqlite", "server: store read ms", "server: store read ms (mean)"),
-    ("cold-sqlite", "server: apply ms", "server: apply ms (mean)"),
-    ("cold-postgres", "join → synced p50 ms", "join to synced p50 ms"),
-    ("cold-postgres", "join → synced p99 ms", "join to synced p99 ms"),
-    ("cold-postgres", "server: store read ms", "server: store read ms (mean)"),
-    ("cold-postgres", "server: apply ms", "server: apply ms (mean)"),
-    ("fanout-1500", "server CPU µs per delivery", "server cpu us per delivery"),
-    ("fanout-1500", "fan-out p50 ms", "fan-out p50 ms"),
-    ("fanout-1500", "fan-out p99 ms", "fan-out p99 ms"),
-    ("fanout-1500", "delivery %", "delivery %"),
-]
-def med(scenario, server, key):
-    vals = []
-    for run in range(1, runs + 1):
-        p = out / f"{scenario}-{server}-{run}.json"
-        if p.exists():
-            v = json.loads(p.read_text()).get(key)
-            if isinstance(v, (int, float)):
-                vals.append(v)
-    return (statistics.median(vals), vals) if vals else (None, [])
-print(f"\nmedians of {runs} run(s) each; reports in {out}\n")
-fmt = lambda m, vs: "—" if m is None else f"{m:g} ({', '.join(f'{v:g}' for v in vs)})"
-ratio = lambda a, b: f"{a / b:.2f}" if a is not None and b else "—"
-if baseline:
-    print(f"baseline: {baseline}\n")
-    print("| scenario | metric | Tandem | baseline | Tandem / baseline |")
-    print("|---|---|---|---|---|")
-else:
-    print("| scenario | metric | Tandem |")
-    print("|---|---|---|")
-for scenario, label, key in rows:
-    t, tv = med(scenario, "tandem", key)
-    if baseline:
-        b, bv = med(scenario, "baseline", key)
-        if t is None and b is None:
-            continue
-        print(f"| {scenario} | {label} | {fmt(t, tv)} | {fmt(b, bv)} | {ratio(t, b)} |")
-    elif t is not None:
-        print(f"| {scenario} | {label} | {fmt(t, tv)} |")
-EOF
+python3 scripts/bench-table.py "$OUT" "$RUNS" tandem,baseline '
+cold-sqlite|join → synced p50 ms|join to synced p50 ms
+cold-sqlite|join → synced p99 ms|join to synced p99 ms
+cold-sqlite|server: store read ms|server: store read ms (mean)
+cold-sqlite|server: apply ms|server: apply ms (mean)
+cold-postgres|join → synced p50 ms|join to synced p50 ms
+cold-postgres|join → synced p99 ms|join to synced p99 ms
+cold-postgres|server: store read ms|server: store read ms (mean)
+cold-postgres|server: apply ms|server: apply ms (mean)
+fanout-1500|server CPU µs per delivery|server cpu us per delivery
+fanout-1500|fan-out p50 ms|fan-out p50 ms
+fanout-1500|fan-out p99 ms|fan-out p99 ms
+fanout-1500|delivery %|delivery %
+'
