@@ -41,9 +41,11 @@ pub struct SocketConfig {
     /// Frames queued for one connection before it counts as too slow (closed with 1013).
     #[arg(long, env = "TANDEM_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
-    /// Bytes of large frames (256 KiB and up, such as whole-document syncs) being written
-    /// to all connections at once; more wait their turn, first come first served. Bounds
-    /// memory in a join storm and lets the first joiners finish first.
+    /// Bytes of large messages (256 KiB and up, such as whole-document syncs) being sent
+    /// to all connections at once; more wait their turn, first come first served, so the
+    /// first joiners of a large document finish first instead of all sharing the bandwidth
+    /// until all finish together. (Memory does not depend on it: large messages go out in
+    /// 64 KiB pieces.)
     #[arg(long, env = "TANDEM_LARGE_FRAME_BUDGET", default_value_t = 64 * 1024 * 1024)]
     pub large_frame_budget: usize,
     /// Interval between WebSocket pings; a connection that misses a pong is closed.

@@ -8,8 +8,9 @@
 //!
 //! Every frame, the protocol's own (Auth, Close, Ping) included, counts against the
 //! socket's limits before any work is done on it. A socket holds at most a configured
-//! number of documents, each with its own tasks (forwarder, access watcher) that stop
-//! when that document closes, and must authenticate one within a deadline.
+//! number of documents (each with its access watcher, which stops when that document
+//! closes; the socket's one writer reads every document's room queue, see `outbox`), and
+//! must authenticate one within a deadline.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use tokio_util::task::AbortOnDropHandle;
 use tracing::{debug, warn};
 
 use super::WebSocket;
+use super::outbox::{Out, Outbox};
 use super::read::{FrameReader, Next};
 use super::upgrade::{NotAnUpgrade, Upgrade};
 use super::watch::{counted_watcher, watch_socket};
@@ -40,7 +42,7 @@ use crate::ids::{ConnId, DocId};
 use crate::metrics::GaugeGuard;
 use crate::product::api::error::ApiError;
 use crate::realtime::limits::{ConnLimits, PresenceLimits};
-use crate::realtime::room::{ConnControl, ConnSink, Outbound, RoomError, RoomHandle, close_code};
+use crate::realtime::room::{ConnControl, ConnSink, RoomError, RoomHandle, close_code};
 use crate::state::AppState;
 use yrs::sync::awareness::AwarenessUpdate;
 
@@ -60,13 +62,12 @@ pub async fn upgrade(
     Ok(socket.accept(max, move |socket| serve(app, socket)))
 }
 
-/// One document open on the socket. Dropping it stops its forwarder and access watcher.
+/// One document open on the socket. Dropping it stops its access watcher and events.
 struct Joined {
     room: RoomHandle,
     conn: ConnId,
     identity: Principal,
     presence: PresenceLimits,
-    _forwarder: AbortOnDropHandle<()>,
     /// Only for user and link tokens, whose access can change while the document is open.
     _watcher: Option<AbortOnDropHandle<()>>,
     /// The document's stored events as stateless messages (catalogued documents only).
@@ -81,7 +82,7 @@ impl Joined {
 
 struct Socket {
     app: AppState,
-    out: mpsc::Sender<Bytes>,
+    out: mpsc::Sender<Out>,
     control: Arc<ConnControl>,
     docs: HashMap<String, Joined>,
     /// Cancelled by the first document authenticated: the socket may then stay.
@@ -92,13 +93,13 @@ struct Socket {
 
 async fn serve(app: AppState, socket: WebSocket) {
     let _counted = GaugeGuard::hold(metrics::gauge!(crate::metrics::CONNECTIONS_ACTIVE));
-    let (out, queue) = mpsc::channel::<Bytes>(app.config.socket.send_queue);
+    let (out, queue) = mpsc::channel::<Out>(app.config.socket.send_queue);
     let control = Arc::new(ConnControl::default());
     let alive = Arc::new(AtomicBool::new(true));
     let (tx, mut rx) = socket.split();
     let writer = write_loop(
         tx,
-        queue,
+        Outbox::new(queue),
         control.clone(),
         app.config.socket.ping_interval,
         alive.clone(),
@@ -130,7 +131,7 @@ async fn auth_deadline(control: Arc<ConnControl>, authenticated: CancellationTok
     }
 }
 
-async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+async fn app_pings(out: mpsc::Sender<Out>, control: Arc<ConnControl>) {
     let mut tick = tokio::time::interval(APP_PING_EVERY);
     tick.reset();
     loop {
@@ -138,7 +139,7 @@ async fn app_pings(out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
             _ = tick.tick() => {}
             _ = control.closed() => return,
         }
-        if out.try_send(Bytes::from_static(&[hp::PING])).is_err() {
+        if out.try_send(Out::Frame(Bytes::from_static(&[hp::PING]))).is_err() {
             return;
         }
     }
@@ -218,7 +219,7 @@ impl Socket {
     async fn on_frame(&mut self, incoming: Incoming, len: usize) {
         match incoming {
             Incoming::Ping => {
-                let _ = self.out.try_send(Bytes::from_static(&[hp::PONG]));
+                let _ = self.out.try_send(Out::Frame(Bytes::from_static(&[hp::PONG])));
             }
             Incoming::Pong | Incoming::Auth { auth: None, .. } => {}
             Incoming::Auth { name, auth: Some(auth) } => {
@@ -242,6 +243,7 @@ impl Socket {
             }
             Incoming::Close { name } => {
                 if let Some(joined) = self.docs.remove(&name) {
+                    self.answer(Out::Close(name));
                     joined.leave().await;
                 }
             }
@@ -254,7 +256,7 @@ impl Socket {
     ///
     /// A socket whose queue cannot take an answer is closed as too slow: the provider
     /// would otherwise wait for it forever.
-    fn answer(&self, frame: Bytes) {
+    fn answer(&self, frame: Out) {
         if self.out.try_send(frame).is_err() {
             metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
             self.control.close(close_code::TRY_AGAIN_LATER, "client too slow");
@@ -314,10 +316,10 @@ impl Socket {
         } else {
             None
         };
-        // Sent before the room's first frames, which the forwarder below starts moving.
+        // Sent before the room's first frames: the writer reads the room's queue from here on.
         self.answer(hp::encode_authenticated(&name, read_only).into());
+        self.answer(Out::Open { name: name.clone(), room: room_frames });
         self.authenticated.cancel();
-        let forwarder = tokio::spawn(forward(name.clone(), room_frames, self.out.clone(), self.control.clone()));
         let watcher = grant.recheck.map(|recheck| {
             let watch = watch_socket(
                 self.app.clone(),
@@ -335,8 +337,7 @@ impl Socket {
             AbortOnDropHandle::new(tokio::spawn(task))
         });
         let presence = PresenceLimits::new(&self.app.config.socket);
-        let _forwarder = AbortOnDropHandle::new(forwarder);
-        let joined = Joined { room, conn, identity, presence, _forwarder, _watcher: watcher, _events: events };
+        let joined = Joined { room, conn, identity, presence, _watcher: watcher, _events: events };
         self.docs.insert(name, joined);
     }
 }
@@ -359,7 +360,7 @@ async fn next_released(docs: &mut HashMap<String, Joined>) -> (String, Awareness
 
 /// Sends the document's stored events (comments, versions) as stateless messages, each the JSON
 /// the events stream sends as `data` (the provider's `onStateless` gets it as `payload`).
-async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sender<Bytes>, control: Arc<ConnControl>) {
+async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sender<Out>, control: Arc<ConnControl>) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let events = match listener.next().await {
@@ -382,28 +383,6 @@ async fn stateless_events(name: String, mut listener: Listener, out: mpsc::Sende
                 control.close(close_code::TRY_AGAIN_LATER, "client too slow");
                 return;
             }
-        }
-    }
-}
-
-/// Moves one document's messages from its room to the socket, in the Hocuspocus framing.
-async fn forward(
-    name: String,
-    mut frames: mpsc::Receiver<Outbound>,
-    out: mpsc::Sender<Bytes>,
-    control: Arc<ConnControl>,
-) {
-    while let Some(frame) = frames.recv().await {
-        control.dequeued(frame.queued_bytes());
-        let translated = match frame {
-            Outbound::Frame(frame) => hp::for_document(&name, &frame),
-            Outbound::Ack => hp::encode_sync_status(&name, true),
-            Outbound::ReadOnly => hp::encode_sync_status(&name, false),
-        };
-        if out.try_send(translated.into()).is_err() {
-            metrics::counter!(crate::metrics::SLOW_DISCONNECTS).increment(1);
-            control.close(close_code::TRY_AGAIN_LATER, "client too slow");
-            return;
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod hocuspocus;
 mod inbound;
+mod outbox;
 pub(crate) mod read;
 mod upgrade;
 mod watch;

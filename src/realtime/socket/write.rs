@@ -3,11 +3,12 @@
 //! fragments) one connection at a time under a budget all writers share, pings, and sends
 //! the close frame its [`ConnControl`] says.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Semaphore, SemaphorePermit, mpsc};
@@ -31,17 +32,53 @@ const LARGE_FRAME: usize = 256 * 1024;
 /// How long a close frame may take to go out before the socket is just dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// One message as it goes on the wire: `head` (a protocol's prefix, often empty) and then
+/// `body` (often a buffer shared among receivers), sent as one WebSocket message without
+/// copying the body whole.
+pub(crate) struct Wire {
+    pub(crate) head: Bytes,
+    pub(crate) body: Bytes,
+}
+
+impl Wire {
+    fn len(&self) -> usize {
+        self.head.len() + self.body.len()
+    }
+}
+
+/// A message already in its wire form.
+impl From<Bytes> for Wire {
+    fn from(body: Bytes) -> Self {
+        Wire { head: Bytes::new(), body }
+    }
+}
+
 /// What a connection's writer takes off its queue: each protocol says how it goes on the
 /// wire (and settles the queue's byte count for what the room queued).
 pub(crate) trait Outgoing: Send + 'static {
-    /// The frame to write, if this is one to write at all.
-    fn into_frame(self, control: &ConnControl) -> Option<Bytes>;
+    /// The message to write, if this is one to write at all.
+    fn into_wire(self, control: &ConnControl) -> Option<Wire>;
 }
 
-/// Frames already in their wire form.
-impl Outgoing for Bytes {
-    fn into_frame(self, _: &ConnControl) -> Option<Bytes> {
-        Some(self)
+/// Where a connection's writer takes what it sends from: one bounded queue, or (on a
+/// socket carrying several documents) several read as one.
+pub(crate) trait Queue: Send + 'static {
+    type Item: Outgoing;
+    /// The next item; `None` once nothing more can come.
+    fn recv(&mut self) -> impl Future<Output = Option<Self::Item>> + Send;
+    /// An item already waiting, if any.
+    fn try_recv(&mut self) -> Option<Self::Item>;
+}
+
+impl<T: Outgoing> Queue for mpsc::Receiver<T> {
+    type Item = T;
+
+    fn recv(&mut self) -> impl Future<Output = Option<T>> + Send {
+        mpsc::Receiver::recv(self)
+    }
+
+    fn try_recv(&mut self) -> Option<T> {
+        mpsc::Receiver::try_recv(self).ok()
     }
 }
 
@@ -69,9 +106,9 @@ impl FrameBudget {
 /// Runs until the connection closes; then sends the close frame (code and reason from
 /// `control`). Anything heard from the client since the last ping (`alive`) counts as a
 /// pong; a ping unanswered for a whole interval closes with 4408.
-pub(crate) async fn write_loop<T: Outgoing>(
+pub(crate) async fn write_loop<Q: Queue>(
     mut tx: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<T>,
+    mut queue: Q,
     control: Arc<ConnControl>,
     ping_interval: Duration,
     alive: Arc<AtomicBool>,
@@ -84,9 +121,9 @@ pub(crate) async fn write_loop<T: Outgoing>(
             _ = control.closed() => break,
             item = queue.recv() => {
                 let Some(item) = item else { break };
-                let Some(frame) = item.into_frame(&control) else { continue };
+                let Some(wire) = item.into_wire(&control) else { continue };
                 let sent = tokio::select! {
-                    r = write_batch(&mut tx, &mut queue, frame, &large_frames, &control) => r.is_ok(),
+                    r = write_batch(&mut tx, &mut queue, wire, &large_frames, &control) => r.is_ok(),
                     _ = control.closed() => return, // stuck writing to a slow peer: just drop it
                 };
                 if !sent {
@@ -114,31 +151,31 @@ pub(crate) async fn write_loop<T: Outgoing>(
 /// longer than a [`PIECE`] is sent in pieces; a large one first waits for its turn under
 /// `large_frames` (queued small frames are flushed before that wait) and holds its share
 /// until it is flushed.
-async fn write_batch<T: Outgoing>(
+async fn write_batch<Q: Queue>(
     tx: &mut SplitSink<WebSocket, Message>,
-    queue: &mut mpsc::Receiver<T>,
-    first: Bytes,
+    queue: &mut Q,
+    first: Wire,
     large_frames: &FrameBudget,
     control: &ConnControl,
 ) -> Result<(), tungstenite::Error> {
     let mut next = Some(first);
     let mut fed = 0;
-    while let Some(frame) = next.take() {
-        if frame.len() >= LARGE_FRAME {
+    while let Some(wire) = next.take() {
+        if wire.len() >= LARGE_FRAME {
             if fed > 0 {
                 tx.flush().await?;
             }
-            let _permit = large_frames.acquire(frame.len()).await;
-            feed_in_pieces(tx, frame).await?;
+            let _permit = large_frames.acquire(wire.len()).await;
+            feed_in_pieces(tx, wire).await?;
             tx.flush().await?;
             fed = 0;
         } else {
-            feed_in_pieces(tx, frame).await?;
+            feed_in_pieces(tx, wire).await?;
             fed += 1;
         }
         while fed < MAX_FRAMES_PER_FLUSH && next.is_none() {
-            let Ok(item) = queue.try_recv() else { break };
-            next = item.into_frame(control);
+            let Some(item) = queue.try_recv() else { break };
+            next = item.into_wire(control);
         }
     }
     if fed > 0 {
@@ -148,18 +185,28 @@ async fn write_batch<T: Outgoing>(
 }
 
 /// Feeds one binary message: one frame if it fits a [`PIECE`], else a first frame and
-/// continuation frames, the last one final. Every client reassembles them (browsers, Node's
+/// continuation frames, the last one final, each a slice of the body (the head is copied
+/// into the first, with the body's start). Every client reassembles them (browsers, Node's
 /// `ws`, tungstenite); only this task writes data frames, so nothing comes between them
 /// but control frames, which the protocol allows.
-async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, mut message: Bytes) -> Result<(), tungstenite::Error> {
-    if message.len() <= PIECE {
-        return tx.feed(Message::Binary(message)).await;
+async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, wire: Wire) -> Result<(), tungstenite::Error> {
+    let Wire { head, mut body } = wire;
+    let first = if head.is_empty() {
+        body.split_to(PIECE.min(body.len()))
+    } else {
+        let start = body.split_to(PIECE.saturating_sub(head.len()).min(body.len()));
+        let mut first = BytesMut::with_capacity(head.len() + start.len());
+        first.extend_from_slice(&head);
+        first.extend_from_slice(&start);
+        first.freeze()
+    };
+    if body.is_empty() {
+        return tx.feed(Message::Binary(first)).await;
     }
-    let mut opcode = OpCode::Data(Data::Binary);
-    while !message.is_empty() {
-        let piece = message.split_to(PIECE.min(message.len()));
-        tx.feed(Message::Frame(Frame::message(piece, opcode, message.is_empty()))).await?;
-        opcode = OpCode::Data(Data::Continue);
+    tx.feed(Message::Frame(Frame::message(first, OpCode::Data(Data::Binary), false))).await?;
+    while !body.is_empty() {
+        let piece = body.split_to(PIECE.min(body.len()));
+        tx.feed(Message::Frame(Frame::message(piece, OpCode::Data(Data::Continue), body.is_empty()))).await?;
     }
     Ok(())
 }

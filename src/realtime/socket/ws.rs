@@ -22,7 +22,7 @@ use super::WebSocket;
 use super::read::{FrameReader, Next};
 use super::upgrade::{NotAnUpgrade, Upgrade};
 use super::watch::{counted_watcher, watch_socket};
-use super::write::{Outgoing, drain_until_close, write_loop};
+use super::write::{Outgoing, Wire, drain_until_close, write_loop};
 use crate::identity::Principal;
 use crate::identity::access::{SocketGrant, authorize_socket};
 use crate::ids::{ConnId, DocId, MAX_DOC_ID_LEN};
@@ -58,11 +58,11 @@ pub async fn upgrade(
 /// The room's messages in y-websocket form (a y-websocket connection never asks for
 /// acknowledgements: it gets its own updates echoed once durable).
 impl Outgoing for Outbound {
-    fn into_frame(self, control: &ConnControl) -> Option<Bytes> {
+    fn into_wire(self, control: &ConnControl) -> Option<Wire> {
         control.dequeued(self.queued_bytes());
         match self {
-            Outbound::Frame(frame) => Some(frame),
-            Outbound::ReadOnly => Some(proto::encode_permission_denied("read-only access").into()),
+            Outbound::Frame(frame) => Some(frame.into()),
+            Outbound::ReadOnly => Some(Bytes::from(proto::encode_permission_denied("read-only access")).into()),
             Outbound::Ack => None,
         }
     }
