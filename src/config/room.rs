@@ -47,7 +47,8 @@ pub struct RoomConfig {
     )]
     pub max_connections_per_user: usize,
     /// Bytes of frames queued for one connection before it counts as too slow (closed with
-    /// 1013); a single larger frame (a whole-document sync) still goes to an empty queue.
+    /// 1013): a queue under this takes one more frame of any size (a whole-document sync
+    /// behind the small frames of a join), one at or over it takes nothing.
     #[arg(long = "send-queue-bytes", value_name = "SEND_QUEUE_BYTES", env = "TANDEM_SEND_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
     pub max_queued_bytes: usize,
     /// Largest a document's Yjs state may grow, in bytes: an update that would take it
