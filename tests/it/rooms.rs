@@ -417,3 +417,31 @@ async fn joiners_of_a_large_document_all_sync_under_a_small_frame_budget() {
     // Small frames are not held up by the budget.
     writer.append_acked("small").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_that_stops_reading_a_large_document_does_not_hold_up_the_next() {
+    // A budget of one large message at a time, and a short ping interval: a write that
+    // makes no progress for that long means the peer stopped reading.
+    let server = TestServer::start_with(|c| {
+        c.socket.large_frame_budget = 256 * 1024;
+        c.socket.ping_interval = Duration::from_millis(500);
+    })
+    .await;
+    let mut writer = server.client("big").await;
+    writer.append_acked(&"w".repeat(6 << 20)).await;
+    // Asks for the whole document (more than the kernel buffers hold with a 4 KiB receive
+    // buffer), then never reads: its writer takes the budget first and stalls.
+    let url = server.ws_url("big", &server.token(&["*=r"]));
+    let mut stuck = Client::connect_small_buffer(&url).await.unwrap();
+    stuck.send_raw(tandem_protocol::encode_sync_step1(&yrs::StateVector::default())).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let next = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut c = Client::connect(&url).await.unwrap();
+        c.sync().await;
+        c.text().len()
+    })
+    .await
+    .expect("the next joiner is not held behind a peer that stopped reading");
+    assert_eq!(next, 6 << 20);
+    drop(stuck);
+}

@@ -123,7 +123,7 @@ pub(crate) async fn write_loop<Q: Queue>(
                 let Some(item) = item else { break };
                 let Some(wire) = item.into_wire(&control) else { continue };
                 let sent = tokio::select! {
-                    r = write_batch(&mut tx, &mut queue, wire, &large_frames, &control) => r.is_ok(),
+                    r = write_batch(&mut tx, &mut queue, wire, &large_frames, &control, ping_interval) => r.is_ok(),
                     _ = control.closed() => return, // stuck writing to a slow peer: just drop it
                 };
                 if !sent {
@@ -136,7 +136,7 @@ pub(crate) async fn write_loop<Q: Queue>(
                     control.close(close_code::TIMEOUT, "ping timeout");
                     break;
                 }
-                if tx.send(Message::Ping(Bytes::new())).await.is_err() {
+                if step(ping_interval, tx.send(Message::Ping(Bytes::new()))).await.is_err() {
                     return;
                 }
             }
@@ -157,20 +157,21 @@ async fn write_batch<Q: Queue>(
     first: Wire,
     large_frames: &FrameBudget,
     control: &ConnControl,
+    stall: Duration,
 ) -> Result<(), tungstenite::Error> {
     let mut next = Some(first);
     let mut fed = 0;
     while let Some(wire) = next.take() {
         if wire.len() >= LARGE_FRAME {
             if fed > 0 {
-                tx.flush().await?;
+                step(stall, tx.flush()).await?;
             }
             let _permit = large_frames.acquire(wire.len()).await;
-            feed_in_pieces(tx, wire).await?;
-            tx.flush().await?;
+            feed_in_pieces(tx, wire, stall).await?;
+            step(stall, tx.flush()).await?;
             fed = 0;
         } else {
-            feed_in_pieces(tx, wire).await?;
+            feed_in_pieces(tx, wire, stall).await?;
             fed += 1;
         }
         while fed < MAX_FRAMES_PER_FLUSH && next.is_none() {
@@ -179,7 +180,7 @@ async fn write_batch<Q: Queue>(
         }
     }
     if fed > 0 {
-        tx.flush().await?;
+        step(stall, tx.flush()).await?;
     }
     Ok(())
 }
@@ -189,7 +190,11 @@ async fn write_batch<Q: Queue>(
 /// into the first, with the body's start). Every client reassembles them (browsers, Node's
 /// `ws`, tungstenite); only this task writes data frames, so nothing comes between them
 /// but control frames, which the protocol allows.
-async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, wire: Wire) -> Result<(), tungstenite::Error> {
+async fn feed_in_pieces(
+    tx: &mut SplitSink<WebSocket, Message>,
+    wire: Wire,
+    stall: Duration,
+) -> Result<(), tungstenite::Error> {
     let Wire { head, mut body } = wire;
     let first = if head.is_empty() {
         body.split_to(PIECE.min(body.len()))
@@ -201,14 +206,29 @@ async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, wire: Wire) -> R
         first.freeze()
     };
     if body.is_empty() {
-        return tx.feed(Message::Binary(first)).await;
+        return step(stall, tx.feed(Message::Binary(first))).await;
     }
-    tx.feed(Message::Frame(Frame::message(first, OpCode::Data(Data::Binary), false))).await?;
+    step(stall, tx.feed(Message::Frame(Frame::message(first, OpCode::Data(Data::Binary), false)))).await?;
     while !body.is_empty() {
         let piece = body.split_to(PIECE.min(body.len()));
-        tx.feed(Message::Frame(Frame::message(piece, OpCode::Data(Data::Continue), body.is_empty()))).await?;
+        let last = body.is_empty();
+        step(stall, tx.feed(Message::Frame(Frame::message(piece, OpCode::Data(Data::Continue), last)))).await?;
     }
     Ok(())
+}
+
+/// One step of writing (a frame fed, a flush), bounded: a peer that takes no bytes for
+/// `stall` (a ping interval) has stopped reading. Without the bound, a writer stuck on such
+/// a peer would keep its share of the large-message budget, and every later joiner of a
+/// large document on this node would wait behind it.
+async fn step(
+    stall: Duration,
+    write: impl Future<Output = Result<(), tungstenite::Error>>,
+) -> Result<(), tungstenite::Error> {
+    tokio::time::timeout(stall, write).await.unwrap_or_else(|_| {
+        metrics::counter!(crate::metrics::LIMITED, "limit" => "stalled_writes").increment(1);
+        Err(tungstenite::Error::Io(std::io::ErrorKind::TimedOut.into()))
+    })
 }
 
 /// Keeps reading (and discarding) until the client answers our close frame, for a
