@@ -110,10 +110,11 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
         None => tokio_tungstenite::connect_async_with_config(&endpoint.url, Some(config), true).await?.0,
         Some(source) => {
             let host = endpoint.url.split("://").nth(1).and_then(|r| r.split(['/', '?']).next()).unwrap_or("");
+            // The source is an IPv4 loopback address: connect to the server's IPv4 one.
             let server = tokio::net::lookup_host(host)
                 .await?
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("{host} resolves to nothing"))?;
+                .find(std::net::SocketAddr::is_ipv4)
+                .ok_or_else(|| anyhow::anyhow!("{host} has no IPv4 address"))?;
             let socket = tokio::net::TcpSocket::new_v4()?;
             socket.bind(std::net::SocketAddr::new(source, 0))?;
             let stream = socket.connect(server).await?;

@@ -75,8 +75,13 @@ impl From<DeliveryRow> for Delivery {
     }
 }
 
-/// The enabled hooks of a workspace ($1) that take an event (`$2`: `%,type,%`).
+/// The enabled hooks of a workspace ($1) that take an event ($2: [`takes`]).
 const LIVE_HOOKS: &str = "SELECT id FROM webhooks WHERE workspace_id = $1 AND disabled_at IS NULL AND events LIKE $2";
+
+/// The `LIKE` pattern of the `events` column of a hook that takes `event`.
+fn takes(event: &str) -> String {
+    format!("%,{event},%")
+}
 
 impl<DB> SqlStore<DB>
 where
@@ -102,8 +107,7 @@ where
         data: &serde_json::Value,
         (now, max_pending): (i64, i64),
     ) -> Result<u64, StoreError> {
-        let hooks: Vec<(String,)> =
-            sqlx::query_as(LIVE_HOOKS).bind(ws).bind(format!("%,{event},%")).fetch_all(&mut *tx).await?;
+        let hooks: Vec<(String,)> = sqlx::query_as(LIVE_HOOKS).bind(ws).bind(takes(event)).fetch_all(&mut *tx).await?;
         let max_pending = max_pending.max(1);
         let mut queued = 0;
         for (hook,) in &hooks {
@@ -267,11 +271,8 @@ where
         // Most workspaces have no hook for most events: a read answers that without the
         // write lock (on SQLite the one writer the group commit also waits for). A hook
         // made between this read and the event is one made after the event.
-        let any: Option<(String,)> = sqlx::query_as(LIVE_HOOKS)
-            .bind(ws.as_str())
-            .bind(format!("%,{event},%"))
-            .fetch_optional(&self.pool)
-            .await?;
+        let any: Option<(String,)> =
+            sqlx::query_as(LIVE_HOOKS).bind(ws.as_str()).bind(takes(event)).fetch_optional(&self.pool).await?;
         if any.is_none() {
             return Ok(0);
         }

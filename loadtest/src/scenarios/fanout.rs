@@ -89,7 +89,6 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + phase, period);
             for k in 0..edits_per_room {
                 tick.tick().await;
-                // Every client keeps its sender (a closed channel would wake it in a loop).
                 if cmds[k as usize % writers].send(Cmd::Edit(size)).await.is_ok() {
                     edits.fetch_add(1, Ordering::Relaxed);
                 }

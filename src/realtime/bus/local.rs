@@ -1,5 +1,6 @@
 //! The single-node transport (no `TANDEM_REDIS_URL`): there are no peers, so nothing
-//! crosses it and the bus only keeps its room registry.
+//! crosses it. Rooms do not subscribe to it (the bus hands them a subscription with no
+//! queue), so `subscribe` and `unsubscribe` are not called.
 
 use async_trait::async_trait;
 use bytes::Bytes;

@@ -93,15 +93,12 @@ impl RoomActor {
         async move {
             let mut sub = match Box::pin(self.open()).await {
                 Ok(sub) => sub,
-                Err(e) => {
-                    self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
-                    return Box::pin(self.refuse(rx, &e)).await;
-                }
+                Err(e) => return Box::pin(self.refuse(rx, &e)).await,
             };
             let active = metrics::gauge!(m::ROOMS_ACTIVE);
             active.increment(1.0);
             let stop = self.serve(&mut rx, &mut sub).await;
-            drop(sub);
+            drop(sub); // Nothing reads it any more; `close` unsubscribes.
             Box::pin(self.close(rx, stop)).await;
             active.decrement(1.0);
         }
@@ -138,6 +135,7 @@ impl RoomActor {
 
     /// The document could not be opened: answer every queued join with an error.
     async fn refuse(self, mut rx: mpsc::Receiver<Command>, error: &str) {
+        self.shared.bus.unsubscribe(&self.doc_id, self.actor_id).await;
         error!(doc = %self.doc_id, %error, "room failed to load; refusing joins");
         self.unregister();
         rx.close();

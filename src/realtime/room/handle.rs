@@ -280,7 +280,8 @@ pub struct RoomHandle {
     pub(crate) actor_id: u64,
     pub(crate) tx: mpsc::Sender<Command>,
     /// Whether the document is in the catalogue, as the room read it when it loaded; it
-    /// holds while the room lives (a document removed for good evicts its room first).
+    /// holds while the room lives: documents are made with fresh random ids (never one an
+    /// app room has), and a document removed for good evicts its room first.
     pub(crate) catalogued: Arc<OnceLock<bool>>,
 }
 

@@ -137,8 +137,8 @@ async fn open(opening: Box<Opening>) -> Option<(Joined, ConnLimits, PresenceLimi
         AbortOnDropHandle::new(tokio::spawn(counted_watcher(watch, "ws")))
     });
     let writer = tokio::spawn(writer);
-    let limits = (ConnLimits::new(&app.config.socket), PresenceLimits::new(&app.config.socket));
-    Some((Joined { room, conn, identity, control, alive, rx, writer, _watch }, limits.0, limits.1))
+    let joined = Joined { room, conn, identity, control, alive, rx, writer, _watch };
+    Some((joined, ConnLimits::new(&app.config.socket), PresenceLimits::new(&app.config.socket)))
 }
 
 /// Leaves the room once the client is done (or refused), then closes the socket.
