@@ -49,7 +49,7 @@ pub struct RoomConfig {
     /// Bytes of frames queued for one connection before it counts as too slow (closed with
     /// 1013): a queue under this takes one more frame of any size (a whole-document sync
     /// behind the small frames of a join), one at or over it takes nothing.
-    #[arg(long = "send-queue-bytes", value_name = "SEND_QUEUE_BYTES", env = "TANDEM_SEND_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024)]
+    #[arg(long = "send-queue-bytes", value_name = "SEND_QUEUE_BYTES", env = "TANDEM_SEND_QUEUE_BYTES", default_value_t = 8 * 1024 * 1024, value_parser = at_least_one)]
     pub max_queued_bytes: usize,
     /// Largest a document's Yjs state may grow, in bytes: an update that would take it
     /// past this is refused and its sender closed with 1009.
@@ -111,5 +111,14 @@ mod tests {
         for bad in ["7d", "7d:0s", "x:1d", ""] {
             assert!(Retention::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+/// A byte limit that lets something through: zero would refuse every frame.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }

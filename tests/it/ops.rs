@@ -54,6 +54,53 @@ async fn a_plain_get_on_the_websocket_path_gets_a_json_error() {
     assert!(v["error"]["message"].as_str().unwrap().to_lowercase().contains("upgrade"));
 }
 
+/// Each way a request on a WebSocket path can fail to be a handshake gets its status and
+/// the JSON error, before anything is upgraded; a well-formed one is answered 101.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_handshakes_are_checked_as_rfc_6455_says() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let token = server.token(&["*=rw"]);
+    let good = "dGhlIHNhbXBsZSBub25jZQ==";
+    let cases = [
+        ("POST", "Upgrade", "websocket", "13", Some(good), 405),
+        ("GET", "keep-alive", "websocket", "13", Some(good), 400),
+        ("GET", "Upgrade", "h2c", "13", Some(good), 400),
+        ("GET", "Upgrade", "websocket", "13", None, 400),
+        ("GET", "Upgrade", "websocket", "8", Some(good), 400),
+        ("GET", "Upgrade", "websocket", "13", Some("not-a-key"), 400),
+        ("GET", "Upgrade", "websocket", "13", Some("AAAA"), 400),
+        ("GET", "keep-alive, Upgrade", "websocket", "13", Some(good), 101),
+    ];
+    for (method, connection, upgrade, version, key, want) in cases {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let key = key.map(|k| format!("Sec-WebSocket-Key: {k}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} /ws/notes/hs?token={token} HTTP/1.1\r\nHost: localhost\r\nConnection: {connection}\r\n\
+             Upgrade: {upgrade}\r\nSec-WebSocket-Version: {version}\r\n{key}Content-Length: 0\r\n\r\n"
+        );
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut buf = vec![0; 4096];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("an answer")
+            .unwrap();
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let status: u16 = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("a status line");
+        assert_eq!(status, want, "{method} {connection} {upgrade} {version} {key}: {text}");
+        if want == 405 {
+            // The router answers a method the route does not take, before the handshake.
+            assert!(text.to_lowercase().contains("allow: get"), "{text}");
+        } else if want != 101 {
+            let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(v["error"]["code"], "websocket_upgrade_required", "{text}");
+        } else {
+            assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "the accept key of RFC 6455's example: {text}");
+        }
+    }
+}
+
 /// Every metric name in src/metrics.rs (each `"tandem_…"` string literal in it).
 fn metric_names() -> Vec<&'static str> {
     let source = include_str!("../../src/metrics.rs");

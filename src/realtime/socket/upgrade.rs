@@ -12,6 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, Method, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
@@ -95,6 +96,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
             return Err(NotAnUpgrade::new(StatusCode::BAD_REQUEST, "`Sec-WebSocket-Key` header missing"));
         };
+        // RFC 6455 4.2.1: the key is 16 bytes in base64.
+        let decoded = base64::engine::general_purpose::STANDARD.decode(key.as_bytes());
+        if !decoded.is_ok_and(|k| k.len() == 16) {
+            return Err(NotAnUpgrade::new(StatusCode::BAD_REQUEST, "`Sec-WebSocket-Key` is not 16 bytes in base64"));
+        }
         if !header_eq(&parts.headers, header::SEC_WEBSOCKET_VERSION, "13") {
             let message = "`Sec-WebSocket-Version` header did not include '13'";
             return Err(NotAnUpgrade::new(StatusCode::BAD_REQUEST, message));
