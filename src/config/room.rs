@@ -95,6 +95,15 @@ impl Retention {
     }
 }
 
+/// A byte limit that lets something through: zero would refuse every frame.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,14 +120,5 @@ mod tests {
         for bad in ["7d", "7d:0s", "x:1d", ""] {
             assert!(Retention::parse(bad).is_err(), "{bad}");
         }
-    }
-}
-
-/// A byte limit that lets something through: zero would refuse every frame.
-fn at_least_one(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
     }
 }
