@@ -191,6 +191,9 @@ async fn write_batch<Q: Queue>(
 /// but control frames, which the protocol allows.
 async fn feed_in_pieces(tx: &mut SplitSink<WebSocket, Message>, wire: Wire) -> Result<(), tungstenite::Error> {
     let Wire { head, mut body } = wire;
+    if head.is_empty() && body.len() <= PIECE {
+        return tx.feed(Message::Binary(body)).await;
+    }
     let first = if head.is_empty() {
         body.split_to(PIECE.min(body.len()))
     } else {
