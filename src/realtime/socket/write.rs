@@ -196,6 +196,9 @@ async fn feed_in_pieces(
     stall: Duration,
 ) -> Result<(), tungstenite::Error> {
     let Wire { head, mut body } = wire;
+    if head.is_empty() && body.len() <= PIECE {
+        return tx.feed(Message::Binary(body)).await;
+    }
     let first = if head.is_empty() {
         body.split_to(PIECE.min(body.len()))
     } else {
