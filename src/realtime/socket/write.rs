@@ -197,7 +197,7 @@ async fn feed_in_pieces(
 ) -> Result<(), tungstenite::Error> {
     let Wire { head, mut body } = wire;
     if head.is_empty() && body.len() <= PIECE {
-        return tx.feed(Message::Binary(body)).await;
+        return step(stall, tx.feed(Message::Binary(body))).await;
     }
     let first = if head.is_empty() {
         body.split_to(PIECE.min(body.len()))
