@@ -120,8 +120,10 @@ impl Room {
         }
     }
 
-    /// Removes awareness states not renewed within the timeout (yrs has no sweep).
+    /// Removes awareness states not renewed within the timeout (yrs has no sweep); on the
+    /// same tick, folds a long log the room opened with once it has settled.
     pub fn sweep(&mut self, now: Instant) {
+        self.compact_when_settled(now);
         let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
         let timeout = self.config.awareness_timeout.as_millis() as u64;
         let local = self.awareness.client_id();

@@ -7,6 +7,9 @@ use tracing::error;
 use yrs::{Doc, ReadTxn, Transact};
 
 use super::{Effect, Room, Stop};
+
+/// How long a room waits after opening before it folds the long log it opened with.
+pub(super) const COMPACT_AFTER_OPEN: std::time::Duration = std::time::Duration::from_secs(3);
 use crate::metrics as m;
 use crate::realtime::room::apply;
 use crate::realtime::room::handle::close_code;
@@ -25,10 +28,20 @@ impl Room {
         Ok(())
     }
 
-    /// The room is open: catch up with peers, fold a long log.
+    /// The room is open: catch up with peers. A long log it opened with is folded a
+    /// little later ([`Room::sweep`] after [`COMPACT_AFTER_OPEN`]), or at its next commit:
+    /// folding reads and applies the whole document again, and done at once it took the
+    /// core from the first joiner's sync.
     pub fn opened(&mut self) {
         self.ask_peers(None);
-        self.maybe_compact();
+    }
+
+    /// Folds a log that grew long (or that the room opened with), once the room has been
+    /// open for [`COMPACT_AFTER_OPEN`].
+    pub(super) fn compact_when_settled(&mut self, now: tokio::time::Instant) {
+        if now.saturating_duration_since(self.epoch) >= COMPACT_AFTER_OPEN {
+            self.maybe_compact();
+        }
     }
 
     /// Replaces a document yrs panicked on with what the store holds (`loaded`: the stored
@@ -99,6 +112,7 @@ mod tests {
     use crate::identity::Principal;
     use crate::identity::tokens::Access;
     use crate::ids::{ConnId, DocId};
+    use crate::realtime::room::RoomConfig;
     use crate::realtime::room::handle::Outbound;
 
     /// What a joiner with nothing gets for its sync step 1, from a room opened on `stored`.
@@ -119,6 +133,18 @@ mod tests {
             .collect();
         assert_eq!(frames.len(), 1);
         frames[0].to_vec()
+    }
+
+    #[test]
+    fn a_long_log_opened_with_is_folded_once_the_room_has_been_open_a_while() {
+        let mut room = Room::new(DocId::parse("doc").unwrap(), RoomConfig { compact_after: 2, ..config() }, false);
+        let stored = StoredDoc { snapshot: None, updates: vec![edit(3, "a"), edit(4, "b"), edit(5, "c")] };
+        room.load(&stored, true).unwrap();
+        room.opened();
+        room.sweep(Instant::now());
+        assert!(!room.take_effects().iter().any(|e| matches!(e, Effect::Compact)), "not while the first joiners sync");
+        room.sweep(Instant::now() + COMPACT_AFTER_OPEN);
+        assert!(room.take_effects().iter().any(|e| matches!(e, Effect::Compact)));
     }
 
     #[test]
