@@ -53,26 +53,8 @@ if [ "$(node -p "try{require('$REF_DIR/node_modules/@y/websocket-server/package.
 fi
 
 # --- binaries ----------------------------------------------------------------------------
-if [ -z "${NO_BUILD:-}" ]; then
-    log "building tandem and tandem-loadtest (release)"
-    cargo build --release -p tandem -p tandem-loadtest >&2
-fi
-TANDEM=$ROOT/target/release/tandem
-LOADTEST=$ROOT/target/release/tandem-loadtest
-mkdir -p "$OUT"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# Waits (at most 30 s) until something listens on 127.0.0.1:$1.
-wait_port() {
-    local i
-    for i in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "nothing listened on port $1 within 30 s" >&2
-    return 1
-}
+. scripts/bench-common.sh
+FAILED=0
 
 SERVER_PID=
 stop_server() {
@@ -125,7 +107,7 @@ run_one() {
     log "$scenario on $which, run $run (pid $SERVER_PID, port $port)"
     timeout $((DURATION * 3 + 120)) taskset -c 1 "$LOADTEST" "${args[@]}" --url "$URL" "${AUTH[@]}" \
         --server-pid "$SERVER_PID" --room-prefix "r$run" --json "$json" >"$OUT/$scenario-$which-$run.txt" 2>&1 ||
-        { echo "load generator failed; see $OUT/$scenario-$which-$run.txt" >&2; tail -5 "$OUT/$scenario-$which-$run.txt" >&2; }
+        { echo "load generator failed; see $OUT/$scenario-$which-$run.txt" >&2; tail -5 "$OUT/$scenario-$which-$run.txt" >&2; FAILED=$((FAILED + 1)); }
     stop_server
 }
 
@@ -153,3 +135,7 @@ idle-1000|server RSS before MiB|server rss before MiB
 idle-1000|server RSS held MiB|server rss held MiB
 idle-1000|handshake p50 ms|handshake p50 ms
 '
+if [ "$FAILED" -gt 0 ]; then
+    echo "$FAILED run(s) failed: their medians above are over fewer runs" >&2
+    exit 1
+fi

@@ -40,28 +40,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 [ "$(nproc)" -ge 2 ] || { echo "needs two CPUs (server on 0, load generator on 1)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "taskset (util-linux) is missing" >&2; exit 1; }
 
-if [ -z "${NO_BUILD:-}" ]; then
-    log "building tandem and tandem-loadtest (release)"
-    cargo build --release -p tandem -p tandem-loadtest >&2
-fi
-TANDEM=$ROOT/target/release/tandem
-LOADTEST=$ROOT/target/release/tandem-loadtest
-mkdir -p "$OUT"
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# Waits (at most 30 s) until the server listens on 127.0.0.1:$1; fails at once if it
-# exited (another process took the port between free_port and its bind).
-wait_port() {
-    local i
-    for i in $(seq 1 300); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-        kill -0 "$SERVER_PID" 2>/dev/null || return 1
-        sleep 0.1
-    done
-    echo "nothing listened on port $1 within 30 s" >&2
-    return 1
-}
+. scripts/bench-common.sh
+FAILED=0
 
 SERVER_PID= DATA= DB=
 cleanup() {
@@ -114,7 +94,7 @@ run_one() {
     log "$scenario on $which, run $run (pid $SERVER_PID, port $port)"
     timeout 1200 taskset -c 1 "$LOADTEST" "${args[@]}" --url "ws://127.0.0.1:$port/ws" --secret "$SECRET" \
         --server-pid "$SERVER_PID" --room-prefix "r$run" --json "$json" >"$OUT/$scenario-$which-$run.txt" 2>&1 ||
-        { echo "load generator failed; see $OUT/$scenario-$which-$run.txt" >&2; tail -5 "$OUT/$scenario-$which-$run.txt" >&2; }
+        { echo "load generator failed; see $OUT/$scenario-$which-$run.txt" >&2; tail -5 "$OUT/$scenario-$which-$run.txt" >&2; FAILED=$((FAILED + 1)); }
     cleanup
 }
 
@@ -150,3 +130,7 @@ fanout-1500|fan-out p50 ms|fan-out p50 ms
 fanout-1500|fan-out p99 ms|fan-out p99 ms
 fanout-1500|delivery %|delivery %
 '
+if [ "$FAILED" -gt 0 ]; then
+    echo "$FAILED run(s) failed: their medians above are over fewer runs" >&2
+    exit 1
+fi
