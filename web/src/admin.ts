@@ -114,6 +114,7 @@ function auditCard (): HTMLElement {
   async function load (append = false): Promise<void> {
     const mine = ++generation
     alert.hidden = true
+    list.setAttribute('aria-busy', 'true')
     try {
       const query = { limit: 50, ...(filter.value ? { action: filter.value } : {}), ...(append && cursor ? { cursor } : {}) }
       const page = await ok(api.GET('/api/v1/admin/audit', { params: { query } }))
@@ -123,7 +124,9 @@ function auditCard (): HTMLElement {
       const rows = page.events.map(entry)
       if (append) list.append(...rows)
       else list.replaceChildren(...(rows.length ? rows : [h('li', { class: 'muted' }, 'Nothing recorded.')]))
-    } catch (e) { alert.textContent = explain(e); alert.hidden = false }
+    } catch (e) { alert.textContent = explain(e); alert.hidden = false } finally {
+      if (mine === generation) list.removeAttribute('aria-busy')
+    }
   }
 
   filter.addEventListener('change', () => { void load() })
