@@ -23,6 +23,8 @@ use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
 use syntect::util::LinesWithEndings;
 
+use crate::store::search::push_escaped;
+
 pub use cache::RenderCache;
 pub use pool::Renderer;
 
@@ -289,14 +291,7 @@ blockquote{margin:0;padding:0 1rem;color:#59636e;border-left:.25rem solid #d0d7d
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
+        push_escaped(&mut out, c);
     }
     out
 }

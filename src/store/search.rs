@@ -24,18 +24,25 @@ pub fn snippet_html(raw: &str) -> String {
                 open = false;
             }
             SNIPPET_START | SNIPPET_STOP => {}
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+            c => push_escaped(&mut out, c),
         }
     }
     if open {
         out.push_str("</mark>");
     }
     out
+}
+
+/// Appends `c`, escaped for HTML element content and attribute values.
+pub fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&#39;"),
+        c => out.push(c),
+    }
 }
 
 /// The words of a free-text query: letters and digits only (no operator syntax reaches
