@@ -362,7 +362,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Copies a document (title, tags, content) into a new one. */
+        /** Copies a document (title, tags, content, attachments) into a new one. */
         post: operations["documents_duplicate"];
         delete?: never;
         options?: never;
@@ -2966,6 +2966,24 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too_many_attachments */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description attachment_quota_exceeded */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

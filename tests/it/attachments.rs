@@ -26,7 +26,7 @@ on_both_databases!(
     readers_download_and_only_writers_upload,
 );
 
-const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
 
 fn path(doc: &str) -> String {
     format!("/api/v1/documents/{doc}/attachments")
@@ -46,22 +46,22 @@ async fn post_form(api: &Api, doc: &str, token: Option<&str>, link: Option<&str>
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn upload(api: &Api, doc: &str, who: &Account, name: &str, bytes: &[u8]) -> (u16, Value) {
+pub(crate) async fn upload(api: &Api, doc: &str, who: &Account, name: &str, bytes: &[u8]) -> (u16, Value) {
     post_form(api, doc, Some(&who.token), None, multipart_file(name, bytes)).await
 }
 
-async fn uploaded(api: &Api, doc: &str, who: &Account, name: &str, bytes: &[u8]) -> Value {
+pub(crate) async fn uploaded(api: &Api, doc: &str, who: &Account, name: &str, bytes: &[u8]) -> Value {
     let (status, body) = upload(api, doc, who, name, bytes).await;
     assert_eq!(status, 201, "{body}");
     body
 }
 
-async fn download(api: &Api, url: &str, token: Option<&str>) -> reqwest::Response {
+pub(crate) async fn download(api: &Api, url: &str, token: Option<&str>) -> reqwest::Response {
     api.request(Method::GET, url, token).send().await.unwrap()
 }
 
 /// Blob files under the attachments folder (temporary files apart).
-fn blobs_on_disk(data_dir: &Path) -> usize {
+pub(crate) fn blobs_on_disk(data_dir: &Path) -> usize {
     let Ok(shards) = std::fs::read_dir(data_dir.join("attachments")) else { return 0 };
     shards
         .flatten()

@@ -10,6 +10,7 @@ mod account;
 mod admin;
 mod api;
 mod attachments;
+mod attachments_copied;
 mod attachments_s3;
 mod audit;
 mod authz;

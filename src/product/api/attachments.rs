@@ -6,6 +6,8 @@
 //! one sniffed from the bytes; only raster images are shown inline, everything else is a
 //! download, and every answer carries `nosniff` and a sandboxing CSP.
 
+use std::collections::HashMap;
+use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -27,7 +29,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiPath;
 use crate::identity::access::Caller;
-use crate::ids::{AttachmentId, DocId, UserId};
+use crate::ids::{AttachmentId, DocId, UserId, WorkspaceId};
 use crate::product::attachments::{SNIFF_BYTES, clean_name, disposition, inline, sniff};
 use crate::product::erase;
 use crate::slots::Slots;
@@ -40,6 +42,8 @@ use crate::store::catalog::{Role, now_ms};
 const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 /// Most attachments one listing answers (a document holding more lists its oldest).
 const MAX_LISTED: u32 = 1000;
+/// Most attachments a duplicate copies (a document holding more cannot be duplicated).
+const MAX_COPIED: u32 = 1000;
 /// Downloads answer no script and load nothing, even if a browser renders one.
 const SANDBOX: &str = "default-src 'none'; sandbox";
 /// Uploads received at once on a node, and by one user: each stages up to the size
@@ -129,6 +133,108 @@ fn over_quota(app: &AppState, refused: Refused) -> ApiError {
     ApiError::new(ErrorCode::AttachmentQuotaExceeded, message)
 }
 
+fn quotas(app: &AppState) -> Quotas {
+    let limits = &app.config.attachments;
+    Quotas {
+        workspace: i64::try_from(limits.workspace_quota_bytes).unwrap_or(i64::MAX),
+        user: i64::try_from(limits.user_quota_bytes).unwrap_or(i64::MAX),
+    }
+}
+
+/// A document's attachments copied onto a new document in `workspace`, by `user`: new
+/// ids, the same blobs (stored by their hash, so no bytes are copied), counted against
+/// the target's quotas. What a duplicate carries over.
+pub(super) struct Copies {
+    from: DocId,
+    to: DocId,
+    rows: Vec<(AttachmentId, Attachment)>,
+}
+
+impl Copies {
+    /// Reads the source's attachments and refuses, before anything is written, a copy
+    /// the target's quotas cannot hold.
+    pub(super) async fn plan(
+        app: &AppState,
+        from: &DocId,
+        to: &DocId,
+        workspace: &WorkspaceId,
+        user: &UserId,
+    ) -> Result<Self, ApiError> {
+        let files = app.store.attachments_of(from, MAX_COPIED + 1).await?;
+        if files.len() > MAX_COPIED as usize {
+            let message = format!("a document with more than {MAX_COPIED} attachments cannot be duplicated");
+            return Err(ApiError::new(ErrorCode::TooManyAttachments, message));
+        }
+        let total: i64 = files.iter().map(|a| a.size).sum();
+        let quotas = quotas(app);
+        if total > 0 && app.store.workspace_attachment_bytes(workspace).await?.saturating_add(total) > quotas.workspace
+        {
+            return Err(over_quota(app, Refused::OverQuota));
+        }
+        if total > 0 && app.store.creator_attachment_bytes(workspace).await?.saturating_add(total) > quotas.user {
+            return Err(over_quota(app, Refused::OverUserQuota));
+        }
+        let rows = files
+            .into_iter()
+            .map(|a| {
+                let copy = Attachment {
+                    id: AttachmentId::random(),
+                    document_id: to.clone(),
+                    workspace_id: workspace.clone(),
+                    created_by: Some(user.clone()),
+                    created_at: now_ms(),
+                    ..a.clone()
+                };
+                (a.id, copy)
+            })
+            .collect();
+        Ok(Copies { from: from.clone(), to: to.clone(), rows })
+    }
+
+    /// `content` with every link to one of the source's attachments pointing at its copy
+    /// (the same length: ids are all as long). Other links are left as they are.
+    pub(super) fn relink(&self, content: &str) -> String {
+        if self.rows.is_empty() {
+            return content.to_owned();
+        }
+        let ids: HashMap<&str, &AttachmentId> = self.rows.iter().map(|(old, copy)| (old.as_str(), &copy.id)).collect();
+        let prefix = format!("/api/v1/documents/{}/attachments/", self.from);
+        let mut out = String::with_capacity(content.len());
+        let mut rest = content;
+        while let Some(at) = rest.find(&prefix) {
+            let after = &rest[at + prefix.len()..];
+            let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+            out.push_str(&rest[..at]);
+            match ids.get(&after[..end]) {
+                Some(new) => {
+                    write!(out, "/api/v1/documents/{}/attachments/{new}", self.to).expect("a String takes writes")
+                }
+                None => out.push_str(&rest[at..at + prefix.len() + end]),
+            }
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Writes the copies' rows. Each blob is checked under its lock: one whose source
+    /// attachment was deleted meanwhile (and its blob with it) is not copied, as a link to
+    /// it would already be broken in the source.
+    pub(super) async fn write(self, app: &AppState) -> Result<(), ApiError> {
+        let quotas = quotas(app);
+        for (_, copy) in self.rows {
+            let _lock = app.blobs.lock(&copy.sha256).await;
+            if !app.store.blob_in_use(&copy.sha256).await? {
+                continue;
+            }
+            if let Err(refused) = app.store.create_attachment(&copy, quotas).await? {
+                return Err(over_quota(app, refused));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn multipart_error(app: &AppState, e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         too_large(app)
@@ -172,10 +278,7 @@ async fn upload(
     if declared.is_some_and(|len| len > limits.attachment_max_bytes.saturating_add(MULTIPART_OVERHEAD)) {
         return Err(too_large(&app));
     }
-    let quotas = Quotas {
-        workspace: i64::try_from(limits.workspace_quota_bytes).unwrap_or(i64::MAX),
-        user: i64::try_from(limits.user_quota_bytes).unwrap_or(i64::MAX),
-    };
+    let quotas = quotas(&app);
     // Checked again, exactly and under locks, when the row is written; these spare
     // receiving a file that cannot be kept.
     if app.store.workspace_attachment_bytes(&doc.workspace_id).await? >= quotas.workspace {

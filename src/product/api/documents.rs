@@ -4,6 +4,8 @@
 //! (`api/content.rs`). A public link reads (and, for an edit link, writes) content only:
 //! metadata, trash, restore and duplicate need a signed-in user with the role.
 
+use std::borrow::Cow;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::attachments::Copies;
 use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::{ApiJson, ApiPath, ApiQuery, tags_field, text_field};
 use crate::identity::access::{self, AccessError, Caller, Resource, can_manage, not_found, workspace_role};
@@ -225,23 +228,49 @@ async fn target_workspace(app: &AppState, user: &UserId, asked: Option<Workspace
     }
 }
 
-async fn create_with_content(app: &AppState, new: NewDocument, content: Option<&str>) -> Result<Document, ApiError> {
+async fn create_with_content(
+    app: &AppState,
+    new: NewDocument,
+    content: Option<&str>,
+    files: Option<Copies>,
+) -> Result<Document, ApiError> {
     if let Some(content) = content
         && content.len() > app.config.api.max_document_size
     {
         return Err(super::content::too_large(app));
     }
     let doc = app.store.create_document(&new).await?;
-    if let Some(content) = content.filter(|c| !c.is_empty())
-        && let Err(e) = app.rooms.replace_text(&doc.id, content, Some(&doc.owner_id)).await
-    {
-        app.rooms.evict(&doc.id).await;
-        if let Some(blobs) = app.store.purge_document(&doc.id).await? {
-            erase::release_blobs(app, &blobs).await;
-        }
-        return Err(e.into());
+    if let Err(e) = fill(app, &doc, content, files).await {
+        discard(app, &doc.id).await?;
+        return Err(e);
     }
     Ok(doc)
+}
+
+/// A new document's attachments copied from its source, then its content (relinked to
+/// the copies, which are in place before anything links to them).
+async fn fill(app: &AppState, doc: &Document, content: Option<&str>, files: Option<Copies>) -> Result<(), ApiError> {
+    let content = match files {
+        Some(files) => {
+            let relinked = content.map(|c| files.relink(c));
+            files.write(app).await?;
+            relinked.map(Cow::Owned)
+        }
+        None => content.map(Cow::Borrowed),
+    };
+    if let Some(content) = content.filter(|c| !c.is_empty()) {
+        app.rooms.replace_text(&doc.id, &content, Some(&doc.owner_id)).await?;
+    }
+    Ok(())
+}
+
+/// Removes a document whose creation failed half way, with whatever it holds.
+async fn discard(app: &AppState, id: &DocId) -> Result<(), ApiError> {
+    app.rooms.evict(id).await;
+    if let Some(blobs) = app.store.purge_document(id).await? {
+        erase::release_blobs(app, &blobs).await;
+    }
+    Ok(())
 }
 
 /// A new document as its creator sees it (an editor at least: creating needed that).
@@ -261,10 +290,10 @@ async fn create(
     ApiJson(req): ApiJson<CreateRequest>,
 ) -> Result<(StatusCode, Json<DocumentView>), ApiError> {
     let user = caller.user()?;
-    let (mut title, mut tags, mut content) = (req.title, req.tags, req.content);
-    if let Some(template) = &req.template_id {
-        let template = DocId::parse(template).ok_or_else(|| not_found(Resource::Document))?;
-        let (source, _) = caller.document(&app, &template, Role::Viewer).await?;
+    let (mut title, mut tags, mut content, mut template) = (req.title, req.tags, req.content, None);
+    if let Some(id) = &req.template_id {
+        let id = DocId::parse(id).ok_or_else(|| not_found(Resource::Document))?;
+        let (source, _) = caller.document(&app, &id, Role::Viewer).await?;
         if !source.is_template {
             return Err(ApiError::new(
                 ErrorCode::InvalidField,
@@ -279,12 +308,18 @@ async fn create(
             tags = source.tags;
         }
         content = Some(app.rooms.text(&source.id).await?.text);
+        template = Some(source.id);
     }
     let title = text_field("title", title.as_deref().unwrap_or(""), MAX_TITLE)?;
     let tags = tags_field(&tags)?;
     let workspace_id = target_workspace(&app, user, req.workspace_id).await?;
     let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags };
-    let document = create_with_content(&app, new, content.as_deref()).await?;
+    // A template's attachments are copied with it, as a duplicate's are.
+    let files = match &template {
+        Some(source) => Some(Copies::plan(&app, source, &new.id, &new.workspace_id, user).await?),
+        None => None,
+    };
+    let document = create_with_content(&app, new, content.as_deref(), files).await?;
     Ok((StatusCode::CREATED, Json(created(&app, document, user).await?)))
 }
 
@@ -376,10 +411,12 @@ async fn restore(
     Ok(Json(DocumentView { document, role }))
 }
 
-/// Copies a document (title, tags, content) into a new one.
+/// Copies a document (title, tags, content, attachments) into a new one.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/duplicate", tag = "documents", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = DuplicateRequest,
-    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody),
+        (status = 409, description = "too_many_attachments", body = ErrorBody),
+        (status = 413, description = "attachment_quota_exceeded", body = ErrorBody)))]
 async fn duplicate(
     State(app): State<AppState>,
     caller: Caller,
@@ -402,6 +439,9 @@ async fn duplicate(
     };
     let content = app.rooms.text(&source.id).await?.text;
     let new = NewDocument { id: DocId::random(), workspace_id, title, owner_id: user.clone(), tags: source.tags };
-    let document = create_with_content(&app, new, Some(&content)).await?;
+    // The copy's attachments are its own: a link to the source's would break for whoever
+    // cannot read the source, and when the source's files are deleted.
+    let files = Copies::plan(&app, &source.id, &new.id, &new.workspace_id, &user).await?;
+    let document = create_with_content(&app, new, Some(&content), Some(files)).await?;
     Ok((StatusCode::CREATED, Json(created(&app, document, &user).await?)))
 }

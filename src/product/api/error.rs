@@ -121,6 +121,8 @@ error_codes! {
     TooManyTokens = "too_many_tokens", CONFLICT;
     /// The workspace holds as many webhooks as it may.
     TooManyWebhooks = "too_many_webhooks", CONFLICT;
+    /// A document with more attachments than one request copies.
+    TooManyAttachments = "too_many_attachments", CONFLICT;
     /// A webhook's URL resolves to an address that is not public (allowed only with
     /// `--webhook-allow-private`; which address is not said), or does not resolve.
     WebhookTargetRefused = "webhook_target_refused", UNPROCESSABLE_ENTITY;
