@@ -30,6 +30,7 @@ import { DocumentMenu } from './doc-menu'
 import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
+import { followHeading } from './title'
 
 type Mode = 'split' | 'editor' | 'preview'
 const WRITERS: Role[] = ['owner', 'admin', 'editor']
@@ -186,6 +187,8 @@ async function openLive (editor: Editor): Promise<void> {
     if (synced) { schedulePreview(); startWriting(editor); editor.comments.synced() }
   })
   const schedulePreview = livePreview(editor, open.text)
+  const mayRename = (): boolean => editor.link === undefined && editor.role !== null && WRITERS.includes(editor.role)
+  editor.cleanups.push(followHeading(editor.id, open.text, view, page.title, mayRename, (e) => editor.destroyed || editor.showError(explain(e))))
   editor.onMode = (m) => {
     if (m !== 'preview') view.requestMeasure()
     schedulePreview()
