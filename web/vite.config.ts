@@ -6,6 +6,16 @@ import { defineConfig } from 'vite'
 const clientJs = (file: string) => fileURLToPath(new URL(`../client-js/src/${file}`, import.meta.url))
 
 export default defineConfig({
+  plugins: [{
+    // KaTeX's stylesheet offers each font as woff2, woff and ttf; every browser the app
+    // supports takes woff2, so the other two (0.9 MB) are not shipped.
+    name: 'katex-woff2-only',
+    enforce: 'pre',
+    transform (code, id) {
+      if (!/[\\/]katex[\\/]dist[\\/].*\.css$/.test(id)) return null
+      return code.replace(/,\s*url\([^)]*\.(?:woff|ttf)\)\s*format\("(?:woff|truetype)"\)/g, '')
+    }
+  }],
   resolve: {
     // @tandem/client from its TypeScript sources, not a `file:` dependency on its tsc
     // build: the app is built from exactly what is checked in, with no client-js build to

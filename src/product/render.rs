@@ -98,6 +98,9 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         b.add_tag_attributes(tag, ["id"]);
     }
     b.add_tag_attributes("a", ["id", "aria-label"]);
+    // Math (`$…$`, `$$…$$`, ```` ```math ````) stays TeX text in an element marked with its
+    // style; the web app typesets it.
+    b.add_tag_attributes("span", ["data-math-style"]).add_tag_attributes("code", ["data-math-style"]);
     for tag in ["span", "pre", "code", "section", "sup", "a", "ul", "ol", "li"] {
         b.add_tag_attributes(tag, ["class"]);
     }
@@ -114,6 +117,7 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
             let kept: Vec<&str> = value.split_ascii_whitespace().filter(|c| class_allowed(element, c)).collect();
             (!kept.is_empty()).then(|| kept.join(" ").into())
         }
+        "data-math-style" => matches!(value, "inline" | "display").then_some(value.into()),
         "href" => match value.strip_prefix('#') {
             Some(id) if !id.is_empty() && !id.starts_with(ID_PREFIX) => Some(format!("#{ID_PREFIX}{id}").into()),
             _ => Some(value.into()),
@@ -146,6 +150,7 @@ fn options() -> Options<'static> {
     o.extension.strikethrough = true;
     o.extension.autolink = true;
     o.extension.footnotes = true;
+    o.extension.math_dollars = true;
     // Heading ids as slugs; the sanitiser prefixes them (and links to them) with ID_PREFIX.
     o.extension.header_id_prefix = Some(String::new());
     o.render.tasklist_classes = true;
@@ -339,6 +344,22 @@ mod tests {
         assert!(!html.contains("style="), "{html}");
         // The export's stylesheet selects the same classes.
         assert!(PAGE_CSS.contains(".hl-keyword"), "{}", *PAGE_CSS);
+    }
+
+    #[test]
+    fn math_stays_tex_marked_with_its_style_and_prices_stay_text() {
+        let html = render(
+            "Euler: $e^{i\\pi} + 1 = 0$ and it costs $5 or $10.\n\n$$\\int_0^1 x\\,dx < 1$$\n\n\
+             ```math\na^2 + b^2\n```\n\n<span data-math-style=\"evil\">x</span> <b data-math-style=\"inline\">y</b>\n",
+        );
+        assert!(html.contains("<span data-math-style=\"inline\">e^{i\\pi} + 1 = 0</span>"), "{html}");
+        assert!(html.contains("costs $5 or $10."), "{html}");
+        assert!(html.contains("<span data-math-style=\"display\">\\int_0^1 x\\,dx &lt; 1</span>"), "{html}");
+        assert!(html.contains("<code class=\"language-math\" data-math-style=\"display\">a^2 + b^2"), "{html}");
+        assert!(
+            !html.contains("evil") && html.contains("<b>y</b>"),
+            "only the two styles, only on span and code: {html}"
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
 import { followHeading } from './title'
+import { showRendered } from './rendered'
 
 type Mode = 'split' | 'editor' | 'preview'
 const WRITERS: Role[] = ['owner', 'admin', 'editor']
@@ -324,9 +325,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
     try {
       const html = await renderMarkdown(editor, text, mine.signal)
       if (mine.signal.aborted || editor.destroyed) return
-      // Sanitised by the server (ammonia), and the CSP allows no inline script.
-      editor.page.preview.innerHTML = html ?? ''
-      editor.page.preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
+      await showRendered(editor.page.preview, html ?? '')
       images.show(editor.page.preview)
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))

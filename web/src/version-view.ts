@@ -7,6 +7,7 @@ import { TandemError } from '@tandem/client'
 import { explain, tandem } from './api'
 import { byteSize, h, icon, timeAgo } from './dom'
 import { diffView } from './diff-view'
+import { showRendered } from './rendered'
 
 type Tab = 'changes' | 'preview'
 
@@ -151,9 +152,7 @@ export class VersionView {
     try {
       const html = await tandem.versions.render(this.docId, v.id, { link: this.link, signal })
       if (signal.aborted) return
-      // Sanitised by the server (ammonia), as the live preview is; the CSP allows no inline script.
-      this.#preview.innerHTML = html
-      this.#preview.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
+      await showRendered(this.#preview, html)
       if (!this.#preview.firstChild) this.#preview.replaceChildren(h('p', { class: 'muted' }, 'This version is empty.'))
     } catch (e) {
       this.#failed(e, signal, this.#preview)

@@ -1,0 +1,48 @@
+// Math in the preview, as HackMD shows it: `$…$`, `$$…$$` and ```math blocks typeset by
+// KaTeX in a real browser; TeX that does not parse shows as itself, a price stays text,
+// and nothing the TeX says runs or links.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { serverAndBrowser, context, signup, tokenOf, newDocument, SCREENSHOTS } from './browser.mjs'
+
+let browser, base
+serverAndBrowser({}, (up) => { ({ browser, base } = up) })
+
+const NOTE = [
+  '# Notes on a proof',
+  '',
+  'Euler\'s identity, $e^{i\\pi} + 1 = 0$, costs $5 or $10 to print.',
+  '',
+  '$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$',
+  '',
+  '```math',
+  '\\int_0^1 x^2 \\, dx = \\frac{1}{3}',
+  '```',
+  '',
+  'Broken: $\\frac{1}{$ and a link that must not be one: $\\href{javascript:alert(1)}{x}$.',
+  ''
+].join('\n')
+
+test('math is typeset in the preview, and hostile or broken TeX stays inert', async () => {
+  const ada = await signup(await context(browser), base, 'Ada Lovelace')
+  const id = await newDocument(ada.page)
+  const token = await tokenOf(ada.page)
+  const res = await fetch(`${base}/api/v1/documents/${id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/markdown' }, body: NOTE })
+  assert.equal(res.status, 200)
+  await ada.page.click('[data-testid=mode-split]')
+  const preview = ada.page.locator('[data-testid=preview]')
+  await preview.locator('.katex').first().waitFor()
+  // Two display formulas ($$ and ```math), and the inline ones.
+  assert.equal(await preview.locator('.math-display .katex-display').count(), 2)
+  assert.equal(await preview.locator('pre').count(), 0, 'the math block is typeset, not code')
+  assert.ok(await preview.locator('span.math .katex').count() >= 2)
+  assert.match(await preview.textContent(), /costs \$5 or \$10 to print/)
+  // MathML for screen readers, alongside the drawing.
+  assert.equal(await preview.locator('math annotation').first().textContent(), 'e^{i\\pi} + 1 = 0')
+  // \href is not trusted: no link comes out of TeX.
+  assert.equal(await preview.locator('a[href^="javascript"]').count(), 0)
+  assert.equal(await preview.locator('.katex a').count(), 0)
+  await ada.page.waitForTimeout(300)
+  await ada.page.screenshot({ path: `${SCREENSHOTS}/math.png` })
+  assert.deepEqual(ada.page.context().errors, [])
+})
