@@ -1,5 +1,6 @@
 //! Markdown to safe HTML: comrak with the GitHub extensions (tables, task lists,
-//! strikethrough, autolinks, footnotes, heading ids) and class-based syntax highlighting,
+//! strikethrough, autolinks, footnotes, heading ids), math marked for the web app, HackMD's
+//! `[TOC]` and class-based syntax highlighting,
 //! then ammonia, so whatever a document holds (script tags, `javascript:` links, event
 //! attributes, ids or classes of the page around it) comes out inert. Every render is
 //! bounded in input, highlighted bytes, output and time ([`Limits`]); [`Renderer`] runs it
@@ -8,6 +9,7 @@
 
 mod cache;
 mod pool;
+mod toc;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -136,7 +138,8 @@ fn class_allowed(element: &str, class: &str) -> bool {
         "section" => class == "footnotes",
         "sup" => class == "footnote-ref",
         "a" => class == "footnote-backref" || class == "anchor",
-        "ul" | "ol" => class == "contains-task-list",
+        "ul" => class == "contains-task-list" || class == "toc",
+        "ol" => class == "contains-task-list",
         "li" => class == "task-list-item",
         "input" => class == "task-list-item-checkbox",
         _ => false,
@@ -263,6 +266,7 @@ fn unsanitized(markdown: &str, limits: &Limits, deadline: Instant) -> Result<Str
         n if n > MAX_NODES => RenderError::TooManyNodes { limit: MAX_NODES },
         _ => RenderError::TimedOut,
     })?;
+    toc::insert(root);
     let mut plugins = Plugins::default();
     plugins.render.codefence_syntax_highlighter = Some(&highlighter);
     let mut out = Bounded { html: String::new(), max: limits.max_output, deadline, next_check: 0, stopped: None };
@@ -290,7 +294,7 @@ const BASE_CSS: &str =
 pre{padding:1rem;overflow:auto;background:#f6f8fa;border-radius:6px}code{font-family:ui-monospace,monospace}
 table{border-collapse:collapse}th,td{border:1px solid #d0d7de;padding:.3rem .8rem}
 blockquote{margin:0;padding:0 1rem;color:#59636e;border-left:.25rem solid #d0d7de}img{max-width:100%}
-.contains-task-list{list-style:none;padding-left:1.2rem}";
+.contains-task-list,.toc,.toc ul{list-style:none;padding-left:1.2rem}";
 
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {

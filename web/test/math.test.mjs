@@ -1,4 +1,4 @@
-// Math in the preview, as HackMD shows it: `$…$`, `$$…$$` and ```math blocks typeset by
+// Math and [TOC] in the preview, as HackMD shows them: `$…$`, `$$…$$` and ```math blocks typeset by
 // KaTeX in a real browser; TeX that does not parse shows as itself, a price stays text,
 // and nothing the TeX says runs or links.
 import { test } from 'node:test'
@@ -11,9 +11,15 @@ serverAndBrowser({}, (up) => { ({ browser, base } = up) })
 const NOTE = [
   '# Notes on a proof',
   '',
+  '[TOC]',
+  '',
+  '## The identity',
+  '',
   'Euler\'s identity, $e^{i\\pi} + 1 = 0$, costs $5 or $10 to print.',
   '',
   '$$\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}$$',
+  '',
+  '## Two sums',
   '',
   '```math',
   '\\int_0^1 x^2 \\, dx = \\frac{1}{3}',
@@ -23,7 +29,7 @@ const NOTE = [
   ''
 ].join('\n')
 
-test('math is typeset in the preview, and hostile or broken TeX stays inert', async () => {
+test('math is typeset and [TOC] lists the headings in the preview, and hostile or broken TeX stays inert', async () => {
   const ada = await signup(await context(browser), base, 'Ada Lovelace')
   const id = await newDocument(ada.page)
   const token = await tokenOf(ada.page)
@@ -42,6 +48,10 @@ test('math is typeset in the preview, and hostile or broken TeX stays inert', as
   // \href is not trusted: no link comes out of TeX.
   assert.equal(await preview.locator('a[href^="javascript"]').count(), 0)
   assert.equal(await preview.locator('.katex a').count(), 0)
+  // [TOC] lists the headings and its links land on them.
+  assert.deepEqual(await preview.locator('ul.toc a').allTextContents(), ['Notes on a proof', 'The identity', 'Two sums'])
+  const target = await preview.locator('ul.toc a').nth(2).getAttribute('href')
+  assert.equal(await preview.locator(`[id="${target.slice(1)}"]`).textContent(), 'Two sums')
   await ada.page.waitForTimeout(300)
   await ada.page.screenshot({ path: `${SCREENSHOTS}/math.png` })
   assert.deepEqual(ada.page.context().errors, [])
