@@ -103,7 +103,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     // Math (`$…$`, `$$…$$`, ```` ```math ````) stays TeX text in an element marked with its
     // style; the web app typesets it.
     b.add_tag_attributes("span", ["data-math-style"]).add_tag_attributes("code", ["data-math-style"]);
-    for tag in ["span", "pre", "code", "section", "sup", "a", "ul", "ol", "li"] {
+    for tag in ["span", "pre", "code", "section", "sup", "a", "ul", "ol", "li", "div", "p"] {
         b.add_tag_attributes(tag, ["class"]);
     }
     let schemes: HashSet<&str> = ["http", "https", "mailto"].into_iter().collect();
@@ -128,9 +128,14 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
     }
 }
 
-/// The classes comrak (task lists, footnotes, heading anchors, code languages) and the
-/// highlighter emit, each on the element it emits it on.
+/// The classes comrak (task lists, footnotes, heading anchors, code languages, boxes and
+/// alerts, the table of contents) and the highlighter emit, each on the element it emits
+/// it on.
 fn class_allowed(element: &str, class: &str) -> bool {
+    /// HackMD's `:::kind` boxes; another kind is a plain `<div>`.
+    const BOXES: [&str; 4] = ["info", "success", "warning", "danger"];
+    /// `markdown-alert` and its kinds' `markdown-alert-…`.
+    const ALERTS: [&str; 6] = ["", "-note", "-tip", "-important", "-warning", "-caution"];
     match element {
         "span" => class.len() > HIGHLIGHT_CLASS_PREFIX.len() && class.starts_with(HIGHLIGHT_CLASS_PREFIX),
         "pre" => class == PRE_CLASS,
@@ -138,6 +143,8 @@ fn class_allowed(element: &str, class: &str) -> bool {
         "section" => class == "footnotes",
         "sup" => class == "footnote-ref",
         "a" => class == "footnote-backref" || class == "anchor",
+        "div" => BOXES.contains(&class) || class.strip_prefix("markdown-alert").is_some_and(|k| ALERTS.contains(&k)),
+        "p" => class == "markdown-alert-title",
         "ul" => class == "contains-task-list" || class == "toc",
         "ol" => class == "contains-task-list",
         "li" => class == "task-list-item",
@@ -154,6 +161,16 @@ fn options() -> Options<'static> {
     o.extension.autolink = true;
     o.extension.footnotes = true;
     o.extension.math_dollars = true;
+    // HackMD's own: ^sup^, ~sub~ (~~strike~~ stays), ==mark==, ++ins++, :::info/success/
+    // warning/danger boxes, and YAML front matter, which is metadata and not shown.
+    o.extension.superscript = true;
+    o.extension.subscript = true;
+    o.extension.highlight = true;
+    o.extension.insert = true;
+    o.extension.block_directive = true;
+    o.extension.front_matter_delimiter = Some("---".into());
+    // GitHub's `> [!NOTE]` alerts.
+    o.extension.alerts = true;
     // Heading ids as slugs; the sanitiser prefixes them (and links to them) with ID_PREFIX.
     o.extension.header_id_prefix = Some(String::new());
     o.render.tasklist_classes = true;
@@ -294,7 +311,10 @@ const BASE_CSS: &str =
 pre{padding:1rem;overflow:auto;background:#f6f8fa;border-radius:6px}code{font-family:ui-monospace,monospace}
 table{border-collapse:collapse}th,td{border:1px solid #d0d7de;padding:.3rem .8rem}
 blockquote{margin:0;padding:0 1rem;color:#59636e;border-left:.25rem solid #d0d7de}img{max-width:100%}
-.contains-task-list,.toc,.toc ul{list-style:none;padding-left:1.2rem}";
+.contains-task-list,.toc,.toc ul{list-style:none;padding-left:1.2rem}
+.info,.success,.warning,.danger,.markdown-alert{margin:0 0 1rem;padding:.5rem 1rem;border-left:.25rem solid #2f5bea;background:#f1f4fe}
+.success,.markdown-alert-tip{border-color:#079455}.warning,.markdown-alert-warning,.markdown-alert-important{border-color:#b54708}
+.danger,.markdown-alert-caution{border-color:#d92d20}.markdown-alert-title{font-weight:600}";
 
 /// Escapes text for HTML element content and attribute values.
 fn escape(text: &str) -> String {
@@ -364,6 +384,22 @@ mod tests {
             !html.contains("evil") && html.contains("<b>y</b>"),
             "only the two styles, only on span and code: {html}"
         );
+    }
+
+    #[test]
+    fn hackmd_extras_render_and_front_matter_is_not_shown() {
+        let html = render(
+            "---\ntitle: Hidden\ntags: [a]\n---\n\nH~2~O, x^2^, ==marked==, ++added++, ~~gone~~\n\n\
+             :::info\nHeads **up**\n:::\n\n:::evil fixed inset-0\nplain\n:::\n\n> [!WARNING]\n> Careful\n",
+        );
+        assert!(!html.contains("Hidden") && !html.contains("tags:"), "{html}");
+        for want in ["H<sub>2</sub>O", "x<sup>2</sup>", "<mark>marked</mark>", "<ins>added</ins>", "<del>gone</del>"] {
+            assert!(html.contains(want), "{want} missing in {html}");
+        }
+        assert!(html.contains("<div class=\"info\">\n<p>Heads <strong>up</strong></p>"), "{html}");
+        assert!(html.contains("<div>\n<p>plain</p>") && !html.contains("evil") && !html.contains("inset"), "{html}");
+        assert!(html.contains("<div class=\"markdown-alert markdown-alert-warning\">"), "{html}");
+        assert!(html.contains("<p class=\"markdown-alert-title\">Warning</p>"), "{html}");
     }
 
     #[test]

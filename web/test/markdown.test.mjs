@@ -1,4 +1,4 @@
-// Math and [TOC] in the preview, as HackMD shows them: `$…$`, `$$…$$` and ```math blocks typeset by
+// Math, [TOC], boxes and marks in the preview, as HackMD shows them: `$…$`, `$$…$$` and ```math blocks typeset by
 // KaTeX in a real browser; TeX that does not parse shows as itself, a price stays text,
 // and nothing the TeX says runs or links.
 import { test } from 'node:test'
@@ -9,6 +9,9 @@ let browser, base
 serverAndBrowser({}, (up) => { ({ browser, base } = up) })
 
 const NOTE = [
+  '---',
+  'tags: proofs',
+  '---',
   '# Notes on a proof',
   '',
   '[TOC]',
@@ -25,11 +28,18 @@ const NOTE = [
   '\\int_0^1 x^2 \\, dx = \\frac{1}{3}',
   '```',
   '',
+  ':::info',
+  'H~2~O and x^2^ are ==marked== and ++added++.',
+  ':::',
+  '',
+  '> [!WARNING]',
+  '> Check the bounds.',
+  '',
   'Broken: $\\frac{1}{$ and a link that must not be one: $\\href{javascript:alert(1)}{x}$.',
   ''
 ].join('\n')
 
-test('math is typeset and [TOC] lists the headings in the preview, and hostile or broken TeX stays inert', async () => {
+test('math is typeset, [TOC] lists the headings and HackMD\'s extras show in the preview, and hostile or broken TeX stays inert', async () => {
   const ada = await signup(await context(browser), base, 'Ada Lovelace')
   const id = await newDocument(ada.page)
   const token = await tokenOf(ada.page)
@@ -48,11 +58,17 @@ test('math is typeset and [TOC] lists the headings in the preview, and hostile o
   // \href is not trusted: no link comes out of TeX.
   assert.equal(await preview.locator('a[href^="javascript"]').count(), 0)
   assert.equal(await preview.locator('.katex a').count(), 0)
+  // HackMD's boxes and marks, GitHub's alerts; the front matter is not shown.
+  assert.match(await preview.locator('div.info').textContent(), /H2O and x2 are marked and added/)
+  assert.equal(await preview.locator('div.info sub, div.info sup, div.info mark, div.info ins').count(), 4)
+  assert.match(await preview.locator('div.markdown-alert-warning').textContent(), /Warning\s*Check the bounds/)
+  assert.doesNotMatch(await preview.textContent(), /tags: proofs/)
   // [TOC] lists the headings and its links land on them.
   assert.deepEqual(await preview.locator('ul.toc a').allTextContents(), ['Notes on a proof', 'The identity', 'Two sums'])
   const target = await preview.locator('ul.toc a').nth(2).getAttribute('href')
   assert.equal(await preview.locator(`[id="${target.slice(1)}"]`).textContent(), 'Two sums')
   await ada.page.waitForTimeout(300)
-  await ada.page.screenshot({ path: `${SCREENSHOTS}/math.png` })
+  await ada.page.click("[data-testid=mode-preview]")
+  await ada.page.screenshot({ path: `${SCREENSHOTS}/markdown-extras.png`, fullPage: true })
   assert.deepEqual(ada.page.context().errors, [])
 })
