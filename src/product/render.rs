@@ -1,6 +1,6 @@
 //! Markdown to safe HTML: comrak with the GitHub extensions (tables, task lists,
 //! strikethrough, autolinks, footnotes, heading ids), math marked for the web app, HackMD's
-//! `[TOC]` and class-based syntax highlighting,
+//! `[TOC]`, boxes and spoilers, and class-based syntax highlighting,
 //! then ammonia, so whatever a document holds (script tags, `javascript:` links, event
 //! attributes, ids or classes of the page around it) comes out inert. Every render is
 //! bounded in input, highlighted bytes, output and time ([`Limits`]); [`Renderer`] runs it
@@ -9,6 +9,7 @@
 
 mod cache;
 mod pool;
+mod spoiler;
 mod toc;
 
 use std::borrow::Cow;
@@ -284,6 +285,7 @@ fn unsanitized(markdown: &str, limits: &Limits, deadline: Instant) -> Result<Str
         _ => RenderError::TimedOut,
     })?;
     toc::insert(root);
+    spoiler::insert(&arena, root);
     let mut plugins = Plugins::default();
     plugins.render.codefence_syntax_highlighter = Some(&highlighter);
     let mut out = Bounded { html: String::new(), max: limits.max_output, deadline, next_check: 0, stopped: None };

@@ -32,6 +32,10 @@ const NOTE = [
   'H~2~O and x^2^ are ==marked== and ++added++.',
   ':::',
   '',
+  ':::spoiler The answer',
+  'It is **42**.',
+  ':::',
+  '',
   '> [!WARNING]',
   '> Check the bounds.',
   '',
@@ -63,6 +67,11 @@ test('math is typeset, [TOC] lists the headings and HackMD\'s extras show in the
   assert.equal(await preview.locator('div.info sub, div.info sup, div.info mark, div.info ins').count(), 4)
   assert.match(await preview.locator('div.markdown-alert-warning').textContent(), /Warning\s*Check the bounds/)
   assert.doesNotMatch(await preview.textContent(), /tags: proofs/)
+  // A spoiler is closed until opened.
+  const spoiler = preview.locator('details', { hasText: 'The answer' })
+  assert.equal(await spoiler.locator('strong').isVisible(), false)
+  await spoiler.locator('summary').click()
+  assert.equal(await spoiler.locator('strong').isVisible(), true)
   // [TOC] lists the headings and its links land on them.
   assert.deepEqual(await preview.locator('ul.toc a').allTextContents(), ['Notes on a proof', 'The identity', 'Two sums'])
   const target = await preview.locator('ul.toc a').nth(2).getAttribute('href')
