@@ -50,6 +50,10 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Grant or revoke the instance admin role (the first account gets it at signup).
     Admin(AdminArgs),
+    /// Copy the embedded SQLite database, the token secret and the attachments into a new
+    /// folder, consistently, while the server runs; serve that folder (`--data-dir`) to
+    /// restore. For Postgres, use `pg_dump`.
+    Backup(BackupArgs),
 }
 
 /// Where this node keeps its files; every subcommand takes it.
@@ -129,6 +133,27 @@ pub struct AdminArgs {
     pub storage: StorageConfig,
     #[command(subcommand)]
     pub action: AdminAction,
+}
+
+/// `tandem backup --to DIR`: what `serve` stores, read where `serve` keeps it.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+    #[command(flatten)]
+    pub attachments: AttachmentsConfig,
+    /// The folder to write, which must not exist or be empty; a data dir once written.
+    #[arg(long)]
+    pub to: PathBuf,
+}
+
+impl BackupArgs {
+    /// The database URL in force: the explicit one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        self.storage.database_url(&self.common.data_dir)
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]

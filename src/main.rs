@@ -1,9 +1,9 @@
-//! The `tandem` binary: parse config, init tracing, then serve, mint a token, migrate or
-//! grant the instance admin role.
+//! The `tandem` binary: parse config, init tracing, then serve, mint a token, migrate,
+//! grant the instance admin role or back up.
 
 use anyhow::Context;
 use clap::Parser;
-use tandem::config::{AdminAction, AdminArgs, Cli, Command, LogFormat, ServeConfig, TokenArgs};
+use tandem::config::{AdminAction, AdminArgs, BackupArgs, Cli, Command, LogFormat, ServeConfig, TokenArgs};
 use tandem::identity::tokens::{Grant, Keys};
 use tracing_subscriber::EnvFilter;
 
@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Admin(args)) => admin(args).await,
+        Some(Command::Backup(args)) => backup(args).await,
         None => serve(cli.serve).await,
     }
 }
@@ -46,6 +47,25 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
         Err(AdminRefusal::NoSuchUser) => anyhow::bail!("no account has the email {email}"),
         Err(AdminRefusal::LastAdmin) => anyhow::bail!("{email} is the last enabled admin; grant another first"),
     }
+}
+
+/// Writes a backup and says what it holds.
+async fn backup(args: BackupArgs) -> anyhow::Result<()> {
+    let b = tandem::store::backup::run(&args).await?;
+    println!("database: {} bytes in {}", b.database_bytes, b.to.join("tandem.db").display());
+    if b.secret_copied {
+        println!("token secret: copied (tokens and sessions it signed stay valid)");
+    }
+    match (b.blobs_in_bucket, b.blobs_listed - b.blobs_copied) {
+        (true, _) => println!("attachments: {} in the bucket, not copied", b.blobs_listed),
+        (false, 0) => println!("attachments: {} copied", b.blobs_copied),
+        (false, gone) => println!(
+            "attachments: {} copied; {gone} were deleted while the backup ran and are not in it",
+            b.blobs_copied
+        ),
+    }
+    println!("restore: tandem serve --data-dir {}", b.to.display());
+    Ok(())
 }
 
 async fn serve(cfg: ServeConfig) -> anyhow::Result<()> {

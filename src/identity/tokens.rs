@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "tandem";
-const SECRET_FILE: &str = "jwt_secret";
+pub const SECRET_FILE: &str = "jwt_secret";
 /// Shortest explicit HS256 secret accepted: anyone who guesses the secret forges tokens.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Words that mark a secret copied from an example rather than generated.

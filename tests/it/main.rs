@@ -14,6 +14,7 @@ mod attachments_copied;
 mod attachments_s3;
 mod audit;
 mod authz;
+mod backup;
 mod changes;
 mod cluster;
 mod comments;
