@@ -13,6 +13,7 @@
 pub mod app;
 pub mod config;
 pub mod events;
+pub mod html;
 pub mod identity;
 pub mod ids;
 pub mod maintenance;

@@ -7,6 +7,8 @@
 pub const SNIPPET_START: char = '\u{1}';
 pub const SNIPPET_STOP: char = '\u{2}';
 
+use crate::html::push_escaped;
+
 /// A snippet as HTML: the document's text escaped, then the database's match markers
 /// turned into `<mark>` and `</mark>`, always balanced (a marker character inside the
 /// document itself can at worst highlight text, never open an element).
@@ -31,18 +33,6 @@ pub fn snippet_html(raw: &str) -> String {
         out.push_str("</mark>");
     }
     out
-}
-
-/// Appends `c`, escaped for HTML element content and attribute values.
-pub fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '&' => out.push_str("&amp;"),
-        '<' => out.push_str("&lt;"),
-        '>' => out.push_str("&gt;"),
-        '"' => out.push_str("&quot;"),
-        '\'' => out.push_str("&#39;"),
-        c => out.push(c),
-    }
 }
 
 /// The words of a free-text query: letters and digits only (no operator syntax reaches

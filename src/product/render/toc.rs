@@ -3,9 +3,10 @@
 //! them when it writes them (the sanitiser prefixes both alike).
 
 use comrak::Anchorizer;
-use comrak::nodes::{AstNode, NodeHtmlBlock, NodeValue};
+use comrak::nodes::{AstNode, NodeValue};
 
-use super::escape;
+use super::html_block;
+use crate::html::escape;
 
 /// Markers replaced in one document; later ones stay text (each is a copy of the list).
 const MAX_MARKERS: usize = 4;
@@ -20,7 +21,7 @@ pub(super) fn insert<'a>(root: &'a AstNode<'a>) {
     }
     let html = list(root);
     for marker in markers {
-        marker.data_mut().value = NodeValue::HtmlBlock(NodeHtmlBlock { block_type: 6, literal: html.clone() });
+        marker.data_mut().value = html_block(html.clone());
         while let Some(child) = marker.first_child() {
             child.detach();
         }
@@ -86,54 +87,4 @@ fn list<'a>(root: &'a AstNode<'a>) -> String {
     }
     html.push_str("</ul>");
     html
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, Instant};
-
-    use super::super::{Limits, to_html};
-
-    fn render(markdown: &str) -> String {
-        let limits = Limits { max_input: 1 << 20, max_output: 8 << 20 };
-        to_html(markdown, &limits, Instant::now() + Duration::from_secs(30)).unwrap()
-    }
-
-    /// The `href` targets of the table's links and the ids of the headings, in order.
-    fn targets_and_ids(html: &str) -> (Vec<&str>, Vec<&str>) {
-        let toc = html.split("<ul class=\"toc\">").nth(1).unwrap_or_default().split("</ul>\n").next().unwrap();
-        let targets = toc.split("href=\"#").skip(1).filter_map(|r| r.split('"').next()).collect();
-        let ids = html.split("<h").skip(1).filter_map(|r| r.split(" id=\"").nth(1)?.split('"').next()).collect();
-        (targets, ids)
-    }
-
-    #[test]
-    fn toc_lists_every_heading_nested_and_links_land_on_their_ids() {
-        let html = render(
-            "# Guide\n\n[TOC]\n\n## Setup & *run*\n\n### Linux\n\n### macOS\n\n## Setup & *run*\n\n# Appendix\n\n\
-             ### Deep `code`\n\n## <b>Raw</b>\n",
-        );
-        let (targets, ids) = targets_and_ids(&html);
-        assert_eq!(targets, ids, "{html}");
-        assert_eq!(targets.len(), 8, "{html}");
-        assert!(targets.iter().all(|t| t.starts_with("user-content-")), "{html}");
-        assert_eq!(targets[4], "user-content-setup--run-1", "a repeated heading gets comrak's suffix: {html}");
-        assert!(!html.contains("[TOC]"), "{html}");
-        let toc = html.split("<ul class=\"toc\">").nth(1).unwrap();
-        let toc = &toc[..toc.find("</ul>\n").unwrap()];
-        assert!(toc.contains(">Setup &amp; run</a>") && toc.contains(">Raw</a>"), "text only, escaped: {toc}");
-        // Nesting balances: as many lists and items open as close.
-        assert_eq!(toc.matches("<ul>").count(), toc.matches("</ul>").count(), "{html}");
-        assert_eq!(toc.matches("<li>").count(), toc.matches("</li>").count(), "{html}");
-    }
-
-    #[test]
-    fn only_a_paragraph_of_toc_alone_is_a_marker_and_markers_are_bounded() {
-        let html = render("# A\n\nSee [TOC] here.\n\n> [TOC]\n\n`[TOC]`\n");
-        assert!(!html.contains("class=\"toc\""), "{html}");
-        let many = format!("# A\n\n{}", "[toc]\n\n".repeat(10));
-        let html = render(&many);
-        assert_eq!(html.matches("class=\"toc\"").count(), 4, "{html}");
-        assert_eq!(html.matches("[toc]").count(), 6, "{html}");
-    }
 }
