@@ -25,7 +25,7 @@ pub use auth::AuthConfig;
 pub use room::{Retention, RoomConfig};
 pub use server::{LogFormat, ServerConfig};
 pub use socket::SocketConfig;
-pub use storage::{SqliteSync, StorageConfig};
+pub use storage::{DATABASE_FILE, SqliteSync, StorageConfig};
 pub use webhooks::WebhookConfig;
 
 /// Tandem: real-time collaboration rooms for Markdown documents (Yjs over WebSockets).

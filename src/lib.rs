@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod events;
 pub mod html;

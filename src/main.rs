@@ -51,8 +51,8 @@ async fn admin(args: AdminArgs) -> anyhow::Result<()> {
 
 /// Writes a backup and says what it holds.
 async fn backup(args: BackupArgs) -> anyhow::Result<()> {
-    let b = tandem::store::backup::run(&args).await?;
-    println!("database: {} bytes in {}", b.database_bytes, b.to.join("tandem.db").display());
+    let b = tandem::backup::run(&args).await?;
+    println!("database: {} bytes in {}", b.database_bytes, b.database.display());
     if b.secret_copied {
         println!("token secret: copied (tokens and sessions it signed stay valid)");
     }

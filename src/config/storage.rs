@@ -21,12 +21,15 @@ pub enum SqliteSync {
     Full,
 }
 
+/// The embedded SQLite database's file name in a data dir.
+pub const DATABASE_FILE: &str = "tandem.db";
+
 impl StorageConfig {
     /// The database URL in force: the explicit one, or SQLite in `data_dir`.
     pub fn database_url(&self, data_dir: &Path) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", data_dir.join("tandem.db").display()),
+            None => format!("sqlite://{}", data_dir.join(DATABASE_FILE).display()),
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod attachments;
 mod attachments_sql;
 pub mod audit;
 mod audit_sql;
-pub mod backup;
 pub mod blobs;
 pub mod blobs_s3;
 pub mod catalog;

@@ -7,6 +7,9 @@
 //! lists, read from the live attachments folder (blobs never change once written, so the
 //! copy is exact); a blob removed between the snapshot and its copy (its last attachment
 //! deleted meanwhile) is counted as missing. A bucket's attachments stay in the bucket.
+//!
+//! Everything is written into a sibling folder first and renamed into place at the end:
+//! a backup that fails half way leaves no folder that looks whole.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -14,17 +17,16 @@ use std::str::FromStr;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
-use super::blobs::{Blobs, LocalBlobs};
-use crate::config::{BackupArgs, create_private_dir};
-use crate::identity::tokens::SECRET_FILE as SECRET;
-
-/// The database's file name in a data dir.
-const DATABASE: &str = "tandem.db";
+use crate::config::{BackupArgs, DATABASE_FILE, create_private_dir};
+use crate::identity::tokens::SECRET_FILE;
+use crate::store::blobs::{BlobError, Blobs, LocalBlobs};
 
 /// What a backup wrote.
 #[derive(Debug)]
 pub struct Backup {
     pub to: PathBuf,
+    /// The database file in it, and its size.
+    pub database: PathBuf,
     pub database_bytes: u64,
     pub secret_copied: bool,
     /// Distinct blobs the snapshot lists, and how many of them were copied.
@@ -39,46 +41,68 @@ pub enum BackupError {
     #[error(
         "backup copies the embedded SQLite database; with Postgres use pg_dump (and copy the attachments folder or bucket)"
     )]
-    NotSqlite,
-    #[error("{0} exists and is not empty: back up into a new folder")]
-    NotEmpty(PathBuf),
+    Postgres,
+    #[error("not a database URL tandem serves: {0}")]
+    UnsupportedUrl(String),
     #[error("no database at {0}")]
     NoDatabase(PathBuf),
+    #[error("{0} exists and is not an empty folder: back up into a new one")]
+    NotEmpty(PathBuf),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
-    Blob(#[from] super::blobs::BlobError),
+    Blob(#[from] BlobError),
 }
 
 /// Writes the backup `args` describe.
 pub async fn run(args: &BackupArgs) -> Result<Backup, BackupError> {
     let url = args.database_url();
-    let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) else {
-        return Err(BackupError::NotSqlite);
-    };
-    let source = PathBuf::from(path);
-    if !source.is_file() {
-        return Err(BackupError::NoDatabase(source));
+    if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        return Err(BackupError::Postgres);
+    }
+    if !url.starts_with("sqlite:") {
+        return Err(BackupError::UnsupportedUrl(url));
+    }
+    let live = SqliteConnectOptions::from_str(&url)?.read_only(true);
+    if !live.get_filename().is_file() {
+        return Err(BackupError::NoDatabase(live.get_filename().to_owned()));
     }
     let to = args.to.clone();
-    if to.exists() && std::fs::read_dir(&to)?.next().is_some() {
+    if to.exists() && (!to.is_dir() || std::fs::read_dir(&to)?.next().is_some()) {
         return Err(BackupError::NotEmpty(to));
     }
-    create_private_dir(&to)?;
+    let name = to.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let partial = to.with_file_name(format!(".{name}.partial-{}", crate::ids::random_hex(4)));
+    create_private_dir(&partial)?;
+    match write(args, live, &partial).await {
+        Ok(mut backup) => {
+            // Over the empty folder, if there was one: rename replaces an empty directory.
+            std::fs::rename(&partial, &to)?;
+            backup.database = to.join(DATABASE_FILE);
+            backup.to = to;
+            Ok(backup)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            Err(e)
+        }
+    }
+}
 
-    let database = to.join(DATABASE);
-    let mut live = SqliteConnectOptions::from_str(&url)?.read_only(true).connect().await?;
-    sqlx::query("VACUUM INTO ?").bind(database.to_string_lossy().as_ref()).execute(&mut live).await?;
-    live.close().await?;
+async fn write(args: &BackupArgs, live: SqliteConnectOptions, to: &Path) -> Result<Backup, BackupError> {
+    let database = to.join(DATABASE_FILE);
+    let mut source = live.connect().await?;
+    sqlx::query("VACUUM INTO ?").bind(database.to_string_lossy().as_ref()).execute(&mut source).await?;
+    source.close().await?;
     private(&database)?;
 
-    let secret = args.common.data_dir.join(SECRET);
+    let secret = args.common.data_dir.join(SECRET_FILE);
     let secret_copied = secret.is_file();
     if secret_copied {
-        std::fs::copy(&secret, to.join(SECRET))?;
-        private(&to.join(SECRET))?;
+        std::fs::copy(&secret, to.join(SECRET_FILE))?;
+        private(&to.join(SECRET_FILE))?;
     }
 
     let mut snapshot = SqliteConnectOptions::new().filename(&database).read_only(true).connect().await?;
@@ -93,7 +117,8 @@ pub async fn run(args: &BackupArgs) -> Result<Backup, BackupError> {
     };
     Ok(Backup {
         database_bytes: std::fs::metadata(&database)?.len(),
-        to,
+        to: to.to_owned(),
+        database,
         secret_copied,
         blobs_listed: listed.len(),
         blobs_copied,
