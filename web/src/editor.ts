@@ -30,7 +30,7 @@ import { DocumentMenu } from './doc-menu'
 import { shareDialog } from './share'
 import { navigate } from './router'
 import { EditorPrefs, saveSettings, settings } from './settings'
-import { followHeading } from './title'
+import { followHeading, UNTITLED } from './title'
 import { showRendered } from './rendered'
 
 type Mode = 'split' | 'editor' | 'preview'
@@ -126,7 +126,7 @@ export function editorPage (root: HTMLElement, id: string, link?: string): () =>
 function buildPage (root: HTMLElement, id: string, parts: { comments: CommentsPanel, history: HistoryPanel, docMenu: DocumentMenu }, actions: { setMode (m: Mode): void }) {
   const { comments, history, docMenu } = parts
   const alert = h('p', { role: 'alert', class: 'alert banner', hidden: true })
-  const title = h('input', { class: 'title-input', name: 'title', 'aria-label': 'Title', placeholder: 'Untitled', maxlength: 256, disabled: true })
+  const title = h('input', { class: 'title-input', name: 'title', 'aria-label': 'Title', placeholder: UNTITLED, maxlength: 256, disabled: true })
   const tagsInput = h('input', { class: 'tags-input', name: 'tags', 'aria-label': 'Tags', placeholder: 'Add tags, comma separated', disabled: true })
   const saveState = h('span', { class: 'save-state', 'data-testid': 'save-state', 'data-state': 'offline', role: 'status' }, 'Connecting…')
   const presence = h('ul', { class: 'presence', 'data-testid': 'presence', 'aria-label': 'Who is here' })
@@ -189,7 +189,7 @@ async function openLive (editor: Editor): Promise<void> {
   })
   const schedulePreview = livePreview(editor, open.text)
   const mayRename = (): boolean => editor.link === undefined && editor.role !== null && WRITERS.includes(editor.role)
-  editor.cleanups.push(followHeading(editor.id, open.text, view, page.title, mayRename, (e) => editor.destroyed || editor.showError(explain(e))))
+  editor.cleanups.push(followHeading({ id: editor.id, text: open.text, view, input: page.title, canWrite: mayRename, failed: (e) => editor.destroyed || editor.showError(explain(e)) }))
   editor.onMode = (m) => {
     if (m !== 'preview') view.requestMeasure()
     schedulePreview()
@@ -326,7 +326,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
       const html = await renderMarkdown(editor, text, mine.signal)
       if (mine.signal.aborted || editor.destroyed) return
       await showRendered(editor.page.preview, html ?? '')
-      images.show(editor.page.preview)
+      if (!mine.signal.aborted) images.show(editor.page.preview)
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
     }
@@ -386,7 +386,7 @@ function editTitleAndTags (editor: Editor): void {
       await ok(api.PATCH('/api/v1/documents/{id}', { params: { path: { id: editor.id } }, body }))
     } catch (e) { editor.showError(explain(e)) }
   }
-  title.addEventListener('change', () => { void patch({ title: title.value.trim() || 'Untitled' }); document.title = `${title.value || 'Untitled'} · Tandem` })
+  title.addEventListener('change', () => { void patch({ title: title.value.trim() || UNTITLED }); document.title = `${title.value || UNTITLED} · Tandem` })
   title.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); editor.live?.view.focus() } })
   tagsInput.addEventListener('change', () => {
     const tags = tagsInput.value.split(',').map((t) => t.trim()).filter(Boolean)
@@ -449,7 +449,7 @@ async function checkRole (editor: Editor): Promise<void> {
     if (editor.destroyed) return
     if (document.activeElement !== page.title) page.title.value = d.title
     if (document.activeElement !== page.tagsInput) page.tagsInput.value = d.tags.join(', ')
-    document.title = `${d.title || 'Untitled'} · Tandem`
+    document.title = `${d.title || UNTITLED} · Tandem`
     editor.ownerId = d.owner_id
     editor.docMenu.setTemplate(d.is_template)
     setRole(editor, d.role ?? 'viewer')

@@ -8,6 +8,7 @@ import { header } from './header'
 import { navigate } from './router'
 import { membersDialog } from './members'
 import { webhooksDialog } from './webhooks'
+import { UNTITLED } from './title'
 
 type Query = NonNullable<paths['/api/v1/documents']['get']['parameters']['query']>
 type SortKey = components['schemas']['SortKey']
@@ -103,7 +104,7 @@ export function listPage (root: HTMLElement): () => void {
     const actions = trash
       ? h('button', { type: 'button', class: 'icon-button', title: 'Restore', 'aria-label': `Restore ${d.title}`, onclick: () => act(api.POST('/api/v1/documents/{id}/restore', { params: { path: { id: d.id } } })) }, icon('restore'))
       : h('button', { type: 'button', class: 'icon-button danger', title: 'Move to trash', 'aria-label': `Delete ${d.title}`, onclick: () => act(api.DELETE('/api/v1/documents/{id}', { params: { path: { id: d.id } } })) }, icon('trash'))
-    const title = trash ? h('span', { class: 'doc-title' }, d.title || 'Untitled') : h('a', { href: `/d/${d.id}`, 'data-link': true, class: 'doc-title' }, d.title || 'Untitled')
+    const title = trash ? h('span', { class: 'doc-title' }, d.title || UNTITLED) : h('a', { href: `/d/${d.id}`, 'data-link': true, class: 'doc-title' }, d.title || UNTITLED)
     return h('li', { class: 'doc-item', 'data-id': d.id },
       h('div', { class: 'doc-main' }, title,
         d.snippet ? h('p', { class: 'snippet' }, ...snippetNodes(d.snippet)) : null,
@@ -165,7 +166,7 @@ export function listPage (root: HTMLElement): () => void {
   newButton.addEventListener('click', async () => {
     newButton.disabled = true
     try {
-      const doc = await ok(api.POST('/api/v1/documents', { body: { title: 'Untitled', workspace_id: workspaceId || undefined } }))
+      const doc = await ok(api.POST('/api/v1/documents', { body: { title: UNTITLED, workspace_id: workspaceId || undefined } }))
       navigate(`/d/${doc.id}`)
     } catch (e) { showError(e); newButton.disabled = false }
   })
@@ -178,7 +179,7 @@ export function listPage (root: HTMLElement): () => void {
       const { documents } = await tandem.templates.list({ workspaceId: workspaceId || undefined, limit: 50 })
       templateItems.replaceChildren(...documents.map((d) => h('button', {
         type: 'button', role: 'menuitem', 'data-testid': 'template', title: d.title, onclick: () => { void fromTemplate(d) }
-      }, h('span', { class: 'template-title' }, d.title || 'Untitled'), d.tags.length ? h('span', { class: 'muted template-tags' }, d.tags.join(', ')) : null)))
+      }, h('span', { class: 'template-title' }, d.title || UNTITLED), d.tags.length ? h('span', { class: 'muted template-tags' }, d.tags.join(', ')) : null)))
       if (!documents.length) templateItems.replaceChildren(h('p', { class: 'menu-note' }, 'No templates here yet. Open a document and choose Use as template in its menu.'))
     } catch (e) {
       templateItems.replaceChildren(h('p', { class: 'menu-note alert' }, explain(e)))

@@ -4,6 +4,7 @@ import { type components } from '@tandem/client'
 import { api, explain, ok, session } from './api'
 import { h, icon, timeAgo } from './dom'
 import { navigate } from './router'
+import { UNTITLED } from './title'
 
 type Note = components['schemas']['NotificationView']
 
@@ -56,7 +57,7 @@ async function fill (items: HTMLElement): Promise<void> {
 function entry (n: Note): HTMLElement {
   const what = n.kind === 'mention' ? 'mentioned you in' : 'replied in'
   const button = h('button', { type: 'button', role: 'menuitem', class: `note${n.read ? '' : ' unread'}` },
-    h('span', { class: 'note-line' }, h('strong', {}, n.author_name), ` ${what} `, h('strong', {}, n.document_title || 'Untitled')),
+    h('span', { class: 'note-line' }, h('strong', {}, n.author_name), ` ${what} `, h('strong', {}, n.document_title || UNTITLED)),
     h('span', { class: 'note-excerpt' }, n.excerpt),
     timeAgo(n.created_at))
   button.addEventListener('click', async () => {

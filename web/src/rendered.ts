@@ -17,8 +17,16 @@ export async function showRendered (el: HTMLElement, html: string): Promise<void
   el.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
   const marked = [...el.querySelectorAll<HTMLElement>('span[data-math-style], code[data-math-style]')]
   if (marked.length === 0) return
-  typesetter ??= import('./katex').then((m) => m.typeset)
-  const typeset = await typesetter
+  let typeset: Typeset
+  try {
+    typeset = await (typesetter ??= import('./katex').then((m) => m.typeset))
+  } catch (e) {
+    // A tab left open across an upgrade asks for a chunk the server no longer has: the
+    // math stays TeX, and the next rendering tries again.
+    typesetter = undefined
+    console.warn('math not typeset:', e)
+    return
+  }
   for (const math of marked.slice(0, MAX_EXPRESSIONS)) {
     const tex = math.textContent ?? ''
     if (tex.length > MAX_TEX || !math.isConnected) continue

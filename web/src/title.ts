@@ -55,20 +55,32 @@ function clean (text: string): string {
     .slice(0, 256)
 }
 
+/** What `followHeading` works on. */
+export interface Following {
+  id: string
+  text: Y.Text
+  view: EditorView
+  input: HTMLInputElement
+  /** Whether this person may rename the document: false until its title and role are
+   * known, and for link visitors, who may edit content only. */
+  canWrite: () => boolean
+  failed: (e: unknown) => void
+}
+
 /**
- * Keeps `input` (and the document's saved title) on the heading while the title is
- * untitled or still the heading it was. `canWrite` says whether this person may rename
- * the document (false until its title and role are known, and for link visitors, who
- * may edit content only). Answers the function that
- * stops following.
+ * Keeps the title input (and the document's saved title) on the heading while the title
+ * is untitled or still the heading it was. Renames go one at a time, and one whose
+ * heading changed again meanwhile is not applied. Answers the function that stops
+ * following.
  */
-export function followHeading (id: string, text: Y.Text, view: EditorView, input: HTMLInputElement, canWrite: () => boolean, failed: (e: unknown) => void): () => void {
+export function followHeading ({ id, text, view, input, canWrite, failed }: Following): () => void {
   const current = (): string => {
     const doc = view.state.doc
     return headingTitle((n) => n < doc.lines ? doc.line(n + 1).text : undefined)
   }
   let last = current()
   let timer: ReturnType<typeof setTimeout> | undefined
+  let renaming: Promise<void> = Promise.resolve()
   const check = (): void => {
     const heading = current()
     if (heading === last) return
@@ -76,11 +88,15 @@ export function followHeading (id: string, text: Y.Text, view: EditorView, input
     last = heading
     const title = input.value.trim()
     if (heading === '' || !canWrite() || document.activeElement === input || !following(title, previous)) return
-    rename(id, heading, previous).then((done) => {
-      if (!done || document.activeElement === input) return
-      input.value = heading
-      document.title = `${heading} · Tandem`
-    }, failed)
+    renaming = renaming.then(async () => {
+      if (heading !== last) return
+      try {
+        if (await rename(id, heading, previous) && heading === last && document.activeElement !== input) {
+          input.value = heading
+          document.title = `${heading} · Tandem`
+        }
+      } catch (e) { failed(e) }
+    })
   }
   const changed = (): void => { clearTimeout(timer); timer = setTimeout(check, PAUSE_MS) }
   text.observe(changed)
