@@ -2339,6 +2339,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description too_many_attachments (a template's) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description document_too_large, attachment_quota_exceeded (a template's attachments) */
             413: {
                 headers: {
                     [name: string]: unknown;

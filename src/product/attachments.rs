@@ -2,7 +2,12 @@
 //! uploader claimed: its type (sniffed from the first bytes), whether a browser may show
 //! it inline (raster images only: SVG and HTML can run script, so they are downloads),
 //! and the download name (sanitised, then percent-encoded for `Content-Disposition`).
-//! Used by `api::attachments`; no I/O here.
+//! Also the links a copy of a document rewrites to its own attachments. Used by
+//! `api::attachments`; no I/O here.
+
+use std::collections::HashMap;
+
+use crate::ids::{AttachmentId, DocId};
 
 /// Bytes the type is sniffed from: enough for every signature the sniffer knows.
 pub const SNIFF_BYTES: usize = 8 * 1024;
@@ -91,6 +96,35 @@ pub fn disposition(name: &str, inline: bool) -> String {
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
+/// `content` with every link to one of `from`'s attachments named in `ids` pointing at
+/// the attachment `ids` maps it to on `to` (relative or absolute URLs alike: the path is
+/// what is matched). Links to other attachments, or other documents', stay as they are.
+pub fn relink(content: &str, from: &DocId, to: &DocId, ids: &HashMap<&str, &AttachmentId>) -> String {
+    if ids.is_empty() {
+        return content.to_owned();
+    }
+    let prefix = format!("/api/v1/documents/{from}/attachments/");
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(at) = rest.find(&prefix) {
+        let after = &rest[at + prefix.len()..];
+        let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
+        out.push_str(&rest[..at]);
+        match ids.get(&after[..end]) {
+            Some(new) => {
+                out.push_str("/api/v1/documents/");
+                out.push_str(to.as_str());
+                out.push_str("/attachments/");
+                out.push_str(new.as_str());
+            }
+            None => out.push_str(&rest[at..at + prefix.len() + end]),
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +165,24 @@ mod tests {
             "attachment; filename=\"r_sum_ _final_.pdf\"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.pdf"
         );
         assert!(disposition("a.png", true).starts_with("inline; "));
+    }
+
+    #[test]
+    fn links_to_copied_attachments_point_at_the_copies_and_others_stay() {
+        let (from, to) = (DocId::parse("aaaa").unwrap(), DocId::parse("bbbb").unwrap());
+        let (one, two) = (AttachmentId::new("1111"), AttachmentId::new("2222"));
+        let ids = HashMap::from([("0001", &one), ("0002", &two)]);
+        let text = "![a](/api/v1/documents/aaaa/attachments/0001) \
+                    [b](https://host/api/v1/documents/aaaa/attachments/0002?x=1)\n\
+                    /api/v1/documents/aaaa/attachments/0003 /api/v1/documents/cccc/attachments/0001 \
+                    /api/v1/documents/aaaa/attachments/0001x /api/v1/documents/aaaa/attachments/";
+        assert_eq!(
+            relink(text, &from, &to, &ids),
+            "![a](/api/v1/documents/bbbb/attachments/1111) \
+             [b](https://host/api/v1/documents/bbbb/attachments/2222?x=1)\n\
+             /api/v1/documents/aaaa/attachments/0003 /api/v1/documents/cccc/attachments/0001 \
+             /api/v1/documents/aaaa/attachments/0001x /api/v1/documents/aaaa/attachments/"
+        );
+        assert_eq!(relink(text, &from, &to, &HashMap::new()), text);
     }
 }

@@ -7,7 +7,6 @@
 //! download, and every answer carries `nosniff` and a sandboxing CSP.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -30,7 +29,7 @@ use super::error::{ApiError, ErrorBody, ErrorCode};
 use super::extract::ApiPath;
 use crate::identity::access::Caller;
 use crate::ids::{AttachmentId, DocId, UserId, WorkspaceId};
-use crate::product::attachments::{SNIFF_BYTES, clean_name, disposition, inline, sniff};
+use crate::product::attachments::{SNIFF_BYTES, clean_name, disposition, inline, relink, sniff};
 use crate::product::erase;
 use crate::slots::Slots;
 use crate::state::AppState;
@@ -141,6 +140,19 @@ fn quotas(app: &AppState) -> Quotas {
     }
 }
 
+/// Refuses `adding` bytes the workspace's quota, or its creator's, cannot hold now (the
+/// row's write checks again, exactly and under locks).
+async fn room_for(app: &AppState, workspace: &WorkspaceId, adding: i64) -> Result<(), ApiError> {
+    let quotas = quotas(app);
+    if app.store.workspace_attachment_bytes(workspace).await?.saturating_add(adding) > quotas.workspace {
+        return Err(over_quota(app, Refused::OverQuota));
+    }
+    if app.store.creator_attachment_bytes(workspace).await?.saturating_add(adding) > quotas.user {
+        return Err(over_quota(app, Refused::OverUserQuota));
+    }
+    Ok(())
+}
+
 /// A document's attachments copied onto a new document in `workspace`, by `user`: new
 /// ids, the same blobs (stored by their hash, so no bytes are copied), counted against
 /// the target's quotas. What a duplicate carries over.
@@ -162,17 +174,12 @@ impl Copies {
     ) -> Result<Self, ApiError> {
         let files = app.store.attachments_of(from, MAX_COPIED + 1).await?;
         if files.len() > MAX_COPIED as usize {
-            let message = format!("a document with more than {MAX_COPIED} attachments cannot be duplicated");
+            let message = format!("a document with more than {MAX_COPIED} attachments cannot be copied");
             return Err(ApiError::new(ErrorCode::TooManyAttachments, message));
         }
         let total: i64 = files.iter().map(|a| a.size).sum();
-        let quotas = quotas(app);
-        if total > 0 && app.store.workspace_attachment_bytes(workspace).await?.saturating_add(total) > quotas.workspace
-        {
-            return Err(over_quota(app, Refused::OverQuota));
-        }
-        if total > 0 && app.store.creator_attachment_bytes(workspace).await?.saturating_add(total) > quotas.user {
-            return Err(over_quota(app, Refused::OverUserQuota));
+        if total > 0 {
+            room_for(app, workspace, total).await?;
         }
         let rows = files
             .into_iter()
@@ -191,30 +198,10 @@ impl Copies {
         Ok(Copies { from: from.clone(), to: to.clone(), rows })
     }
 
-    /// `content` with every link to one of the source's attachments pointing at its copy
-    /// (the same length: ids are all as long). Other links are left as they are.
+    /// `content` with every link to one of the source's attachments pointing at its copy.
     pub(super) fn relink(&self, content: &str) -> String {
-        if self.rows.is_empty() {
-            return content.to_owned();
-        }
         let ids: HashMap<&str, &AttachmentId> = self.rows.iter().map(|(old, copy)| (old.as_str(), &copy.id)).collect();
-        let prefix = format!("/api/v1/documents/{}/attachments/", self.from);
-        let mut out = String::with_capacity(content.len());
-        let mut rest = content;
-        while let Some(at) = rest.find(&prefix) {
-            let after = &rest[at + prefix.len()..];
-            let end = after.find(|c: char| !c.is_ascii_alphanumeric()).unwrap_or(after.len());
-            out.push_str(&rest[..at]);
-            match ids.get(&after[..end]) {
-                Some(new) => {
-                    write!(out, "/api/v1/documents/{}/attachments/{new}", self.to).expect("a String takes writes")
-                }
-                None => out.push_str(&rest[at..at + prefix.len() + end]),
-            }
-            rest = &after[end..];
-        }
-        out.push_str(rest);
-        out
+        relink(content, &self.from, &self.to, &ids)
     }
 
     /// Writes the copies' rows. Each blob is checked under its lock: one whose source
@@ -279,14 +266,9 @@ async fn upload(
         return Err(too_large(&app));
     }
     let quotas = quotas(&app);
-    // Checked again, exactly and under locks, when the row is written; these spare
+    // Checked again, exactly and under locks, when the row is written; this spares
     // receiving a file that cannot be kept.
-    if app.store.workspace_attachment_bytes(&doc.workspace_id).await? >= quotas.workspace {
-        return Err(over_quota(&app, Refused::OverQuota));
-    }
-    if app.store.creator_attachment_bytes(&doc.workspace_id).await? >= quotas.user {
-        return Err(over_quota(&app, Refused::OverUserQuota));
-    }
+    room_for(&app, &doc.workspace_id, 1).await?;
     // Held until the file is stored or dropped: bounds the staged bytes on disk.
     let _slot = app.uploads.try_take(caller.user().ok()).ok_or_else(|| {
         ApiError::new(

@@ -241,7 +241,9 @@ async fn create_with_content(
     }
     let doc = app.store.create_document(&new).await?;
     if let Err(e) = fill(app, &doc, content, files).await {
-        discard(app, &doc.id).await?;
+        if let Err(failed) = discard(app, &doc.id).await {
+            tracing::warn!(doc = %doc.id, error = ?failed, "a document whose creation failed was not removed");
+        }
         return Err(e);
     }
     Ok(doc)
@@ -282,7 +284,9 @@ async fn created(app: &AppState, document: Document, user: &UserId) -> Result<Do
 /// Creates a document, optionally with Markdown content and tags.
 #[utoipa::path(post, path = "/api/v1/documents", tag = "documents", security(("bearer" = [])),
     request_body = CreateRequest,
-    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+    responses((status = 201, body = DocumentView), (status = 404, body = ErrorBody),
+        (status = 409, description = "too_many_attachments (a template's)", body = ErrorBody),
+        (status = 413, description = "document_too_large, attachment_quota_exceeded (a template's attachments)", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 async fn create(
     State(app): State<AppState>,
