@@ -1,16 +1,19 @@
 // A document's title follows its first heading, as in HackMD and HedgeDoc, until someone
 // gives it a title of their own: "# Meeting notes" typed into an untitled document names
 // it "Meeting notes", and renaming the heading renames the document while the title is
-// still the heading's. Every writer's page does this for itself from the same shared
-// text, so they agree without talking to each other.
+// still the heading's. The page of the writer who changed the heading renames it; the
+// others show the new title once it is stored.
 import type { EditorView } from '@codemirror/view'
 import type * as Y from 'yjs'
 import { api, ok } from './api'
 
-/** How far down a document the heading is looked for. */
+/** How far down a document the heading is looked for, and how much of each line. */
 const LINES = 200
+const LINE_CHARS = 300
 /** A title is saved once typing pauses this long. */
 const PAUSE_MS = 800
+/** How long another page is given to rename before this one looks. */
+const SETTLE_MS = 1500
 /** What an untitled document is called. */
 export const UNTITLED = 'Untitled'
 
@@ -19,19 +22,21 @@ export const UNTITLED = 'Untitled'
  * first level-one heading (`# …`) outside code blocks within its first lines; '' if none.
  */
 export function headingTitle (line: (n: number) => string | undefined): string {
+  // Only a line's start is read: every pattern below is then linear in what it reads,
+  // however long a line someone wrote.
+  const at = (n: number): string | undefined => line(n)?.slice(0, LINE_CHARS)
   let n = 0
-  if (line(0)?.trim() === '---') {
+  if (at(0)?.trim() === '---') {
     for (n = 1; n < LINES; n++) {
-      const l = line(n)
+      const l = at(n)
       if (l === undefined) return ''
       if (l.trim() === '---' || l.trim() === '...') { n++; break }
-      const m = /^title:\s*(.*?)\s*$/.exec(l)
-      if (m?.[1]) return clean(m[1].replace(/^(["'])(.*)\1$/, '$2'))
+      if (l.startsWith('title:')) return clean(l.slice(6).trim().replace(/^(["'])(.*)\1$/, '$2'))
     }
   }
   let fence: string | null = null
   for (; n < LINES; n++) {
-    const l = line(n)
+    const l = at(n)
     if (l === undefined) break
     const f = /^ {0,3}(`{3,}|~{3,})/.exec(l)
     if (f) {
@@ -40,8 +45,14 @@ export function headingTitle (line: (n: number) => string | undefined): string {
       continue
     }
     if (fence !== null) continue
-    const m = /^ {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/.exec(l)
-    if (m?.[1]) return clean(m[1])
+    const m = /^ {0,3}#[ \t]/.exec(l)
+    if (m) {
+      // The text, without a closing run of #s set off by a space (`# Title ##`).
+      const text = l.slice(m[0].length).trim()
+      const closed = /^(.*?[ \t])?#+$/.exec(text)
+      const title = clean(closed ? (closed[1] ?? '') : text)
+      if (title) return title
+    }
   }
   return ''
 }
@@ -81,24 +92,40 @@ export function followHeading ({ id, text, view, input, canWrite, failed }: Foll
   let last = current()
   let timer: ReturnType<typeof setTimeout> | undefined
   let renaming: Promise<void> = Promise.resolve()
+  // Whether this page typed since the last check: a heading changed by someone else is
+  // theirs to follow (an edit link holder, who may not rename, must not rename through
+  // an editor's page).
+  let typed = false
   const check = (): void => {
+    const local = typed
+    typed = false
     const heading = current()
     if (heading === last) return
     const previous = last
     last = heading
     const title = input.value.trim()
     if (heading === '' || !canWrite() || document.activeElement === input || !following(title, previous)) return
+    if (!local) {
+      // Someone else's heading: their page renames; this one shows the title once it has.
+      setTimeout(() => { void shown(id, heading).then((now) => { if (now && heading === last && document.activeElement !== input) show(heading) }, () => {}) }, SETTLE_MS)
+      return
+    }
     renaming = renaming.then(async () => {
       if (heading !== last) return
       try {
-        if (await rename(id, heading, previous) && heading === last && document.activeElement !== input) {
-          input.value = heading
-          document.title = `${heading} · Tandem`
-        }
+        if (await rename(id, heading, previous) && heading === last && document.activeElement !== input) show(heading)
       } catch (e) { failed(e) }
     })
   }
-  const changed = (): void => { clearTimeout(timer); timer = setTimeout(check, PAUSE_MS) }
+  const show = (title: string): void => {
+    input.value = title
+    document.title = `${title} · Tandem`
+  }
+  const changed = (event: Y.YTextEvent): void => {
+    typed ||= event.transaction.local
+    clearTimeout(timer)
+    timer = setTimeout(check, PAUSE_MS)
+  }
   text.observe(changed)
   return () => { clearTimeout(timer); text.unobserve(changed) }
 }
@@ -106,6 +133,12 @@ export function followHeading ({ id, text, view, input, canWrite, failed }: Foll
 /** Whether a title is still the heading's to set. */
 function following (title: string, previousHeading: string): boolean {
   return title === '' || title === UNTITLED || title === previousHeading
+}
+
+/** Whether the document's stored title is `heading`. */
+async function shown (id: string, heading: string): Promise<boolean> {
+  const doc = await ok(api.GET('/api/v1/documents/{id}', { params: { path: { id } } }))
+  return doc.title === heading
 }
 
 /**

@@ -39,6 +39,9 @@ const NOTE = [
   '> [!WARNING]',
   '> Check the bounds.',
   '',
+  // Nested past KaTeX's call stack: it stays TeX, and the rest is typeset.
+  `Deep: $${'{'.repeat(4900)}x${'}'.repeat(4900)}$`,
+  '',
   'Broken: $\\frac{1}{$ and a link that must not be one: $\\href{javascript:alert(1)}{x}$.',
   ''
 ].join('\n')
@@ -62,6 +65,8 @@ test('math is typeset, [TOC] lists the headings and HackMD\'s extras show in the
   // \href is not trusted: no link comes out of TeX.
   assert.equal(await preview.locator('a[href^="javascript"]').count(), 0)
   assert.equal(await preview.locator('.katex a').count(), 0)
+  assert.equal(await preview.locator('span[data-math-style]').count(), 1, 'only the formula KaTeX could not survive is left as TeX')
+  assert.match(await preview.locator('span[data-math-style]').textContent(), /^\{{4900}x/)
   // HackMD's boxes and marks, GitHub's alerts; the front matter is not shown.
   assert.match(await preview.locator('div.info').textContent(), /H2O and x2 are marked and added/)
   assert.equal(await preview.locator('div.info sub, div.info sup, div.info mark, div.info ins').count(), 4)
