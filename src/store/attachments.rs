@@ -46,11 +46,12 @@ pub struct Quotas {
 
 #[async_trait]
 pub trait Attachments: Send + Sync + 'static {
-    /// Stores the row unless the workspace's attachments (this one included) would pass
-    /// the workspace quota, or those of all the workspaces its creator made would pass the
-    /// user quota; the sums are taken under the creator's and the workspace's locks, so
-    /// concurrent uploads cannot pass them together.
-    async fn create_attachment(&self, a: &Attachment, quotas: Quotas) -> Result<Result<(), Refused>, StoreError>;
+    /// Stores the rows, all of one workspace, in one transaction, unless the workspace's
+    /// attachments (these included) would pass the workspace quota, or those of all the
+    /// workspaces its creator made would pass the user quota; the sums are taken once,
+    /// under the creator's and the workspace's locks, so concurrent uploads cannot pass
+    /// them together.
+    async fn create_attachments(&self, rows: &[Attachment], quotas: Quotas) -> Result<Result<(), Refused>, StoreError>;
 
     /// A document's attachments, oldest first, at most `limit`.
     async fn attachments_of(&self, doc: &DocId, limit: u32) -> Result<Vec<Attachment>, StoreError>;

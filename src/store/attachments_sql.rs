@@ -104,45 +104,50 @@ where
     for<'n> &'n str: ColumnIndex<DB::Row>,
     usize: ColumnIndex<DB::Row>,
 {
-    async fn create_attachment(&self, a: &Attachment, quotas: Quotas) -> Result<Result<(), Refused>, StoreError> {
+    async fn create_attachments(&self, rows: &[Attachment], quotas: Quotas) -> Result<Result<(), Refused>, StoreError> {
+        let Some(first) = rows.first() else { return Ok(Ok(())) };
+        let workspace = &first.workspace_id;
+        debug_assert!(rows.iter().all(|a| &a.workspace_id == workspace), "one workspace at a time");
+        let adding = rows.iter().fold(0i64, |sum, a| sum.saturating_add(a.size));
         let mut tx = self.write_tx().await?;
         // The creator first, then the workspace: the order account deletion takes them in.
         let creator: Option<(Option<String>,)> = sqlx::query_as("SELECT created_by FROM workspaces WHERE id = $1")
-            .bind(a.workspace_id.as_str())
+            .bind(workspace.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         if let Some((Some(creator),)) = &creator {
             DB::lock_user(&mut tx, &UserId::new(creator.clone())).await?;
         }
-        DB::lock_workspace(&mut tx, &a.workspace_id).await?;
+        DB::lock_workspace(&mut tx, workspace).await?;
         let (used,): (Option<i64>,) =
             sqlx::query_as("SELECT CAST(SUM(size) AS BIGINT) FROM attachments WHERE workspace_id = $1")
-                .bind(a.workspace_id.as_str())
+                .bind(workspace.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-        if used.unwrap_or(0).saturating_add(a.size) > quotas.workspace {
+        if used.unwrap_or(0).saturating_add(adding) > quotas.workspace {
             return Ok(Err(Refused::OverQuota));
         }
-        let (all,): (Option<i64>,) =
-            sqlx::query_as(CREATOR_BYTES).bind(a.workspace_id.as_str()).fetch_one(&mut *tx).await?;
-        if all.unwrap_or(0).saturating_add(a.size) > quotas.user {
+        let (all,): (Option<i64>,) = sqlx::query_as(CREATOR_BYTES).bind(workspace.as_str()).fetch_one(&mut *tx).await?;
+        if all.unwrap_or(0).saturating_add(adding) > quotas.user {
             return Ok(Err(Refused::OverUserQuota));
         }
-        sqlx::query(
-            "INSERT INTO attachments (id, document_id, workspace_id, name, content_type, size, sha256, created_by, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(a.id.as_str())
-        .bind(a.document_id.as_str())
-        .bind(a.workspace_id.as_str())
-        .bind(a.name.as_str())
-        .bind(a.content_type.as_str())
-        .bind(a.size)
-        .bind(a.sha256.as_str())
-        .bind(a.created_by.as_ref().map(UserId::as_str))
-        .bind(a.created_at)
-        .execute(&mut *tx)
-        .await?;
+        for a in rows {
+            sqlx::query(
+                "INSERT INTO attachments (id, document_id, workspace_id, name, content_type, size, sha256, created_by, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(a.id.as_str())
+            .bind(a.document_id.as_str())
+            .bind(a.workspace_id.as_str())
+            .bind(a.name.as_str())
+            .bind(a.content_type.as_str())
+            .bind(a.size)
+            .bind(a.sha256.as_str())
+            .bind(a.created_by.as_ref().map(UserId::as_str))
+            .bind(a.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(Ok(()))
     }

@@ -69,6 +69,10 @@ pub trait Blobs: Send + Sync + 'static {
 
     /// Serialises adding a row for `sha256` with removing it; see the module docs.
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()>;
+
+    /// [`Blobs::lock`] for several blobs at once, taken in one order (whoever holds one
+    /// lock never waits for a second, so this cannot deadlock with them).
+    async fn lock_all(&self, sha256s: &[&str]) -> Vec<OwnedMutexGuard<()>>;
 }
 
 /// The blob locks, spread over [`LOCK_STRIPES`] mutexes by the blob's name.
@@ -80,9 +84,24 @@ impl Stripes {
     }
 
     pub(super) async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
-        let stripe = sha256.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % LOCK_STRIPES;
-        self.0[stripe].clone().lock_owned().await
+        self.0[stripe(sha256)].clone().lock_owned().await
     }
+
+    /// The stripes of all of `sha256s`, each once, in ascending order.
+    pub(super) async fn lock_all(&self, sha256s: &[&str]) -> Vec<OwnedMutexGuard<()>> {
+        let mut stripes: Vec<usize> = sha256s.iter().map(|s| stripe(s)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        let mut held = Vec::with_capacity(stripes.len());
+        for s in stripes {
+            held.push(self.0[s].clone().lock_owned().await);
+        }
+        held
+    }
+}
+
+fn stripe(sha256: &str) -> usize {
+    sha256.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % LOCK_STRIPES
 }
 
 /// A new temporary file in `dir`.
@@ -166,6 +185,10 @@ impl Blobs for LocalBlobs {
 
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
         self.stripes.lock(sha256).await
+    }
+
+    async fn lock_all(&self, sha256s: &[&str]) -> Vec<OwnedMutexGuard<()>> {
+        self.stripes.lock_all(sha256s).await
     }
 }
 

@@ -148,6 +148,10 @@ impl Blobs for S3Blobs {
     async fn lock(&self, sha256: &str) -> OwnedMutexGuard<()> {
         self.stripes.lock(sha256).await
     }
+
+    async fn lock_all(&self, sha256s: &[&str]) -> Vec<OwnedMutexGuard<()>> {
+        self.stripes.lock_all(sha256s).await
+    }
 }
 
 /// Up to [`PART_BYTES`] of the file's next bytes (fewer only at its end), hashed.

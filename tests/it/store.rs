@@ -361,7 +361,7 @@ async fn a_deleted_workspace_leaves_no_contributors_and_answers_its_blobs(store:
             created_by: Some(user.id.clone()),
             created_at: now_ms(),
         };
-        store.create_attachment(&row, quotas).await.unwrap().unwrap();
+        store.create_attachments(std::slice::from_ref(&row), quotas).await.unwrap().unwrap();
     }
     assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), Some(vec![a.clone(), b]), "each blob once");
     assert_eq!(store.delete_workspace(&ws.id).await.unwrap(), None);

@@ -204,21 +204,22 @@ impl Copies {
         relink(content, &self.from, &self.to, &ids)
     }
 
-    /// Writes the copies' rows. Each blob is checked under its lock: one whose source
-    /// attachment was deleted meanwhile (and its blob with it) is not copied, as a link to
-    /// it would already be broken in the source.
+    /// Writes the copies' rows, in one transaction. The blobs are checked under their
+    /// locks: one whose source attachment was deleted meanwhile (and its blob with it) is
+    /// not copied, as a link to it would already be broken in the source.
     pub(super) async fn write(self, app: &AppState) -> Result<(), ApiError> {
-        let quotas = quotas(app);
-        for (_, copy) in self.rows {
-            let _lock = app.blobs.lock(&copy.sha256).await;
-            if !app.store.blob_in_use(&copy.sha256).await? {
-                continue;
-            }
-            if let Err(refused) = app.store.create_attachment(&copy, quotas).await? {
-                return Err(over_quota(app, refused));
+        let sha256s: Vec<&str> = self.rows.iter().map(|(_, copy)| copy.sha256.as_str()).collect();
+        let _locks = app.blobs.lock_all(&sha256s).await;
+        let mut rows = Vec::with_capacity(self.rows.len());
+        for (_, copy) in &self.rows {
+            if app.store.blob_in_use(&copy.sha256).await? {
+                rows.push(copy.clone());
             }
         }
-        Ok(())
+        match app.store.create_attachments(&rows, quotas(app)).await? {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(over_quota(app, refused)),
+        }
     }
 }
 
@@ -304,7 +305,7 @@ async fn upload(
     // concurrent release of the same bytes cannot remove it in between.
     let _lock = app.blobs.lock(&attachment.sha256).await;
     app.blobs.commit(staged, &attachment.sha256).await?;
-    let stored = app.store.create_attachment(&attachment, quotas).await;
+    let stored = app.store.create_attachments(std::slice::from_ref(&attachment), quotas).await;
     if !matches!(stored, Ok(Ok(()))) && !app.store.blob_in_use(&attachment.sha256).await.unwrap_or(true) {
         app.blobs.remove(&attachment.sha256).await?;
     }
