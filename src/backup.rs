@@ -6,7 +6,8 @@
 //! commit, whatever is written meanwhile. The attachments copied are those that snapshot
 //! lists, read from the live attachments folder (blobs never change once written, so the
 //! copy is exact); a blob removed between the snapshot and its copy (its last attachment
-//! deleted meanwhile) is counted as missing. A bucket's attachments stay in the bucket.
+//! deleted meanwhile) is left out, and its rows deleted from the copy, as they were from
+//! the live node. A bucket's attachments stay in the bucket.
 //!
 //! Everything is written into a sibling folder first and renamed into place at the end:
 //! a backup that fails half way leaves no folder that looks whole.
@@ -79,7 +80,10 @@ pub async fn run(args: &BackupArgs) -> Result<Backup, BackupError> {
     match write(args, live, &partial).await {
         Ok(mut backup) => {
             // Over the empty folder, if there was one: rename replaces an empty directory.
-            std::fs::rename(&partial, &to)?;
+            if let Err(e) = std::fs::rename(&partial, &to) {
+                let _ = std::fs::remove_dir_all(&partial);
+                return Err(e.into());
+            }
             backup.database = to.join(DATABASE_FILE);
             backup.to = to;
             Ok(backup)
@@ -105,16 +109,23 @@ async fn write(args: &BackupArgs, live: SqliteConnectOptions, to: &Path) -> Resu
         private(&to.join(SECRET_FILE))?;
     }
 
-    let mut snapshot = SqliteConnectOptions::new().filename(&database).read_only(true).connect().await?;
+    let mut snapshot = SqliteConnectOptions::new().filename(&database).connect().await?;
     let listed: Vec<(String,)> =
         sqlx::query_as("SELECT DISTINCT sha256 FROM attachments").fetch_all(&mut snapshot).await?;
-    snapshot.close().await?;
     let blobs_in_bucket = args.attachments.s3_bucket.is_some();
     let blobs_copied = if blobs_in_bucket || listed.is_empty() {
         0
     } else {
-        copy_blobs(&args.attachments.dir(&args.common.data_dir), &to.join("attachments"), &listed).await?
+        let missing =
+            copy_blobs(&args.attachments.dir(&args.common.data_dir), &to.join("attachments"), &listed).await?;
+        // Deleted on the live node after the snapshot: in the copy they are deleted too,
+        // rather than rows whose files are not there.
+        for sha256 in &missing {
+            sqlx::query("DELETE FROM attachments WHERE sha256 = $1").bind(sha256).execute(&mut snapshot).await?;
+        }
+        listed.len() - missing.len()
     };
+    snapshot.close().await?;
     Ok(Backup {
         database_bytes: std::fs::metadata(&database)?.len(),
         to: to.to_owned(),
@@ -126,19 +137,21 @@ async fn write(args: &BackupArgs, live: SqliteConnectOptions, to: &Path) -> Resu
     })
 }
 
-/// Copies the blobs named in `listed` from the folder `from` into `to`; answers how many
-/// were there to copy.
-async fn copy_blobs(from: &Path, to: &Path, listed: &[(String,)]) -> Result<usize, BackupError> {
+/// Copies the blobs named in `listed` from the folder `from` into `to`; answers those
+/// that were no longer there.
+async fn copy_blobs(from: &Path, to: &Path, listed: &[(String,)]) -> Result<Vec<String>, BackupError> {
     let (from, to) = (LocalBlobs::open(from)?, LocalBlobs::open(to)?);
-    let mut copied = 0;
+    let mut missing = Vec::new();
     for (sha256,) in listed {
-        let Some(mut reader) = from.open(sha256).await? else { continue };
+        let Some(mut reader) = from.open(sha256).await? else {
+            missing.push(sha256.clone());
+            continue;
+        };
         let mut staged = to.stage().await?;
         tokio::io::copy(&mut reader, &mut staged.file).await?;
         to.commit(staged, sha256).await?;
-        copied += 1;
     }
-    Ok(copied)
+    Ok(missing)
 }
 
 /// Readable by this user only, as the data dir's own files are.

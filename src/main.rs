@@ -60,7 +60,7 @@ async fn backup(args: BackupArgs) -> anyhow::Result<()> {
         (true, _) => println!("attachments: {} in the bucket, not copied", b.blobs_listed),
         (false, 0) => println!("attachments: {} copied", b.blobs_copied),
         (false, gone) => println!(
-            "attachments: {} copied; {gone} were deleted while the backup ran and are not in it",
+            "attachments: {} copied; {gone} deleted while the backup ran are deleted from it too",
             b.blobs_copied
         ),
     }
