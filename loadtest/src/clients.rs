@@ -23,8 +23,9 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Bytes a client reads from its socket at most at once.
 const READ_BUFFER: usize = 16 * 1024;
 
-/// When each edit (by client id and starting clock) was sent.
-pub type SentAt = Arc<DashMap<(u64, u32), Instant>>;
+/// When each edit (by client id and starting clock) was sent, and from which node's
+/// client (`Connected::node`).
+pub type SentAt = Arc<DashMap<(u64, u32), (Instant, u8)>>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Protocol {
@@ -52,6 +53,9 @@ pub struct Connected {
     pub handshake: Duration,
     /// Size of the sync step 2 message that completed the sync, in bytes.
     pub synced_bytes: usize,
+    /// Which of the scenario's servers this client is connected to (0 with one server):
+    /// a delivery is cross-node when the writer's node differs from the receiver's.
+    pub node: u8,
     /// The document name in front of every message (Hocuspocus), if any.
     name: Option<String>,
 }
@@ -125,7 +129,7 @@ pub async fn connect(endpoint: &Endpoint, full: bool) -> anyhow::Result<Connecte
     };
     let handshake = started.elapsed();
     let name = (endpoint.protocol == Protocol::Hocuspocus).then(|| endpoint.room.clone());
-    let mut c = Connected { ws, doc: Doc::new(), handshake, synced_bytes: 0, name };
+    let mut c = Connected { ws, doc: Doc::new(), handshake, synced_bytes: 0, node: 0, name };
     if let Some(name) = &c.name {
         let auth = hp::encode_auth_token(name, &endpoint.token);
         c.ws.send(Message::Binary(auth.into())).await?;
@@ -226,8 +230,11 @@ pub fn edit_key(frame: &[u8]) -> Option<(u64, u32)> {
 /// What one receiving client saw.
 #[derive(Default)]
 pub struct Seen {
-    /// Edit-to-arrival latencies of other clients' edits, in microseconds.
+    /// Edit-to-arrival latencies of other clients' edits written through this client's
+    /// node, in microseconds.
     pub latencies_us: Vec<u32>,
+    /// The same for edits written through another node (empty with one server).
+    pub cross_node_us: Vec<u32>,
     pub frames: u64,
     pub closed_early: bool,
     /// Text of a full client's document at the end (for convergence checks).
@@ -266,7 +273,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                         text.insert(&mut txn, len, &"x".repeat(size.max(1)));
                         (txn.encode_update_v1(), (me, clock))
                     };
-                    sent.insert(key, Instant::now());
+                    sent.insert(key, (Instant::now(), c.node));
                     if c.send(&proto::encode_update(&update)).await.is_err() {
                         seen.closed_early = true;
                         break;
@@ -293,7 +300,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                         Received::Other => continue,
                     };
                     seen.frames += 1;
-                    on_frame(&mut c.doc, full, message, me, &sent, &mut seen);
+                    on_frame(&mut c.doc, full, message, (me, c.node), &sent, &mut seen);
                 }
                 Some(Ok(_)) => {}
                 _ => {
@@ -310,12 +317,15 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
     seen
 }
 
-fn on_frame(doc: &mut Doc, full: bool, frame: &[u8], me: u64, sent: &SentAt, seen: &mut Seen) {
+/// `me`: this client's id and node.
+fn on_frame(doc: &mut Doc, full: bool, frame: &[u8], me: (u64, u8), sent: &SentAt, seen: &mut Seen) {
     if let Some(key) = edit_key(frame)
-        && key.0 != me
+        && key.0 != me.0
         && let Some(at) = sent.get(&key)
     {
-        seen.latencies_us.push(at.elapsed().as_micros().min(u32::MAX as u128) as u32);
+        let (at, node) = *at;
+        let us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
+        if node == me.1 { seen.latencies_us.push(us) } else { seen.cross_node_us.push(us) }
     }
     if full && let Ok(ClientMessage::Update(u) | ClientMessage::SyncStep2(u)) = proto::decode(frame) {
         let _ = doc.transact_mut().apply_update(u);

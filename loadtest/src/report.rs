@@ -27,13 +27,7 @@ impl Report {
     /// p50/p90/p99/max of microsecond samples, in milliseconds.
     pub fn add_latency(&mut self, key: &str, mut samples_us: Vec<u32>) {
         samples_us.sort_unstable();
-        let pct = |p: f64| -> Value {
-            if samples_us.is_empty() {
-                return Value::Null;
-            }
-            let i = ((samples_us.len() as f64 * p).ceil() as usize).clamp(1, samples_us.len()) - 1;
-            json!((samples_us[i] as f64 / 1000.0 * 1000.0).round() / 1000.0)
-        };
+        let pct = |p: f64| -> Value { percentile_ms(&samples_us, p).map_or(Value::Null, |ms| json!(ms)) };
         self.add(&format!("{key} p50 ms"), pct(0.50));
         self.add(&format!("{key} p90 ms"), pct(0.90));
         self.add(&format!("{key} p99 ms"), pct(0.99));
@@ -60,6 +54,16 @@ impl Report {
         }
         Value::Object(m)
     }
+}
+
+/// The `p` quantile (0 to 1, nearest rank) of sorted microsecond samples, in
+/// milliseconds to the microsecond; None without samples.
+pub fn percentile_ms(sorted_us: &[u32], p: f64) -> Option<f64> {
+    if sorted_us.is_empty() {
+        return None;
+    }
+    let i = ((sorted_us.len() as f64 * p).ceil() as usize).clamp(1, sorted_us.len()) - 1;
+    Some(f64::from(sorted_us[i]) / 1000.0)
 }
 
 /// CPU time (user + system) and RSS of a process, from /proc.
@@ -106,5 +110,37 @@ pub fn add_server(
         }
         report.add("server rss MiB", json!((a.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
         report.add("server peak rss MiB", json!((a.peak_rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
+    }
+}
+
+/// One of several servers sharing a scenario: its samples around the measured phase and
+/// the deliveries to its own clients.
+pub struct NodeUse {
+    pub before: Option<ProcSample>,
+    pub after: Option<ProcSample>,
+    pub deliveries: u64,
+}
+
+/// Several servers sharing the work: each one's CPU time over the measured phase, its CPU
+/// per delivery to its own clients (publishing its clients' edits to the others included)
+/// and its RSS; then their sum, per delivery of all of them (the number one server's
+/// `server cpu us per delivery` compares with). A server without both samples is left
+/// out of the sum.
+pub fn add_nodes(report: &mut Report, nodes: &[NodeUse], wall: Duration) {
+    let per = |cpu: Duration, n: u64| json!((cpu.as_secs_f64() * 1e6 / n.max(1) as f64 * 10.0).round() / 10.0);
+    let (mut total, mut deliveries) = (Duration::ZERO, 0u64);
+    for (i, node) in nodes.iter().enumerate() {
+        let (Some(b), Some(a)) = (node.before, node.after) else { continue };
+        let cpu = a.cpu.saturating_sub(b.cpu);
+        total += cpu;
+        deliveries += node.deliveries;
+        report.add(&format!("node {} cpu ms", i + 1), json!(cpu.as_millis() as u64));
+        report.add(&format!("node {} cpu us per delivery", i + 1), per(cpu, node.deliveries));
+        report.add(&format!("node {} rss MiB", i + 1), json!((a.rss_kib as f64 / 1024.0 * 10.0).round() / 10.0));
+    }
+    if deliveries > 0 {
+        report.add("server cpu %", json!(((total.as_secs_f64() / wall.as_secs_f64()) * 1000.0).round() / 10.0));
+        report.add("server cpu ms", json!(total.as_millis() as u64));
+        report.add("server cpu us per delivery", per(total, deliveries));
     }
 }

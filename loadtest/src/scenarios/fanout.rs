@@ -1,7 +1,8 @@
 //! `fanout`: rooms × clients, each room editing at `--rate` edits/s (round robin over its
 //! first `--writers` clients, all of them by default; the rest only observe). Latency is the time from an edit being sent to its arrival at each other
 //! client of the room (one process, one clock). Most clients are light receivers; the
-//! first `--full` of each room apply every update and must converge.
+//! first `--full` of each room apply every update and must converge. With `--second-url`
+//! every room spans two servers and deliveries are split into same-node and cross-node.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,27 @@ pub struct FanoutArgs {
     /// Seconds to keep receiving after the last edit.
     #[arg(long, default_value_t = 2.0)]
     pub drain: f64,
+    /// A second server (WebSocket base URL, as --url), clustered with the first: the odd
+    /// clients of every room connect here, writers included, and latency is reported for
+    /// same-node and cross-node deliveries apart. Naming the --url server again puts both
+    /// halves on one server: the same split, no second node (a baseline).
+    #[arg(long)]
+    pub second_url: Option<String>,
+    /// The second server's pid: CPU time per node and in total.
+    #[arg(long, requires = "second_url")]
+    pub second_server_pid: Option<u32>,
+}
+
+/// What the receivers of a run saw, added up.
+#[derive(Default)]
+struct Tally {
+    same_node_us: Vec<u32>,
+    cross_node_us: Vec<u32>,
+    /// Deliveries to each node's clients.
+    by_node: [u64; 2],
+    frames: u64,
+    disconnects: u64,
+    converged: usize,
 }
 
 pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
@@ -49,20 +71,24 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     anyhow::ensure!(args.rooms * args.clients <= 100_000, "at most 100000 clients");
     anyhow::ensure!(args.writers <= args.clients, "--writers must be at most --clients");
     let writers = if args.writers == 0 { args.clients } else { args.writers };
-    let (rooms, handshakes) = scenarios::open_rooms(common, args.rooms, args.clients, |i| i < args.full).await?;
+    let second = args.second_url.as_ref().map(|url| Common { url: url.clone(), ..common.clone() });
+    let nodes: Vec<&Common> = std::iter::once(common).chain(second.as_ref()).collect();
+    let (rooms, handshakes) = scenarios::open_rooms_on(&nodes, args.rooms, args.clients, |i| i < args.full).await?;
     let duration = common.duration();
     let drain = Duration::from_secs_f64(args.drain.clamp(0.0, 60.0));
     let started = Instant::now();
     let stop_at = started + duration + drain;
-    let server_before = common.server_pid.and_then(report::sample);
+    // One sample per server, in node order; the second pid only if it is another process.
+    let pids = [common.server_pid, args.second_server_pid.filter(|p| Some(*p) != common.server_pid)];
+    let sample_all = move || pids.map(|p| p.and_then(report::sample));
+    let server_before = sample_all();
     // The server's CPU time is read again just before the clients close: the measured
     // phase is the edits and their fan-out, not 500 closing handshakes.
     let sampled_at = stop_at.checked_sub(Duration::from_millis(100)).unwrap_or(stop_at).max(started);
     let server_sample = tokio::spawn({
-        let pid = common.server_pid;
         async move {
             tokio::time::sleep_until(tokio::time::Instant::from_std(sampled_at)).await;
-            (pid.and_then(report::sample), started.elapsed())
+            (sample_all(), started.elapsed())
         }
     });
     let sent: clients::SentAt = Arc::new(DashMap::new());
@@ -78,7 +104,8 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
         for (c, full) in room {
             let (tx, rx) = mpsc::channel(64);
             cmds.push(tx);
-            handles.push((full, tokio::spawn(clients::run(c, full, sent.clone(), rx, stop_at))));
+            let node = usize::from(c.node);
+            handles.push((full, node, tokio::spawn(clients::run(c, full, sent.clone(), rx, stop_at))));
         }
         receivers.push(handles);
         let (edits, size, period) = (edits.clone(), args.size, Duration::from_secs_f64(1.0 / args.rate));
@@ -100,29 +127,30 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
         e.await?;
     }
 
-    let mut latencies = Vec::new();
-    let (mut disconnects, mut converged, mut frames) = (0u64, 0usize, 0u64);
+    let mut t = Tally::default();
     let total_edits = edits.load(Ordering::Relaxed);
     for handles in receivers {
         let mut texts = Vec::new();
-        for (full, h) in handles {
+        for (full, node, h) in handles {
             let seen = h.await?;
-            frames += seen.frames;
-            disconnects += u64::from(seen.closed_early);
-            latencies.extend(seen.latencies_us);
+            t.frames += seen.frames;
+            t.disconnects += u64::from(seen.closed_early);
+            t.by_node[node] += (seen.latencies_us.len() + seen.cross_node_us.len()) as u64;
+            t.same_node_us.extend(seen.latencies_us);
+            t.cross_node_us.extend(seen.cross_node_us);
             if full {
                 texts.push(seen.text.unwrap_or_default());
             }
         }
         let want = edits_per_room as usize * args.size.max(1);
-        if texts.iter().all(|t| t.len() == want) {
-            converged += 1;
+        if texts.iter().all(|text| text.len() == want) {
+            t.converged += 1;
         }
     }
     drop(progress);
     let (server_after, measured) = server_sample.await?;
     let expected = total_edits * (args.clients as u64 - 1);
-    let deliveries = latencies.len() as u64;
+    let deliveries = t.by_node.iter().sum::<u64>();
 
     let mut r = Report::new("fanout", common.json.clone());
     r.add("rooms × clients", format!("{} × {}", args.rooms, args.clients));
@@ -134,10 +162,38 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     r.add("deliveries", deliveries);
     r.add("expected deliveries", expected);
     r.add("delivery %", ((deliveries as f64 / expected.max(1) as f64) * 10_000.0).round() / 100.0);
-    r.add_latency("fan-out", latencies);
-    r.add("frames received", frames);
-    r.add("errors / disconnects", disconnects);
-    r.add("converged rooms", format!("{converged}/{}", args.rooms));
-    report::add_server(&mut r, server_before, server_after, measured, Some(deliveries));
+    r.add_latency("fan-out", [&t.same_node_us[..], &t.cross_node_us[..]].concat());
+    if second.is_some() {
+        let one_server = args.second_url.as_deref() == Some(common.url.as_str());
+        add_split(&mut r, one_server, t.same_node_us, t.cross_node_us);
+    }
+    r.add("frames received", t.frames);
+    r.add("errors / disconnects", t.disconnects);
+    r.add("converged rooms", format!("{}/{}", t.converged, args.rooms));
+    if pids[1].is_some() {
+        let nodes = [0, 1].map(|i| report::NodeUse {
+            before: server_before[i],
+            after: server_after[i],
+            deliveries: t.by_node[i],
+        });
+        report::add_nodes(&mut r, &nodes, measured);
+    } else {
+        report::add_server(&mut r, server_before[0], server_after[0], measured, Some(deliveries));
+    }
     Ok(r)
+}
+
+/// Same-node and cross-node deliveries apart, and how much later the cross-node p99 is.
+fn add_split(r: &mut Report, one_server: bool, mut same: Vec<u32>, mut cross: Vec<u32>) {
+    same.sort_unstable();
+    cross.sort_unstable();
+    let extra = report::percentile_ms(&cross, 0.99)
+        .zip(report::percentile_ms(&same, 0.99))
+        .map(|(c, s)| ((c - s) * 1000.0).round() / 1000.0);
+    r.add("servers", if one_server { "1 (both halves on it)" } else { "2" });
+    r.add("same-node deliveries", same.len() as u64);
+    r.add("cross-node deliveries", cross.len() as u64);
+    r.add_latency("fan-out same-node", same);
+    r.add_latency("fan-out cross-node", cross);
+    r.add("cross-node extra p99 ms", extra);
 }

@@ -57,18 +57,36 @@ pub async fn open_rooms(
     per_room: usize,
     full: impl Fn(usize) -> bool,
 ) -> anyhow::Result<(Vec<Vec<(Connected, bool)>>, Vec<u32>)> {
+    open_rooms_on(&[common], rooms, per_room, full).await
+}
+
+/// `open_rooms` over several servers: client `i` of each room connects to
+/// `nodes[i % nodes.len()]` (its `node` is that index), so every room spans them all and
+/// clients next to each other in a room are on different servers.
+pub async fn open_rooms_on(
+    nodes: &[&Common],
+    rooms: usize,
+    per_room: usize,
+    full: impl Fn(usize) -> bool,
+) -> anyhow::Result<(Vec<Vec<(Connected, bool)>>, Vec<u32>)> {
+    anyhow::ensure!(!nodes.is_empty() && nodes.len() <= usize::from(u8::MAX), "1 to 255 servers");
+    let common = nodes[0];
     let permits = Arc::new(Semaphore::new(common.connect_concurrency.max(1)));
     let opened = Arc::new(AtomicU64::new(0));
     let _progress = Progress::start(vec![("connected", opened.clone())]);
     let mut tasks = Vec::new();
     for r in 0..rooms {
         for i in 0..per_room {
-            let url = common.room_url(&format!("{}-{r}", common.room_prefix), r * per_room + i)?;
+            let node = i % nodes.len();
+            let url = nodes[node].room_url(&format!("{}-{r}", common.room_prefix), r * per_room + i)?;
             let is_full = full(i);
             let (permits, opened) = (permits.clone(), opened.clone());
             tasks.push(tokio::spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                let c = clients::connect(&url, is_full).await;
+                let c = clients::connect(&url, is_full).await.map(|mut c| {
+                    c.node = node as u8;
+                    c
+                });
                 opened.fetch_add(1, Ordering::Relaxed);
                 (r, c, is_full)
             }));
