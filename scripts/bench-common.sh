@@ -10,7 +10,23 @@ TANDEM=$ROOT/target/release/tandem
 LOADTEST=$ROOT/target/release/tandem-loadtest
 mkdir -p "$OUT"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A port nothing is bound to, below 32768: the kernel's own choice would come from the
+# ephemeral range (32768 and up), where the load generator's connections take theirs.
+free_port() {
+    python3 -c '
+import random, socket
+for _ in range(500):
+    port = random.randrange(20000, 32768)
+    try:
+        socket.socket().bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    raise SystemExit("no free port in 20000-32767")
+'
+}
 
 # Waits (at most 30 s) until the server listens on 127.0.0.1:$1; fails at once if it
 # exited (another process took the port between free_port and its bind).

@@ -14,7 +14,7 @@ import statistics
 import sys
 
 out, runs = pathlib.Path(sys.argv[1]), int(sys.argv[2])
-names = {"tandem": "Tandem", "baseline": "baseline", "ref": "y-websocket ref"}
+names = {"tandem": "Tandem", "baseline": "baseline", "ref": "y-websocket ref", "two": "two nodes", "one": "one node"}
 servers = [s for s in sys.argv[3].split(",") if s and any(out.glob(f"*-{s}-*.json"))]
 rows = [line.split("|") for line in sys.argv[4].strip().splitlines() if line.strip()]
 
