@@ -4,6 +4,7 @@
 //! message, the token in an Auth message, Pings answered).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,9 +24,24 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 /// Bytes a client reads from its socket at most at once.
 const READ_BUFFER: usize = 16 * 1024;
 
-/// When each edit (by client id and starting clock) was sent, and from which node's
-/// client (`Connected::node`).
-pub type SentAt = Arc<DashMap<(u64, u32), (Instant, u8)>>;
+/// Every edit sent, by client id and starting clock.
+pub type SentAt = Arc<DashMap<(u64, u32), Sent>>;
+
+/// One edit: when it was sent, through which node (`Connected::node`), and when it first
+/// reached a client on that node and on another one.
+pub struct Sent {
+    pub at: Instant,
+    pub node: u8,
+    /// Microseconds from sending to the first arrival at a client on the writer's node
+    /// (`[0]`) and on another node (`[1]`); `u32::MAX` until one arrives.
+    pub first_us: [AtomicU32; 2],
+}
+
+impl Sent {
+    fn now(node: u8) -> Self {
+        Sent { at: Instant::now(), node, first_us: [AtomicU32::new(u32::MAX), AtomicU32::new(u32::MAX)] }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Protocol {
@@ -273,7 +289,7 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
                         text.insert(&mut txn, len, &"x".repeat(size.max(1)));
                         (txn.encode_update_v1(), (me, clock))
                     };
-                    sent.insert(key, (Instant::now(), c.node));
+                    sent.insert(key, Sent::now(c.node));
                     if c.send(&proto::encode_update(&update)).await.is_err() {
                         seen.closed_early = true;
                         break;
@@ -321,11 +337,12 @@ pub async fn run(mut c: Connected, full: bool, sent: SentAt, mut cmds: mpsc::Rec
 fn on_frame(doc: &mut Doc, full: bool, frame: &[u8], me: (u64, u8), sent: &SentAt, seen: &mut Seen) {
     if let Some(key) = edit_key(frame)
         && key.0 != me.0
-        && let Some(at) = sent.get(&key)
+        && let Some(edit) = sent.get(&key)
     {
-        let (at, node) = *at;
-        let us = at.elapsed().as_micros().min(u32::MAX as u128) as u32;
-        if node == me.1 { seen.latencies_us.push(us) } else { seen.cross_node_us.push(us) }
+        let us = edit.at.elapsed().as_micros().min(u32::MAX as u128 - 1) as u32;
+        let cross = edit.node != me.1;
+        edit.first_us[usize::from(cross)].fetch_min(us, Ordering::Relaxed);
+        if cross { seen.cross_node_us.push(us) } else { seen.latencies_us.push(us) }
     }
     if full && let Ok(ClientMessage::Update(u) | ClientMessage::SyncStep2(u)) = proto::decode(frame) {
         let _ = doc.transact_mut().apply_update(u);

@@ -166,6 +166,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<Report> {
     if second.is_some() {
         let one_server = args.second_url.as_deref() == Some(common.url.as_str());
         add_split(&mut r, one_server, t.same_node_us, t.cross_node_us);
+        add_hops(&mut r, &sent);
     }
     r.add("frames received", t.frames);
     r.add("errors / disconnects", t.disconnects);
@@ -196,4 +197,23 @@ fn add_split(r: &mut Report, one_server: bool, mut same: Vec<u32>, mut cross: Ve
     r.add_latency("fan-out same-node", same);
     r.add_latency("fan-out cross-node", cross);
     r.add("cross-node extra p99 ms", extra);
+}
+
+/// Per edit, its first arrival on another node minus its first arrival on the writer's
+/// node: the cross-node hop alone, without the commit and the scheduling both paths share
+/// (which make most of either p99 on a busy machine). Can be negative.
+fn add_hops(r: &mut Report, sent: &clients::SentAt) {
+    let mut hops: Vec<i64> = sent
+        .iter()
+        .filter_map(|e| {
+            let [same, cross] = e.first_us.each_ref().map(|a| a.load(Ordering::Relaxed));
+            (same != u32::MAX && cross != u32::MAX).then(|| i64::from(cross) - i64::from(same))
+        })
+        .collect();
+    hops.sort_unstable();
+    r.add("edits reaching both nodes", hops.len() as u64);
+    for (name, p) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99), ("max", 1.0)] {
+        let i = ((hops.len() as f64 * p).ceil() as usize).clamp(1, hops.len().max(1)) - 1;
+        r.add(&format!("cross-node hop {name} ms"), hops.get(i).map(|us| *us as f64 / 1000.0));
+    }
 }
