@@ -7,8 +7,9 @@
 #   small   fanout --rooms 100 --clients 4 --rate 1
 #
 # Reported: fan-out p99 of same-node and cross-node deliveries and their difference (the
-# extra latency of a cross-node delivery), and server CPU per delivery, per node and in
-# total. One scratch redis-server for the sitting (nothing saved); both nodes, and the
+# extra latency of a cross-node delivery); the hop per edit (its first arrival on the other
+# node minus its first on the writer's: the same difference without the commit latency
+# both paths share); server CPU per delivery, per node and in total. One scratch redis-server for the sitting (nothing saved); both nodes, and the
 # single node of the baseline, use it and Postgres (a database bench_cluster_<random> per
 # run, dropped after). Both nodes run pinned to CPU 0 (`taskset -c 0`), the load generator
 # to CPU 1. Loopback only, every port below 32768. Medians of RUNS runs.
@@ -19,7 +20,9 @@
 # Knobs: RUNS (3), DURATION (s, 15), ONLY (busy or small), PG_URL
 # (postgres://postgres:postgres@127.0.0.1:5432; createdb and dropdb must reach it),
 # PROFILE (set: `perf record -e cpu-clock -g` the first node during every two-node run,
-# perf on CPU 1 beside the generator, so keep those runs' numbers out of comparisons).
+# perf on CPU 1 beside the generator, so keep those runs' numbers out of comparisons),
+# NODE2_CPU (0; 1 puts the second node beside the generator instead of the first node:
+# shows how much of the hop is the two nodes waiting for each other's CPU).
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +32,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-15}
 ONLY=${ONLY:-}
 PROFILE=${PROFILE:-}
+NODE2_CPU=${NODE2_CPU:-0}
 PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 OUT=${OUT:-$ROOT/target/bench-cluster/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-cluster-0123456789abcdef0123456789abcdef
@@ -88,18 +92,18 @@ for attempt in 1 2 3; do
 done
 log "redis on port $REDIS_PORT (pid $REDIS_PID)"
 
-# start_node LOG: one node on the run's database and the sitting's Redis, on CPU 0; its
+# start_node LOG CPU: one node on the run's database and the sitting's Redis, on CPU; its
 # pid and port are appended to PIDS and PORTS. Nodes start one after the other, so the
 # second finds the migrations done.
 start_node() {
-    local logfile=$1 port attempt n=${#PIDS[@]}
+    local logfile=$1 cpu=$2 port attempt n=${#PIDS[@]}
     mkdir -p "$DATA/node$n"
     for attempt in 1 2 3; do
         port=$(free_port)
         TANDEM_LISTEN=127.0.0.1:$port TANDEM_DATA_DIR=$DATA/node$n TANDEM_DATABASE_URL=$PG_URL/$DB \
             TANDEM_REDIS_URL=redis://127.0.0.1:$REDIS_PORT TANDEM_JWT_SECRET=$SECRET \
             TANDEM_MAX_CONNECTIONS_PER_IP_PER_MINUTE=0 RUST_LOG=warn \
-            taskset -c 0 "$TANDEM" >"$logfile" 2>&1 &
+            taskset -c "$cpu" "$TANDEM" >"$logfile" 2>&1 &
         SERVER_PID=$!
         if wait_port "$port"; then
             PIDS+=("$SERVER_PID") PORTS+=("$port")
@@ -117,9 +121,9 @@ run_one() {
     DATA=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-cluster-XXXXXX")
     DB=bench_cluster_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
     createdb --maintenance-db="$PG_URL/postgres" "$DB"
-    start_node "$OUT/server-$scenario-$which-$run-a.log"
+    start_node "$OUT/server-$scenario-$which-$run-a.log" 0
     if [ "$which" = two ]; then
-        start_node "$OUT/server-$scenario-$which-$run-b.log"
+        start_node "$OUT/server-$scenario-$which-$run-b.log" "$NODE2_CPU"
         second_url=ws://127.0.0.1:${PORTS[1]}/ws
         second_pid=(--second-server-pid "${PIDS[1]}")
         if [ -n "$PROFILE" ]; then
@@ -161,6 +165,8 @@ python3 scripts/bench-table.py "$OUT" "$RUNS" two,one '
 busy|same-node delivery p99 ms|fan-out same-node p99 ms
 busy|cross-node delivery p99 ms|fan-out cross-node p99 ms
 busy|extra p99 ms (cross − same)|cross-node extra p99 ms
+busy|hop per edit p50 ms|cross-node hop p50 ms
+busy|hop per edit p99 ms|cross-node hop p99 ms
 busy|fan-out p50 ms (all)|fan-out p50 ms
 busy|server CPU µs per delivery (total)|server cpu us per delivery
 busy|node 1 CPU µs per delivery to its clients|node 1 cpu us per delivery
@@ -169,6 +175,8 @@ busy|delivery %|delivery %
 small|same-node delivery p99 ms|fan-out same-node p99 ms
 small|cross-node delivery p99 ms|fan-out cross-node p99 ms
 small|extra p99 ms (cross − same)|cross-node extra p99 ms
+small|hop per edit p50 ms|cross-node hop p50 ms
+small|hop per edit p99 ms|cross-node hop p99 ms
 small|fan-out p50 ms (all)|fan-out p50 ms
 small|server CPU µs per delivery (total)|server cpu us per delivery
 small|node 1 CPU µs per delivery to its clients|node 1 cpu us per delivery
