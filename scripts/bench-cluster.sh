@@ -19,8 +19,9 @@
 #
 # Knobs: RUNS (3), DURATION (s, 15), ONLY (busy or small), PG_URL
 # (postgres://postgres:postgres@127.0.0.1:5432; createdb and dropdb must reach it),
-# PROFILE (set: `perf record -e cpu-clock -g` the first node during every two-node run,
-# perf on CPU 1 beside the generator, so keep those runs' numbers out of comparisons),
+# PROFILE (set: `perf record $PERF_ARGS` the first node during every two-node run, perf on
+# CPU 1 beside the generator, so keep those runs' numbers out of comparisons), PERF_ARGS
+# (-e cpu-clock -g; `--call-graph dwarf` gives whole stacks, for scripts/perf-stages.py),
 # NODE2_CPU (0; 1 puts the second node beside the generator instead of the first node:
 # shows how much of the hop is the two nodes waiting for each other's CPU).
 
@@ -32,6 +33,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-15}
 ONLY=${ONLY:-}
 PROFILE=${PROFILE:-}
+PERF_ARGS=${PERF_ARGS:--e cpu-clock -g}
 NODE2_CPU=${NODE2_CPU:-0}
 PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 OUT=${OUT:-$ROOT/target/bench-cluster/$(date -u +%Y%m%dT%H%M%SZ)}
@@ -127,7 +129,8 @@ run_one() {
         second_url=ws://127.0.0.1:${PORTS[1]}/ws
         second_pid=(--second-server-pid "${PIDS[1]}")
         if [ -n "$PROFILE" ]; then
-            taskset -c 1 perf record -e cpu-clock -g -p "${PIDS[0]}" -o "$OUT/perf-$scenario-$run.data" \
+            # shellcheck disable=SC2086 # PERF_ARGS is a list of words
+            taskset -c 1 perf record $PERF_ARGS -p "${PIDS[0]}" -o "$OUT/perf-$scenario-$run.data" \
                 >"$OUT/perf-$scenario-$run.log" 2>&1 &
             PERF_PID=$!
         fi
