@@ -153,39 +153,21 @@ run_one() {
 for scenario in busy small; do
     [ -z "$ONLY" ] || [ "$ONLY" = "$scenario" ] || continue
     for run in $(seq 1 "$RUNS"); do
-        # Each pair in turn starts with the other setup (see bench-load.sh).
-        if [ $((run % 2)) -eq 1 ]; then
-            run_one two "$scenario" "$run"
-            run_one one "$scenario" "$run"
-        else
-            run_one one "$scenario" "$run"
-            run_one two "$scenario" "$run"
-        fi
+        alternate two one "$scenario" "$run"
     done
 done
 
-python3 scripts/bench-table.py "$OUT" "$RUNS" two,one '
-busy|same-node delivery p99 ms|fan-out same-node p99 ms
-busy|cross-node delivery p99 ms|fan-out cross-node p99 ms
-busy|extra p99 ms (cross − same)|cross-node extra p99 ms
-busy|hop per edit p50 ms|cross-node hop p50 ms
-busy|hop per edit p99 ms|cross-node hop p99 ms
-busy|fan-out p50 ms (all)|fan-out p50 ms
-busy|server CPU µs per delivery (total)|server cpu us per delivery
-busy|node 1 CPU µs per delivery to its clients|node 1 cpu us per delivery
-busy|node 2 CPU µs per delivery to its clients|node 2 cpu us per delivery
-busy|delivery %|delivery %
-small|same-node delivery p99 ms|fan-out same-node p99 ms
-small|cross-node delivery p99 ms|fan-out cross-node p99 ms
-small|extra p99 ms (cross − same)|cross-node extra p99 ms
-small|hop per edit p50 ms|cross-node hop p50 ms
-small|hop per edit p99 ms|cross-node hop p99 ms
-small|fan-out p50 ms (all)|fan-out p50 ms
-small|server CPU µs per delivery (total)|server cpu us per delivery
-small|node 1 CPU µs per delivery to its clients|node 1 cpu us per delivery
-small|node 2 CPU µs per delivery to its clients|node 2 cpu us per delivery
-small|delivery %|delivery %
-'
+ROWS='same-node delivery p99 ms|fan-out same-node p99 ms
+cross-node delivery p99 ms|fan-out cross-node p99 ms
+extra p99 ms (cross − same)|cross-node extra p99 ms
+hop per edit p50 ms|cross-node hop p50 ms
+hop per edit p99 ms|cross-node hop p99 ms
+fan-out p50 ms (all)|fan-out p50 ms
+server CPU µs per delivery (total)|server cpu us per delivery
+node 1 CPU µs per delivery to its clients|node 1 cpu us per delivery
+node 2 CPU µs per delivery to its clients|node 2 cpu us per delivery
+delivery %|delivery %'
+python3 scripts/bench-table.py "$OUT" "$RUNS" two,one "$(for s in busy small; do printf '%s\n' "$ROWS" | sed "s/^/$s|/"; done)"
 if [ -n "$PROFILE" ]; then
     for f in "$OUT"/perf-*.data; do
         [ -e "$f" ] || continue

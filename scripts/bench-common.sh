@@ -40,3 +40,16 @@ wait_port() {
     echo "nothing listened on port $1 within 30 s" >&2
     return 1
 }
+
+# Runs `run_one SETUP SCENARIO RUN` for both setups, the first one first on odd runs:
+# each pair starts with the other setup, so whatever one run leaves behind (Postgres
+# writing out a dropped database, freed page cache) does not always fall on the same one.
+alternate() { # first second scenario run
+    if [ $(($4 % 2)) -eq 1 ]; then
+        run_one "$1" "$3" "$4"
+        run_one "$2" "$3" "$4"
+    else
+        run_one "$2" "$3" "$4"
+        run_one "$1" "$3" "$4"
+    fi
+}

@@ -101,17 +101,10 @@ run_one() {
 for scenario in cold-sqlite cold-postgres fanout-1500; do
     [ -z "$ONLY" ] || [ "$ONLY" = "$scenario" ] || continue
     for run in $(seq 1 "$RUNS"); do
-        # Each pair in turn starts with the other build: the first run after a pair is
-        # disturbed by what the last one left behind (Postgres writing out the dropped
-        # database, freed page cache), and would otherwise always fall to the same build.
         if [ -z "${BASELINE:-}" ]; then
             run_one tandem "$scenario" "$run"
-        elif [ $((run % 2)) -eq 1 ]; then
-            run_one tandem "$scenario" "$run"
-            run_one baseline "$scenario" "$run"
         else
-            run_one baseline "$scenario" "$run"
-            run_one tandem "$scenario" "$run"
+            alternate tandem baseline "$scenario" "$run"
         fi
     done
 done
