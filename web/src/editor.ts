@@ -325,8 +325,7 @@ function livePreview (editor: Editor, text: Y.Text): () => void {
     try {
       const html = await renderMarkdown(editor, text, mine.signal)
       if (mine.signal.aborted || editor.destroyed) return
-      await showRendered(editor.page.preview, html ?? '')
-      if (!mine.signal.aborted) images.show(editor.page.preview)
+      await showRendered(editor.page.preview, html ?? '', (el) => images.show(el))
     } catch (e) {
       if ((e as Error).name !== 'AbortError' && !editor.destroyed) editor.page.preview.replaceChildren(h('p', { class: 'muted' }, `Preview unavailable: ${explain(e)}`))
     }

@@ -14,10 +14,15 @@ const BUDGET = { tex: 200_000, html: 4_000_000, ms: 400 }
 type Typeset = (tex: string, display: boolean) => string
 let typesetter: Promise<Typeset> | undefined
 
-/** Puts `html` into `el` and typesets its math (once KaTeX is loaded, if it was not). */
-export async function showRendered (el: HTMLElement, html: string): Promise<void> {
+/**
+ * Puts `html` into `el`, runs `prepare` on it at once (before the browser fetches
+ * anything the HTML names, such as images it must not load itself), then typesets its
+ * math (once KaTeX is loaded, if it was not).
+ */
+export async function showRendered (el: HTMLElement, html: string, prepare?: (el: HTMLElement) => void): Promise<void> {
   el.innerHTML = html
   el.querySelectorAll('input[type=checkbox]').forEach((c) => c.setAttribute('disabled', ''))
+  prepare?.(el)
   const marked = [...el.querySelectorAll<HTMLElement>('span[data-math-style], code[data-math-style]')]
   if (marked.length === 0) return
   let typeset: Typeset
