@@ -39,10 +39,6 @@ PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 OUT=${OUT:-$ROOT/target/bench-cluster/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-cluster-0123456789abcdef0123456789abcdef
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-[ "$(nproc)" -ge 2 ] || { echo "needs two CPUs (servers on 0, load generator on 1)" >&2; exit 1; }
-command -v taskset >/dev/null || { echo "taskset (util-linux) is missing" >&2; exit 1; }
 command -v redis-server >/dev/null || { echo "redis-server is missing" >&2; exit 1; }
 [ -z "$PROFILE" ] || command -v perf >/dev/null || { echo "PROFILE needs perf" >&2; exit 1; }
 

@@ -1,6 +1,11 @@
-# Sourced by scripts/bench-compare.sh and scripts/bench-load.sh (after ROOT and OUT are
-# set): the release build unless NO_BUILD, the binaries, a spare port, and waiting for a
-# server to listen on it.
+# Sourced by the bench-*.sh scripts (after ROOT and OUT are set): the pinning they all
+# need (two CPUs, taskset), the release build unless NO_BUILD, the binaries, a spare
+# port, waiting for a server to listen on it, and runs that take turns.
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+[ "$(nproc)" -ge 2 ] || { echo "needs two CPUs (servers on 0, load generator on 1)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "taskset (util-linux) is missing" >&2; exit 1; }
 
 if [ -z "${NO_BUILD:-}" ]; then
     log "building tandem and tandem-loadtest (release)"

@@ -36,10 +36,7 @@ REF_DIR=$ROOT/target/bench-ref
 OUT=${OUT:-$ROOT/target/bench-compare/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-compare-0123456789abcdef0123456789abcdef
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-[ "$(nproc)" -ge 2 ] || { echo "needs two CPUs (server on 0, load generator on 1)" >&2; exit 1; }
-command -v taskset >/dev/null || { echo "taskset (util-linux) is missing" >&2; exit 1; }
+. scripts/bench-common.sh
 command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are needed for the reference server" >&2; exit 1; }
 
 # --- the reference server, pinned versions, outside the source tree ---------------------
@@ -52,8 +49,6 @@ if [ "$(node -p "try{require('$REF_DIR/node_modules/@y/websocket-server/package.
         "@y/websocket-server@$REF_VERSION" "yjs@$YJS_VERSION" >&2
 fi
 
-# --- binaries ----------------------------------------------------------------------------
-. scripts/bench-common.sh
 FAILED=0
 
 SERVER_PID=

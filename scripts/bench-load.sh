@@ -35,10 +35,6 @@ PG_URL=${PG_URL:-postgres://postgres:postgres@127.0.0.1:5432}
 OUT=${OUT:-$ROOT/target/bench-load/$(date -u +%Y%m%dT%H%M%SZ)}
 SECRET=bench-load-0123456789abcdef0123456789abcdef
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-[ "$(nproc)" -ge 2 ] || { echo "needs two CPUs (server on 0, load generator on 1)" >&2; exit 1; }
-command -v taskset >/dev/null || { echo "taskset (util-linux) is missing" >&2; exit 1; }
 
 . scripts/bench-common.sh
 FAILED=0
